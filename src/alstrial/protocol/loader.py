@@ -1,0 +1,99 @@
+"""Read a protocol file (TOML) into a validated :class:`~alstrial.protocol.model.Protocol`."""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pydantic
+
+from alstrial.exceptions import NotFoundError, ProtocolError
+from alstrial.protocol.model import Protocol
+
+__all__ = [
+    "load_protocol",
+    "parse_protocol",
+    "protocol_digest",
+    "reference_protocol_text",
+]
+
+
+def _key_path(location: tuple[int | str, ...]) -> str:
+    path = ""
+    for part in location:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path or "(file)"
+
+
+def _lookup(data: Any, location: tuple[int | str, ...]) -> Any:
+    for part in location:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
+
+
+def parse_protocol(text: str, *, source: str = "<protocol>") -> Protocol:
+    """Validate the TOML text of a protocol.
+
+    Raises
+    ------
+    ProtocolError
+        Naming the source, the key (``visits[2].day``), the value found and what was expected.
+    """
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ProtocolError(f"{source}: not valid TOML: {error}") from error
+    try:
+        return Protocol.model_validate(data)
+    except pydantic.ValidationError as error:
+        first = error.errors()[0]
+        location = tuple(first["loc"])
+        key = _key_path(location)
+        value = first.get("input") if location else None
+        if value is None:
+            value = _lookup(data, location)
+        expected = first["msg"].removeprefix("Value error, ")
+        more = error.error_count() - 1
+        tail = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+        raise ProtocolError(
+            f"{source}: key {key}: {expected}{tail}",
+            field=key,
+            value=value,
+            allowed=expected,
+        ) from error
+
+
+def load_protocol(path: str | Path) -> Protocol:
+    """Read and validate a protocol file.
+
+    Raises
+    ------
+    NotFoundError
+        When the file does not exist.
+    ProtocolError
+        When it is not valid TOML or does not validate.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as error:
+        raise NotFoundError(f"protocol file {path} does not exist", value=str(path)) from error
+    return parse_protocol(text, source=str(path))
+
+
+def reference_protocol_text() -> str:
+    """The TOML text of the reference trial's protocol shipped with alstrial."""
+    return (
+        resources.files("alstrial.data").joinpath("reference_protocol.toml").read_text("utf-8")
+    )
+
+
+def protocol_digest(text: str) -> str:
+    """SHA-256 hex digest of a protocol text, stored with each protocol version."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -1,0 +1,198 @@
+"""The study definition as pydantic models: arms, visit schedule, eligibility, release spec.
+
+A protocol is data (a TOML file, see ``alstrial/data/reference_protocol.toml``), validated by
+these models. Days are relative to the administration day (day 0); a visit's window is
+``[day - window_before, day + window_after]``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+__all__ = [
+    "ASSESSMENTS",
+    "Arm",
+    "ChecklistTerm",
+    "EligibilityCriterion",
+    "Protocol",
+    "ReleaseCriterion",
+    "StudyInfo",
+    "Visit",
+]
+
+#: Assessments a visit may schedule. Later issues add protocol-defined forms.
+ASSESSMENTS: frozenset[str] = frozenset(
+    {
+        "eligibility",
+        "physical_exam",
+        "alsfrs_r",
+        "spirometry",
+        "labs",
+        "vitals",
+        "adverse_events",
+        "administration",
+        "mri",
+    }
+)
+
+Route = Literal["intravenous", "intrathecal"]
+Operator = Literal[">=", ">", "<=", "<", "==", "!=", "in", "not_in"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StudyInfo(_Strict):
+    """Identity of the study."""
+
+    code: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_.-]+$")
+    title: str = Field(min_length=1)
+    sponsor: str = ""
+    phase: str = ""
+    protocol_version: str = Field(min_length=1)
+    registrations: tuple[str, ...] = ()
+
+
+class Arm(_Strict):
+    """A treatment arm: route, dose per kg of body weight, volume and excipient."""
+
+    code: str = Field(min_length=1, max_length=20, pattern=r"^[A-Za-z0-9_-]+$")
+    name: str = Field(min_length=1)
+    route: Route
+    dose_cells_per_kg: float = Field(gt=0)
+    dose_tolerance_pct: float = Field(default=10.0, ge=0, le=100)
+    volume_ml: float = Field(gt=0)
+    excipient: str = ""
+    registration: str = ""
+
+
+class Visit(_Strict):
+    """A scheduled visit: code, nominal day relative to administration, window, assessments."""
+
+    code: str = Field(min_length=1, max_length=20, pattern=r"^[A-Za-z0-9_+-]+$")
+    label: str = Field(min_length=1)
+    day: int = Field(ge=-3650, le=3650)
+    window_before: int = Field(default=0, ge=0, le=365)
+    window_after: int = Field(default=0, ge=0, le=365)
+    assessments: tuple[str, ...] = ()
+
+    @field_validator("assessments")
+    @classmethod
+    def _known_assessments(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = sorted(set(value) - ASSESSMENTS)
+        if unknown:
+            raise ValueError(
+                f"unknown assessment(s) {', '.join(unknown)}; expected one of "
+                f"{', '.join(sorted(ASSESSMENTS))}"
+            )
+        return value
+
+
+class EligibilityCriterion(_Strict):
+    """One inclusion or exclusion criterion as a rule on a screening field.
+
+    For an inclusion criterion the rule must hold; for an exclusion criterion the rule
+    describes the excluding condition, so it must not hold.
+    """
+
+    id: str = Field(min_length=1, max_length=20)
+    kind: Literal["inclusion", "exclusion"]
+    text: str = Field(min_length=1)
+    field: str = Field(min_length=1, pattern=r"^[a-z][a-z0-9_]*$")
+    operator: Operator
+    value: float | bool | str | tuple[float | str, ...]
+
+    @model_validator(mode="after")
+    def _operator_fits_value(self) -> EligibilityCriterion:
+        is_list = isinstance(self.value, tuple)
+        if self.operator in ("in", "not_in") and not is_list:
+            raise ValueError(f"operator {self.operator!r} needs a list value")
+        if self.operator not in ("in", "not_in") and is_list:
+            raise ValueError(f"operator {self.operator!r} needs a single value, not a list")
+        ordered = self.operator in (">=", ">", "<=", "<")
+        if ordered and (isinstance(self.value, bool) or not isinstance(self.value, float | int)):
+            raise ValueError(f"operator {self.operator!r} needs a number")
+        return self
+
+
+class ReleaseCriterion(_Strict):
+    """One test of the release specification: a numeric range or an expected result."""
+
+    test: str = Field(min_length=1)
+    unit: str = ""
+    lower: float | None = None
+    upper: float | None = None
+    lower_inclusive: bool = True
+    upper_inclusive: bool = True
+    expected: str | None = None
+
+    @model_validator(mode="after")
+    def _has_a_limit(self) -> ReleaseCriterion:
+        if self.lower is None and self.upper is None and self.expected is None:
+            raise ValueError(f"release test {self.test!r} needs lower, upper or expected")
+        if self.lower is not None and self.upper is not None and self.lower > self.upper:
+            raise ValueError(f"release test {self.test!r}: lower {self.lower} > upper {self.upper}")
+        return self
+
+
+class ChecklistTerm(_Strict):
+    """A solicited adverse-event term of the protocol's checklist."""
+
+    category: str = Field(min_length=1)
+    term: str = Field(min_length=1)
+
+
+class Protocol(_Strict):
+    """A complete, validated study definition."""
+
+    study: StudyInfo
+    arms: tuple[Arm, ...] = Field(min_length=1)
+    visits: tuple[Visit, ...] = Field(min_length=1)
+    eligibility: tuple[EligibilityCriterion, ...] = ()
+    release_specification: tuple[ReleaseCriterion, ...] = ()
+    adverse_event_checklist: tuple[ChecklistTerm, ...] = ()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Protocol:
+        for name, codes in (
+            ("arms", [arm.code for arm in self.arms]),
+            ("visits", [visit.code for visit in self.visits]),
+            ("eligibility", [criterion.id for criterion in self.eligibility]),
+        ):
+            duplicates = sorted({code for code in codes if codes.count(code) > 1})
+            if duplicates:
+                raise ValueError(f"duplicate {name} code(s): {', '.join(duplicates)}")
+        days = [visit.day for visit in self.visits]
+        if days != sorted(days):
+            raise ValueError("visits must be listed in order of their day")
+        administrations = [v.code for v in self.visits if "administration" in v.assessments]
+        if len(administrations) != 1:
+            raise ValueError(
+                "exactly one visit must schedule 'administration'; found "
+                f"{len(administrations)} ({', '.join(administrations) or 'none'})"
+            )
+        if self.visit(administrations[0]).day != 0:
+            raise ValueError("the administration visit must be on day 0")
+        return self
+
+    def arm(self, code: str) -> Arm:
+        """The arm with this code; ``KeyError`` if there is none."""
+        for arm in self.arms:
+            if arm.code == code:
+                return arm
+        raise KeyError(code)
+
+    def visit(self, code: str) -> Visit:
+        """The visit with this code; ``KeyError`` if there is none."""
+        for visit in self.visits:
+            if visit.code == code:
+                return visit
+        raise KeyError(code)
+
+    @property
+    def administration_visit(self) -> Visit:
+        """The day-0 visit that schedules the administration."""
+        return next(v for v in self.visits if "administration" in v.assessments)

@@ -1,0 +1,47 @@
+"""Use cases: the only writers of clinical data. One transaction per call."""
+
+from alstrial.services.assessments import SPIROMETRY_EQUATIONS, record_alsfrs_r, record_spirometry
+from alstrial.services.audit_trail import audit_head, record_history, verify_audit_trail
+from alstrial.services.enrolment import SubjectFacts, enrol_subject, register_subject, screen_subject
+from alstrial.services.frames import AnalysisFrames, build_analysis_frames
+from alstrial.services.outcomes import (
+    AdverseEventReport,
+    record_disposition,
+    record_milestone,
+    report_adverse_event,
+)
+from alstrial.services.product import BatchResults, record_product_batch
+from alstrial.services.setup import add_site, add_user, create_study
+from alstrial.services.subjects import SubjectSummary, list_subjects, subject_visits
+from alstrial.services.treatment import record_administration
+from alstrial.services.visits import mark_visit_missed, record_visit_date
+
+__all__ = [
+    "SPIROMETRY_EQUATIONS",
+    "AdverseEventReport",
+    "AnalysisFrames",
+    "BatchResults",
+    "SubjectFacts",
+    "SubjectSummary",
+    "add_site",
+    "add_user",
+    "audit_head",
+    "build_analysis_frames",
+    "create_study",
+    "enrol_subject",
+    "list_subjects",
+    "mark_visit_missed",
+    "record_administration",
+    "record_alsfrs_r",
+    "record_disposition",
+    "record_history",
+    "record_milestone",
+    "record_product_batch",
+    "record_spirometry",
+    "record_visit_date",
+    "register_subject",
+    "report_adverse_event",
+    "screen_subject",
+    "subject_visits",
+    "verify_audit_trail",
+]

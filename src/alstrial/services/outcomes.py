@@ -1,0 +1,195 @@
+"""Adverse events, disease milestones and disposition."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from alstrial.exceptions import ConflictError, ValidationError
+from alstrial.services.lookup import enrolment_of, find_subject
+from alstrial.services.transaction import transaction
+from alstrial.store.models import AdverseEvent, Disposition, Milestone
+from alstrial.vocabulary import (
+    AdverseEventOutcome,
+    DispositionStatus,
+    MilestoneKind,
+    Provenance,
+    Relatedness,
+)
+
+__all__ = ["AdverseEventReport", "record_disposition", "record_milestone", "report_adverse_event"]
+
+
+@dataclass(frozen=True)
+class AdverseEventReport:
+    """What a site reports of an adverse event."""
+
+    term: str
+    category: str
+    onset_date: date
+    severity_grade: int
+    serious: bool
+    relatedness: Relatedness
+    outcome: AdverseEventOutcome
+    end_date: date | None = None
+    attributed_to: str = ""
+    treatment: str = ""
+    description: str = ""
+
+
+def report_adverse_event(
+    session: Session,
+    *,
+    actor: str,
+    subject_code: str,
+    report: AdverseEventReport,
+    provenance: Provenance = Provenance.SOURCE,
+) -> AdverseEvent:
+    """Report an adverse event of an enrolled subject."""
+    subject = find_subject(session, subject_code)
+    enrolment = enrolment_of(session, subject, form="adverse_event")
+
+    def refuse(field: str, value: object, allowed: str, message: str) -> ValidationError:
+        return ValidationError(
+            message, subject=subject_code, form="adverse_event", field=field, value=value,
+            allowed=allowed,
+        )  # fmt: skip
+
+    if not report.term.strip():
+        raise refuse("term", report.term, "a term", "the adverse event term is required")
+    grade = report.severity_grade
+    if isinstance(grade, bool) or not isinstance(grade, int) or not 1 <= grade <= 5:
+        raise refuse("severity_grade", grade, "an integer 1-5 (CTCAE)", f"grade {grade!r} is invalid")
+    if report.end_date is not None and report.end_date < report.onset_date:
+        raise refuse(
+            "end_date", report.end_date.isoformat(), f"on or after {report.onset_date}",
+            "the end date is before the onset",
+        )  # fmt: skip
+    if report.onset_date < enrolment.enrolment_date:
+        raise refuse(
+            "onset_date", report.onset_date.isoformat(), f"on or after {enrolment.enrolment_date}",
+            "the onset is before enrolment",
+        )  # fmt: skip
+    if (grade == 5) != (report.outcome is AdverseEventOutcome.FATAL):
+        raise refuse(
+            "outcome", report.outcome.value, "fatal exactly when the grade is 5",
+            "grade 5 and a fatal outcome go together",
+        )  # fmt: skip
+    with transaction(session, actor=actor):
+        event = AdverseEvent(
+            subject_id=subject.id,
+            term=report.term.strip(),
+            category=report.category,
+            onset_date=report.onset_date,
+            end_date=report.end_date,
+            severity_grade=grade,
+            serious=report.serious,
+            relatedness=report.relatedness,
+            attributed_to=report.attributed_to,
+            treatment=report.treatment,
+            outcome=report.outcome,
+            description=report.description,
+            provenance=provenance,
+        )
+        session.add(event)
+    return event
+
+
+def record_milestone(
+    session: Session,
+    *,
+    actor: str,
+    subject_code: str,
+    kind: MilestoneKind,
+    event_date: date,
+    cause: str = "",
+    provenance: Provenance = Provenance.SOURCE,
+) -> Milestone:
+    """Record gastrostomy, non-invasive ventilation, tracheostomy or death (once each)."""
+    subject = find_subject(session, subject_code)
+    enrolment = enrolment_of(session, subject, form="milestone")
+    if event_date < enrolment.enrolment_date:
+        raise ValidationError(
+            f"{kind.value} on {event_date} is before enrolment",
+            subject=subject_code, form="milestone", field="event_date",
+            value=event_date.isoformat(), allowed=f"on or after {enrolment.enrolment_date}",
+        )  # fmt: skip
+    if event_date > date.today():
+        raise ValidationError(
+            f"{kind.value} on {event_date} is in the future",
+            subject=subject_code, form="milestone", field="event_date",
+            value=event_date.isoformat(), allowed=f"on or before {date.today()}",
+        )  # fmt: skip
+    existing = session.scalars(
+        select(Milestone).where(Milestone.subject_id == subject.id, Milestone.kind == kind)
+    ).first()
+    if existing is not None:
+        raise ConflictError(
+            f"{kind.value} of {subject_code} is recorded already ({existing.event_date})",
+            subject=subject_code, form="milestone", field="kind", value=kind.value,
+        )  # fmt: skip
+    with transaction(session, actor=actor):
+        milestone = Milestone(
+            subject_id=subject.id,
+            kind=kind,
+            event_date=event_date,
+            cause=cause,
+            provenance=provenance,
+        )
+        session.add(milestone)
+    return milestone
+
+
+def record_disposition(
+    session: Session,
+    *,
+    actor: str,
+    subject_code: str,
+    status: DispositionStatus,
+    disposition_date: date,
+    reason: str = "",
+    provenance: Provenance = Provenance.SOURCE,
+) -> Disposition:
+    """Record how a subject left the study; a death needs its death milestone first."""
+    subject = find_subject(session, subject_code)
+    enrolment = enrolment_of(session, subject, form="disposition")
+    if disposition_date < enrolment.enrolment_date:
+        raise ValidationError(
+            "the disposition date is before enrolment",
+            subject=subject_code, form="disposition", field="disposition_date",
+            value=disposition_date.isoformat(), allowed=f"on or after {enrolment.enrolment_date}",
+        )  # fmt: skip
+    if status is not DispositionStatus.COMPLETED and not reason.strip():
+        raise ValidationError(
+            f"a disposition of {status.value} needs a reason",
+            subject=subject_code, form="disposition", field="reason",
+        )  # fmt: skip
+    if status is DispositionStatus.DIED:
+        death = session.scalars(
+            select(Milestone).where(
+                Milestone.subject_id == subject.id, Milestone.kind == MilestoneKind.DEATH
+            )
+        ).first()
+        if death is None:
+            raise ConflictError(
+                "record the death milestone before a disposition of died",
+                subject=subject_code, form="disposition", field="status", value=status.value,
+            )  # fmt: skip
+    if session.scalars(select(Disposition).where(Disposition.subject_id == subject.id)).first():
+        raise ConflictError(
+            f"the disposition of {subject_code} is recorded already",
+            subject=subject_code, form="disposition",
+        )  # fmt: skip
+    with transaction(session, actor=actor):
+        disposition = Disposition(
+            subject_id=subject.id,
+            status=status,
+            disposition_date=disposition_date,
+            reason=reason,
+            provenance=provenance,
+        )
+        session.add(disposition)
+    return disposition

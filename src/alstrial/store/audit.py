@@ -1,0 +1,386 @@
+"""The audit trail: append-only, hash-chained, written by the store for every change.
+
+Every flush of a session that inserts, updates or deletes an :class:`~alstrial.store.base.Audited`
+row writes one audit event per field changed: actor, UTC time, action, entity (table), record
+id, field, old value, new value and reason. Events are chained: each carries the SHA-256 of
+its own content and of the previous event, and a one-row head table holds the last sequence
+number and hash, locked for update so that concurrent writers append in turn.
+
+The listener is attached to every :class:`~sqlalchemy.orm.Session`, so no caller can change
+audited data through the ORM without leaving a trail; a session with no actor, or an update or
+delete without a reason, is refused before anything is written. Changes made behind the
+system's back (raw SQL) are found by :func:`verify_audit_trail`, which replays the trail and
+compares it with the current data. Database triggers (see the migrations) refuse UPDATE and
+DELETE on the audit table itself.
+
+Values are stored as canonical JSON text (``encode_value``), so that the trail replays to
+exactly the values the database returns on SQLite and PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from enum import Enum
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    Integer,
+    String,
+    Text,
+    event,
+    insert,
+    inspect,
+    select,
+    update,
+)
+from sqlalchemy import Enum as SqlEnum
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Mapped, Mapper, Session, mapped_column
+from sqlalchemy.orm.attributes import NO_VALUE, LoaderCallableStatus
+from sqlalchemy.types import JSON, TypeEngine
+
+from alstrial.exceptions import IntegrityError, ValidationError
+from alstrial.store.base import Audited, Base, UTCDateTime, utc_now
+
+__all__ = [
+    "ACTOR_KEY",
+    "GENESIS_HASH",
+    "REASON_KEY",
+    "AuditEvent",
+    "AuditHead",
+    "AuditVerification",
+    "audited_mappers",
+    "encode_value",
+    "event_hash",
+    "verify_audit_trail",
+]
+
+#: ``session.info`` keys the services set for each transaction.
+ACTOR_KEY = "alstrial.actor"
+REASON_KEY = "alstrial.reason"
+GENESIS_HASH = "0" * 64
+
+
+class AuditEvent(Base):
+    """One field-level change. Never updated or deleted (database triggers refuse it)."""
+
+    __tablename__ = "audit_event"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor: Mapped[str] = mapped_column(String(80))
+    action: Mapped[str] = mapped_column(String(6))
+    entity: Mapped[str] = mapped_column(String(60), index=True)
+    record_id: Mapped[str] = mapped_column(String(40))
+    field: Mapped[str] = mapped_column(String(60))
+    old_value: Mapped[str | None] = mapped_column(Text)
+    new_value: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """The chain's head: last sequence number and hash (one row, id 1)."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_seq: Mapped[int] = mapped_column(Integer)
+    last_hash: Mapped[str] = mapped_column(String(64))
+
+
+def encode_value(column_type: TypeEngine[Any], value: Any) -> str | None:
+    """Canonical JSON text of a column value, identical before storage and after reading back.
+
+    Numbers are normalised to the column's type (an ``int`` given to a float column is
+    encoded as a float), datetimes to UTC ISO text, dates to ISO text, enums to their value.
+    """
+    if value is None or value is NO_VALUE or value is LoaderCallableStatus.NO_VALUE:
+        return None
+    if isinstance(column_type, SqlEnum) or isinstance(value, Enum):
+        plain: Any = value.value if isinstance(value, Enum) else str(value)
+    elif isinstance(column_type, Boolean):
+        plain = bool(value)
+    elif isinstance(column_type, Integer):
+        plain = int(value)
+    elif isinstance(column_type, Float):
+        plain = float(value)
+    elif isinstance(column_type, DateTime | UTCDateTime):
+        moment = value if value.tzinfo else value.replace(tzinfo=UTC)
+        plain = moment.astimezone(UTC).isoformat()
+    elif isinstance(column_type, Date):
+        plain = value.isoformat() if isinstance(value, date) else str(value)
+    elif isinstance(column_type, JSON):
+        plain = value
+    else:
+        plain = str(value)
+    return json.dumps(plain, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def event_hash(prev_hash: str, fields: Sequence[Any]) -> str:
+    """SHA-256 of the previous hash and an event's fields, in canonical JSON."""
+    payload = json.dumps([prev_hash, *fields], separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def _hashed_fields(row: Any) -> list[Any]:
+    return [
+        row.seq,
+        encode_value(UTCDateTime(), row.recorded_at),
+        row.actor,
+        row.action,
+        row.entity,
+        row.record_id,
+        row.field,
+        row.old_value,
+        row.new_value,
+        row.reason,
+    ]
+
+
+def audited_mappers() -> list[Mapper[Any]]:
+    """Mappers of every audited model, in table-name order."""
+    mappers = [m for m in Base.registry.mappers if issubclass(m.class_, Audited)]
+    return sorted(mappers, key=lambda m: m.local_table.name)  # type: ignore[attr-defined]
+
+
+def _columns(mapper: Mapper[Any]) -> list[Column[Any]]:
+    return [c for c in mapper.columns if isinstance(c, Column)]
+
+
+def _record_id(mapper: Mapper[Any], obj: Any) -> str:
+    identity = mapper.primary_key_from_instance(obj)
+    return "/".join(str(part) for part in identity)
+
+
+@dataclass(frozen=True)
+class _Change:
+    action: str
+    entity: str
+    record_id: str
+    field: str
+    old: str | None
+    new: str | None
+
+
+def _changes(session: Session) -> Iterator[_Change]:
+    for obj in session.new:
+        if isinstance(obj, Audited):
+            mapper = inspect(obj).mapper
+            record_id = _record_id(mapper, obj)
+            for column in _columns(mapper):
+                new = encode_value(column.type, getattr(obj, mapper.get_property_by_column(column).key))
+                yield _Change("insert", mapper.local_table.name, record_id, column.name, None, new)  # type: ignore[attr-defined]
+    for obj in session.dirty:
+        if isinstance(obj, Audited):
+            state = inspect(obj)
+            mapper = state.mapper
+            record_id = _record_id(mapper, obj)
+            for column in _columns(mapper):
+                key = mapper.get_property_by_column(column).key
+                history = state.attrs[key].history
+                if not history.has_changes():
+                    continue
+                old = encode_value(column.type, history.deleted[0] if history.deleted else None)
+                new = encode_value(column.type, history.added[0] if history.added else None)
+                if old != new:
+                    yield _Change("update", mapper.local_table.name, record_id, column.name, old, new)  # type: ignore[attr-defined]
+    for obj in session.deleted:
+        if isinstance(obj, Audited):
+            state = inspect(obj)
+            mapper = state.mapper
+            record_id = _record_id(mapper, obj)
+            for column in _columns(mapper):
+                key = mapper.get_property_by_column(column).key
+                history = state.attrs[key].history
+                old_value = history.deleted[0] if history.deleted else getattr(obj, key)
+                old = encode_value(column.type, old_value)
+                yield _Change("delete", mapper.local_table.name, record_id, column.name, old, None)  # type: ignore[attr-defined]
+
+
+def _needs_reason(session: Session) -> bool:
+    """True when the flush deletes audited rows or overwrites a saved, non-empty value."""
+    if any(isinstance(obj, Audited) for obj in session.deleted):
+        return True
+    for obj in session.dirty:
+        if not isinstance(obj, Audited):
+            continue
+        state = inspect(obj)
+        for column in _columns(state.mapper):
+            if column.name in obj.workflow_fields:
+                continue
+            history = state.attrs[state.mapper.get_property_by_column(column).key].history
+            if history.has_changes() and history.deleted and history.deleted[0] is not None:
+                old = encode_value(column.type, history.deleted[0])
+                new = encode_value(column.type, history.added[0] if history.added else None)
+                if old != new:
+                    return True
+    return False
+
+
+@event.listens_for(Session, "before_flush")
+def _require_actor_and_reason(session: Session, flush_context: Any, instances: Any) -> None:
+    touched = [o for o in (*session.new, *session.dirty, *session.deleted) if isinstance(o, Audited)]
+    if not touched:
+        return
+    if not session.info.get(ACTOR_KEY):
+        raise ValidationError(
+            "no actor is set for this change; clinical data is written through the services",
+            field="actor",
+            allowed="a user name set by alstrial.services",
+        )
+    if _needs_reason(session) and not (session.info.get(REASON_KEY) or "").strip():
+        raise ValidationError(
+            "a reason is required to change or delete saved data",
+            field="reason",
+            allowed="a non-empty reason for the change",
+        )
+
+
+@event.listens_for(Session, "after_flush")
+def _write_audit_events(session: Session, flush_context: Any) -> None:
+    changes = list(_changes(session))
+    if not changes:
+        return
+    connection = session.connection()
+    _append(connection, changes, actor=session.info[ACTOR_KEY], reason=session.info.get(REASON_KEY))
+
+
+def _append(
+    connection: Connection, changes: Sequence[_Change], *, actor: str, reason: str | None
+) -> None:
+    head_table = AuditHead.__table__
+    head = connection.execute(
+        select(head_table.c.last_seq, head_table.c.last_hash)
+        .where(head_table.c.id == 1)
+        .with_for_update()
+    ).one_or_none()
+    if head is None:
+        raise IntegrityError("the audit head row is missing; run `alstrial init` to migrate")
+    seq, prev_hash = head
+    now = utc_now()
+    rows = []
+    for change in changes:
+        seq += 1
+        row = {
+            "seq": seq,
+            "recorded_at": now,
+            "actor": actor,
+            "action": change.action,
+            "entity": change.entity,
+            "record_id": change.record_id,
+            "field": change.field,
+            "old_value": change.old,
+            "new_value": change.new,
+            "reason": reason,
+        }
+        digest = event_hash(prev_hash, _hashed_fields(_Row(row)))
+        rows.append({**row, "prev_hash": prev_hash, "hash": digest})
+        prev_hash = digest
+    connection.execute(insert(AuditEvent.__table__), rows)
+    connection.execute(
+        update(head_table).where(head_table.c.id == 1).values(last_seq=seq, last_hash=prev_hash)
+    )
+
+
+class _Row:
+    """Attribute access over a dict, so new rows and stored rows hash the same way."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.__dict__.update(values)
+
+
+@dataclass(frozen=True)
+class AuditVerification:
+    """Outcome of :func:`verify_audit_trail`."""
+
+    events: int
+    records: int
+    problem: str | None
+
+    @property
+    def ok(self) -> bool:
+        """True when the trail is intact and replays to the current data."""
+        return self.problem is None
+
+
+def verify_audit_trail(session: Session) -> AuditVerification:
+    """Check the hash chain, then replay the trail and compare it with the current data.
+
+    Returns the first problem found, naming the audit event (by sequence number) or the
+    record (table, id, field) that does not match, or ``problem=None`` when all is well.
+    """
+    events = 0
+    state: dict[tuple[str, str], dict[str, str | None]] = {}
+    prev_hash = GENESIS_HASH
+    for row in session.execute(select(AuditEvent.__table__).order_by(AuditEvent.seq)):
+        events += 1
+        if row.seq != events:
+            return AuditVerification(events, 0, f"audit event {events} is missing (next is {row.seq})")
+        if row.prev_hash != prev_hash or event_hash(prev_hash, _hashed_fields(row)) != row.hash:
+            return AuditVerification(
+                events, 0, f"audit event {row.seq} does not match its hash (the trail was edited)"
+            )
+        prev_hash = row.hash
+        key = (row.entity, row.record_id)
+        if row.action == "delete":
+            state.pop(key, None)
+        else:
+            state.setdefault(key, {})[row.field] = row.new_value
+    head = session.execute(select(AuditHead.last_seq, AuditHead.last_hash)).one_or_none()
+    if head is None or head.last_seq != events or head.last_hash != prev_hash:
+        return AuditVerification(
+            events, 0, f"the audit head does not match the last event ({events}): events were removed"
+        )
+    return _compare_with_data(session, state, events)
+
+
+def _compare_with_data(
+    session: Session, state: dict[tuple[str, str], dict[str, str | None]], events: int
+) -> AuditVerification:
+    records = 0
+    seen: set[tuple[str, str]] = set()
+    for mapper in audited_mappers():
+        table = mapper.local_table
+        columns = _columns(mapper)
+        primary = [c.name for c in table.primary_key.columns]  # type: ignore[attr-defined]
+        for row in session.execute(select(table).order_by(*table.primary_key.columns)):  # type: ignore[attr-defined]
+            records += 1
+            values = row._mapping
+            record_id = "/".join(str(values[name]) for name in primary)
+            key = (table.name, record_id)  # type: ignore[attr-defined]
+            seen.add(key)
+            trail = state.get(key)
+            if trail is None:
+                return AuditVerification(
+                    events, records, f"{key[0]} record {record_id} has no audit trail "
+                    "(written outside alstrial)"
+                )
+            for column in columns:
+                stored = encode_value(column.type, values[column.name])
+                expected = trail.get(column.name)
+                if stored != expected:
+                    return AuditVerification(
+                        events,
+                        records,
+                        f"{key[0]} record {record_id} field {column.name}: data {stored} but "
+                        f"audit trail {expected} (data edited outside alstrial)",
+                    )
+    missing = sorted(set(state) - seen)
+    if missing:
+        entity, record_id = missing[0]
+        return AuditVerification(
+            events, records, f"{entity} record {record_id} is in the audit trail but not in the "
+            "data (deleted outside alstrial)"
+        )
+    return AuditVerification(events, records, None)

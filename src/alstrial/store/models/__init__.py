@@ -1,0 +1,31 @@
+"""Mapped classes of the trial store."""
+
+from alstrial.store.models.clinical import (
+    Administration,
+    AdverseEvent,
+    AlsfrsAssessment,
+    Disposition,
+    Milestone,
+    ProductBatch,
+    Spirometry,
+)
+from alstrial.store.models.subject import Enrolment, Screening, Subject, Visit
+from alstrial.store.models.trial import ProtocolVersion, Site, Study, User
+
+__all__ = [
+    "Administration",
+    "AdverseEvent",
+    "AlsfrsAssessment",
+    "Disposition",
+    "Enrolment",
+    "Milestone",
+    "ProductBatch",
+    "ProtocolVersion",
+    "Screening",
+    "Site",
+    "Spirometry",
+    "Study",
+    "Subject",
+    "User",
+    "Visit",
+]

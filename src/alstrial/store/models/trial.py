@@ -1,0 +1,59 @@
+"""Study, protocol versions, sites and users (identity only)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from alstrial.store.base import Audited, Base, utc_now
+
+__all__ = ["ProtocolVersion", "Site", "Study", "User"]
+
+
+class Study(Audited, Base):
+    """A study (one protocol, possibly several registrations)."""
+
+    __tablename__ = "study"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    title: Mapped[str] = mapped_column(Text)
+    sponsor: Mapped[str] = mapped_column(String(200), default="")
+    phase: Mapped[str] = mapped_column(String(20), default="")
+    registrations: Mapped[str] = mapped_column(String(400), default="")
+
+
+class ProtocolVersion(Audited, Base):
+    """A version of the study definition, kept verbatim with its digest."""
+
+    __tablename__ = "protocol_version"
+    __table_args__ = (UniqueConstraint("study_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("study.id"))
+    version: Mapped[str] = mapped_column(String(40))
+    text: Mapped[str] = mapped_column(Text)
+    digest: Mapped[str] = mapped_column(String(64))
+    loaded_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class Site(Audited, Base):
+    """A clinical site."""
+
+    __tablename__ = "site"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(20), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+
+
+class User(Audited, Base):
+    """A person who acts in the system (identity only; accounts come with the web app)."""
+
+    __tablename__ = "app_user"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    full_name: Mapped[str] = mapped_column(String(200), default="")

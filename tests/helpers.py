@@ -1,0 +1,83 @@
+"""Small builders shared by the service tests."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from alstrial.services import (
+    BatchResults,
+    SubjectFacts,
+    enrol_subject,
+    record_administration,
+    record_product_batch,
+    register_subject,
+    screen_subject,
+)
+from alstrial.store.audit import AuditEvent
+from alstrial.vocabulary import DiagnosticCategory, OnsetRegion, Sex
+
+ACTOR = "tester"
+ENROLMENT = date(2024, 1, 8)
+DAY0 = ENROLMENT + timedelta(days=50)
+ELIGIBLE = {
+    "familial_als": False,
+    "alsfrs_total": 38,
+    "fvc_percent_predicted": 80.0,
+    "concomitant_disease": False,
+    "immunotherapy_last_6_months": False,
+}
+FULL_ITEMS = {f"item_{i}": 4 for i in range(1, 13) if i != 5} | {"item_5a": 4}
+
+
+def row_counts(session: Session) -> dict[str, int]:
+    """Rows in every table, audit trail included: a refused call must change none."""
+    session.rollback()
+    tables = sa.inspect(session.get_bind()).get_table_names()
+    return {t: session.execute(sa.text(f'SELECT COUNT(*) FROM "{t}"')).scalar_one() for t in tables}
+
+
+def audit_count(session: Session) -> int:
+    return session.scalar(sa.select(sa.func.count()).select_from(AuditEvent)) or 0
+
+
+def register(session: Session, code: str = "S01", *, site: str = "A", weight: float = 60.0) -> None:
+    register_subject(
+        session,
+        actor=ACTOR,
+        facts=SubjectFacts(
+            study_code=code, site_code=site, sex=Sex.MALE, age_years=50,
+            onset_region=OnsetRegion.LIMB, riluzole=True, height_cm=175, weight_kg=weight,
+            onset_date=date(2022, 6, 1), diagnosis_date=date(2023, 1, 1),
+            diagnostic_category=DiagnosticCategory.DEFINITE,
+        ),
+    )  # fmt: skip
+
+
+def enrolled(session: Session, code: str = "S01", *, arm: str = "IV", weight: float = 60.0) -> None:
+    """Register, screen (eligible) and enrol a subject."""
+    register(session, code, weight=weight)
+    screen_subject(session, actor=ACTOR, subject_code=code, screening_date=ENROLMENT, data=ELIGIBLE)
+    enrol_subject(
+        session, actor=ACTOR, subject_code=code, arm_code=arm, enrolment_date=ENROLMENT,
+        planned_administration_date=DAY0,
+    )  # fmt: skip
+
+
+def batch(session: Session, code: str = "S01", *, cells: float = 1.2e8) -> str:
+    batch_code = f"B-{code}"
+    record_product_batch(
+        session, actor=ACTOR, subject_code=code,
+        results=BatchResults(batch_code, cells, 97.0, "NC", "NC", 0.125, True, "46XY"),
+    )  # fmt: skip
+    return batch_code
+
+
+def administer(session: Session, code: str = "S01", *, route: str = "intravenous") -> None:
+    record_administration(
+        session, actor=ACTOR, subject_code=code,
+        administered_at=datetime.combine(DAY0, time(9), tzinfo=UTC), route=route,
+        product_batch=batch(session, code), cells_given=1.2e8, volume_ml=5,
+    )  # fmt: skip

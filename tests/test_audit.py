@@ -1,0 +1,152 @@
+"""The audit trail: written for every change, cannot be bypassed, verifies the data."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from alstrial.exceptions import ValidationError
+from alstrial.services import record_alsfrs_r, verify_audit_trail
+from alstrial.store.audit import ACTOR_KEY, REASON_KEY, AuditEvent
+from alstrial.store.models import AlsfrsAssessment, Subject
+from tests.helpers import ACTOR, DAY0, FULL_ITEMS, audit_count, enrolled
+
+
+def _rating(session: Session) -> AlsfrsAssessment:
+    enrolled(session)
+    return record_alsfrs_r(
+        session, actor=ACTOR, subject_code="S01", visit_code="W-6",
+        assessment_date=DAY0 - timedelta(days=42), items=FULL_ITEMS,
+    )  # fmt: skip
+
+
+def test_every_field_of_an_insert_is_audited(session: Session) -> None:
+    rating = _rating(session)
+    events = session.scalars(
+        sa.select(AuditEvent).where(
+            AuditEvent.entity == "alsfrs_assessment", AuditEvent.record_id == str(rating.id)
+        )
+    ).all()
+    fields = {event.field: event for event in events}
+    assert set(fields) == {c.name for c in AlsfrsAssessment.__table__.columns}
+    assert fields["total"].new_value == "48"
+    assert fields["item_5b"].new_value is None
+    assert {event.actor for event in events} == {ACTOR}
+    assert {event.action for event in events} == {"insert"}
+
+
+def test_orm_write_without_actor_is_refused(session: Session) -> None:
+    """A caller that skips the services cannot write clinical data unaudited."""
+    _rating(session)
+    before = audit_count(session)
+    subject = session.scalars(sa.select(Subject)).one()
+    subject.weight_kg = 61.0
+    with pytest.raises(ValidationError, match="no actor"):
+        session.commit()
+    session.rollback()
+    assert audit_count(session) == before
+    assert session.scalars(sa.select(Subject)).one().weight_kg == 60.0
+
+
+def test_overwriting_saved_data_needs_a_reason(session: Session) -> None:
+    _rating(session)
+    subject = session.scalars(sa.select(Subject)).one()
+    session.info[ACTOR_KEY] = "someone"
+    subject.weight_kg = 61.0
+    with pytest.raises(ValidationError, match="reason is required"):
+        session.commit()
+    session.rollback()
+    session.info[REASON_KEY] = "weighed again"
+    subject = session.scalars(sa.select(Subject)).one()
+    subject.weight_kg = 61.0
+    session.commit()
+    change = session.scalars(
+        sa.select(AuditEvent).where(AuditEvent.field == "weight_kg").order_by(AuditEvent.seq.desc())
+    ).first()
+    assert change is not None
+    assert (change.action, change.old_value, change.new_value) == ("update", "60.0", "61.0")
+    assert (change.actor, change.reason) == ("someone", "weighed again")
+    assert verify_audit_trail(session).ok
+
+
+def test_delete_is_audited_and_replayed(session: Session) -> None:
+    rating = _rating(session)
+    session.info[ACTOR_KEY] = "someone"
+    session.info[REASON_KEY] = "entered for the wrong patient"
+    session.delete(rating)
+    session.commit()
+    deletes = session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "delete")).all()
+    assert {d.field for d in deletes} >= {"total", "item_1"}
+    assert verify_audit_trail(session).ok
+
+
+def test_verify_passes_on_untouched_data(session: Session) -> None:
+    _rating(session)
+    result = verify_audit_trail(session)
+    assert result.ok, result.problem
+    assert result.events == audit_count(session)
+
+
+def test_raw_sql_edit_of_data_is_named(session: Session) -> None:
+    rating = _rating(session)
+    session.execute(sa.text("UPDATE alsfrs_assessment SET item_3 = 2 WHERE id = :id"),
+                    {"id": rating.id})  # fmt: skip
+    session.commit()
+    result = verify_audit_trail(session)
+    assert not result.ok
+    assert f"alsfrs_assessment record {rating.id} field item_3" in (result.problem or "")
+
+
+def test_raw_sql_insert_and_delete_are_named(session: Session) -> None:
+    rating = _rating(session)
+    session.execute(sa.text("INSERT INTO site (id, code, name) VALUES (99, 'X', 'rogue')"))
+    session.commit()
+    assert "site record 99 has no audit trail" in (verify_audit_trail(session).problem or "")
+    session.execute(sa.text("DELETE FROM site WHERE id = 99"))
+    session.execute(sa.text("DELETE FROM alsfrs_assessment WHERE id = :id"), {"id": rating.id})
+    session.commit()
+    problem = verify_audit_trail(session).problem or ""
+    assert f"alsfrs_assessment record {rating.id} is in the audit trail but not in the data" in problem
+
+
+def test_audit_rows_cannot_be_updated_or_deleted(session: Session) -> None:
+    _rating(session)
+    for statement in ("UPDATE audit_event SET actor = 'x' WHERE seq = 1",
+                      "DELETE FROM audit_event WHERE seq = 1"):  # fmt: skip
+        with pytest.raises(sa.exc.DatabaseError, match="append-only"):
+            session.execute(sa.text(statement))
+        session.rollback()
+
+
+def _drop_append_only_triggers(session: Session) -> None:
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.text("DROP TRIGGER audit_event_append_only ON audit_event"))
+    else:
+        session.execute(sa.text("DROP TRIGGER audit_event_no_update"))
+        session.execute(sa.text("DROP TRIGGER audit_event_no_delete"))
+
+
+def test_raw_sql_edit_of_the_trail_is_named(session: Session) -> None:
+    """An administrator who drops the triggers and edits an event breaks the hash chain."""
+    _rating(session)
+    target = session.scalars(
+        sa.select(AuditEvent.seq).where(AuditEvent.field == "item_3")
+    ).first()
+    _drop_append_only_triggers(session)
+    session.execute(sa.text("UPDATE audit_event SET new_value = '2' WHERE seq = :seq"),
+                    {"seq": target})  # fmt: skip
+    session.commit()
+    result = verify_audit_trail(session)
+    assert result.problem == f"audit event {target} does not match its hash (the trail was edited)"
+
+
+def test_removing_the_last_events_is_named(session: Session) -> None:
+    _rating(session)
+    last = audit_count(session)
+    _drop_append_only_triggers(session)
+    session.execute(sa.text("DELETE FROM audit_event WHERE seq = :seq"), {"seq": last})
+    session.commit()
+    assert "events were removed" in (verify_audit_trail(session).problem or "")

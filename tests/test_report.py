@@ -1,0 +1,32 @@
+"""The HTML report: every element, the synthetic label, and nothing fetched from outside."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from alstrial.reporting.report import build_report, render_html
+from alstrial.services import build_analysis_frames
+
+
+def test_report_has_every_element_and_the_label(demo_session: Session, tmp_path: Path) -> None:
+    report = build_report(build_analysis_frames(demo_session))
+    html = render_html(report)
+    for anchor in ("flow", "table1", "table2", "table3", "figure3", "anova"):
+        assert f'id="{anchor}"' in html
+    assert 'id="synthetic-notice"' in html
+    assert html.count("SYNTHETIC DATA") >= 4
+    assert html.count("<svg") == 1
+    assert not re.search(r'(src|href)="(https?:)?//', html)
+    assert "Hypotension" in html and "Improved after treatment" in html
+
+
+def test_anova_excludes_incomplete_subjects(demo_session: Session) -> None:
+    report = build_report(build_analysis_frames(demo_session))
+    for result in report.anovas.values():
+        assert result.n_subjects == 12
+        assert {e.subject for e in result.excluded_subjects} == {"P06", "P14"}
+        assert {e.effect for e in result.effects} == {"visit", "arm", "arm:visit"}
+        assert result.effect("visit").p < 0.001

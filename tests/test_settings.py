@@ -1,0 +1,33 @@
+"""Settings: defaults, and refusals that name the variable."""
+
+from __future__ import annotations
+
+import pytest
+
+from alstrial.exceptions import ConfigurationError
+from alstrial.settings import get_settings
+from alstrial.store.engine import normalise_url
+
+
+def test_default_is_a_sqlite_file_in_the_working_directory(monkeypatch: pytest.MonkeyPatch,
+                                                           tmp_path: object) -> None:  # fmt: skip
+    monkeypatch.delenv("ALSTRIAL_DATABASE_URL", raising=False)
+    monkeypatch.chdir(str(tmp_path))
+    assert get_settings().resolved_database_url() == f"sqlite:///{tmp_path}/alstrial.db"
+
+
+def test_production_needs_a_secret_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ALSTRIAL_ENVIRONMENT", "production")
+    with pytest.raises(ConfigurationError, match="ALSTRIAL_SECRET_KEY"):
+        get_settings()
+    monkeypatch.setenv("ALSTRIAL_SECRET_KEY", "a-real-secret")
+    assert get_settings().environment == "production"
+
+
+def test_bad_time_zone_and_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ALSTRIAL_TIMEZONE", "Mars/Olympus")
+    with pytest.raises(ConfigurationError, match="unknown time zone"):
+        get_settings()
+    assert normalise_url("postgresql://u@h/db").startswith("postgresql+psycopg://")
+    with pytest.raises(ConfigurationError, match="unsupported database"):
+        normalise_url("mysql://u@h/db")

@@ -48,12 +48,19 @@ def register(session: Session, code: str = "S01", *, site: str = "A", weight: fl
         session,
         actor=ACTOR,
         facts=SubjectFacts(
-            study_code=code, site_code=site, sex=Sex.MALE, age_years=50,
-            onset_region=OnsetRegion.LIMB, riluzole=True, height_cm=175, weight_kg=weight,
-            onset_date=date(2022, 6, 1), diagnosis_date=date(2023, 1, 1),
+            study_code=code,
+            site_code=site,
+            sex=Sex.MALE,
+            age_years=50,
+            onset_region=OnsetRegion.LIMB,
+            riluzole=True,
+            height_cm=175,
+            weight_kg=weight,
+            onset_date=date(2022, 6, 1),
+            diagnosis_date=date(2023, 1, 1),
             diagnostic_category=DiagnosticCategory.DEFINITE,
         ),
-    )  # fmt: skip
+    )
 
 
 def enrolled(session: Session, code: str = "S01", *, arm: str = "IV", weight: float = 60.0) -> None:
@@ -61,23 +68,34 @@ def enrolled(session: Session, code: str = "S01", *, arm: str = "IV", weight: fl
     register(session, code, weight=weight)
     screen_subject(session, actor=ACTOR, subject_code=code, screening_date=ENROLMENT, data=ELIGIBLE)
     enrol_subject(
-        session, actor=ACTOR, subject_code=code, arm_code=arm, enrolment_date=ENROLMENT,
+        session,
+        actor=ACTOR,
+        subject_code=code,
+        arm_code=arm,
+        enrolment_date=ENROLMENT,
         planned_administration_date=DAY0,
-    )  # fmt: skip
+    )
 
 
 def batch(session: Session, code: str = "S01", *, cells: float = 1.2e8) -> str:
     batch_code = f"B-{code}"
     record_product_batch(
-        session, actor=ACTOR, subject_code=code,
+        session,
+        actor=ACTOR,
+        subject_code=code,
         results=BatchResults(batch_code, cells, 97.0, "NC", "NC", 0.125, True, "46XY"),
-    )  # fmt: skip
+    )
     return batch_code
 
 
 def administer(session: Session, code: str = "S01", *, route: str = "intravenous") -> None:
     record_administration(
-        session, actor=ACTOR, subject_code=code,
-        administered_at=datetime.combine(DAY0, time(9), tzinfo=UTC), route=route,
-        product_batch=batch(session, code), cells_given=1.2e8, volume_ml=5,
-    )  # fmt: skip
+        session,
+        actor=ACTOR,
+        subject_code=code,
+        administered_at=datetime.combine(DAY0, time(9), tzinfo=UTC),
+        route=route,
+        product_batch=batch(session, code),
+        cells_given=1.2e8,
+        volume_ml=5,
+    )

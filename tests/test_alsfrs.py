@@ -36,16 +36,28 @@ VECTORS = [
 @pytest.mark.parametrize(("values", "expected"), VECTORS)
 def test_reference_vectors(values: str, expected: tuple[int, ...]) -> None:
     score = score_alsfrs_r(items(values))
-    assert (score.total, score.bulbar, score.fine_motor, score.gross_motor, score.respiratory) == expected
+    assert (
+        score.total,
+        score.bulbar,
+        score.fine_motor,
+        score.gross_motor,
+        score.respiratory,
+    ) == expected
     assert score.gastrostomy == ("b" in values)
 
 
 @pytest.mark.parametrize(
     ("change", "field"),
-    [({"item_3": 5}, "item_3"), ({"item_3": -1}, "item_3"), ({"item_3": 2.5}, "item_3"),
-     ({"item_3": True}, "item_3"), ({"item_3": None}, "item_3"), ({"item_5b": 2}, "item_5"),
-     ({"item_13": 2}, "item_13")],
-)  # fmt: skip
+    [
+        ({"item_3": 5}, "item_3"),
+        ({"item_3": -1}, "item_3"),
+        ({"item_3": 2.5}, "item_3"),
+        ({"item_3": True}, "item_3"),
+        ({"item_3": None}, "item_3"),
+        ({"item_5b": 2}, "item_5"),
+        ({"item_13": 2}, "item_13"),
+    ],
+)
 def test_invalid_items_are_named(change: dict[str, object], field: str) -> None:
     with pytest.raises(ValidationError) as caught:
         score_alsfrs_r(items("4,4,4,4,4,4,4,4,4,4,4,4") | change)  # type: ignore[operator]
@@ -67,5 +79,6 @@ def test_total_is_the_sum_of_domains_and_in_range(scores: list[int], gastrostomy
     assert score.total == sum(scores)
     assert score.total == score.bulbar + score.fine_motor + score.gross_motor + score.respiratory
     assert 0 <= score.total <= 48
-    assert all(0 <= d <= 12 for d in (score.bulbar, score.fine_motor, score.gross_motor,
-                                      score.respiratory))  # fmt: skip
+    assert all(
+        0 <= d <= 12 for d in (score.bulbar, score.fine_motor, score.gross_motor, score.respiratory)
+    )

@@ -14,14 +14,22 @@ PACKAGE = Path(alstrial.__file__).parent
 
 # Rank of each top-level part; a module may import only parts of lower or equal rank.
 RANKS = {
-    "exceptions": 0, "vocabulary": 0, "settings": 0, "data": 0,
-    "scoring": 1, "stats": 1, "protocol": 1,
-    "manufacturing": 2, "safety": 2,
+    "exceptions": 0,
+    "vocabulary": 0,
+    "settings": 0,
+    "data": 0,
+    "scoring": 1,
+    "stats": 1,
+    "protocol": 1,
+    "manufacturing": 2,
+    "safety": 2,
     "store": 3,
     "services": 4,
-    "interop": 5, "reporting": 5,
-    "cli": 6, "web": 6,
-}  # fmt: skip
+    "interop": 5,
+    "reporting": 5,
+    "cli": 6,
+    "web": 6,
+}
 PURE = {"scoring", "stats", "protocol"}
 
 
@@ -66,7 +74,9 @@ def test_layers_import_downwards_only() -> None:
     assert _violations() == []
 
 
-def test_the_checker_catches_an_upward_import(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_checker_catches_an_upward_import(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     fake = tmp_path / "alstrial"
     (fake / "store").mkdir(parents=True)
     (fake / "store" / "bad.py").write_text("from alstrial.cli.main import app\n")
@@ -76,9 +86,17 @@ def test_the_checker_catches_an_upward_import(tmp_path: Path, monkeypatch: pytes
 
 @pytest.mark.parametrize(
     "module",
-    ["alstrial", "alstrial.protocol", "alstrial.scoring", "alstrial.stats", "alstrial.services",
-     "alstrial.store", "alstrial.store.models", "alstrial.exceptions"],
-)  # fmt: skip
+    [
+        "alstrial",
+        "alstrial.protocol",
+        "alstrial.scoring",
+        "alstrial.stats",
+        "alstrial.services",
+        "alstrial.store",
+        "alstrial.store.models",
+        "alstrial.exceptions",
+    ],
+)
 def test_exported_members_exist(module: str) -> None:
     imported = importlib.import_module(module)
     exported = imported.__all__

@@ -18,9 +18,13 @@ from tests.helpers import ACTOR, DAY0, FULL_ITEMS, audit_count, enrolled
 def _rating(session: Session) -> AlsfrsAssessment:
     enrolled(session)
     return record_alsfrs_r(
-        session, actor=ACTOR, subject_code="S01", visit_code="W-6",
-        assessment_date=DAY0 - timedelta(days=42), items=FULL_ITEMS,
-    )  # fmt: skip
+        session,
+        actor=ACTOR,
+        subject_code="S01",
+        visit_code="W-6",
+        assessment_date=DAY0 - timedelta(days=42),
+        items=FULL_ITEMS,
+    )
 
 
 def test_every_field_of_an_insert_is_audited(session: Session) -> None:
@@ -92,8 +96,9 @@ def test_verify_passes_on_untouched_data(session: Session) -> None:
 
 def test_raw_sql_edit_of_data_is_named(session: Session) -> None:
     rating = _rating(session)
-    session.execute(sa.text("UPDATE alsfrs_assessment SET item_3 = 2 WHERE id = :id"),
-                    {"id": rating.id})  # fmt: skip
+    session.execute(
+        sa.text("UPDATE alsfrs_assessment SET item_3 = 2 WHERE id = :id"), {"id": rating.id}
+    )
     session.commit()
     result = verify_audit_trail(session)
     assert not result.ok
@@ -109,13 +114,17 @@ def test_raw_sql_insert_and_delete_are_named(session: Session) -> None:
     session.execute(sa.text("DELETE FROM alsfrs_assessment WHERE id = :id"), {"id": rating.id})
     session.commit()
     problem = verify_audit_trail(session).problem or ""
-    assert f"alsfrs_assessment record {rating.id} is in the audit trail but not in the data" in problem
+    assert (
+        f"alsfrs_assessment record {rating.id} is in the audit trail but not in the data" in problem
+    )
 
 
 def test_audit_rows_cannot_be_updated_or_deleted(session: Session) -> None:
     _rating(session)
-    for statement in ("UPDATE audit_event SET actor = 'x' WHERE seq = 1",
-                      "DELETE FROM audit_event WHERE seq = 1"):  # fmt: skip
+    for statement in (
+        "UPDATE audit_event SET actor = 'x' WHERE seq = 1",
+        "DELETE FROM audit_event WHERE seq = 1",
+    ):
         with pytest.raises(sa.exc.DatabaseError, match="append-only"):
             session.execute(sa.text(statement))
         session.rollback()
@@ -132,12 +141,11 @@ def _drop_append_only_triggers(session: Session) -> None:
 def test_raw_sql_edit_of_the_trail_is_named(session: Session) -> None:
     """An administrator who drops the triggers and edits an event breaks the hash chain."""
     _rating(session)
-    target = session.scalars(
-        sa.select(AuditEvent.seq).where(AuditEvent.field == "item_3")
-    ).first()
+    target = session.scalars(sa.select(AuditEvent.seq).where(AuditEvent.field == "item_3")).first()
     _drop_append_only_triggers(session)
-    session.execute(sa.text("UPDATE audit_event SET new_value = '2' WHERE seq = :seq"),
-                    {"seq": target})  # fmt: skip
+    session.execute(
+        sa.text("UPDATE audit_event SET new_value = '2' WHERE seq = :seq"), {"seq": target}
+    )
     session.commit()
     result = verify_audit_trail(session)
     assert result.problem == f"audit event {target} does not match its hash (the trail was edited)"

@@ -18,8 +18,12 @@ pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
 def alstrial(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "alstrial.cli.main", *args],
-        cwd=cwd, capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -65,9 +69,7 @@ def test_subjects_list_json_and_labels(demo_dir: Path) -> None:
         (["demo", "--seed", "abc"], "Invalid value for '--seed'"),
     ],
 )
-def test_bad_input_exits_2_with_one_line(
-    args: list[str], message: str, demo_dir: Path
-) -> None:
+def test_bad_input_exits_2_with_one_line(args: list[str], message: str, demo_dir: Path) -> None:
     url = f"sqlite:///{demo_dir / 'reference_trial.db'}"
     if "--database" not in args:
         args = [*args, "--database", url] if args[0] != "demo" else args
@@ -82,8 +84,10 @@ def test_json_error_shape(demo_dir: Path) -> None:
     result = alstrial("subjects", "show", "P99", "--json", "--database", url, cwd=demo_dir)
     assert result.returncode == 2
     assert json.loads(result.stderr) == {
-        "error": "not_found", "message": "no subject 'P99'", "subject": "P99",
-    }  # fmt: skip
+        "error": "not_found",
+        "message": "no subject 'P99'",
+        "subject": "P99",
+    }
 
 
 def test_broken_protocol_names_key_value_and_expectation(tmp_path: Path) -> None:
@@ -98,8 +102,9 @@ def test_broken_protocol_names_key_value_and_expectation(tmp_path: Path) -> None
 
 
 def test_error_line_shape() -> None:
-    error = ValidationError("bad", subject="P01", form="alsfrs_r", field="item_1", value=7,
-                            allowed="an integer 0-4")  # fmt: skip
+    error = ValidationError(
+        "bad", subject="P01", form="alsfrs_r", field="item_1", value=7, allowed="an integer 0-4"
+    )
     assert error.one_line() == (
         "bad (subject='P01', form='alsfrs_r', field='item_1', value=7, allowed='an integer 0-4')"
     )

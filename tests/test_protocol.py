@@ -24,8 +24,9 @@ REFERENCE = reference_protocol_text()
 def test_reference_protocol_matches_the_paper() -> None:
     protocol = parse_protocol(REFERENCE)
     assert [(a.code, a.route, a.dose_cells_per_kg, a.volume_ml) for a in protocol.arms] == [
-        ("IV", "intravenous", 2e6, 5), ("IT", "intrathecal", 2e6, 5),
-    ]  # fmt: skip
+        ("IV", "intravenous", 2e6, 5),
+        ("IT", "intrathecal", 2e6, 5),
+    ]
     assert [a.registration for a in protocol.arms] == ["NCT01759797", "NCT01771640"]
     assert [v.day for v in protocol.visits] == [-42, -28, -14, -7, 0, 1, 61, 122, 183, 365]
     assert [v.code for v in protocol.visits if "mri" in v.assessments] == ["W-1", "M12"]
@@ -38,19 +39,34 @@ def test_reference_protocol_matches_the_paper() -> None:
     ("old", "new", "key", "expected"),
     [
         ("day = 61", 'day = "two months"', "visits[6].day", "valid integer"),
-        ('"labs", "vitals", "mri"]', '"labs", "vitals", "xray"]', "visits[3].assessments",
-         "unknown assessment(s) xray"),
-        ("dose_cells_per_kg = 2.0e6\ndose_tolerance_pct = 10\nvolume_ml = 5\nexcipient = \"0.9 % "
-         "sodium chloride with 2 % human serum albumin\"\nregistration = \"NCT01771640\"",
-         "dose_cells_per_kg = -1.0\ndose_tolerance_pct = 10\nvolume_ml = 5\nregistration = \"x\"",
-         "arms[1].dose_cells_per_kg", "greater than 0"),
-        ('route = "intrathecal"', 'route = "oral"', "arms[1].route", "'intravenous' or 'intrathecal'"),
+        (
+            '"labs", "vitals", "mri"]',
+            '"labs", "vitals", "xray"]',
+            "visits[3].assessments",
+            "unknown assessment(s) xray",
+        ),
+        (
+            'dose_cells_per_kg = 2.0e6\ndose_tolerance_pct = 10\nvolume_ml = 5\nexcipient = "0.9 % '
+            'sodium chloride with 2 % human serum albumin"\nregistration = "NCT01771640"',
+            'dose_cells_per_kg = -1.0\ndose_tolerance_pct = 10\nvolume_ml = 5\nregistration = "x"',
+            "arms[1].dose_cells_per_kg",
+            "greater than 0",
+        ),
+        (
+            'route = "intrathecal"',
+            'route = "oral"',
+            "arms[1].route",
+            "'intravenous' or 'intrathecal'",
+        ),
         ('code = "W-4"', 'code = "W-6"', "(file)", "duplicate visits code(s): W-6"),
-        ('assessments = ["administration", "vitals", "adverse_events"]',
-         'assessments = ["vitals", "adverse_events"]', "(file)",
-         "exactly one visit must schedule 'administration'"),
+        (
+            'assessments = ["administration", "vitals", "adverse_events"]',
+            'assessments = ["vitals", "adverse_events"]',
+            "(file)",
+            "exactly one visit must schedule 'administration'",
+        ),
     ],
-)  # fmt: skip
+)
 def test_broken_protocol_names_key_value_and_expectation(
     old: str, new: str, key: str, expected: str
 ) -> None:
@@ -83,10 +99,15 @@ def test_schedule_and_window_status() -> None:
 def test_eligibility_boundaries_and_missing_data() -> None:
     criteria = parse_protocol(REFERENCE).eligibility
     base = {
-        "el_escorial_category": "definite", "familial_als": False, "disease_duration_months": 6.5,
-        "alsfrs_total": 24, "fvc_percent_predicted": 40.0, "riluzole": True,
-        "concomitant_disease": False, "immunotherapy_last_6_months": False,
-    }  # fmt: skip
+        "el_escorial_category": "definite",
+        "familial_als": False,
+        "disease_duration_months": 6.5,
+        "alsfrs_total": 24,
+        "fvc_percent_predicted": 40.0,
+        "riluzole": True,
+        "concomitant_disease": False,
+        "immunotherapy_last_6_months": False,
+    }
     assert evaluate_eligibility(criteria, base).eligible
     at_six = evaluate_eligibility(criteria, base | {"disease_duration_months": 6})
     assert [r.id for r in at_six.failing] == ["I3"]

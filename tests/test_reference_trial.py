@@ -68,17 +68,35 @@ def test_table3_is_the_papers(demo_session: Session) -> None:
     ]
     assert list(table["outcome"]) == list(published["outcome"].fillna(""))
     by_term = table.set_index("term")
-    assert (by_term.loc["Hypotension", "patients_IV"], by_term.loc["Hypotension", "patients_IT"]) == (1, 0)
-    assert (by_term.loc["Headache", "patients_IV"], by_term.loc["Headache", "patients_IT"]) == (0, 2)
+    assert (
+        by_term.loc["Hypotension", "patients_IV"],
+        by_term.loc["Hypotension", "patients_IT"],
+    ) == (1, 0)
+    assert (by_term.loc["Headache", "patients_IV"], by_term.loc["Headache", "patients_IT"]) == (
+        0,
+        2,
+    )
 
 
 def test_participant_flow_is_the_papers(demo_session: Session) -> None:
     """14 enrolled (IV 6, IT 8); one lost in each arm; 5 IV and 7 IT completed; one IV died."""
     flow = participant_flow(build_analysis_frames(demo_session)).set_index("arm")
-    assert flow.loc["IV"].to_dict() == {"enrolled": 6, "treated": 6, "lost_to_follow_up": 1,
-                                        "withdrawn": 0, "completed_12_months": 5, "died": 1}  # fmt: skip
-    assert flow.loc["IT"].to_dict() == {"enrolled": 8, "treated": 8, "lost_to_follow_up": 1,
-                                        "withdrawn": 0, "completed_12_months": 7, "died": 0}  # fmt: skip
+    assert flow.loc["IV"].to_dict() == {
+        "enrolled": 6,
+        "treated": 6,
+        "lost_to_follow_up": 1,
+        "withdrawn": 0,
+        "completed_12_months": 5,
+        "died": 1,
+    }
+    assert flow.loc["IT"].to_dict() == {
+        "enrolled": 8,
+        "treated": 8,
+        "lost_to_follow_up": 1,
+        "withdrawn": 0,
+        "completed_12_months": 7,
+        "died": 0,
+    }
 
 
 def test_generated_values_are_labelled_synthetic(demo_session: Session) -> None:

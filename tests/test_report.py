@@ -20,7 +20,8 @@ def test_report_has_every_element_and_the_label(demo_session: Session, tmp_path:
     assert html.count("SYNTHETIC DATA") >= 4
     assert html.count("<svg") == 1
     assert not re.search(r'(src|href)="(https?:)?//', html)
-    assert "Hypotension" in html and "Improved after treatment" in html
+    assert "Hypotension" in html
+    assert "Improved after treatment" in html
 
 
 def test_anova_excludes_incomplete_subjects(demo_session: Session) -> None:

@@ -32,7 +32,7 @@ def test_ucla_spss_example() -> None:
     assert effect.ss == pytest.approx(928.533, abs=5e-4)
     assert effect.error_ss == pytest.approx(786.133, abs=5e-4)
     assert (effect.df_num, effect.df_den) == (2, 8)
-    assert effect.F == pytest.approx(4.725, abs=5e-4)
+    assert pytest.approx(4.725, abs=5e-4) == effect.F
     assert effect.p == pytest.approx(0.044, abs=5e-4)
     assert effect.eps_gg == pytest.approx(0.63432, abs=5e-6)
     assert effect.p_gg == pytest.approx(0.077, abs=5e-4)
@@ -70,12 +70,12 @@ def test_two_groups_balanced_equals_classical_split_plot() -> None:
 
 
 def test_listwise_deletion_reports_who_and_why() -> None:
-    data = long(UCLA + [[100, 95, 120]])
+    data = long([*UCLA, [100, 95, 120]])
     data = data[~((data["id"] == "s5") & (data["cond"] == "c2"))]
     result = rm_anova(data, dv="y", subject="id", within="cond")
     assert result.n_subjects == 5
     assert [(e.subject, e.reason) for e in result.excluded_subjects] == [("s5", "missing y at c2")]
-    assert result.effect("cond").F == pytest.approx(4.725, abs=5e-4)
+    assert pytest.approx(4.725, abs=5e-4) == result.effect("cond").F
 
 
 def test_bad_input_is_named() -> None:

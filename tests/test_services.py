@@ -61,27 +61,49 @@ def refused(
 def test_enrolment_schedules_every_protocol_visit(session: Session) -> None:
     enrolled(session)
     visits = subject_visits(session, "S01")
-    assert [v.code for v in visits] == ["W-6", "W-4", "W-2", "W-1", "D0", "D1", "M2", "M4", "M6", "M12"]
+    assert [v.code for v in visits] == [
+        "W-6",
+        "W-4",
+        "W-2",
+        "W-1",
+        "D0",
+        "D1",
+        "M2",
+        "M4",
+        "M6",
+        "M12",
+    ]
     w6 = visits[0]
     assert w6.planned_date == DAY0 - timedelta(days=42)
-    assert (w6.window_start, w6.window_end) == (DAY0 - timedelta(days=45), DAY0 - timedelta(days=39))
+    assert (w6.window_start, w6.window_end) == (
+        DAY0 - timedelta(days=45),
+        DAY0 - timedelta(days=39),
+    )
     assert all(v.status is VisitStatus.SCHEDULED for v in visits)
 
 
 def test_ineligible_subject_is_refused_without_override(session: Session) -> None:
     register(session)
     _, result = screen_subject(
-        session, actor=ACTOR, subject_code="S01", screening_date=ENROLMENT,
+        session,
+        actor=ACTOR,
+        subject_code="S01",
+        screening_date=ENROLMENT,
         data=ELIGIBLE | {"fvc_percent_predicted": 35.0},
-    )  # fmt: skip
+    )
     assert not result.eligible
     assert [r.id for r in result.failing] == ["I5"]
 
     def enrol(reason: str | None = None) -> Any:
         return enrol_subject(
-            session, actor=ACTOR, subject_code="S01", arm_code="IT", enrolment_date=ENROLMENT,
-            planned_administration_date=DAY0, override_reason=reason,
-        )  # fmt: skip
+            session,
+            actor=ACTOR,
+            subject_code="S01",
+            arm_code="IT",
+            enrolment_date=ENROLMENT,
+            planned_administration_date=DAY0,
+            override_reason=reason,
+        )
 
     error = refused(session, ConflictError, enrol, subject="S01", field="eligibility")
     assert "I5" in error.message
@@ -92,27 +114,72 @@ def test_ineligible_subject_is_refused_without_override(session: Session) -> Non
 def test_missing_screening_data_makes_a_subject_ineligible(session: Session) -> None:
     register(session)
     data = {k: v for k, v in ELIGIBLE.items() if k != "alsfrs_total"}
-    _, result = screen_subject(session, actor=ACTOR, subject_code="S01", screening_date=ENROLMENT,
-                               data=data)  # fmt: skip
+    _, result = screen_subject(
+        session, actor=ACTOR, subject_code="S01", screening_date=ENROLMENT, data=data
+    )
     assert [(r.id, r.status.value) for r in result.failing] == [("I4", "missing")]
 
 
 def test_enrolment_refusals(session: Session) -> None:
     register(session)
-    refused(session, ConflictError, lambda: enrol_subject(
-        session, actor=ACTOR, subject_code="S01", arm_code="IV", enrolment_date=ENROLMENT,
-        planned_administration_date=DAY0), subject="S01", form="enrolment")  # fmt: skip
-    screen_subject(session, actor=ACTOR, subject_code="S01", screening_date=ENROLMENT, data=ELIGIBLE)
-    refused(session, ValidationError, lambda: enrol_subject(
-        session, actor=ACTOR, subject_code="S01", arm_code="IM", enrolment_date=ENROLMENT,
-        planned_administration_date=DAY0), field="arm", value="IM", allowed="IV, IT")  # fmt: skip
-    refused(session, ValidationError, lambda: enrol_subject(
-        session, actor=ACTOR, subject_code="S01", arm_code="IV", enrolment_date=ENROLMENT,
-        planned_administration_date=ENROLMENT + timedelta(days=10)),
-        field="planned_administration_date")  # fmt: skip
-    refused(session, NotFoundError, lambda: enrol_subject(
-        session, actor=ACTOR, subject_code="S99", arm_code="IV", enrolment_date=ENROLMENT,
-        planned_administration_date=DAY0), subject="S99")  # fmt: skip
+    refused(
+        session,
+        ConflictError,
+        lambda: enrol_subject(
+            session,
+            actor=ACTOR,
+            subject_code="S01",
+            arm_code="IV",
+            enrolment_date=ENROLMENT,
+            planned_administration_date=DAY0,
+        ),
+        subject="S01",
+        form="enrolment",
+    )
+    screen_subject(
+        session, actor=ACTOR, subject_code="S01", screening_date=ENROLMENT, data=ELIGIBLE
+    )
+    refused(
+        session,
+        ValidationError,
+        lambda: enrol_subject(
+            session,
+            actor=ACTOR,
+            subject_code="S01",
+            arm_code="IM",
+            enrolment_date=ENROLMENT,
+            planned_administration_date=DAY0,
+        ),
+        field="arm",
+        value="IM",
+        allowed="IV, IT",
+    )
+    refused(
+        session,
+        ValidationError,
+        lambda: enrol_subject(
+            session,
+            actor=ACTOR,
+            subject_code="S01",
+            arm_code="IV",
+            enrolment_date=ENROLMENT,
+            planned_administration_date=ENROLMENT + timedelta(days=10),
+        ),
+        field="planned_administration_date",
+    )
+    refused(
+        session,
+        NotFoundError,
+        lambda: enrol_subject(
+            session,
+            actor=ACTOR,
+            subject_code="S99",
+            arm_code="IV",
+            enrolment_date=ENROLMENT,
+            planned_administration_date=DAY0,
+        ),
+        subject="S99",
+    )
 
 
 def test_alsfrs_r_is_validated_before_anything_is_written(session: Session) -> None:
@@ -120,34 +187,79 @@ def test_alsfrs_r_is_validated_before_anything_is_written(session: Session) -> N
     day = DAY0 - timedelta(days=42)
 
     def record(items: dict[str, int | None], visit: str = "W-6", when: date = day) -> Any:
-        return record_alsfrs_r(session, actor=ACTOR, subject_code="S01", visit_code=visit,
-                               assessment_date=when, items=items)  # fmt: skip
+        return record_alsfrs_r(
+            session,
+            actor=ACTOR,
+            subject_code="S01",
+            visit_code=visit,
+            assessment_date=when,
+            items=items,
+        )
 
-    refused(session, ValidationError, lambda: record(FULL_ITEMS | {"item_7": 5}),
-            subject="S01", form="alsfrs_r", field="item_7", value=5)  # fmt: skip
+    refused(
+        session,
+        ValidationError,
+        lambda: record(FULL_ITEMS | {"item_7": 5}),
+        subject="S01",
+        form="alsfrs_r",
+        field="item_7",
+        value=5,
+    )
     refused(session, ValidationError, lambda: record(FULL_ITEMS | {"item_5b": 3}), field="item_5")
     refused(session, ValidationError, lambda: record(FULL_ITEMS | {"item_9": None}), field="item_9")
-    refused(session, ValidationError, lambda: record(FULL_ITEMS, visit="D0"),
-            field="visit", value="D0")  # fmt: skip
+    refused(
+        session, ValidationError, lambda: record(FULL_ITEMS, visit="D0"), field="visit", value="D0"
+    )
     refused(session, NotFoundError, lambda: record(FULL_ITEMS, visit="M3"), value="M3")
-    refused(session, ValidationError, lambda: record(FULL_ITEMS, when=date.today() + timedelta(days=1)),
-            field="date")  # fmt: skip
+    refused(
+        session,
+        ValidationError,
+        lambda: record(FULL_ITEMS, when=date.today() + timedelta(days=1)),
+        field="date",
+    )
     record(FULL_ITEMS)
     visit = session.scalars(sa.select(Visit).where(Visit.code == "W-6")).one()
-    assert (visit.status, visit.actual_date, visit.window_status) == (VisitStatus.DONE, day, "in_window")
+    assert (visit.status, visit.actual_date, visit.window_status) == (
+        VisitStatus.DONE,
+        day,
+        "in_window",
+    )
 
 
 def test_correcting_a_rating_needs_a_reason_and_is_audited(session: Session) -> None:
     enrolled(session)
     day = DAY0 - timedelta(days=42)
-    record_alsfrs_r(session, actor=ACTOR, subject_code="S01", visit_code="W-6",
-                    assessment_date=day, items=FULL_ITEMS)  # fmt: skip
+    record_alsfrs_r(
+        session,
+        actor=ACTOR,
+        subject_code="S01",
+        visit_code="W-6",
+        assessment_date=day,
+        items=FULL_ITEMS,
+    )
     changed = FULL_ITEMS | {"item_1": 3}
-    refused(session, ConflictError, lambda: record_alsfrs_r(
-        session, actor=ACTOR, subject_code="S01", visit_code="W-6", assessment_date=day,
-        items=changed), field="reason")  # fmt: skip
-    record_alsfrs_r(session, actor="monitor", subject_code="S01", visit_code="W-6",
-                    assessment_date=day, items=changed, reason="source says 3")  # fmt: skip
+    refused(
+        session,
+        ConflictError,
+        lambda: record_alsfrs_r(
+            session,
+            actor=ACTOR,
+            subject_code="S01",
+            visit_code="W-6",
+            assessment_date=day,
+            items=changed,
+        ),
+        field="reason",
+    )
+    record_alsfrs_r(
+        session,
+        actor="monitor",
+        subject_code="S01",
+        visit_code="W-6",
+        assessment_date=day,
+        items=changed,
+        reason="source says 3",
+    )
     rating = session.scalars(sa.select(AlsfrsAssessment)).one()
     assert (rating.item_1, rating.total) == (3, 47)
 
@@ -157,9 +269,16 @@ def test_spirometry_refusals(session: Session) -> None:
     day = DAY0 - timedelta(days=42)
 
     def record(litres: float, percent: float | None = 80.0, equation: str = "device") -> Any:
-        return record_spirometry(session, actor=ACTOR, subject_code="S01", visit_code="W-6",
-                                 assessment_date=day, fvc_litres=litres,
-                                 percent_predicted=percent, equation=equation)  # fmt: skip
+        return record_spirometry(
+            session,
+            actor=ACTOR,
+            subject_code="S01",
+            visit_code="W-6",
+            assessment_date=day,
+            fvc_litres=litres,
+            percent_predicted=percent,
+            equation=equation,
+        )
 
     error = refused(session, ValidationError, lambda: record(82.0), field="fvc_litres", value=82.0)
     assert "% predicted entered as litres" in error.message
@@ -177,16 +296,27 @@ def test_administration_refusals(session: Session) -> None:
     at = datetime.combine(DAY0, time(9), tzinfo=UTC)
 
     def give(**change: Any) -> Any:
-        values = {"administered_at": at, "route": "intravenous", "product_batch": own,
-                  "cells_given": 1.2e8, "volume_ml": 5.0} | change  # fmt: skip
+        values = {
+            "administered_at": at,
+            "route": "intravenous",
+            "product_batch": own,
+            "cells_given": 1.2e8,
+            "volume_ml": 5.0,
+        } | change
         return record_administration(session, actor=ACTOR, subject_code="S01", **values)
 
     refused(session, ValidationError, lambda: give(route="intrathecal"), field="route")
-    error = refused(session, ValidationError, lambda: give(product_batch=other), field="product_batch")
+    error = refused(
+        session, ValidationError, lambda: give(product_batch=other), field="product_batch"
+    )
     assert "chain of identity" in error.message
     refused(session, ValidationError, lambda: give(cells_given=1.5e8), field="cells_given")
-    refused(session, ValidationError, lambda: give(administered_at=at.replace(tzinfo=None)),
-            field="administered_at")  # fmt: skip
+    refused(
+        session,
+        ValidationError,
+        lambda: give(administered_at=at.replace(tzinfo=None)),
+        field="administered_at",
+    )
     give()
     refused(session, ConflictError, give, form="administration")
 
@@ -195,18 +325,31 @@ def test_adverse_event_refusals(session: Session) -> None:
     enrolled(session)
     administer(session)
     good = AdverseEventReport(
-        term="Headache", category="Neurological", onset_date=DAY0, end_date=DAY0 + timedelta(days=1),
-        severity_grade=1, serious=False, relatedness=Relatedness.UNLIKELY,
+        term="Headache",
+        category="Neurological",
+        onset_date=DAY0,
+        end_date=DAY0 + timedelta(days=1),
+        severity_grade=1,
+        serious=False,
+        relatedness=Relatedness.UNLIKELY,
         outcome=AdverseEventOutcome.RECOVERED,
-    )  # fmt: skip
+    )
 
     def report(**change: Any) -> Any:
         values = good.__dict__ | change
-        return report_adverse_event(session, actor=ACTOR, subject_code="S01",
-                                    report=AdverseEventReport(**values))  # fmt: skip
+        return report_adverse_event(
+            session, actor=ACTOR, subject_code="S01", report=AdverseEventReport(**values)
+        )
 
-    refused(session, ValidationError, lambda: report(severity_grade=7), field="severity_grade", value=7)
-    refused(session, ValidationError, lambda: report(end_date=DAY0 - timedelta(days=1)), field="end_date")
+    refused(
+        session, ValidationError, lambda: report(severity_grade=7), field="severity_grade", value=7
+    )
+    refused(
+        session,
+        ValidationError,
+        lambda: report(end_date=DAY0 - timedelta(days=1)),
+        field="end_date",
+    )
     refused(session, ValidationError, lambda: report(severity_grade=5), field="outcome")
     refused(session, ValidationError, lambda: report(term="  "), field="term")
     assert report().term == "Headache"
@@ -215,26 +358,81 @@ def test_adverse_event_refusals(session: Session) -> None:
 def test_milestone_and_disposition_refusals(session: Session) -> None:
     enrolled(session)
     when = DAY0 + timedelta(days=100)
-    refused(session, ConflictError, lambda: record_disposition(
-        session, actor=ACTOR, subject_code="S01", status=DispositionStatus.DIED,
-        disposition_date=when, reason="respiratory failure"), field="status")  # fmt: skip
-    refused(session, ValidationError, lambda: record_disposition(
-        session, actor=ACTOR, subject_code="S01", status=DispositionStatus.WITHDRAWN,
-        disposition_date=when), field="reason")  # fmt: skip
-    refused(session, ValidationError, lambda: record_milestone(
-        session, actor=ACTOR, subject_code="S01", kind=MilestoneKind.GASTROSTOMY,
-        event_date=ENROLMENT - timedelta(days=1)), field="event_date")  # fmt: skip
-    record_milestone(session, actor=ACTOR, subject_code="S01", kind=MilestoneKind.DEATH,
-                     event_date=when, cause="respiratory failure")  # fmt: skip
-    refused(session, ConflictError, lambda: record_milestone(
-        session, actor=ACTOR, subject_code="S01", kind=MilestoneKind.DEATH, event_date=when),
-        field="kind")  # fmt: skip
-    record_disposition(session, actor=ACTOR, subject_code="S01", status=DispositionStatus.DIED,
-                       disposition_date=when, reason="respiratory failure")  # fmt: skip
+    refused(
+        session,
+        ConflictError,
+        lambda: record_disposition(
+            session,
+            actor=ACTOR,
+            subject_code="S01",
+            status=DispositionStatus.DIED,
+            disposition_date=when,
+            reason="respiratory failure",
+        ),
+        field="status",
+    )
+    refused(
+        session,
+        ValidationError,
+        lambda: record_disposition(
+            session,
+            actor=ACTOR,
+            subject_code="S01",
+            status=DispositionStatus.WITHDRAWN,
+            disposition_date=when,
+        ),
+        field="reason",
+    )
+    refused(
+        session,
+        ValidationError,
+        lambda: record_milestone(
+            session,
+            actor=ACTOR,
+            subject_code="S01",
+            kind=MilestoneKind.GASTROSTOMY,
+            event_date=ENROLMENT - timedelta(days=1),
+        ),
+        field="event_date",
+    )
+    record_milestone(
+        session,
+        actor=ACTOR,
+        subject_code="S01",
+        kind=MilestoneKind.DEATH,
+        event_date=when,
+        cause="respiratory failure",
+    )
+    refused(
+        session,
+        ConflictError,
+        lambda: record_milestone(
+            session, actor=ACTOR, subject_code="S01", kind=MilestoneKind.DEATH, event_date=when
+        ),
+        field="kind",
+    )
+    record_disposition(
+        session,
+        actor=ACTOR,
+        subject_code="S01",
+        status=DispositionStatus.DIED,
+        disposition_date=when,
+        reason="respiratory failure",
+    )
 
 
 def test_subject_not_enrolled_cannot_be_rated(session: Session) -> None:
     register(session)
-    refused(session, ConflictError, lambda: record_alsfrs_r(
-        session, actor=ACTOR, subject_code="S01", visit_code="W-6", assessment_date=ENROLMENT,
-        items=FULL_ITEMS), subject="S01")  # fmt: skip
+    refused(
+        session,
+        ConflictError,
+        lambda: record_alsfrs_r(
+            session,
+            actor=ACTOR,
+            subject_code="S01",
+            visit_code="W-6",
+            assessment_date=ENROLMENT,
+            items=FULL_ITEMS,
+        ),
+        subject="S01",
+    )

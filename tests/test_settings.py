@@ -9,8 +9,9 @@ from alstrial.settings import get_settings
 from alstrial.store.engine import normalise_url
 
 
-def test_default_is_a_sqlite_file_in_the_working_directory(monkeypatch: pytest.MonkeyPatch,
-                                                           tmp_path: object) -> None:  # fmt: skip
+def test_default_is_a_sqlite_file_in_the_working_directory(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: object
+) -> None:
     monkeypatch.delenv("ALSTRIAL_DATABASE_URL", raising=False)
     monkeypatch.chdir(str(tmp_path))
     assert get_settings().resolved_database_url() == f"sqlite:///{tmp_path}/alstrial.db"

@@ -118,9 +118,12 @@ def demo(
     errors.print(f"[bold red]{SYNTHETIC_LINE}[/]")
     with open_session(url, migrate=True) as session:
         with Progress(
-            TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-            console=errors, transient=True,
-        ) as progress:  # fmt: skip
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            console=errors,
+            transient=True,
+        ) as progress:
             task = progress.add_task("loading patients", total=len(published_patients()))
             load_reference_trial(session, seed=seed, progress=lambda _: progress.advance(task))
         verification = verify_audit_trail(session)
@@ -192,9 +195,15 @@ def audit_history(
     table = Table("seq", "time (UTC)", "actor", "action", "field", "old", "new", "reason")
     for line in lines:
         table.add_row(
-            str(line.seq), line.recorded_at.strftime("%Y-%m-%d %H:%M:%S"), line.actor,
-            line.action, line.field, line.old_value or "", line.new_value or "", line.reason or "",
-        )  # fmt: skip
+            str(line.seq),
+            line.recorded_at.strftime("%Y-%m-%d %H:%M:%S"),
+            line.actor,
+            line.action,
+            line.field,
+            line.old_value or "",
+            line.new_value or "",
+            line.reason or "",
+        )
     console.print(table)
 
 
@@ -210,9 +219,13 @@ def subjects_list(database: DatabaseOption = None, as_json: JsonOption = False) 
     for s in summaries:
         provenance = f"[red]{s.provenance}[/]" if s.provenance == "synthetic" else s.provenance
         table.add_row(
-            s.study_code, s.site, s.arm or "", s.status,
-            f"{s.visits_done}/{s.visits_planned}", provenance,
-        )  # fmt: skip
+            s.study_code,
+            s.site,
+            s.arm or "",
+            s.status,
+            f"{s.visits_done}/{s.visits_planned}",
+            provenance,
+        )
     console.print(table)
     if any(s.provenance == "synthetic" for s in summaries):
         typer.echo(SYNTHETIC_LINE)

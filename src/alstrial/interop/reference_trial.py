@@ -24,7 +24,7 @@ from alstrial.interop.synthetic_course import (
     ecsc_predicted_fvc_litres,
     generate_course,
 )
-from alstrial.protocol import parse_protocol, reference_protocol_text
+from alstrial.protocol import Visit, parse_protocol, reference_protocol_text
 from alstrial.services import (
     AdverseEventReport,
     BatchResults,
@@ -128,7 +128,9 @@ def published_patients() -> list[PublishedPatient]:
             peg_months=_optional_int(row["peg_months_from_injection"]),
             tracheostomy_months=_optional_int(row["tracheostomy_months_from_injection"]),
             arm=row["route"],
-            cell_count_millions=float(row["cell_count_millions"]) if row["cell_count_millions"] else None,
+            cell_count_millions=float(row["cell_count_millions"])
+            if row["cell_count_millions"]
+            else None,
             viability_pct=float(row["cell_viability_pct"]) if row["cell_viability_pct"] else None,
             bacteriology=row["bacteriology"],
             mycoplasma=row["mycoplasma"],
@@ -196,8 +198,12 @@ def load_reference_trial(
     protocol = parse_protocol(protocol_text)
     actor = LOADER
     create_study(session, actor=actor, protocol_text=protocol_text)
-    add_site(session, actor=actor, code=SITE_CODE, name="Royan Institute / Mostafa Khomeini Hospital")
-    add_user(session, actor=actor, username=LOADER, full_name="Reference-trial loader (synthetic data)")
+    add_site(
+        session, actor=actor, code=SITE_CODE, name="Royan Institute / Mostafa Khomeini Hospital"
+    )
+    add_user(
+        session, actor=actor, username=LOADER, full_name="Reference-trial loader (synthetic data)"
+    )
     for index, patient in enumerate(published_patients()):
         _load_patient(session, patient, index, protocol.visits, rng)
         if progress is not None:
@@ -205,7 +211,11 @@ def load_reference_trial(
 
 
 def _load_patient(
-    session: Session, patient: PublishedPatient, index: int, visits: tuple, rng: np.random.Generator  # type: ignore[type-arg]
+    session: Session,
+    patient: PublishedPatient,
+    index: int,
+    visits: tuple[Visit, ...],
+    rng: np.random.Generator,
 ) -> None:
     actor = LOADER
     synthetic = Provenance.SYNTHETIC
@@ -271,24 +281,40 @@ def _load_patient(
         when = administration_date + timedelta(days=visit.day + int(rng.integers(-1, 2)))
         if lost and visit.day > 0:
             mark_visit_missed(
-                session, actor=actor, subject_code=patient.code, visit_code=visit.code,
+                session,
+                actor=actor,
+                subject_code=patient.code,
+                visit_code=visit.code,
                 reason="lost to follow-up (synthetic calendar)",
-            )  # fmt: skip
+            )
             continue
         record_alsfrs_r(
-            session, actor=actor, subject_code=patient.code, visit_code=visit.code,
-            assessment_date=when, items=value.items, provenance=synthetic,
-        )  # fmt: skip
-        record_spirometry(
-            session, actor=actor, subject_code=patient.code, visit_code=visit.code,
-            assessment_date=when, fvc_litres=value.fvc_litres,
-            percent_predicted=value.fvc_percent_predicted, equation="synthetic",
+            session,
+            actor=actor,
+            subject_code=patient.code,
+            visit_code=visit.code,
+            assessment_date=when,
+            items=value.items,
             provenance=synthetic,
-        )  # fmt: skip
+        )
+        record_spirometry(
+            session,
+            actor=actor,
+            subject_code=patient.code,
+            visit_code=visit.code,
+            assessment_date=when,
+            fvc_litres=value.fvc_litres,
+            percent_predicted=value.fvc_percent_predicted,
+            equation="synthetic",
+            provenance=synthetic,
+        )
     record_visit_date(
-        session, actor=actor, subject_code=patient.code, visit_code="D1",
+        session,
+        actor=actor,
+        subject_code=patient.code,
+        visit_code="D1",
         actual_date=administration_date + timedelta(days=1),
-    )  # fmt: skip
+    )
     _load_events(session, patient, administration_date)
 
 
@@ -335,58 +361,101 @@ def _load_events(session: Session, patient: PublishedPatient, day0: date) -> Non
     publication = Provenance.PUBLICATION
     if patient.number == _HYPOTENSION_PATIENT:
         report_adverse_event(
-            session, actor=actor, subject_code=code, provenance=Provenance.SYNTHETIC,
+            session,
+            actor=actor,
+            subject_code=code,
+            provenance=Provenance.SYNTHETIC,
             report=AdverseEventReport(
-                term="Hypotension", category="Neurological", onset_date=day0, end_date=day0,
-                severity_grade=2, serious=False, relatedness=Relatedness.POSSIBLE,
-                attributed_to="intravenous infusion", outcome=AdverseEventOutcome.RECOVERED,
+                term="Hypotension",
+                category="Neurological",
+                onset_date=day0,
+                end_date=day0,
+                severity_grade=2,
+                serious=False,
+                relatedness=Relatedness.POSSIBLE,
+                attributed_to="intravenous infusion",
+                outcome=AdverseEventOutcome.RECOVERED,
                 treatment="1000 ml 0.9 % sodium chloride",
                 description="85/60 mmHg immediately after the IV injection; 105/80 mmHg after "
                 "saline. Published event; the patient it is attached to is synthetic.",
             ),
-        )  # fmt: skip
+        )
     if patient.number in _LUMBAR_PUNCTURE_PATIENTS:
         for term in ("Headache", "Nausea and vomiting"):
             report_adverse_event(
-                session, actor=actor, subject_code=code, provenance=Provenance.SYNTHETIC,
+                session,
+                actor=actor,
+                subject_code=code,
+                provenance=Provenance.SYNTHETIC,
                 report=AdverseEventReport(
-                    term=term, category="Neurological", onset_date=day0,
-                    end_date=day0 + timedelta(days=1), severity_grade=1, serious=False,
-                    relatedness=Relatedness.UNLIKELY, attributed_to="lumbar puncture",
-                    outcome=AdverseEventOutcome.RECOVERED, treatment="hydration and NSAIDs",
+                    term=term,
+                    category="Neurological",
+                    onset_date=day0,
+                    end_date=day0 + timedelta(days=1),
+                    severity_grade=1,
+                    serious=False,
+                    relatedness=Relatedness.UNLIKELY,
+                    attributed_to="lumbar puncture",
+                    outcome=AdverseEventOutcome.RECOVERED,
+                    treatment="hydration and NSAIDs",
                     description="After the IT injection, lasted 24 h. Published event; the "
                     "patient it is attached to is synthetic.",
                 ),
-            )  # fmt: skip
+            )
     if patient.peg_months is not None:
         record_milestone(
-            session, actor=actor, subject_code=code, kind=MilestoneKind.GASTROSTOMY,
-            event_date=day0 + _days(patient.peg_months), provenance=publication,
-        )  # fmt: skip
+            session,
+            actor=actor,
+            subject_code=code,
+            kind=MilestoneKind.GASTROSTOMY,
+            event_date=day0 + _days(patient.peg_months),
+            provenance=publication,
+        )
     if patient.tracheostomy_months is not None:
         record_milestone(
-            session, actor=actor, subject_code=code, kind=MilestoneKind.TRACHEOSTOMY,
-            event_date=day0 + _days(patient.tracheostomy_months), provenance=publication,
-        )  # fmt: skip
+            session,
+            actor=actor,
+            subject_code=code,
+            kind=MilestoneKind.TRACHEOSTOMY,
+            event_date=day0 + _days(patient.tracheostomy_months),
+            provenance=publication,
+        )
     if patient.number == _DIED_PATIENT:
         death = day0 + timedelta(days=372)
         record_milestone(
-            session, actor=actor, subject_code=code, kind=MilestoneKind.DEATH, event_date=death,
-            cause="respiratory insufficiency and infection", provenance=publication,
-        )  # fmt: skip
-        record_disposition(
-            session, actor=actor, subject_code=code, status=DispositionStatus.DIED,
-            disposition_date=death, reason="died at the end of the study (respiratory infection)",
+            session,
+            actor=actor,
+            subject_code=code,
+            kind=MilestoneKind.DEATH,
+            event_date=death,
+            cause="respiratory insufficiency and infection",
             provenance=publication,
-        )  # fmt: skip
+        )
+        record_disposition(
+            session,
+            actor=actor,
+            subject_code=code,
+            status=DispositionStatus.DIED,
+            disposition_date=death,
+            reason="died at the end of the study (respiratory infection)",
+            provenance=publication,
+        )
     elif patient.number in _LOST_PATIENTS:
         record_disposition(
-            session, actor=actor, subject_code=code, status=DispositionStatus.LOST_TO_FOLLOW_UP,
-            disposition_date=day0 + timedelta(days=30), reason="lost to follow-up after month 1",
+            session,
+            actor=actor,
+            subject_code=code,
+            status=DispositionStatus.LOST_TO_FOLLOW_UP,
+            disposition_date=day0 + timedelta(days=30),
+            reason="lost to follow-up after month 1",
             provenance=publication,
-        )  # fmt: skip
+        )
     else:
         record_disposition(
-            session, actor=actor, subject_code=code, status=DispositionStatus.COMPLETED,
-            disposition_date=day0 + timedelta(days=365), provenance=publication,
-        )  # fmt: skip
+            session,
+            actor=actor,
+            subject_code=code,
+            status=DispositionStatus.COMPLETED,
+            disposition_date=day0 + timedelta(days=365),
+            provenance=publication,
+        )

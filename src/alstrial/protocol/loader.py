@@ -89,9 +89,7 @@ def load_protocol(path: str | Path) -> Protocol:
 
 def reference_protocol_text() -> str:
     """The TOML text of the reference trial's protocol shipped with alstrial."""
-    return (
-        resources.files("alstrial.data").joinpath("reference_protocol.toml").read_text("utf-8")
-    )
+    return resources.files("alstrial.data").joinpath("reference_protocol.toml").read_text("utf-8")
 
 
 def protocol_digest(text: str) -> str:

@@ -36,9 +36,15 @@ def figure_means_by_visit(
     for ax, (label, summary) in zip(axes_list, summaries.items(), strict=True):
         for colour, (arm, group) in zip(ARM_COLOURS, summary.groupby("arm"), strict=False):
             ax.errorbar(
-                group["month"], group["mean"], yerr=group["se"].fillna(0), marker="o",
-                markersize=4, capsize=3, color=colour, label=f"{arm}",
-            )  # fmt: skip
+                group["month"],
+                group["mean"],
+                yerr=group["se"].fillna(0),
+                marker="o",
+                markersize=4,
+                capsize=3,
+                color=colour,
+                label=f"{arm}",
+            )
         ax.axvline(0, color="#888888", linestyle=":", linewidth=1)
         ax.set_xlabel("Months from administration")
         ax.set_ylabel(label)
@@ -46,9 +52,17 @@ def figure_means_by_visit(
         ax.legend(frameon=False, fontsize=8)
         if synthetic:
             ax.text(
-                0.5, 0.5, "SYNTHETIC DATA", transform=ax.transAxes, ha="center", va="center",
-                fontsize=22, color="#c4452d", alpha=0.18, rotation=20,
-            )  # fmt: skip
+                0.5,
+                0.5,
+                "SYNTHETIC DATA",
+                transform=ax.transAxes,
+                ha="center",
+                va="center",
+                fontsize=22,
+                color="#c4452d",
+                alpha=0.18,
+                rotation=20,
+            )
     if title:
         figure.suptitle(title, fontsize=11)
     figure.tight_layout()

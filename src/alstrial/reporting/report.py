@@ -56,9 +56,13 @@ def _anova(frames: AnalysisFrames, measure: str) -> RmAnovaResult:
         (frames.measures["measure"] == measure) & frames.measures["visit"].isin(ANOVA_VISITS)
     ]
     return rm_anova(
-        data, dv="value", subject="subject", within="visit", between=["arm"],
+        data,
+        dv="value",
+        subject="subject",
+        within="visit",
+        between=["arm"],
         within_order=list(ANOVA_VISITS),
-    )  # fmt: skip
+    )
 
 
 def build_report(frames: AnalysisFrames) -> Report:
@@ -96,9 +100,9 @@ def render_html(report: Report) -> str:
     """Render the report as one self-contained HTML document (no external resources)."""
     environment = jinja2.Environment(
         loader=jinja2.FunctionLoader(
-            lambda name: resources.files("alstrial.reporting")
-            .joinpath("templates", name)
-            .read_text("utf-8")
+            lambda name: (
+                resources.files("alstrial.reporting").joinpath("templates", name).read_text("utf-8")
+            )
         ),
         autoescape=True,
         undefined=jinja2.StrictUndefined,

@@ -26,8 +26,10 @@ MEASURE_LABELS = {
 ANOVA_VISITS = ("W-1", "M2", "M4", "M6", "M12")
 
 
-def _round_months(value: float | None) -> str:
-    return "N/A" if value is None or pd.isna(value) else str(round(float(value)))
+def _round_months(value: object) -> str:
+    if value is None or not isinstance(value, int | float) or pd.isna(value):
+        return "N/A"
+    return str(round(float(value)))
 
 
 def table1_patients(frames: AnalysisFrames) -> pd.DataFrame:

@@ -14,13 +14,24 @@ from dataclasses import dataclass
 
 from alstrial.exceptions import ValidationError
 
-__all__ = ["ALSFRS_R_ITEMS", "ALSFRS_R_DOMAINS", "AlsfrsRScore", "score_alsfrs_r"]
+__all__ = ["ALSFRS_R_DOMAINS", "ALSFRS_R_ITEMS", "AlsfrsRScore", "score_alsfrs_r"]
 
 #: Item keys in questionnaire order; exactly one of ``item_5a``/``item_5b`` is answered.
 ALSFRS_R_ITEMS: tuple[str, ...] = (
-    "item_1", "item_2", "item_3", "item_4", "item_5a", "item_5b", "item_6",
-    "item_7", "item_8", "item_9", "item_10", "item_11", "item_12",
-)  # fmt: skip
+    "item_1",
+    "item_2",
+    "item_3",
+    "item_4",
+    "item_5a",
+    "item_5b",
+    "item_6",
+    "item_7",
+    "item_8",
+    "item_9",
+    "item_10",
+    "item_11",
+    "item_12",
+)
 
 ALSFRS_R_DOMAINS: Mapping[str, tuple[str, ...]] = {
     "bulbar": ("item_1", "item_2", "item_3"),

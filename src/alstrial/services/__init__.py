@@ -2,7 +2,12 @@
 
 from alstrial.services.assessments import SPIROMETRY_EQUATIONS, record_alsfrs_r, record_spirometry
 from alstrial.services.audit_trail import audit_head, record_history, verify_audit_trail
-from alstrial.services.enrolment import SubjectFacts, enrol_subject, register_subject, screen_subject
+from alstrial.services.enrolment import (
+    SubjectFacts,
+    enrol_subject,
+    register_subject,
+    screen_subject,
+)
 from alstrial.services.frames import AnalysisFrames, build_analysis_frames
 from alstrial.services.outcomes import (
     AdverseEventReport,

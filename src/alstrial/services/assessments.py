@@ -52,8 +52,10 @@ def record_alsfrs_r(
         raise ConflictError(
             f"ALSFRS-R of {subject_code} at {visit_code} is recorded already; "
             "give a reason to correct it",
-            subject=subject_code, form="alsfrs_r", field="reason",
-        )  # fmt: skip
+            subject=subject_code,
+            form="alsfrs_r",
+            field="reason",
+        )
     with transaction(session, actor=actor, reason=reason):
         record = existing or AlsfrsAssessment(subject_id=subject.id, visit_id=visit.id)
         record.assessment_date = assessment_date
@@ -86,23 +88,31 @@ def record_spirometry(
 
     def refuse(field: str, value: object, allowed: str, message: str) -> ValidationError:
         return ValidationError(
-            message, subject=subject_code, form="spirometry", field=field, value=value,
+            message,
+            subject=subject_code,
+            form="spirometry",
+            field=field,
+            value=value,
             allowed=allowed,
-        )  # fmt: skip
+        )
 
     if not 0 < fvc_litres <= 10:
         hint = " (it looks like % predicted entered as litres)" if fvc_litres > 10 else ""
         raise refuse("fvc_litres", fvc_litres, "0-10 L", f"FVC {fvc_litres} L is implausible{hint}")
     if percent_predicted is not None and not 0 < percent_predicted <= 200:
         raise refuse(
-            "percent_predicted", percent_predicted, "0-200 %",
+            "percent_predicted",
+            percent_predicted,
+            "0-200 %",
             f"FVC {percent_predicted} % predicted is outside 0-200 %",
-        )  # fmt: skip
+        )
     if equation not in SPIROMETRY_EQUATIONS:
         raise refuse(
-            "equation", equation, ", ".join(sorted(SPIROMETRY_EQUATIONS)),
+            "equation",
+            equation,
+            ", ".join(sorted(SPIROMETRY_EQUATIONS)),
             f"unknown % predicted equation {equation!r}",
-        )  # fmt: skip
+        )
     visit = visit_for_assessment(session, subject, visit_code, "spirometry", assessment_date)
     existing = session.scalars(
         select(Spirometry).where(Spirometry.visit_id == visit.id)
@@ -111,8 +121,10 @@ def record_spirometry(
         raise ConflictError(
             f"spirometry of {subject_code} at {visit_code} is recorded already; "
             "give a reason to correct it",
-            subject=subject_code, form="spirometry", field="reason",
-        )  # fmt: skip
+            subject=subject_code,
+            form="spirometry",
+            field="reason",
+        )
     with transaction(session, actor=actor, reason=reason):
         record = existing or Spirometry(subject_id=subject.id, visit_id=visit.id)
         record.assessment_date = assessment_date

@@ -10,7 +10,13 @@ from sqlalchemy.orm import Session
 
 from alstrial.store.audit import AuditEvent, AuditHead, AuditVerification, verify_audit_trail
 
-__all__ = ["AuditHeadInfo", "AuditVerification", "audit_head", "record_history", "verify_audit_trail"]
+__all__ = [
+    "AuditHeadInfo",
+    "AuditVerification",
+    "audit_head",
+    "record_history",
+    "verify_audit_trail",
+]
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,8 @@ def record_history(session: Session, entity: str, record_id: str) -> list[Histor
         .order_by(AuditEvent.seq)
     )
     return [
-        HistoryLine(r.seq, r.recorded_at, r.actor, r.action, r.field, r.old_value, r.new_value, r.reason)
+        HistoryLine(
+            r.seq, r.recorded_at, r.actor, r.action, r.field, r.old_value, r.new_value, r.reason
+        )
         for r in rows
     ]

@@ -65,9 +65,11 @@ def _check_range(
 def _validate_facts(facts: SubjectFacts) -> None:
     if not facts.study_code.strip() or len(facts.study_code) > 40:
         raise ValidationError(
-            "a study code is 1-40 characters", form="subject", field="study_code",
+            "a study code is 1-40 characters",
+            form="subject",
+            field="study_code",
             value=facts.study_code,
-        )  # fmt: skip
+        )
     _check_range(facts, "age_years", facts.age_years, 18, 100, "years")
     _check_range(facts, "height_cm", facts.height_cm, 100, 230, "cm")
     _check_range(facts, "weight_kg", facts.weight_kg, 25, 250, "kg")
@@ -76,9 +78,12 @@ def _validate_facts(facts: SubjectFacts) -> None:
     if facts.onset_date and facts.diagnosis_date and facts.diagnosis_date < facts.onset_date:
         raise ValidationError(
             "the diagnosis date is before the onset date",
-            subject=facts.study_code, form="subject", field="diagnosis_date",
-            value=facts.diagnosis_date.isoformat(), allowed=f"on or after {facts.onset_date}",
-        )  # fmt: skip
+            subject=facts.study_code,
+            form="subject",
+            field="diagnosis_date",
+            value=facts.diagnosis_date.isoformat(),
+            allowed=f"on or after {facts.onset_date}",
+        )
 
 
 def register_subject(session: Session, *, actor: str, facts: SubjectFacts) -> Subject:
@@ -145,8 +150,11 @@ def screen_subject(
         if not isinstance(value, bool | int | float | str) and value is not None:
             raise ValidationError(
                 f"screening value {key} must be a number, a boolean or text",
-                subject=subject_code, form="screening", field=key, value=repr(value),
-            )  # fmt: skip
+                subject=subject_code,
+                form="screening",
+                field=key,
+                value=repr(value),
+            )
     version = latest_protocol_version(session, only_study(session))
     values = _screening_values(subject, screening_date, data)
     result = evaluate_eligibility(protocol_of(version).eligibility, values)
@@ -203,31 +211,43 @@ def enrol_subject(
     arms = [arm.code for arm in protocol.arms]
     if arm_code not in arms:
         raise ValidationError(
-            f"unknown arm {arm_code!r}", subject=subject_code, form="enrolment", field="arm",
-            value=arm_code, allowed=", ".join(arms),
-        )  # fmt: skip
+            f"unknown arm {arm_code!r}",
+            subject=subject_code,
+            form="enrolment",
+            field="arm",
+            value=arm_code,
+            allowed=", ".join(arms),
+        )
     if not screening.eligible and not (override_reason and override_reason.strip()):
         failing = [r["id"] for r in screening.results if not r["passes"]]
         raise ConflictError(
             f"subject {subject_code} is not eligible (criteria {', '.join(failing)}); "
             "enrol only with an override reason",
-            subject=subject_code, form="enrolment", field="eligibility",
+            subject=subject_code,
+            form="enrolment",
+            field="eligibility",
             value=", ".join(failing),
-        )  # fmt: skip
+        )
     if enrolment_date < screening.screening_date:
         raise ValidationError(
             "the enrolment date is before the screening date",
-            subject=subject_code, form="enrolment", field="enrolment_date",
-            value=enrolment_date.isoformat(), allowed=f"on or after {screening.screening_date}",
-        )  # fmt: skip
+            subject=subject_code,
+            form="enrolment",
+            field="enrolment_date",
+            value=enrolment_date.isoformat(),
+            allowed=f"on or after {screening.screening_date}",
+        )
     plan = plan_visits(protocol, planned_administration_date)
     if plan[0].window_start < enrolment_date:
+        earliest = enrolment_date + (planned_administration_date - plan[0].window_start)
         raise ValidationError(
             f"the first visit {plan[0].code} would fall before enrolment",
-            subject=subject_code, form="enrolment", field="planned_administration_date",
+            subject=subject_code,
+            form="enrolment",
+            field="planned_administration_date",
             value=planned_administration_date.isoformat(),
-            allowed=f"on or after {enrolment_date - (plan[0].window_start - planned_administration_date)}",
-        )  # fmt: skip
+            allowed=f"on or after {earliest}",
+        )
     override = override_reason.strip() if override_reason and not screening.eligible else None
     with transaction(session, actor=actor, reason=override):
         if override:

@@ -7,7 +7,9 @@ carries a ``provenance`` column so that synthetic values can never pass unlabell
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import select
@@ -28,7 +30,7 @@ from alstrial.store.models import (
     Visit,
 )
 
-__all__ = ["AnalysisFrames", "MONTH_DAYS", "build_analysis_frames"]
+__all__ = ["MONTH_DAYS", "AnalysisFrames", "build_analysis_frames"]
 
 MONTH_DAYS = 30.4375
 
@@ -58,7 +60,7 @@ class AnalysisFrames:
         )
 
 
-def _frame(rows: list[dict[str, object]], columns: list[str]) -> pd.DataFrame:
+def _frame(rows: Sequence[Mapping[str, Any]], columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -68,7 +70,12 @@ def build_analysis_frames(session: Session) -> AnalysisFrames:
     protocol = protocol_of(latest_protocol_version(session, study))
     arms = _frame(
         [
-            {"arm": a.code, "name": a.name, "route": a.route, "dose_cells_per_kg": a.dose_cells_per_kg}
+            {
+                "arm": a.code,
+                "name": a.name,
+                "route": a.route,
+                "dose_cells_per_kg": a.dose_cells_per_kg,
+            }
             for a in protocol.arms
         ],
         ["arm", "name", "route", "dose_cells_per_kg"],
@@ -122,8 +129,14 @@ def build_analysis_frames(session: Session) -> AnalysisFrames:
 
     measure_rows: list[dict[str, object]] = []
 
-    def add_measure(subject_id: int, visit_id: int, when: object, measure: str,
-                    value: float | None, provenance: str) -> None:  # fmt: skip
+    def add_measure(
+        subject_id: int,
+        visit_id: int,
+        when: object,
+        measure: str,
+        value: float | None,
+        provenance: str,
+    ) -> None:
         visit = visits_by_id[visit_id]
         day0 = admin_date[subject_id]
         measure_rows.append(
@@ -141,16 +154,42 @@ def build_analysis_frames(session: Session) -> AnalysisFrames:
         )
 
     for rating in session.scalars(select(AlsfrsAssessment)):
-        add_measure(rating.subject_id, rating.visit_id, rating.assessment_date,
-                    "alsfrs_r_total", float(rating.total), rating.provenance.value)  # fmt: skip
+        add_measure(
+            rating.subject_id,
+            rating.visit_id,
+            rating.assessment_date,
+            "alsfrs_r_total",
+            float(rating.total),
+            rating.provenance.value,
+        )
     for spirometry in session.scalars(select(Spirometry)):
-        add_measure(spirometry.subject_id, spirometry.visit_id, spirometry.assessment_date,
-                    "fvc_litres", spirometry.fvc_litres, spirometry.provenance.value)  # fmt: skip
-        add_measure(spirometry.subject_id, spirometry.visit_id, spirometry.assessment_date,
-                    "fvc_percent_predicted", spirometry.percent_predicted,
-                    spirometry.provenance.value)  # fmt: skip
-    measure_columns = ["subject", "arm", "visit", "nominal_day", "date",
-                       "days_from_administration", "measure", "value", "provenance"]  # fmt: skip
+        add_measure(
+            spirometry.subject_id,
+            spirometry.visit_id,
+            spirometry.assessment_date,
+            "fvc_litres",
+            spirometry.fvc_litres,
+            spirometry.provenance.value,
+        )
+        add_measure(
+            spirometry.subject_id,
+            spirometry.visit_id,
+            spirometry.assessment_date,
+            "fvc_percent_predicted",
+            spirometry.percent_predicted,
+            spirometry.provenance.value,
+        )
+    measure_columns = [
+        "subject",
+        "arm",
+        "visit",
+        "nominal_day",
+        "date",
+        "days_from_administration",
+        "measure",
+        "value",
+        "provenance",
+    ]
     measures = _frame(measure_rows, measure_columns)
     if not measures.empty:
         measures = measures.sort_values(["measure", "subject", "nominal_day"], ignore_index=True)
@@ -176,9 +215,21 @@ def build_analysis_frames(session: Session) -> AnalysisFrames:
                 "provenance": batch.provenance.value,
             }
         )
-    batch_columns = ["subject", "arm", "batch", "route", "cells_given", "final_cell_count",
-                     "viability_pct", "bacteriology", "mycoplasma", "endotoxin_eu_per_ml",
-                     "endotoxin_below_loq", "karyotype", "provenance"]  # fmt: skip
+    batch_columns = [
+        "subject",
+        "arm",
+        "batch",
+        "route",
+        "cells_given",
+        "final_cell_count",
+        "viability_pct",
+        "bacteriology",
+        "mycoplasma",
+        "endotoxin_eu_per_ml",
+        "endotoxin_below_loq",
+        "karyotype",
+        "provenance",
+    ]
 
     ae_rows = []
     for ae in session.scalars(select(AdverseEvent).order_by(AdverseEvent.id)):
@@ -201,9 +252,22 @@ def build_analysis_frames(session: Session) -> AnalysisFrames:
                 "provenance": ae.provenance.value,
             }
         )
-    ae_columns = ["subject", "arm", "term", "category", "onset_date", "end_date",
-                  "days_from_administration", "severity_grade", "serious", "relatedness",
-                  "attributed_to", "treatment", "outcome", "provenance"]  # fmt: skip
+    ae_columns = [
+        "subject",
+        "arm",
+        "term",
+        "category",
+        "onset_date",
+        "end_date",
+        "days_from_administration",
+        "severity_grade",
+        "serious",
+        "relatedness",
+        "attributed_to",
+        "treatment",
+        "outcome",
+        "provenance",
+    ]
 
     milestone_rows = []
     for milestone in session.scalars(select(Milestone).order_by(Milestone.id)):
@@ -221,8 +285,15 @@ def build_analysis_frames(session: Session) -> AnalysisFrames:
                 "provenance": milestone.provenance.value,
             }
         )
-    milestone_columns = ["subject", "arm", "kind", "event_date", "months_from_administration",
-                         "cause", "provenance"]  # fmt: skip
+    milestone_columns = [
+        "subject",
+        "arm",
+        "kind",
+        "event_date",
+        "months_from_administration",
+        "cause",
+        "provenance",
+    ]
 
     return AnalysisFrames(
         study_code=study.code,

@@ -54,30 +54,42 @@ def report_adverse_event(
 
     def refuse(field: str, value: object, allowed: str, message: str) -> ValidationError:
         return ValidationError(
-            message, subject=subject_code, form="adverse_event", field=field, value=value,
+            message,
+            subject=subject_code,
+            form="adverse_event",
+            field=field,
+            value=value,
             allowed=allowed,
-        )  # fmt: skip
+        )
 
     if not report.term.strip():
         raise refuse("term", report.term, "a term", "the adverse event term is required")
     grade = report.severity_grade
     if isinstance(grade, bool) or not isinstance(grade, int) or not 1 <= grade <= 5:
-        raise refuse("severity_grade", grade, "an integer 1-5 (CTCAE)", f"grade {grade!r} is invalid")
+        raise refuse(
+            "severity_grade", grade, "an integer 1-5 (CTCAE)", f"grade {grade!r} is invalid"
+        )
     if report.end_date is not None and report.end_date < report.onset_date:
         raise refuse(
-            "end_date", report.end_date.isoformat(), f"on or after {report.onset_date}",
+            "end_date",
+            report.end_date.isoformat(),
+            f"on or after {report.onset_date}",
             "the end date is before the onset",
-        )  # fmt: skip
+        )
     if report.onset_date < enrolment.enrolment_date:
         raise refuse(
-            "onset_date", report.onset_date.isoformat(), f"on or after {enrolment.enrolment_date}",
+            "onset_date",
+            report.onset_date.isoformat(),
+            f"on or after {enrolment.enrolment_date}",
             "the onset is before enrolment",
-        )  # fmt: skip
+        )
     if (grade == 5) != (report.outcome is AdverseEventOutcome.FATAL):
         raise refuse(
-            "outcome", report.outcome.value, "fatal exactly when the grade is 5",
+            "outcome",
+            report.outcome.value,
+            "fatal exactly when the grade is 5",
             "grade 5 and a fatal outcome go together",
-        )  # fmt: skip
+        )
     with transaction(session, actor=actor):
         event = AdverseEvent(
             subject_id=subject.id,
@@ -114,23 +126,32 @@ def record_milestone(
     if event_date < enrolment.enrolment_date:
         raise ValidationError(
             f"{kind.value} on {event_date} is before enrolment",
-            subject=subject_code, form="milestone", field="event_date",
-            value=event_date.isoformat(), allowed=f"on or after {enrolment.enrolment_date}",
-        )  # fmt: skip
+            subject=subject_code,
+            form="milestone",
+            field="event_date",
+            value=event_date.isoformat(),
+            allowed=f"on or after {enrolment.enrolment_date}",
+        )
     if event_date > date.today():
         raise ValidationError(
             f"{kind.value} on {event_date} is in the future",
-            subject=subject_code, form="milestone", field="event_date",
-            value=event_date.isoformat(), allowed=f"on or before {date.today()}",
-        )  # fmt: skip
+            subject=subject_code,
+            form="milestone",
+            field="event_date",
+            value=event_date.isoformat(),
+            allowed=f"on or before {date.today()}",
+        )
     existing = session.scalars(
         select(Milestone).where(Milestone.subject_id == subject.id, Milestone.kind == kind)
     ).first()
     if existing is not None:
         raise ConflictError(
             f"{kind.value} of {subject_code} is recorded already ({existing.event_date})",
-            subject=subject_code, form="milestone", field="kind", value=kind.value,
-        )  # fmt: skip
+            subject=subject_code,
+            form="milestone",
+            field="kind",
+            value=kind.value,
+        )
     with transaction(session, actor=actor):
         milestone = Milestone(
             subject_id=subject.id,
@@ -159,14 +180,19 @@ def record_disposition(
     if disposition_date < enrolment.enrolment_date:
         raise ValidationError(
             "the disposition date is before enrolment",
-            subject=subject_code, form="disposition", field="disposition_date",
-            value=disposition_date.isoformat(), allowed=f"on or after {enrolment.enrolment_date}",
-        )  # fmt: skip
+            subject=subject_code,
+            form="disposition",
+            field="disposition_date",
+            value=disposition_date.isoformat(),
+            allowed=f"on or after {enrolment.enrolment_date}",
+        )
     if status is not DispositionStatus.COMPLETED and not reason.strip():
         raise ValidationError(
             f"a disposition of {status.value} needs a reason",
-            subject=subject_code, form="disposition", field="reason",
-        )  # fmt: skip
+            subject=subject_code,
+            form="disposition",
+            field="reason",
+        )
     if status is DispositionStatus.DIED:
         death = session.scalars(
             select(Milestone).where(
@@ -176,13 +202,17 @@ def record_disposition(
         if death is None:
             raise ConflictError(
                 "record the death milestone before a disposition of died",
-                subject=subject_code, form="disposition", field="status", value=status.value,
-            )  # fmt: skip
+                subject=subject_code,
+                form="disposition",
+                field="status",
+                value=status.value,
+            )
     if session.scalars(select(Disposition).where(Disposition.subject_id == subject.id)).first():
         raise ConflictError(
             f"the disposition of {subject_code} is recorded already",
-            subject=subject_code, form="disposition",
-        )  # fmt: skip
+            subject=subject_code,
+            form="disposition",
+        )
     with transaction(session, actor=actor):
         disposition = Disposition(
             subject_id=subject.id,

@@ -43,9 +43,13 @@ def record_product_batch(
 
     def refuse(field: str, value: object, allowed: str, message: str) -> ValidationError:
         return ValidationError(
-            message, subject=subject_code, form="product_batch", field=field, value=value,
+            message,
+            subject=subject_code,
+            form="product_batch",
+            field=field,
+            value=value,
             allowed=allowed,
-        )  # fmt: skip
+        )
 
     if not results.batch_code.strip():
         raise refuse("batch_code", results.batch_code, "a batch number", "the batch is required")
@@ -54,23 +58,25 @@ def record_product_batch(
             "final_cell_count", results.final_cell_count, "> 0", "the cell count must be positive"
         )
     if not 0 <= results.viability_pct <= 100:
-        raise refuse(
-            "viability_pct", results.viability_pct, "0-100 %", "viability is a percentage"
-        )
+        raise refuse("viability_pct", results.viability_pct, "0-100 %", "viability is a percentage")
     if results.endotoxin_eu_per_ml < 0:
         raise refuse(
-            "endotoxin_eu_per_ml", results.endotoxin_eu_per_ml, ">= 0 EU/ml",
+            "endotoxin_eu_per_ml",
+            results.endotoxin_eu_per_ml,
+            ">= 0 EU/ml",
             "endotoxin cannot be negative",
-        )  # fmt: skip
+        )
     duplicate = session.scalars(
         select(ProductBatch).where(ProductBatch.batch_code == results.batch_code)
     ).first()
     if duplicate is not None:
         raise ConflictError(
             f"batch {results.batch_code} exists already",
-            subject=subject_code, form="product_batch", field="batch_code",
+            subject=subject_code,
+            form="product_batch",
+            field="batch_code",
             value=results.batch_code,
-        )  # fmt: skip
+        )
     with transaction(session, actor=actor):
         batch = ProductBatch(
             source_subject_id=subject.id,

@@ -48,15 +48,21 @@ def record_administration(
 
     def refuse(field: str, value: object, allowed: str, message: str) -> ValidationError:
         return ValidationError(
-            message, subject=subject_code, form="administration", field=field, value=value,
+            message,
+            subject=subject_code,
+            form="administration",
+            field=field,
+            value=value,
             allowed=allowed,
-        )  # fmt: skip
+        )
 
     if administered_at.tzinfo is None:
         raise refuse(
-            "administered_at", administered_at.isoformat(), "a time with its time zone",
+            "administered_at",
+            administered_at.isoformat(),
+            "a time with its time zone",
             "the administration time needs a time zone",
-        )  # fmt: skip
+        )
     if route != arm.route:
         raise refuse("route", route, arm.route, f"arm {arm.code} is given {arm.route}ly")
     if cells_given <= 0:
@@ -70,21 +76,24 @@ def record_administration(
         raise refuse("product_batch", product_batch, "a recorded batch", "no such batch")
     if batch.source_subject_id != subject.id:
         raise refuse(
-            "product_batch", product_batch, f"a batch made from {subject_code}'s own marrow",
+            "product_batch",
+            product_batch,
+            f"a batch made from {subject_code}'s own marrow",
             "chain of identity: this batch was made for another subject",
-        )  # fmt: skip
+        )
     if subject.weight_kg is not None:
         dose = cells_given / subject.weight_kg
         low = arm.dose_cells_per_kg * (1 - arm.dose_tolerance_pct / 100)
         high = arm.dose_cells_per_kg * (1 + arm.dose_tolerance_pct / 100)
         if not low <= dose <= high:
             raise refuse(
-                "cells_given", cells_given,
+                "cells_given",
+                cells_given,
                 f"{low * subject.weight_kg:.4g}-{high * subject.weight_kg:.4g} cells "
                 f"({arm.dose_cells_per_kg:.3g}/kg +/- {arm.dose_tolerance_pct:g} % at "
                 f"{subject.weight_kg:g} kg)",
                 f"dose {dose:.4g} cells/kg is outside the arm's tolerance",
-            )  # fmt: skip
+            )
     visit_code = protocol.administration_visit.code
     visit = visit_for_assessment(
         session, subject, visit_code, "administration", administered_at.date()
@@ -92,8 +101,9 @@ def record_administration(
     if session.scalars(select(Administration).where(Administration.visit_id == visit.id)).first():
         raise ConflictError(
             f"subject {subject_code} has received the product already",
-            subject=subject_code, form="administration",
-        )  # fmt: skip
+            subject=subject_code,
+            form="administration",
+        )
     with transaction(session, actor=actor):
         record = Administration(
             subject_id=subject.id,

@@ -27,9 +27,12 @@ def _check_not_future(subject: Subject, form: str, field: str, value: date) -> N
     if value > date.today():
         raise ValidationError(
             f"{field} {value} is in the future",
-            subject=subject.study_code, form=form, field=field, value=value.isoformat(),
+            subject=subject.study_code,
+            form=form,
+            field=field,
+            value=value.isoformat(),
             allowed=f"on or before {date.today()}",
-        )  # fmt: skip
+        )
 
 
 def visit_for_assessment(
@@ -47,15 +50,21 @@ def visit_for_assessment(
     if visit_code not in scheduled:
         raise ValidationError(
             f"the protocol does not schedule {assessment} at visit {visit_code}",
-            subject=subject.study_code, form=assessment, field="visit", value=visit_code,
+            subject=subject.study_code,
+            form=assessment,
+            field="visit",
+            value=visit_code,
             allowed=", ".join(scheduled),
-        )  # fmt: skip
+        )
     _check_not_future(subject, assessment, "date", on)
     if visit.status is VisitStatus.MISSED:
         raise ConflictError(
             f"visit {visit_code} of {subject.study_code} was recorded as missed",
-            subject=subject.study_code, form=assessment, field="visit", value=visit_code,
-        )  # fmt: skip
+            subject=subject.study_code,
+            form=assessment,
+            field="visit",
+            value=visit_code,
+        )
     return visit
 
 
@@ -97,8 +106,11 @@ def mark_visit_missed(
     if visit.status is VisitStatus.DONE:
         raise ConflictError(
             f"visit {visit_code} of {subject_code} was held on {visit.actual_date}",
-            subject=subject_code, form="visit", field="status", value="missed",
-        )  # fmt: skip
+            subject=subject_code,
+            form="visit",
+            field="status",
+            value="missed",
+        )
     with transaction(session, actor=actor, reason=reason):
         visit.status = VisitStatus.MISSED
     return visit

@@ -30,8 +30,9 @@ def describe_by(
     if missing:
         raise ValidationError(f"column {missing[0]!r} is not in the data", field=missing[0])
     if not 0 < confidence < 1:
-        raise ValidationError("confidence must be between 0 and 1", field="confidence",
-                              value=confidence)  # fmt: skip
+        raise ValidationError(
+            "confidence must be between 0 and 1", field="confidence", value=confidence
+        )
     rows = []
     for key, group in data.groupby(list(by), sort=True, observed=True):
         values = group[value].dropna().to_numpy(dtype=float)

@@ -132,7 +132,9 @@ def _orthonormal_contrasts(k: int) -> np.ndarray:
     return q[:, 1:k]
 
 
-def _hypothesis_ss(B: np.ndarray, XtX_inv: np.ndarray, rows: slice | list[int], M: np.ndarray) -> float:
+def _hypothesis_ss(
+    B: np.ndarray, XtX_inv: np.ndarray, rows: slice | list[int], M: np.ndarray
+) -> float:
     L = np.eye(B.shape[0])[rows]
     LB = L @ B @ M
     middle = np.linalg.inv(L @ XtX_inv @ L.T)
@@ -175,9 +177,10 @@ def rm_anova(
     for column in (dv, subject, within, *between):
         if column not in data.columns:
             raise ValidationError(
-                f"column {column!r} is not in the data", field=column,
+                f"column {column!r} is not in the data",
+                field=column,
                 allowed=", ".join(map(str, data.columns)),
-            )  # fmt: skip
+            )
     levels = list(within_order) if within_order is not None else sorted(data[within].unique())
     if len(levels) < 2:
         raise ValidationError("the within factor needs at least 2 levels", field=within)
@@ -186,21 +189,26 @@ def rm_anova(
         row = data[duplicated].iloc[0]
         raise ValidationError(
             f"subject {row[subject]!r} has more than one value at {within} = {row[within]!r}",
-            subject=str(row[subject]), field=within, value=row[within],
-        )  # fmt: skip
+            subject=str(row[subject]),
+            field=within,
+            value=row[within],
+        )
     wide = data.pivot(index=subject, columns=within, values=dv).reindex(columns=levels)
     factors = data.groupby(subject)[list(between)].nunique() if between else None
     if factors is not None and (factors > 1).any().any():
         bad = factors[(factors > 1).any(axis=1)].index[0]
         raise ValidationError(
-            f"subject {bad!r} changes a between-subjects factor", subject=str(bad),
+            f"subject {bad!r} changes a between-subjects factor",
+            subject=str(bad),
             field=", ".join(between),
-        )  # fmt: skip
+        )
     excluded = []
     for subject_id, row in wide.iterrows():
         missing = [str(level) for level, value in row.items() if pd.isna(value)]
         if missing:
-            excluded.append(ExcludedSubject(str(subject_id), f"missing {dv} at {', '.join(missing)}"))
+            excluded.append(
+                ExcludedSubject(str(subject_id), f"missing {dv} at {', '.join(missing)}")
+            )
     complete = wide.dropna()
     between_frame = (
         data.groupby(subject)[list(between)].first().loc[complete.index]
@@ -212,8 +220,11 @@ def rm_anova(
     X, terms = _design(between_frame, between)
     rank = np.linalg.matrix_rank(X)
     if rank < X.shape[1]:
-        raise ValidationError("an empty cell of the between-subjects design: every combination "
-                              "of between levels needs complete subjects", field=", ".join(between))
+        raise ValidationError(
+            "an empty cell of the between-subjects design: every combination "
+            "of between levels needs complete subjects",
+            field=", ".join(between),
+        )
     df_e = int(N - rank)
     if df_e < 1:
         raise ValidationError(
@@ -234,8 +245,9 @@ def rm_anova(
         q = columns.stop - columns.start
         F = (ss / q) / (error_between / df_e)
         effects.append(
-            AnovaEffect(name, "between", ss, q, df_e, ss / q, F, float(sps.f.sf(F, q, df_e)),
-                        error_between)  # fmt: skip
+            AnovaEffect(
+                name, "between", ss, q, df_e, ss / q, F, float(sps.f.sf(F, q, df_e)), error_between
+            )
         )
 
     S = C.T @ E @ C / df_e
@@ -261,29 +273,42 @@ def rm_anova(
         df_den = p * df_e
         F = (ss / df_num) / (error_within / df_den)
 
-        def corrected(eps: float, F: float = F, df_num: float = df_num, df_den: float = df_den) -> float:
+        def corrected(
+            eps: float, F: float = F, df_num: float = df_num, df_den: float = df_den
+        ) -> float:
             return float(sps.f.sf(F, df_num * eps, df_den * eps))
 
         effects.insert(
             len([e for e in effects if e.kind == "within"]),
             AnovaEffect(
-                name, "within", ss, df_num, df_den, ss / df_num, F,
-                float(sps.f.sf(F, df_num, df_den)), error_within,
-                eps_gg=eps_gg, p_gg=corrected(eps_gg), eps_hf=eps_hf, p_hf=corrected(eps_hf),
-                eps_hf_lecoutre=eps_lecoutre, p_hf_lecoutre=corrected(eps_lecoutre),
+                name,
+                "within",
+                ss,
+                df_num,
+                df_den,
+                ss / df_num,
+                F,
+                float(sps.f.sf(F, df_num, df_den)),
+                error_within,
+                eps_gg=eps_gg,
+                p_gg=corrected(eps_gg),
+                eps_hf=eps_hf,
+                p_hf=corrected(eps_hf),
+                eps_hf_lecoutre=eps_lecoutre,
+                p_hf_lecoutre=corrected(eps_lecoutre),
                 p_lower_bound=corrected(1 / p),
             ),
-        )  # fmt: skip
+        )
 
     cells = complete.join(between_frame) if between else complete.copy()
     group_keys = list(between) if between else None
     mse = np.diag(E) / df_e
-    rows = []
+    mean_rows: list[dict[str, object]] = []
     groups = cells.groupby(group_keys) if group_keys else [((), cells)]
     for key, group in groups:
         key_tuple = key if isinstance(key, tuple) else (key,)
         for j, level in enumerate(levels):
-            rows.append(
+            mean_rows.append(
                 {
                     **dict(zip(between, key_tuple, strict=False)),
                     within: level,
@@ -301,5 +326,5 @@ def rm_anova(
         excluded_subjects=tuple(excluded),
         mauchly=mauchly,
         effects=tuple(effects),
-        cell_means=pd.DataFrame(rows),
+        cell_means=pd.DataFrame(mean_rows),
     )

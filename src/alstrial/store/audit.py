@@ -44,8 +44,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import Enum as SqlEnum
 from sqlalchemy.engine import Connection
-from sqlalchemy.orm import Mapped, Mapper, Session, mapped_column
-from sqlalchemy.orm.attributes import NO_VALUE, LoaderCallableStatus
+from sqlalchemy.orm import LoaderCallableStatus, Mapped, Mapper, Session, mapped_column
 from sqlalchemy.types import JSON, TypeEngine
 
 from alstrial.exceptions import IntegrityError, ValidationError
@@ -105,7 +104,7 @@ def encode_value(column_type: TypeEngine[Any], value: Any) -> str | None:
     Numbers are normalised to the column's type (an ``int`` given to a float column is
     encoded as a float), datetimes to UTC ISO text, dates to ISO text, enums to their value.
     """
-    if value is None or value is NO_VALUE or value is LoaderCallableStatus.NO_VALUE:
+    if value is None or value is LoaderCallableStatus.NO_VALUE:
         return None
     if isinstance(column_type, SqlEnum) or isinstance(value, Enum):
         plain: Any = value.value if isinstance(value, Enum) else str(value)
@@ -179,8 +178,10 @@ def _changes(session: Session) -> Iterator[_Change]:
             mapper = inspect(obj).mapper
             record_id = _record_id(mapper, obj)
             for column in _columns(mapper):
-                new = encode_value(column.type, getattr(obj, mapper.get_property_by_column(column).key))
-                yield _Change("insert", mapper.local_table.name, record_id, column.name, None, new)  # type: ignore[attr-defined]
+                new = encode_value(
+                    column.type, getattr(obj, mapper.get_property_by_column(column).key)
+                )
+                yield _Change("insert", mapper.local_table.name, record_id, column.name, None, new)
     for obj in session.dirty:
         if isinstance(obj, Audited):
             state = inspect(obj)
@@ -194,7 +195,9 @@ def _changes(session: Session) -> Iterator[_Change]:
                 old = encode_value(column.type, history.deleted[0] if history.deleted else None)
                 new = encode_value(column.type, history.added[0] if history.added else None)
                 if old != new:
-                    yield _Change("update", mapper.local_table.name, record_id, column.name, old, new)  # type: ignore[attr-defined]
+                    yield _Change(
+                        "update", mapper.local_table.name, record_id, column.name, old, new
+                    )
     for obj in session.deleted:
         if isinstance(obj, Audited):
             state = inspect(obj)
@@ -205,7 +208,7 @@ def _changes(session: Session) -> Iterator[_Change]:
                 history = state.attrs[key].history
                 old_value = history.deleted[0] if history.deleted else getattr(obj, key)
                 old = encode_value(column.type, old_value)
-                yield _Change("delete", mapper.local_table.name, record_id, column.name, old, None)  # type: ignore[attr-defined]
+                yield _Change("delete", mapper.local_table.name, record_id, column.name, old, None)
 
 
 def _needs_reason(session: Session) -> bool:
@@ -230,7 +233,9 @@ def _needs_reason(session: Session) -> bool:
 
 @event.listens_for(Session, "before_flush")
 def _require_actor_and_reason(session: Session, flush_context: Any, instances: Any) -> None:
-    touched = [o for o in (*session.new, *session.dirty, *session.deleted) if isinstance(o, Audited)]
+    touched = [
+        o for o in (*session.new, *session.dirty, *session.deleted) if isinstance(o, Audited)
+    ]
     if not touched:
         return
     if not session.info.get(ACTOR_KEY):
@@ -259,11 +264,8 @@ def _write_audit_events(session: Session, flush_context: Any) -> None:
 def _append(
     connection: Connection, changes: Sequence[_Change], *, actor: str, reason: str | None
 ) -> None:
-    head_table = AuditHead.__table__
     head = connection.execute(
-        select(head_table.c.last_seq, head_table.c.last_hash)
-        .where(head_table.c.id == 1)
-        .with_for_update()
+        select(AuditHead.last_seq, AuditHead.last_hash).where(AuditHead.id == 1).with_for_update()
     ).one_or_none()
     if head is None:
         raise IntegrityError("the audit head row is missing; run `alstrial init` to migrate")
@@ -287,9 +289,9 @@ def _append(
         digest = event_hash(prev_hash, _hashed_fields(_Row(row)))
         rows.append({**row, "prev_hash": prev_hash, "hash": digest})
         prev_hash = digest
-    connection.execute(insert(AuditEvent.__table__), rows)
+    connection.execute(insert(AuditEvent), rows)
     connection.execute(
-        update(head_table).where(head_table.c.id == 1).values(last_seq=seq, last_hash=prev_hash)
+        update(AuditHead).where(AuditHead.id == 1).values(last_seq=seq, last_hash=prev_hash)
     )
 
 
@@ -326,7 +328,9 @@ def verify_audit_trail(session: Session) -> AuditVerification:
     for row in session.execute(select(AuditEvent.__table__).order_by(AuditEvent.seq)):
         events += 1
         if row.seq != events:
-            return AuditVerification(events, 0, f"audit event {events} is missing (next is {row.seq})")
+            return AuditVerification(
+                events, 0, f"audit event {events} is missing (next is {row.seq})"
+            )
         if row.prev_hash != prev_hash or event_hash(prev_hash, _hashed_fields(row)) != row.hash:
             return AuditVerification(
                 events, 0, f"audit event {row.seq} does not match its hash (the trail was edited)"
@@ -340,7 +344,9 @@ def verify_audit_trail(session: Session) -> AuditVerification:
     head = session.execute(select(AuditHead.last_seq, AuditHead.last_hash)).one_or_none()
     if head is None or head.last_seq != events or head.last_hash != prev_hash:
         return AuditVerification(
-            events, 0, f"the audit head does not match the last event ({events}): events were removed"
+            events,
+            0,
+            f"the audit head does not match the last event ({events}): events were removed",
         )
     return _compare_with_data(session, state, events)
 
@@ -363,8 +369,9 @@ def _compare_with_data(
             trail = state.get(key)
             if trail is None:
                 return AuditVerification(
-                    events, records, f"{key[0]} record {record_id} has no audit trail "
-                    "(written outside alstrial)"
+                    events,
+                    records,
+                    f"{key[0]} record {record_id} has no audit trail (written outside alstrial)",
                 )
             for column in columns:
                 stored = encode_value(column.type, values[column.name])
@@ -380,7 +387,9 @@ def _compare_with_data(
     if missing:
         entity, record_id = missing[0]
         return AuditVerification(
-            events, records, f"{entity} record {record_id} is in the audit trail but not in the "
-            "data (deleted outside alstrial)"
+            events,
+            records,
+            f"{entity} record {record_id} is in the audit trail but not in the "
+            "data (deleted outside alstrial)",
         )
     return AuditVerification(events, records, None)

@@ -18,9 +18,9 @@ from alstrial.vocabulary import (
 )
 
 __all__ = [
+    "Administration",
     "AdverseEvent",
     "AlsfrsAssessment",
-    "Administration",
     "Disposition",
     "Milestone",
     "ProductBatch",
@@ -29,9 +29,22 @@ __all__ = [
 
 _ITEM_RANGE = " AND ".join(
     f"({name} IS NULL OR {name} BETWEEN 0 AND 4)"
-    for name in ("item_1", "item_2", "item_3", "item_4", "item_5a", "item_5b", "item_6",
-                 "item_7", "item_8", "item_9", "item_10", "item_11", "item_12")
-)  # fmt: skip
+    for name in (
+        "item_1",
+        "item_2",
+        "item_3",
+        "item_4",
+        "item_5a",
+        "item_5b",
+        "item_6",
+        "item_7",
+        "item_8",
+        "item_9",
+        "item_10",
+        "item_11",
+        "item_12",
+    )
+)
 
 
 class AlsfrsAssessment(Audited, Base):

@@ -8,6 +8,7 @@ from datetime import date, datetime
 from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from alstrial.scoring import ALSFRS_R_ITEMS
 from alstrial.store.base import Audited, Base, enum_column
 from alstrial.vocabulary import (
     AdverseEventOutcome,
@@ -27,24 +28,7 @@ __all__ = [
     "Spirometry",
 ]
 
-_ITEM_RANGE = " AND ".join(
-    f"({name} IS NULL OR {name} BETWEEN 0 AND 4)"
-    for name in (
-        "item_1",
-        "item_2",
-        "item_3",
-        "item_4",
-        "item_5a",
-        "item_5b",
-        "item_6",
-        "item_7",
-        "item_8",
-        "item_9",
-        "item_10",
-        "item_11",
-        "item_12",
-    )
-)
+_ITEM_RANGE = " AND ".join(f"({name} IS NULL OR {name} BETWEEN 0 AND 4)" for name in ALSFRS_R_ITEMS)
 
 
 class AlsfrsAssessment(Audited, Base):

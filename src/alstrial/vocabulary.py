@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+#: Days in a month for rates per month (365.25 / 12), as in Kimura et al. 2006 (delta-FS).
+MONTH_DAYS = 30.4375
+
 __all__ = [
+    "MONTH_DAYS",
     "AdverseEventOutcome",
     "DiagnosticCategory",
     "DispositionStatus",

@@ -46,6 +46,7 @@ from alstrial.services import (
     screen_subject,
 )
 from alstrial.vocabulary import (
+    MONTH_DAYS,
     AdverseEventOutcome,
     DiagnosticCategory,
     DispositionStatus,
@@ -67,7 +68,6 @@ __all__ = [
 
 DEFAULT_SEED = 20130101
 LOADER = "reference-trial-loader"
-MONTH_DAYS = 30.4375
 SITE_CODE = "ROYAN"
 ROUTES = {"IV": "intravenous", "IT": "intrathecal"}
 FIRST_ENROLMENT = date(2013, 2, 4)

@@ -6,6 +6,7 @@ import pandas as pd
 
 from alstrial.services.frames import AnalysisFrames
 from alstrial.stats import describe_by
+from alstrial.vocabulary import MONTH_DAYS
 
 __all__ = [
     "ANOVA_VISITS",
@@ -172,5 +173,5 @@ def visit_summary(frames: AnalysisFrames, measure: str) -> pd.DataFrame:
     """Mean, SD, SE and n of a measure by arm and visit, in schedule order."""
     data = frames.measures[frames.measures["measure"] == measure]
     summary = describe_by(data, value="value", by=["arm", "nominal_day", "visit"])
-    summary["month"] = summary["nominal_day"] / 30.4375
+    summary["month"] = summary["nominal_day"] / MONTH_DAYS
     return summary.sort_values(["arm", "nominal_day"], ignore_index=True)

@@ -21,11 +21,17 @@ from alstrial.services.lookup import (
 )
 from alstrial.services.transaction import transaction
 from alstrial.store.models import Enrolment, Screening, Subject, Visit
-from alstrial.vocabulary import DiagnosticCategory, OnsetRegion, Provenance, Sex, VisitStatus
+from alstrial.vocabulary import (
+    MONTH_DAYS,
+    DiagnosticCategory,
+    OnsetRegion,
+    Provenance,
+    Sex,
+    VisitStatus,
+)
 
 __all__ = ["SubjectFacts", "enrol_subject", "register_subject", "screen_subject"]
 
-MONTH_DAYS = 30.4375
 ScreeningValue = float | int | bool | str | None
 
 

@@ -29,10 +29,9 @@ from alstrial.store.models import (
     Subject,
     Visit,
 )
+from alstrial.vocabulary import MONTH_DAYS
 
-__all__ = ["MONTH_DAYS", "AnalysisFrames", "build_analysis_frames"]
-
-MONTH_DAYS = 30.4375
+__all__ = ["AnalysisFrames", "build_analysis_frames"]
 
 
 @dataclass(frozen=True)

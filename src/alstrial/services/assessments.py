@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date
+from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -13,13 +14,39 @@ from alstrial.scoring import ALSFRS_R_ITEMS, score_alsfrs_r
 from alstrial.services.lookup import find_subject
 from alstrial.services.transaction import transaction
 from alstrial.services.visits import hold_visit, visit_for_assessment
-from alstrial.store.models import AlsfrsAssessment, Spirometry
+from alstrial.store.models import AlsfrsAssessment, Spirometry, Visit
 from alstrial.vocabulary import Provenance
 
 __all__ = ["SPIROMETRY_EQUATIONS", "record_alsfrs_r", "record_spirometry"]
 
 #: Equations a % predicted may come from. ``device``: as printed by the spirometer.
 SPIROMETRY_EQUATIONS: frozenset[str] = frozenset({"device", "gli2012", "gli-global", "synthetic"})
+
+
+Recorded = TypeVar("Recorded", AlsfrsAssessment, Spirometry)
+
+
+def _existing_for_correction(
+    session: Session,
+    model: type[Recorded],
+    visit: Visit,
+    *,
+    subject_code: str,
+    form: str,
+    label: str,
+    reason: str | None,
+) -> Recorded | None:
+    """The record already made at this visit, if any; replacing it needs a reason."""
+    existing = session.scalars(select(model).where(model.visit_id == visit.id)).one_or_none()
+    if existing is not None and not (reason and reason.strip()):
+        raise ConflictError(
+            f"{label} of {subject_code} at {visit.code} is recorded already; "
+            "give a reason to correct it",
+            subject=subject_code,
+            form=form,
+            field="reason",
+        )
+    return existing
 
 
 def record_alsfrs_r(
@@ -45,17 +72,15 @@ def record_alsfrs_r(
         error.subject = subject_code
         raise
     visit = visit_for_assessment(session, subject, visit_code, "alsfrs_r", assessment_date)
-    existing = session.scalars(
-        select(AlsfrsAssessment).where(AlsfrsAssessment.visit_id == visit.id)
-    ).one_or_none()
-    if existing is not None and not (reason and reason.strip()):
-        raise ConflictError(
-            f"ALSFRS-R of {subject_code} at {visit_code} is recorded already; "
-            "give a reason to correct it",
-            subject=subject_code,
-            form="alsfrs_r",
-            field="reason",
-        )
+    existing = _existing_for_correction(
+        session,
+        AlsfrsAssessment,
+        visit,
+        subject_code=subject_code,
+        form="alsfrs_r",
+        label="ALSFRS-R",
+        reason=reason,
+    )
     with transaction(session, actor=actor, reason=reason):
         record = existing or AlsfrsAssessment(subject_id=subject.id, visit_id=visit.id)
         record.assessment_date = assessment_date
@@ -114,17 +139,15 @@ def record_spirometry(
             f"unknown % predicted equation {equation!r}",
         )
     visit = visit_for_assessment(session, subject, visit_code, "spirometry", assessment_date)
-    existing = session.scalars(
-        select(Spirometry).where(Spirometry.visit_id == visit.id)
-    ).one_or_none()
-    if existing is not None and not (reason and reason.strip()):
-        raise ConflictError(
-            f"spirometry of {subject_code} at {visit_code} is recorded already; "
-            "give a reason to correct it",
-            subject=subject_code,
-            form="spirometry",
-            field="reason",
-        )
+    existing = _existing_for_correction(
+        session,
+        Spirometry,
+        visit,
+        subject_code=subject_code,
+        form="spirometry",
+        label="spirometry",
+        reason=reason,
+    )
     with transaction(session, actor=actor, reason=reason):
         record = existing or Spirometry(subject_id=subject.id, visit_id=visit.id)
         record.assessment_date = assessment_date

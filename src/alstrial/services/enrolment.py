@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from alstrial.exceptions import ConflictError, ValidationError
 from alstrial.protocol import EligibilityResult, evaluate_eligibility, plan_visits
 from alstrial.services.lookup import (
+    current_protocol,
     find_site,
     find_subject,
     latest_protocol_version,
@@ -213,7 +214,7 @@ def enrol_subject(
         )
     if session.scalars(select(Enrolment).where(Enrolment.subject_id == subject.id)).first():
         raise ConflictError(f"subject {subject_code} is enrolled already", subject=subject_code)
-    protocol = protocol_of(latest_protocol_version(session, only_study(session)))
+    protocol = current_protocol(session)
     arms = [arm.code for arm in protocol.arms]
     if arm_code not in arms:
         raise ValidationError(

@@ -12,6 +12,7 @@ from alstrial.protocol import Protocol, parse_protocol
 from alstrial.store.models import Enrolment, ProtocolVersion, Site, Study, Subject, Visit
 
 __all__ = [
+    "current_protocol",
     "enrolment_of",
     "find_site",
     "find_subject",
@@ -52,6 +53,11 @@ def _parse_cached(text: str) -> Protocol:
 def protocol_of(version: ProtocolVersion) -> Protocol:
     """The validated protocol of a stored version."""
     return _parse_cached(version.text)
+
+
+def current_protocol(session: Session) -> Protocol:
+    """The validated protocol of the study's latest version."""
+    return protocol_of(latest_protocol_version(session, only_study(session)))
 
 
 def find_site(session: Session, code: str) -> Site:

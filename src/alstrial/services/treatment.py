@@ -9,11 +9,9 @@ from sqlalchemy.orm import Session
 
 from alstrial.exceptions import ConflictError, ValidationError
 from alstrial.services.lookup import (
+    current_protocol,
     enrolment_of,
     find_subject,
-    latest_protocol_version,
-    only_study,
-    protocol_of,
 )
 from alstrial.services.transaction import transaction
 from alstrial.services.visits import hold_visit, visit_for_assessment
@@ -43,7 +41,7 @@ def record_administration(
     """
     subject = find_subject(session, subject_code)
     enrolment = enrolment_of(session, subject, form="administration")
-    protocol = protocol_of(latest_protocol_version(session, only_study(session)))
+    protocol = current_protocol(session)
     arm = protocol.arm(enrolment.arm_code)
 
     def refuse(field: str, value: object, allowed: str, message: str) -> ValidationError:

@@ -9,12 +9,10 @@ from sqlalchemy.orm import Session
 from alstrial.exceptions import ConflictError, ValidationError
 from alstrial.protocol import window_status
 from alstrial.services.lookup import (
+    current_protocol,
     enrolment_of,
     find_subject,
     find_visit,
-    latest_protocol_version,
-    only_study,
-    protocol_of,
 )
 from alstrial.services.transaction import transaction
 from alstrial.store.models import Subject, Visit
@@ -45,7 +43,7 @@ def visit_for_assessment(
     """
     enrolment_of(session, subject, form=assessment)
     visit = find_visit(session, subject, visit_code, form=assessment)
-    protocol = protocol_of(latest_protocol_version(session, only_study(session)))
+    protocol = current_protocol(session)
     scheduled = [v.code for v in protocol.visits if assessment in v.assessments]
     if visit_code not in scheduled:
         raise ValidationError(

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from alstrial.exceptions import ValidationError
-from alstrial.services import record_alsfrs_r, verify_audit_trail
+from alstrial.services import record_alsfrs, verify_audit_trail
 from alstrial.store.audit import ACTOR_KEY, REASON_KEY, AuditEvent
 from alstrial.store.models import AlsfrsAssessment, Subject
 from tests.helpers import ACTOR, DAY0, FULL_ITEMS, audit_count, enrolled
@@ -17,7 +17,7 @@ from tests.helpers import ACTOR, DAY0, FULL_ITEMS, audit_count, enrolled
 
 def _rating(session: Session) -> AlsfrsAssessment:
     enrolled(session)
-    return record_alsfrs_r(
+    return record_alsfrs(
         session,
         actor=ACTOR,
         subject_code="S01",

@@ -15,7 +15,7 @@ from alstrial.services import (
     AdverseEventReport,
     enrol_subject,
     record_administration,
-    record_alsfrs_r,
+    record_alsfrs,
     record_disposition,
     record_milestone,
     record_spirometry,
@@ -187,7 +187,7 @@ def test_alsfrs_r_is_validated_before_anything_is_written(session: Session) -> N
     day = DAY0 - timedelta(days=42)
 
     def record(items: dict[str, int | None], visit: str = "W-6", when: date = day) -> Any:
-        return record_alsfrs_r(
+        return record_alsfrs(
             session,
             actor=ACTOR,
             subject_code="S01",
@@ -229,7 +229,7 @@ def test_alsfrs_r_is_validated_before_anything_is_written(session: Session) -> N
 def test_correcting_a_rating_needs_a_reason_and_is_audited(session: Session) -> None:
     enrolled(session)
     day = DAY0 - timedelta(days=42)
-    record_alsfrs_r(
+    record_alsfrs(
         session,
         actor=ACTOR,
         subject_code="S01",
@@ -241,7 +241,7 @@ def test_correcting_a_rating_needs_a_reason_and_is_audited(session: Session) -> 
     refused(
         session,
         ConflictError,
-        lambda: record_alsfrs_r(
+        lambda: record_alsfrs(
             session,
             actor=ACTOR,
             subject_code="S01",
@@ -251,7 +251,7 @@ def test_correcting_a_rating_needs_a_reason_and_is_audited(session: Session) -> 
         ),
         field="reason",
     )
-    record_alsfrs_r(
+    record_alsfrs(
         session,
         actor="monitor",
         subject_code="S01",
@@ -426,7 +426,7 @@ def test_subject_not_enrolled_cannot_be_rated(session: Session) -> None:
     refused(
         session,
         ConflictError,
-        lambda: record_alsfrs_r(
+        lambda: record_alsfrs(
             session,
             actor=ACTOR,
             subject_code="S01",

@@ -17,7 +17,14 @@ from alstrial.exceptions import (
     ValidationError,
 )
 from alstrial.protocol import Protocol, evaluate_eligibility, load_protocol, parse_protocol
-from alstrial.scoring import AlsfrsRScore, score_alsfrs_r
+from alstrial.scoring import (
+    AlsfrsScore,
+    fvc_percent_predicted,
+    kings_stage,
+    mitos_stage,
+    score_alsfrs,
+    score_alsfrs_r,
+)
 from alstrial.stats import RmAnovaResult, describe_by, rm_anova
 
 try:
@@ -26,7 +33,7 @@ except PackageNotFoundError:  # running from a source tree without installation
     __version__ = "0.0.0+unknown"
 
 __all__ = [
-    "AlsfrsRScore",
+    "AlsfrsScore",
     "AlstrialError",
     "ConfigurationError",
     "ConflictError",
@@ -40,8 +47,12 @@ __all__ = [
     "__version__",
     "describe_by",
     "evaluate_eligibility",
+    "fvc_percent_predicted",
+    "kings_stage",
     "load_protocol",
+    "mitos_stage",
     "parse_protocol",
     "rm_anova",
+    "score_alsfrs",
     "score_alsfrs_r",
 ]

@@ -21,10 +21,10 @@ from sqlalchemy.orm import Session
 
 from alstrial.interop.synthetic_course import (
     PatientCourse,
-    ecsc_predicted_fvc_litres,
     generate_course,
 )
 from alstrial.protocol import Visit, parse_protocol, reference_protocol_text
+from alstrial.scoring import SpirometryEquation, fvc_percent_predicted
 from alstrial.services import (
     AdverseEventReport,
     BatchResults,
@@ -35,7 +35,7 @@ from alstrial.services import (
     enrol_subject,
     mark_visit_missed,
     record_administration,
-    record_alsfrs_r,
+    record_alsfrs,
     record_disposition,
     record_milestone,
     record_product_batch,
@@ -247,7 +247,13 @@ def _load_patient(
             provenance=synthetic,
         ),
     )
-    predicted = ecsc_predicted_fvc_litres(patient.sex.value, patient.age_years, height)
+    predicted = fvc_percent_predicted(
+        1.0,
+        sex=patient.sex,
+        age_years=patient.age_years,
+        height_cm=height,
+        equation=SpirometryEquation.GLI_GLOBAL,
+    ).predicted_l
     course = _course(patient, rng, predicted)
     schedule = [(v.code, v.day / MONTH_DAYS) for v in visits if "alsfrs_r" in v.assessments]
     values = generate_course(course, schedule, rng)
@@ -288,7 +294,7 @@ def _load_patient(
                 reason="lost to follow-up (synthetic calendar)",
             )
             continue
-        record_alsfrs_r(
+        record_alsfrs(
             session,
             actor=actor,
             subject_code=patient.code,
@@ -304,8 +310,7 @@ def _load_patient(
             visit_code=visit.code,
             assessment_date=when,
             fvc_litres=value.fvc_litres,
-            percent_predicted=value.fvc_percent_predicted,
-            equation="synthetic",
+            equation=SpirometryEquation.GLI_GLOBAL,
             provenance=synthetic,
         )
     record_visit_date(

@@ -10,8 +10,8 @@ natural-history mean (-1.02 points/month, SD 2.3 in PRO-ACT, Atassi et al. 2014)
 items first in bulbar onset, limb items first in limb onset), each item losing at most 4,
 and rounded so that the items sum to the rounded total loss. FVC % predicted declines
 linearly (about -2.2 %/month, Atassi 2014) with ``N(0, 2^2)`` noise. Litres are derived from
-the % predicted with the ECSC 1993 FVC equations (Quanjer et al. 1993, Eur Respir J 6 Suppl
-16), used here only to give synthetic litres a plausible size.
+that % predicted with the GLI Global 2022 equation, and the store computes the % predicted
+back from the litres, as it does for real measurements.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ __all__ = [
     "ITEM_KEYS",
     "PatientCourse",
     "SyntheticVisit",
-    "ecsc_predicted_fvc_litres",
     "generate_course",
     "items_for_loss",
 ]
@@ -61,18 +60,6 @@ class PatientCourse:
     predicted_fvc_litres: float
     gastrostomy_month: float | None = None
     tracheostomy_month: float | None = None
-
-
-def ecsc_predicted_fvc_litres(sex: str, age_years: float, height_cm: float) -> float:
-    """Predicted FVC (L) by the ECSC 1993 equations (Quanjer et al. 1993).
-
-    Men: ``5.76 H - 0.026 A - 4.34``; women: ``4.43 H - 0.026 A - 2.89`` (H in metres).
-    Used only to size synthetic litres; alstrial's % predicted comes from GLI.
-    """
-    height_m = height_cm / 100
-    if sex == "male":
-        return 5.76 * height_m - 0.026 * age_years - 4.34
-    return 4.43 * height_m - 0.026 * age_years - 2.89
 
 
 def items_for_loss(loss: float, weights: np.ndarray) -> np.ndarray:

@@ -54,6 +54,10 @@ class StudyInfo(_Strict):
     phase: str = ""
     protocol_version: str = Field(min_length=1)
     registrations: tuple[str, ...] = ()
+    #: The functional rating scale every rating of the study uses (the two are never mixed).
+    alsfrs_scale: Literal["ALSFRS-R", "ALSFRS"] = "ALSFRS-R"
+    #: The reference equation for FVC % predicted computed from litres.
+    spirometry_equation: Literal["gli-global", "gli2012"] = "gli-global"
 
 
 class Arm(_Strict):

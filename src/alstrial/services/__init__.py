@@ -1,6 +1,6 @@
 """Use cases: the only writers of clinical data. One transaction per call."""
 
-from alstrial.services.assessments import SPIROMETRY_EQUATIONS, record_alsfrs_r, record_spirometry
+from alstrial.services.assessments import SPIROMETRY_EQUATIONS, record_alsfrs, record_spirometry
 from alstrial.services.audit_trail import audit_head, record_history, verify_audit_trail
 from alstrial.services.enrolment import (
     SubjectFacts,
@@ -37,7 +37,7 @@ __all__ = [
     "list_subjects",
     "mark_visit_missed",
     "record_administration",
-    "record_alsfrs_r",
+    "record_alsfrs",
     "record_disposition",
     "record_history",
     "record_milestone",

@@ -32,13 +32,21 @@ _ITEM_RANGE = " AND ".join(f"({name} IS NULL OR {name} BETWEEN 0 AND 4)" for nam
 
 
 class AlsfrsAssessment(Audited, Base):
-    """One ALSFRS-R rating: the twelve items (5a or 5b), the scale version and the total."""
+    """One rating: the ALSFRS-R's twelve items or the original ALSFRS's ten (5a or 5b), the
+    scale and the total. Items 11 and 12 exist in the ALSFRS-R only; the two scales' totals are
+    never mixed (``scale_version`` says which)."""
 
     __tablename__ = "alsfrs_assessment"
     __table_args__ = (
         UniqueConstraint("visit_id"),
         CheckConstraint(_ITEM_RANGE, name="item_range"),
         CheckConstraint("(item_5a IS NULL) <> (item_5b IS NULL)", name="one_item_5"),
+        CheckConstraint(
+            "(scale_version = 'ALSFRS-R' AND item_11 IS NOT NULL AND item_12 IS NOT NULL "
+            "AND total BETWEEN 0 AND 48) OR (scale_version = 'ALSFRS' AND item_11 IS NULL "
+            "AND item_12 IS NULL AND total BETWEEN 0 AND 40)",
+            name="scale_items",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -57,8 +65,8 @@ class AlsfrsAssessment(Audited, Base):
     item_8: Mapped[int]
     item_9: Mapped[int]
     item_10: Mapped[int]
-    item_11: Mapped[int]
-    item_12: Mapped[int]
+    item_11: Mapped[int | None]
+    item_12: Mapped[int | None]
     total: Mapped[int]
     provenance: Mapped[Provenance] = mapped_column(enum_column(Provenance, "provenance"))
 
@@ -83,6 +91,9 @@ class Spirometry(Audited, Base):
     fvc_litres: Mapped[float]
     percent_predicted: Mapped[float | None]
     equation: Mapped[str] = mapped_column(String(40))
+    predicted_litres: Mapped[float | None]
+    z_score: Mapped[float | None]
+    lln_litres: Mapped[float | None]
     provenance: Mapped[Provenance] = mapped_column(enum_column(Provenance, "provenance"))
 
 

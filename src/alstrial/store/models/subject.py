@@ -35,6 +35,7 @@ class Subject(Audited, Base):
     birth_year: Mapped[int | None]
     height_cm: Mapped[float | None]
     weight_kg: Mapped[float | None]
+    ethnicity: Mapped[str | None] = mapped_column(String(30))
     onset_region: Mapped[OnsetRegion] = mapped_column(enum_column(OnsetRegion, "onset_region"))
     onset_date: Mapped[date | None]
     diagnosis_date: Mapped[date | None]

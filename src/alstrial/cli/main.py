@@ -16,6 +16,7 @@ from rich.table import Table
 
 from alstrial.cli.context import database_url, open_session
 from alstrial.cli.errors import run_guarded
+from alstrial.cli.score import score_app
 from alstrial.exceptions import ConflictError, IntegrityError
 from alstrial.protocol import load_protocol, reference_protocol_text
 from alstrial.services import (
@@ -43,6 +44,7 @@ protocol_app = typer.Typer(help="Check and show protocol files.", no_args_is_hel
 app.add_typer(audit_app, name="audit")
 app.add_typer(subjects_app, name="subjects")
 app.add_typer(protocol_app, name="protocol")
+app.add_typer(score_app, name="score")
 
 console = Console()
 errors = Console(stderr=True)

@@ -31,7 +31,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy import optimize
 
 from alstrial.exceptions import ValidationError
 
@@ -159,6 +158,8 @@ def encals_predict(
 
     def at_half(x: float) -> float:
         return float(_spline(np.array([x]))[0]) + lp
+
+    from scipy import optimize  # deferred: scipy.optimize costs 0.2 s to import
 
     log_median = optimize.brentq(at_half, -10.0, 10.0)
     return EncalsPrediction(

@@ -21,7 +21,6 @@ from datetime import date
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats
 
 from alstrial.exceptions import ValidationError
 from alstrial.vocabulary import MONTH_DAYS
@@ -152,6 +151,8 @@ def _ols(
 
 
 def _interval(estimate: float, se: float, df: int, level: float) -> tuple[float, float]:
+    from scipy import stats  # deferred: scipy.stats costs 0.5 s to import
+
     half = float(stats.t.ppf(0.5 + level / 2, df)) * se
     return estimate - half, estimate + half
 
@@ -262,6 +263,8 @@ def pre_post_slopes(
     difference = float(contrast @ beta)
     se = float(np.sqrt(contrast @ cov @ contrast))
     low, high = _interval(difference, se, df, level)
+    from scipy import stats  # deferred: scipy.stats costs 0.5 s to import
+
     p_value = float(2 * stats.t.sf(abs(difference / se), df)) if se > 0 else 0.0
     return PrePostSlopes(
         pre=float(beta[1]),

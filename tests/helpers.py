@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from alstrial.exceptions import AlstrialError
 from alstrial.services import (
     BatchResults,
     SubjectFacts,
@@ -99,3 +103,16 @@ def administer(session: Session, code: str = "S01", *, route: str = "intravenous
         cells_given=1.2e8,
         volume_ml=5,
     )
+
+
+def refused(
+    session: Session, error: type[AlstrialError], call: Callable[[], Any], **expected: object
+) -> AlstrialError:
+    """Run a service call that must fail; check the error's fields and that nothing changed."""
+    before = row_counts(session)
+    with pytest.raises(error) as caught:
+        call()
+    for key, value in expected.items():
+        assert getattr(caught.value, key) == value, key
+    assert row_counts(session) == before
+    return caught.value

@@ -31,3 +31,26 @@ def test_anova_excludes_incomplete_subjects(demo_session: Session) -> None:
         assert {e.subject for e in result.excluded_subjects} == {"P06", "P14"}
         assert {e.effect for e in result.effects} == {"visit", "arm", "arm:visit"}
         assert result.effect("visit").p < 0.001
+
+
+def test_progression_sections(demo_session: Session) -> None:
+    """Pre/post slopes for every patient (P06 and P14 have no rating after administration),
+    stages within 0-5, ENCALS medians, each section labelled synthetic."""
+    report = build_report(build_analysis_frames(demo_session))
+    alsfrs = report.pre_post["ALSFRS-R total (points)"]
+    assert len(alsfrs) == 14
+    assert set(alsfrs.loc[alsfrs["note"] != "", "subject"]) == {"P06", "P14"}
+    fitted = alsfrs[alsfrs["note"] == ""]
+    assert (fitted["difference"] - (fitted["post"] - fitted["pre"])).abs().max() < 1e-9
+    assert (
+        (fitted["ci_low"] < fitted["difference"]) & (fitted["difference"] < fitted["ci_high"])
+    ).all()
+    stages = report.stages
+    assert len(stages) == 14
+    assert set(stages["kings_last"]) <= {"0", "1", "2", "3", "4", "5"}
+    assert (report.encals["median_months"] > 0).all()
+    html = render_html(report)
+    for anchor in ("pre-post", "stages", "encals"):
+        section = html[html.index(f'id="{anchor}"') :][:300]
+        assert "SYNTHETIC DATA" in section
+    assert "not verified against the paper" in html

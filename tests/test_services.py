@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from alstrial.exceptions import AlstrialError, ConflictError, NotFoundError, ValidationError
+from alstrial.exceptions import ConflictError, NotFoundError, ValidationError
 from alstrial.services import (
     AdverseEventReport,
     enrol_subject,
@@ -40,22 +38,9 @@ from tests.helpers import (
     administer,
     batch,
     enrolled,
+    refused,
     register,
-    row_counts,
 )
-
-
-def refused(
-    session: Session, error: type[AlstrialError], call: Callable[[], Any], **expected: object
-) -> AlstrialError:
-    """Run a service call that must fail; check the error's fields and that nothing changed."""
-    before = row_counts(session)
-    with pytest.raises(error) as caught:
-        call()
-    for key, value in expected.items():
-        assert getattr(caught.value, key) == value, key
-    assert row_counts(session) == before
-    return caught.value
 
 
 def test_enrolment_schedules_every_protocol_visit(session: Session) -> None:

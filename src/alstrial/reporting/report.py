@@ -12,6 +12,7 @@ import pandas as pd
 
 import alstrial
 from alstrial.reporting.figures import figure_means_by_visit
+from alstrial.reporting.progression import encals_table, pre_post_table, stage_table
 from alstrial.reporting.tables import (
     ANOVA_VISITS,
     MEASURE_LABELS,
@@ -22,6 +23,7 @@ from alstrial.reporting.tables import (
     table3_adverse_events,
     visit_summary,
 )
+from alstrial.scoring.encals import ENCALS_SOURCE
 from alstrial.services.frames import AnalysisFrames
 from alstrial.stats import RmAnovaResult, rm_anova
 
@@ -48,6 +50,9 @@ class Report:
     summaries: dict[str, pd.DataFrame]
     anovas: dict[str, RmAnovaResult]
     figure_svg: str
+    pre_post: dict[str, pd.DataFrame]
+    stages: pd.DataFrame
+    encals: pd.DataFrame
     generated_at: datetime
 
 
@@ -78,6 +83,9 @@ def build_report(frames: AnalysisFrames) -> Report:
         summaries=summaries,
         anovas={label: _anova(frames, measure) for measure, label in MEASURE_LABELS.items()},
         figure_svg=figure_means_by_visit(summaries, synthetic=frames.synthetic),
+        pre_post={label: pre_post_table(frames, m) for m, label in MEASURE_LABELS.items()},
+        stages=stage_table(frames),
+        encals=encals_table(frames),
         generated_at=datetime.now(UTC),
     )
 
@@ -115,6 +123,7 @@ def render_html(report: Report) -> str:
         frames=report.frames,
         synthetic=report.frames.synthetic,
         notice=SYNTHETIC_NOTICE,
+        encals_source=ENCALS_SOURCE,
         version=alstrial.__version__,
     )
 

@@ -43,6 +43,7 @@ from alstrial.scoring.progression import (
     pre_post_slopes,
     slope,
 )
+from alstrial.scoring.screening import derive_screening_values
 from alstrial.scoring.spirometry import (
     FvcPrediction,
     GliEthnicity,
@@ -83,6 +84,7 @@ __all__ = [
     "awaji",
     "delta_fs",
     "delta_fs_array",
+    "derive_screening_values",
     "el_escorial",
     "encals_predict",
     "evaluate_criteria",

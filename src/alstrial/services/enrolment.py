@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from alstrial.exceptions import ConflictError, ValidationError
 from alstrial.protocol import EligibilityResult, evaluate_eligibility, plan_visits
+from alstrial.scoring import GliEthnicity, derive_screening_values
 from alstrial.services.lookup import (
     current_protocol,
     find_site,
@@ -49,6 +50,7 @@ class SubjectFacts:
     birth_year: int | None = None
     height_cm: float | None = None
     weight_kg: float | None = None
+    ethnicity: GliEthnicity | None = None
     onset_date: date | None = None
     diagnosis_date: date | None = None
     diagnostic_category: DiagnosticCategory | None = None
@@ -80,6 +82,15 @@ def _validate_facts(facts: SubjectFacts) -> None:
     _check_range(facts, "age_years", facts.age_years, 18, 100, "years")
     _check_range(facts, "height_cm", facts.height_cm, 100, 230, "cm")
     _check_range(facts, "weight_kg", facts.weight_kg, 25, 250, "kg")
+    if facts.ethnicity is not None and facts.ethnicity not in set(GliEthnicity):
+        raise ValidationError(
+            f"unknown GLI-2012 ethnic group {facts.ethnicity!r}",
+            subject=facts.study_code,
+            form="subject",
+            field="ethnicity",
+            value=facts.ethnicity,
+            allowed=", ".join(GliEthnicity),
+        )
     if facts.birth_year is not None:
         _check_range(facts, "birth_year", facts.birth_year, 1900, date.today().year, "")
     if facts.onset_date and facts.diagnosis_date and facts.diagnosis_date < facts.onset_date:
@@ -113,6 +124,7 @@ def register_subject(session: Session, *, actor: str, facts: SubjectFacts) -> Su
             birth_year=facts.birth_year,
             height_cm=facts.height_cm,
             weight_kg=facts.weight_kg,
+            ethnicity=None if facts.ethnicity is None else GliEthnicity(facts.ethnicity).value,
             onset_region=facts.onset_region,
             onset_date=facts.onset_date,
             diagnosis_date=facts.diagnosis_date,
@@ -127,10 +139,13 @@ def register_subject(session: Session, *, actor: str, facts: SubjectFacts) -> Su
 def _screening_values(
     subject: Subject, screening_date: date, data: Mapping[str, ScreeningValue]
 ) -> dict[str, ScreeningValue]:
-    """Screening answers completed with what the subject record already says."""
+    """Screening answers completed with what the subject record already says, and with the
+    values the raw findings imply (:func:`~alstrial.scoring.derive_screening_values`)."""
     values: dict[str, ScreeningValue] = {
         "age_years": subject.age_years,
         "sex": subject.sex.value,
+        "height_cm": subject.height_cm,
+        "ethnicity": subject.ethnicity,
         "riluzole": subject.riluzole,
         "el_escorial_category": (
             subject.diagnostic_category.value if subject.diagnostic_category else None
@@ -140,7 +155,11 @@ def _screening_values(
         months = (screening_date - subject.onset_date).days / MONTH_DAYS
         values["disease_duration_months"] = round(months, 2)
     values.update(data)
-    return values
+    try:
+        return derive_screening_values(values)
+    except ValidationError as error:
+        error.subject = subject.study_code
+        raise
 
 
 def screen_subject(

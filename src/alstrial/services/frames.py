@@ -1,7 +1,8 @@
 """Analysis frames: the one module that turns stored records into tidy tables.
 
 Every report, export and analysis reads these frames and never the database. The measures
-frame has one row per subject x visit x measure; the others one row per record. Each frame
+frame has one row per subject x visit x measure (ALSFRS-R or ALSFRS total, King's and MiToS
+stages, FVC litres, % predicted and z); the others one row per record. Each frame
 carries a ``provenance`` column so that synthetic values can never pass unlabelled.
 """
 
@@ -9,12 +10,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from alstrial.scoring import (
+    ALSFRS_R_ITEMS,
+    AlsfrsScale,
+    kings_stage,
+    mitos_stage,
+    score_alsfrs_r,
+)
 from alstrial.services.lookup import latest_protocol_version, only_study, protocol_of
 from alstrial.store.models import (
     Administration,
@@ -29,9 +38,12 @@ from alstrial.store.models import (
     Subject,
     Visit,
 )
-from alstrial.vocabulary import MONTH_DAYS
+from alstrial.vocabulary import MONTH_DAYS, MilestoneKind
 
-__all__ = ["AnalysisFrames", "build_analysis_frames"]
+__all__ = ["TOTAL_MEASURE", "AnalysisFrames", "build_analysis_frames"]
+
+#: Measure name of each scale's total: the two scales are two measures, never one.
+TOTAL_MEASURE = {AlsfrsScale.ALSFRS_R: "alsfrs_r_total", AlsfrsScale.ALSFRS: "alsfrs_total"}
 
 
 @dataclass(frozen=True)
@@ -111,7 +123,14 @@ def build_analysis_frames(session: Session) -> AnalysisFrames:
                 "sex": subject.sex.value,
                 "age_years": subject.age_years,
                 "weight_kg": subject.weight_kg,
+                "height_cm": subject.height_cm,
                 "onset_region": subject.onset_region.value,
+                "onset_date": subject.onset_date,
+                "diagnosis_date": subject.diagnosis_date,
+                "diagnostic_category": (
+                    subject.diagnostic_category.value if subject.diagnostic_category else None
+                ),
+                "enrolment_date": enrolment.enrolment_date if enrolment else None,
                 "months_from_diagnosis": duration,
                 "enrolled": enrolment is not None,
                 "administered": administration is not None,
@@ -152,15 +171,34 @@ def build_analysis_frames(session: Session) -> AnalysisFrames:
             }
         )
 
+    first_milestone: dict[tuple[int, MilestoneKind], date] = {}
+    for milestone in session.scalars(select(Milestone)):
+        key = (milestone.subject_id, milestone.kind)
+        if key not in first_milestone or milestone.event_date < first_milestone[key]:
+            first_milestone[key] = milestone.event_date
+
+    def before(subject_id: int, kind: MilestoneKind, when: date) -> bool:
+        happened = first_milestone.get((subject_id, kind))
+        return happened is not None and happened <= when
+
     for rating in session.scalars(select(AlsfrsAssessment)):
-        add_measure(
-            rating.subject_id,
-            rating.visit_id,
-            rating.assessment_date,
-            "alsfrs_r_total",
-            float(rating.total),
-            rating.provenance.value,
+        scale = AlsfrsScale(rating.scale_version)
+        provenance = rating.provenance.value
+        where = (rating.subject_id, rating.visit_id, rating.assessment_date)
+        add_measure(*where, TOTAL_MEASURE[scale], float(rating.total), provenance)
+        if scale is not AlsfrsScale.ALSFRS_R:
+            continue
+        score = score_alsfrs_r({key: getattr(rating, key) for key in ALSFRS_R_ITEMS})
+        when = rating.assessment_date
+        kings = kings_stage(
+            score,
+            gastrostomy=before(rating.subject_id, MilestoneKind.GASTROSTOMY, when),
+            niv=before(rating.subject_id, MilestoneKind.NIV, when),
+            dead=before(rating.subject_id, MilestoneKind.DEATH, when),
         )
+        mitos = mitos_stage(score, dead=before(rating.subject_id, MilestoneKind.DEATH, when))
+        add_measure(*where, "kings_stage", float(kings.stage), provenance)
+        add_measure(*where, "mitos_stage", float(mitos.stage), provenance)
     for spirometry in session.scalars(select(Spirometry)):
         add_measure(
             spirometry.subject_id,
@@ -178,6 +216,15 @@ def build_analysis_frames(session: Session) -> AnalysisFrames:
             spirometry.percent_predicted,
             spirometry.provenance.value,
         )
+        if spirometry.z_score is not None:
+            add_measure(
+                spirometry.subject_id,
+                spirometry.visit_id,
+                spirometry.assessment_date,
+                "fvc_z",
+                spirometry.z_score,
+                spirometry.provenance.value,
+            )
     measure_columns = [
         "subject",
         "arm",

@@ -1,0 +1,264 @@
+"""Residual covariance structures over visits for the MMRM.
+
+Each structure has two parametrisations:
+
+- ``theta``, unconstrained, for the optimiser (log standard deviations, Cholesky factors,
+  transformed correlations), so that every step is a positive-definite matrix;
+- ``phi``, the covariance parameters SAS PROC MIXED reports (``UN(i,j)``, ``CS`` and
+  ``Residual``, variances and ``rho``), in which inference is done: Satterthwaite and
+  Kenward-Roger degrees of freedom use the derivatives of the covariance in ``phi``. For UN,
+  CS and TOEP the covariance is linear in ``phi``, as in SAS.
+
+Structures (T visits): ``us`` unstructured (T(T+1)/2 parameters); ``cs`` compound symmetry
+(2); ``csh`` heterogeneous CS (T + 1); ``ar1`` (2); ``ar1h`` heterogeneous AR(1) (T + 1);
+``toep`` Toeplitz (T), parametrised for the optimiser by partial autocorrelations
+(Durbin-Levinson) so that it stays positive definite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from alstrial.exceptions import ValidationError
+
+__all__ = ["COVARIANCE_STRUCTURES", "CovarianceStructure", "covariance_structure"]
+
+Matrix = npt.NDArray[np.float64]
+Vector = npt.NDArray[np.float64]
+
+
+def _expit(z: Vector | float) -> Vector:
+    return np.asarray(1.0 / (1.0 + np.exp(-np.asarray(z))), dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class CovarianceStructure:
+    """A residual covariance structure over ``n_visits`` visits."""
+
+    name: str
+    n_visits: int
+    n_params: int
+    sigma_theta: Callable[[Vector], Matrix]
+    phi_of_theta: Callable[[Vector], Vector]
+    sigma_phi: Callable[[Vector], Matrix]
+    start: Callable[[Vector], Vector]
+    phi_names: tuple[str, ...]
+    linear: bool
+
+    def jacobian_theta(self, theta: Vector) -> npt.NDArray[np.float64]:
+        """d Sigma / d theta_k, shape (k, T, T), by central differences."""
+        return _numeric_jacobian(self.sigma_theta, theta)
+
+    def jacobian_phi(self, phi: Vector) -> npt.NDArray[np.float64]:
+        """d Sigma / d phi_k, shape (k, T, T) (exact for the linear structures)."""
+        return _numeric_jacobian(self.sigma_phi, phi)
+
+    def hessian_phi(self, phi: Vector) -> npt.NDArray[np.float64]:
+        """d2 Sigma / d phi_k d phi_l, shape (k, l, T, T); zero for the linear structures."""
+        q, t = len(phi), self.n_visits
+        if self.linear:
+            return np.zeros((q, q, t, t))
+
+        def component(k: int) -> Callable[[Vector], Matrix]:
+            return lambda x: np.asarray(self.jacobian_phi(x)[k], dtype=np.float64)
+
+        return np.stack([_numeric_jacobian(component(k), phi) for k in range(q)])
+
+
+def _numeric_jacobian(function: Callable[[Vector], Matrix], x: Vector) -> npt.NDArray[np.float64]:
+    steps = 1e-6 * np.maximum(np.abs(x), 1.0)
+    out = []
+    for k, step in enumerate(steps):
+        up, down = x.copy(), x.copy()
+        up[k] += step
+        down[k] -= step
+        out.append((function(up) - function(down)) / (2 * step))
+    return np.stack(out)
+
+
+def _unstructured(t: int) -> CovarianceStructure:
+    rows, cols = np.tril_indices(t)
+    diagonal = rows == cols
+
+    def sigma_theta(theta: Vector) -> Matrix:
+        lower = np.zeros((t, t))
+        lower[rows, cols] = np.where(diagonal, np.exp(theta), theta)
+        return lower @ lower.T
+
+    def phi_of_theta(theta: Vector) -> Vector:
+        return sigma_theta(theta)[rows, cols]
+
+    def sigma_phi(phi: Vector) -> Matrix:
+        sigma = np.zeros((t, t))
+        sigma[rows, cols] = phi
+        sigma[cols, rows] = phi
+        return sigma
+
+    def start(variances: Vector) -> Vector:
+        return np.where(diagonal, 0.5 * np.log(variances[rows]), 0.0)
+
+    names = tuple(f"UN({i + 1},{j + 1})" for i, j in zip(rows, cols, strict=True))
+    return CovarianceStructure(
+        "us", t, len(rows), sigma_theta, phi_of_theta, sigma_phi, start, names, linear=True
+    )
+
+
+def _compound_symmetry(t: int) -> CovarianceStructure:
+    low = -1.0 / (t - 1) if t > 1 else -1.0
+
+    def rho(z: float) -> float:
+        return float(low + (1 - low) * _expit(z))
+
+    def sigma_theta(theta: Vector) -> Matrix:
+        variance, r = float(np.exp(theta[0])), rho(theta[1])
+        return variance * ((1 - r) * np.eye(t) + r * np.ones((t, t)))
+
+    def phi_of_theta(theta: Vector) -> Vector:
+        variance, r = float(np.exp(theta[0])), rho(theta[1])
+        return np.array([variance * r, variance * (1 - r)])
+
+    def sigma_phi(phi: Vector) -> Matrix:
+        return np.asarray(phi[1] * np.eye(t) + phi[0] * np.ones((t, t)), dtype=np.float64)
+
+    def start(variances: Vector) -> Vector:
+        return np.array([np.log(variances.mean()), 0.0])
+
+    return CovarianceStructure(
+        "cs", t, 2, sigma_theta, phi_of_theta, sigma_phi, start, ("CS", "Residual"), True
+    )
+
+
+def _heterogeneous_cs(t: int) -> CovarianceStructure:
+    low = -1.0 / (t - 1) if t > 1 else -1.0
+
+    def correlation(r: float) -> Matrix:
+        return (1 - r) * np.eye(t) + r * np.ones((t, t))
+
+    def sigma_theta(theta: Vector) -> Matrix:
+        sd = np.exp(theta[:t])
+        r = float(low + (1 - low) * _expit(theta[t]))
+        return np.outer(sd, sd) * correlation(r)
+
+    def phi_of_theta(theta: Vector) -> Vector:
+        r = float(low + (1 - low) * _expit(theta[t]))
+        return np.append(np.exp(2 * theta[:t]), r)
+
+    def sigma_phi(phi: Vector) -> Matrix:
+        sd = np.sqrt(phi[:t])
+        return np.outer(sd, sd) * correlation(float(phi[t]))
+
+    def start(variances: Vector) -> Vector:
+        return np.append(0.5 * np.log(variances), 0.0)
+
+    names = (*(f"Var({i + 1})" for i in range(t)), "CSH")
+    return CovarianceStructure(
+        "csh", t, t + 1, sigma_theta, phi_of_theta, sigma_phi, start, names, False
+    )
+
+
+def _ar1_correlation(t: int, r: float) -> Matrix:
+    lags = np.abs(np.subtract.outer(np.arange(t), np.arange(t)))
+    return np.asarray(r**lags, dtype=np.float64)
+
+
+def _ar1(t: int) -> CovarianceStructure:
+    def sigma_theta(theta: Vector) -> Matrix:
+        return float(np.exp(theta[0])) * _ar1_correlation(t, float(np.tanh(theta[1])))
+
+    def phi_of_theta(theta: Vector) -> Vector:
+        return np.array([np.exp(theta[0]), np.tanh(theta[1])])
+
+    def sigma_phi(phi: Vector) -> Matrix:
+        return float(phi[0]) * _ar1_correlation(t, float(phi[1]))
+
+    def start(variances: Vector) -> Vector:
+        return np.array([np.log(variances.mean()), 0.3])
+
+    return CovarianceStructure(
+        "ar1", t, 2, sigma_theta, phi_of_theta, sigma_phi, start, ("Variance", "AR(1)"), False
+    )
+
+
+def _ar1_heterogeneous(t: int) -> CovarianceStructure:
+    def sigma_theta(theta: Vector) -> Matrix:
+        sd = np.exp(theta[:t])
+        return np.outer(sd, sd) * _ar1_correlation(t, float(np.tanh(theta[t])))
+
+    def phi_of_theta(theta: Vector) -> Vector:
+        return np.append(np.exp(2 * theta[:t]), np.tanh(theta[t]))
+
+    def sigma_phi(phi: Vector) -> Matrix:
+        sd = np.sqrt(phi[:t])
+        return np.outer(sd, sd) * _ar1_correlation(t, float(phi[t]))
+
+    def start(variances: Vector) -> Vector:
+        return np.append(0.5 * np.log(variances), 0.3)
+
+    names = (*(f"Var({i + 1})" for i in range(t)), "ARH(1)")
+    return CovarianceStructure(
+        "ar1h", t, t + 1, sigma_theta, phi_of_theta, sigma_phi, start, names, False
+    )
+
+
+def _autocorrelations(partial: Vector) -> Vector:
+    """Autocorrelations r_0..r_{T-1} from partial autocorrelations (Durbin-Levinson)."""
+    r = [1.0]
+    coefficients: list[float] = []
+    for k, pk in enumerate(partial, start=1):
+        numerator = sum(coefficients[j] * r[k - 1 - j] for j in range(k - 1))
+        denominator = 1.0 - sum(coefficients[j] * r[j + 1] for j in range(k - 1))
+        r.append(float(pk) * denominator + numerator)
+        coefficients = [
+            coefficients[j] - float(pk) * coefficients[k - 2 - j] for j in range(k - 1)
+        ] + [float(pk)]
+    return np.array(r)
+
+
+def _toeplitz(t: int) -> CovarianceStructure:
+    lags = np.abs(np.subtract.outer(np.arange(t), np.arange(t)))
+
+    def sigma_theta(theta: Vector) -> Matrix:
+        r = _autocorrelations(np.tanh(theta[1:]))
+        return float(np.exp(theta[0])) * r[lags]
+
+    def phi_of_theta(theta: Vector) -> Vector:
+        return float(np.exp(theta[0])) * _autocorrelations(np.tanh(theta[1:]))
+
+    def sigma_phi(phi: Vector) -> Matrix:
+        return np.asarray(phi[lags], dtype=np.float64)
+
+    def start(variances: Vector) -> Vector:
+        return np.append(np.log(variances.mean()), np.zeros(t - 1))
+
+    names = tuple(f"TOEP({i + 1})" for i in range(t))
+    return CovarianceStructure(
+        "toep", t, t, sigma_theta, phi_of_theta, sigma_phi, start, names, True
+    )
+
+
+_BUILDERS = {
+    "us": _unstructured,
+    "cs": _compound_symmetry,
+    "csh": _heterogeneous_cs,
+    "ar1": _ar1,
+    "ar1h": _ar1_heterogeneous,
+    "toep": _toeplitz,
+}
+COVARIANCE_STRUCTURES: tuple[str, ...] = tuple(_BUILDERS)
+
+
+def covariance_structure(name: str, n_visits: int) -> CovarianceStructure:
+    """The structure ``name`` (one of :data:`COVARIANCE_STRUCTURES`) over ``n_visits``."""
+    builder = _BUILDERS.get(name)
+    if builder is None:
+        raise ValidationError(
+            f"unknown covariance structure {name!r}",
+            field="cov",
+            value=name,
+            allowed=", ".join(COVARIANCE_STRUCTURES),
+        )
+    return builder(n_visits)

@@ -108,7 +108,7 @@ def test_type3_against_sas(fit: MmrmResult) -> None:
     }
     for effect, (f_value, df_num, df_den) in expected.items():
         row = table[effect]
-        assert row.F == pytest.approx(f_value, abs=0.01), effect
+        assert pytest.approx(f_value, abs=0.01) == row.F, effect
         assert row.df_num == df_num
         assert abs(row.df_den - df_den) <= 0.5, (effect, row.df_den)
     assert table["ARMCD:AVISIT"].p == pytest.approx(0.8555, abs=5e-5)

@@ -58,10 +58,23 @@ class MmrmConvergenceError(ValidationError):
 
 
 @dataclass(frozen=True)
-class _Pattern:
-    idx: npt.NDArray[np.intp]
-    X: Matrix  # (m, k, p)
-    y: Matrix  # (m, k)
+class _Data:
+    """Subjects padded to all T visits (zero rows where a visit is missing), with patterns.
+
+    A missing visit gets a unit variance uncoupled from the others, zero X rows and zero y:
+    it adds nothing to the likelihood, so every subject can be handled in one batched array.
+    """
+
+    X: npt.NDArray[np.float64]  # (N, T, p)
+    y: npt.NDArray[np.float64]  # (N, T)
+    pattern_of: npt.NDArray[np.intp]  # (N,)
+    pattern_masks: npt.NDArray[np.bool_]  # (P, T)
+    counts: npt.NDArray[np.float64]  # (P,) subjects per pattern
+    members: npt.NDArray[np.float64]  # (P, N) indicator
+
+    @property
+    def outer_masks(self) -> npt.NDArray[np.bool_]:
+        return self.pattern_masks[:, :, None] & self.pattern_masks[:, None, :]
 
 
 @dataclass
@@ -69,72 +82,137 @@ class _Evaluation:
     f: float
     beta: Vector
     A: Matrix
+    a_inverse: Matrix
     gradient_sigma: Matrix
-    inverses: list[Matrix]
+    inverses: npt.NDArray[np.float64]  # (P, T, T), zero outside each pattern's visits
+    Z: npt.NDArray[np.float64]  # (N, T, p) = V_i^-1 X_i
+    u: npt.NDArray[np.float64]  # (N, T) = V_i^-1 r_i
 
 
-def _patterns(
-    design: Design, subject: Sequence[object], visit_index: Sequence[int]
-) -> list[_Pattern]:
-    frame = pd.DataFrame({"subject": subject, "visit": visit_index, "row": np.arange(len(subject))})
-    frame = frame.sort_values(["subject", "visit"], kind="stable")
-    by_pattern: dict[tuple[int, ...], list[npt.NDArray[np.intp]]] = {}
-    for _, rows in frame.groupby("subject", sort=False):
-        key = tuple(int(v) for v in rows["visit"])
-        by_pattern.setdefault(key, []).append(rows["row"].to_numpy())
-    patterns = []
-    for key, members in by_pattern.items():
-        stacked = np.stack(members)  # (m, k)
-        patterns.append(
-            _Pattern(np.array(key, dtype=np.intp), design.X[stacked], design.y[stacked])
-        )
-    return patterns
+def _padded(
+    design: Design, subject: Sequence[object], visit_index: Sequence[int], n_visits: int
+) -> _Data:
+    codes, subjects = pd.factorize(pd.Series(subject, dtype=object))
+    n, p = len(subjects), design.X.shape[1]
+    X = np.zeros((n, n_visits, p))
+    y = np.zeros((n, n_visits))
+    mask = np.zeros((n, n_visits), dtype=bool)
+    visits = np.asarray(visit_index, dtype=np.intp)
+    X[codes, visits] = design.X
+    y[codes, visits] = design.y
+    mask[codes, visits] = True
+    patterns, pattern_of = np.unique(mask, axis=0, return_inverse=True)
+    pattern_of = pattern_of.reshape(-1)
+    members = np.zeros((len(patterns), n))
+    members[pattern_of, np.arange(n)] = 1.0
+    return _Data(X, y, pattern_of, patterns, members.sum(axis=1), members)
 
 
-def _evaluate(sigma: Matrix, patterns: list[_Pattern], reml: bool, p: int) -> _Evaluation:
-    A = np.zeros((p, p))
-    b = np.zeros(p)
-    logdet = 0.0
-    inverses = []
-    for pattern in patterns:
-        block = sigma[np.ix_(pattern.idx, pattern.idx)]
-        try:
-            factor = linalg.cho_factor(block, lower=True, check_finite=False)
-        except linalg.LinAlgError:
-            raise _NotPositiveDefiniteError from None
-        inverse = linalg.cho_solve(factor, np.eye(len(pattern.idx)), check_finite=False)
-        inverses.append(inverse)
-        logdet += pattern.X.shape[0] * 2.0 * float(np.log(np.diag(factor[0])).sum())
-        weighted = np.einsum("mkp,kl->mlp", pattern.X, inverse)
-        A += np.einsum("mlp,mlq->pq", weighted, pattern.X)
-        b += np.einsum("mlp,ml->p", weighted, pattern.y)
+def _evaluate(sigma: Matrix, data: _Data, reml: bool, p: int) -> _Evaluation:
+    """-2 log-likelihood (without its constant), beta-hat, A and dF/dSigma for one Sigma."""
+    outer = data.outer_masks
+    t = sigma.shape[0]
+    blocks = np.where(outer, sigma[None], 0.0) + np.eye(t)[None] * ~data.pattern_masks[:, None, :]
+    try:
+        lower = np.linalg.cholesky(blocks)
+    except np.linalg.LinAlgError:
+        raise _NotPositiveDefiniteError from None
+    logdets = 2.0 * np.log(np.diagonal(lower, axis1=1, axis2=2)).sum(axis=1)
+    inverses = np.linalg.inv(blocks) * outer
+    per_subject = inverses[data.pattern_of]
+    n = data.X.shape[0]
+    Z = np.matmul(per_subject, data.X)
+    A = data.X.reshape(n * t, p).T @ Z.reshape(n * t, p)
+    b = Z.reshape(n * t, p).T @ data.y.reshape(n * t)
     try:
         a_factor = linalg.cho_factor(A, lower=True, check_finite=False)
     except linalg.LinAlgError:
         raise _NotPositiveDefiniteError from None
     beta = linalg.cho_solve(a_factor, b, check_finite=False)
     a_inverse = linalg.cho_solve(a_factor, np.eye(p), check_finite=False)
-    quadratic = 0.0
-    gradient = np.zeros_like(sigma)
-    for pattern, inverse in zip(patterns, inverses, strict=True):
-        residual = pattern.y - pattern.X @ beta
-        quadratic += float(np.einsum("mk,kl,ml->", residual, inverse, residual))
-        outer = np.einsum("mk,ml->kl", residual, residual)
-        middle = pattern.X.shape[0] * np.eye(len(pattern.idx))
-        middle = middle - outer @ inverse
-        if reml:
-            spread = np.einsum("mkp,pq,mlq->kl", pattern.X, a_inverse, pattern.X)
-            middle = middle - spread @ inverse
-        gradient[np.ix_(pattern.idx, pattern.idx)] += inverse @ middle
-    f = logdet + quadratic
+    residual = data.y - data.X @ beta
+    u = np.matmul(per_subject, residual[:, :, None])[:, :, 0]
+    f = float(data.counts @ logdets) + float(np.sum(u * residual))
+    gradient = np.tensordot(data.counts, inverses, axes=1) - u.T @ u
     if reml:
         f += 2.0 * float(np.log(np.diag(a_factor[0])).sum())
+        gradient -= np.tensordot(Z @ a_inverse, Z, axes=([0, 2], [0, 2]))
     gradient = 0.5 * (gradient + gradient.T)
-    return _Evaluation(f, beta, A, gradient, inverses)
+    return _Evaluation(f, beta, A, a_inverse, gradient, inverses, Z, u)
 
 
 class _NotPositiveDefiniteError(Exception):
     pass
+
+
+@dataclass
+class _SecondOrder:
+    ok: bool
+    evaluation: _Evaluation
+    jacobian: npt.NDArray[np.float64]
+    gradient: Vector
+    hessian: Matrix
+    M: npt.NDArray[np.float64]  # M_k = X' V^-1 V_k V^-1 X = -dA/dphi_k
+
+
+def _second_order(
+    structure: CovarianceStructure, phi: Vector, data: _Data, reml: bool, p: int
+) -> _SecondOrder:
+    """-2 log-likelihood with its analytic gradient and Hessian in phi.
+
+    With V_k = dV/dphi_k, V_kl the second derivatives, u = V^-1 r, w_k = V_k u,
+    M_k = X'V^-1 V_k V^-1 X, h_k = X'V^-1 w_k, B = V^-1 X A^-1 X' V^-1 (per subject):
+    H_kl = -tr(V^-1 V_k V^-1 V_l) + tr(V^-1 V_kl) - u' V_kl u
+           + 2 [w_k' V^-1 w_l - h_k' A^-1 h_l]
+           + REML: 2 tr(V_k V^-1 V_l B) - tr(A^-1 M_k A^-1 M_l) - tr(V_kl B),
+    summed over subjects (the last line is d2 log|A|).
+    """
+    q = len(phi)
+    sigma = structure.sigma_phi(phi)
+    empty = np.zeros((q, q))
+    try:
+        evaluation = _evaluate(sigma, data, reml, p)
+    except _NotPositiveDefiniteError:
+        t = sigma.shape[0]
+        dummy = _Evaluation(
+            float("inf"),
+            np.zeros(p),
+            np.eye(p),
+            np.eye(p),
+            sigma,
+            np.zeros((0, t, t)),
+            np.zeros((0, t, p)),
+            np.zeros((0, t)),
+        )
+        return _SecondOrder(False, dummy, np.zeros((q, t, t)), np.zeros(q), empty, empty)
+    jacobian = structure.jacobian_phi(phi)  # (q, T, T)
+    second = structure.hessian_phi(phi)
+    inverses, Z, u = evaluation.inverses, evaluation.Z, evaluation.u
+    a_inverse = evaluation.a_inverse
+    sv = np.matmul(inverses[:, None], jacobian[None])  # (P, q, T, T): S^-1 V_a per pattern
+    hessian = -np.einsum("p,paij,pbji->ab", data.counts, sv, sv, optimize=True)
+    vu = np.einsum("aij,nj->ani", jacobian, u)  # V_a u_i
+    per_subject = inverses[data.pattern_of]
+    w = np.matmul(per_subject[None], vu[:, :, :, None])[..., 0]  # V_i^-1 V_a u_i
+    hessian += 2 * np.tensordot(w, vu, axes=([1, 2], [1, 2]))
+    cross = np.tensordot(Z, Z, axes=([0], [0]))  # (T, p, T, p)
+    M = np.einsum("aij,ipjq->apq", jacobian, cross)
+    h = np.tensordot(vu, Z, axes=([1, 2], [0, 1]))  # (q, p)
+    hessian -= 2 * h @ a_inverse @ h.T
+    B_subject = np.matmul(Z @ a_inverse, np.swapaxes(Z, 1, 2))  # (N, T, T)
+    B = np.tensordot(data.members, B_subject, axes=1)  # per pattern
+    if reml:
+        hessian += 2 * np.einsum("aij,pbjk,pki->ab", jacobian, sv, B, optimize=True)
+        am = np.matmul(a_inverse, M)
+        hessian -= np.einsum("aij,bji->ab", am, am)
+    if np.any(second):
+        hessian += np.einsum("p,pij,abji->ab", data.counts, inverses, second, optimize=True)
+        hessian -= np.einsum("abij,ij->ab", second, u.T @ u)
+        if reml:
+            hessian -= np.einsum("abij,ji->ab", second, B.sum(axis=0))
+    gradient = np.einsum("ij,kij->k", evaluation.gradient_sigma, jacobian)
+    hessian = 0.5 * (hessian + hessian.T)
+    return _SecondOrder(True, evaluation, jacobian, gradient, hessian, M)
 
 
 @dataclass(frozen=True)
@@ -381,7 +459,7 @@ def mmrm(
     design = build_design(formula, used, references=references)
     visit_index = used[visit].astype(str).map({v: i for i, v in enumerate(visits)}).to_numpy()
     structure = covariance_structure(covariance, len(visits))
-    patterns = _patterns(design, used[subject].tolist(), visit_index.tolist())
+    padded = _padded(design, used[subject].tolist(), visit_index.tolist(), len(visits))
     p = design.X.shape[1]
     n = len(design.y)
     if n - p <= 0:
@@ -389,7 +467,7 @@ def mmrm(
 
     def objective(theta: Vector) -> tuple[float, Vector]:
         try:
-            evaluation = _evaluate(structure.sigma_theta(theta), patterns, reml, p)
+            evaluation = _evaluate(structure.sigma_theta(theta), padded, reml, p)
         except _NotPositiveDefiniteError:
             return float("inf"), np.zeros_like(theta)
         return evaluation.f, _gradient_theta(structure, theta, evaluation.gradient_sigma)
@@ -404,43 +482,34 @@ def mmrm(
     )
     theta = np.asarray(found.x, dtype=np.float64)
     iterations = int(found.nit)
-    for _ in range(5):  # polish with Newton steps on the analytic gradient
-        f0, g0 = objective(theta)
-        if not np.isfinite(f0) or np.max(np.abs(g0)) < 1e-9:
+    phi = structure.phi_of_theta(theta)
+    second = _second_order(structure, phi, padded, reml, p)
+    for _ in range(8):  # Newton steps in phi on the analytic Hessian
+        if not second.ok or np.max(np.abs(second.gradient)) < 1e-10:
             break
-        hessian = _hessian(lambda x: objective(x)[1], theta)
         try:
-            step = np.linalg.solve(hessian, g0)
+            step = np.linalg.solve(second.hessian, second.gradient)
         except np.linalg.LinAlgError:
             break
-        candidate = theta - step
-        if objective(candidate)[0] <= f0 + 1e-10:
-            theta = candidate
-        else:
+        candidate = _second_order(structure, phi - step, padded, reml, p)
+        if not candidate.ok or candidate.evaluation.f > second.evaluation.f + 1e-9:
             break
-    final_f, final_g = objective(theta)
-    if not np.isfinite(final_f) or np.max(np.abs(final_g)) > 1e-3 * max(1.0, abs(final_f)) ** 0.5:
+        phi, second = phi - step, candidate
+        iterations += 1
+    gradient_size = float(np.max(np.abs(second.gradient))) if second.ok else float("inf")
+    if not second.ok or gradient_size > 1e-3:
         raise MmrmConvergenceError(
             f"the {covariance} MMRM did not converge ({found.message}; gradient "
-            f"{np.max(np.abs(final_g)):.2g}); try a simpler covariance structure (cs, ar1), "
+            f"{gradient_size:.2g}); try a simpler covariance structure (cs, ar1), "
             "check that every visit has enough subjects, or rescale the response",
             field="cov",
             value=covariance,
         )
-    phi = structure.phi_of_theta(theta)
     sigma = structure.sigma_phi(phi)
-    evaluation = _evaluate(sigma, patterns, reml, p)
-    jacobian = structure.jacobian_phi(phi)  # (q, T, T)
-
-    def gradient_phi(x: Vector) -> Vector:
-        ev = _evaluate(structure.sigma_phi(x), patterns, reml, p)
-        return np.asarray(
-            np.einsum("ij,kij->k", ev.gradient_sigma, structure.jacobian_phi(x)), dtype=np.float64
-        )
-
-    hessian_phi = _hessian(gradient_phi, phi)
+    evaluation = second.evaluation
+    jacobian = second.jacobian
     try:
-        phi_cov = np.asarray(2.0 * np.linalg.inv(hessian_phi), dtype=np.float64)
+        phi_cov = np.asarray(2.0 * np.linalg.inv(second.hessian), dtype=np.float64)
     except np.linalg.LinAlgError:
         raise MmrmConvergenceError(
             "the covariance parameters' information matrix is singular; the model is "
@@ -448,21 +517,23 @@ def mmrm(
             field="cov",
             value=covariance,
         ) from None
+    if np.any(np.linalg.eigvalsh(second.hessian) <= 0):
+        raise MmrmConvergenceError(
+            f"the {covariance} MMRM stopped at a point that is not a maximum of the "
+            "likelihood; try a simpler covariance structure or other starting values",
+            field="cov",
+            value=covariance,
+        )
     beta_cov = np.asarray(np.linalg.inv(evaluation.A), dtype=np.float64)
-    P = np.zeros((len(phi), p, p))
-    for pattern, inverse in zip(patterns, evaluation.inverses, strict=True):
-        for k in range(len(phi)):
-            block = jacobian[k][np.ix_(pattern.idx, pattern.idx)]
-            middle = inverse @ block @ inverse
-            P[k] -= np.einsum("mkp,kl,mlq->pq", pattern.X, middle, pattern.X)
+    P = -second.M
     kr = None
     beta_cov_adjusted = beta_cov
     if df_method == "kenward-roger":
         kr = KenwardRoger.build(
             beta_cov=beta_cov,
             P=P,
-            Q=_q_terms(patterns, evaluation.inverses, jacobian),
-            R=_r_terms(patterns, evaluation.inverses, structure.hessian_phi(phi)),
+            Q=_q_terms(padded, evaluation.inverses, jacobian),
+            R=_r_terms(padded, evaluation.inverses, structure.hessian_phi(phi)),
             W=phi_cov,
         )
         beta_cov_adjusted = kr.adjusted_cov
@@ -489,31 +560,32 @@ def mmrm(
 
 
 def _q_terms(
-    patterns: list[_Pattern], inverses: list[Matrix], jacobian: npt.NDArray[np.float64]
+    data: _Data, inverses: npt.NDArray[np.float64], jacobian: npt.NDArray[np.float64]
 ) -> npt.NDArray[np.float64]:
+    """Q_ab = sum_i X_i' V^-1 V_a V^-1 V_b V^-1 X_i (Kenward-Roger)."""
     q = jacobian.shape[0]
-    p = patterns[0].X.shape[2]
+    p = data.X.shape[2]
     Q = np.zeros((q, q, p, p))
-    for pattern, inverse in zip(patterns, inverses, strict=True):
-        blocks = jacobian[:, pattern.idx][:, :, pattern.idx]  # (q, k, k)
-        left = np.einsum("ab,qbc->qac", inverse, blocks)  # S^-1 V_q
-        cross = np.einsum("mkp,mlq->klpq", pattern.X, pattern.X)
-        for i in range(q):
-            chain = np.einsum("ab,rbc,cd->rad", left[i], left, inverse)  # S^-1 V_i S^-1 V_r S^-1
-            Q[i] += np.einsum("rkl,klpq->rpq", chain, cross)
+    for pattern, inverse in enumerate(inverses):
+        X = data.X[data.pattern_of == pattern]
+        cross = np.einsum("mkp,mlq->klpq", X, X)
+        left = np.matmul(inverse, jacobian)  # S^-1 V_a
+        chain = np.einsum("aij,bjk,kl->abil", left, left, inverse, optimize=True)
+        Q += np.einsum("abkl,klpq->abpq", chain, cross, optimize=True)
     return Q
 
 
 def _r_terms(
-    patterns: list[_Pattern], inverses: list[Matrix], second: npt.NDArray[np.float64]
+    data: _Data, inverses: npt.NDArray[np.float64], second: npt.NDArray[np.float64]
 ) -> npt.NDArray[np.float64]:
+    """R_ab = sum_i X_i' V^-1 V_ab V^-1 X_i (zero for covariances linear in phi)."""
     q = second.shape[0]
-    p = patterns[0].X.shape[2]
+    p = data.X.shape[2]
     R = np.zeros((q, q, p, p))
     if not np.any(second):
         return R
-    for pattern, inverse in zip(patterns, inverses, strict=True):
-        blocks = second[:, :, pattern.idx][:, :, :, pattern.idx]
-        middle = np.einsum("ab,ijbc,cd->ijad", inverse, blocks, inverse)
-        R += np.einsum("mkp,ijkl,mlq->ijpq", pattern.X, middle, pattern.X)
+    for pattern, inverse in enumerate(inverses):
+        X = data.X[data.pattern_of == pattern]
+        middle = np.einsum("ij,abjk,kl->abil", inverse, second, inverse, optimize=True)
+        R += np.einsum("mkp,abkl,mlq->abpq", X, middle, X, optimize=True)
     return R

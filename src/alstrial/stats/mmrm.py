@@ -92,7 +92,7 @@ class _Evaluation:
 def _padded(
     design: Design, subject: Sequence[object], visit_index: Sequence[int], n_visits: int
 ) -> _Data:
-    codes, subjects = pd.factorize(pd.Series(subject, dtype=object))
+    codes, subjects = pd.factorize(pd.Series([str(s) for s in subject]))
     n, p = len(subjects), design.X.shape[1]
     X = np.zeros((n, n_visits, p))
     y = np.zeros((n, n_visits))
@@ -118,7 +118,7 @@ def _evaluate(sigma: Matrix, data: _Data, reml: bool, p: int) -> _Evaluation:
     except np.linalg.LinAlgError:
         raise _NotPositiveDefiniteError from None
     logdets = 2.0 * np.log(np.diagonal(lower, axis1=1, axis2=2)).sum(axis=1)
-    inverses = np.linalg.inv(blocks) * outer
+    inverses = np.asarray(np.linalg.inv(blocks) * outer, dtype=np.float64)
     per_subject = inverses[data.pattern_of]
     n = data.X.shape[0]
     Z = np.matmul(per_subject, data.X)

@@ -29,6 +29,7 @@ test: lint typecheck unit  ## ruff, mypy and pytest (SQLite and, when reachable,
 bench: $(BIN)/.installed
 	$(BIN)/python bench/bench_store.py
 	$(BIN)/python bench/bench_scoring.py
+	$(BIN)/python bench/bench_mmrm.py
 
 postgres:  ## install (Debian) and start a local PostgreSQL server for the tests
 	bash scripts/ensure-postgres.sh

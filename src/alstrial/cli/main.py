@@ -17,6 +17,7 @@ from rich.table import Table
 from alstrial.cli.context import database_url, open_session
 from alstrial.cli.errors import run_guarded
 from alstrial.cli.score import score_app
+from alstrial.cli.stats import stats_app
 from alstrial.exceptions import ConflictError, IntegrityError
 from alstrial.protocol import load_protocol, reference_protocol_text
 from alstrial.services import (
@@ -45,6 +46,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(subjects_app, name="subjects")
 app.add_typer(protocol_app, name="protocol")
 app.add_typer(score_app, name="score")
+app.add_typer(stats_app, name="stats")
 
 console = Console()
 errors = Console(stderr=True)

@@ -130,11 +130,13 @@ def kaplan_meier(
     times = np.unique(t[e == 1])
     n_risk = np.array([(t >= u).sum() for u in times], dtype=np.float64)
     n_event = np.array([((t == u) & (e == 1)).sum() for u in times], dtype=np.float64)
-    survival = np.cumprod(1 - n_event / n_risk)
+    survival: Vector = np.asarray(np.cumprod(1 - n_event / n_risk), dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         greenwood = np.cumsum(n_event / (n_risk * (n_risk - n_event)))
-        se = survival * np.sqrt(greenwood)
+        se: Vector = np.asarray(survival * np.sqrt(greenwood), dtype=np.float64)
         z = float(stats.norm.ppf(0.5 + level / 2))
+        low: Vector
+        high: Vector
         if conf_type == "log":
             low = survival * np.exp(-z * np.sqrt(greenwood))
             high = survival * np.exp(z * np.sqrt(greenwood))
@@ -145,10 +147,8 @@ def kaplan_meier(
             high = survival ** np.exp(-spread)
         else:
             low, high = survival - z * se, survival + z * se
-    low = np.asarray(np.where(survival > 0, np.clip(low, 0, 1), np.nan), dtype=np.float64)
-    high = np.asarray(np.where(survival > 0, np.clip(high, 0, 1), np.nan), dtype=np.float64)
-    survival = np.asarray(survival, dtype=np.float64)
-    se = np.asarray(se, dtype=np.float64)
+    low = np.where(survival > 0, np.clip(low, 0, 1), np.nan)
+    high = np.where(survival > 0, np.clip(high, 0, 1), np.nan)
     # The median's interval: the times whose survival interval contains 0.5 (R's rule).
     median_low = _median(times, np.nan_to_num(low, nan=1.0))
     median_high = _median(times, np.nan_to_num(high, nan=1.0))

@@ -384,6 +384,7 @@ def mmrm(
     references: Mapping[str, str] | None = None,
     visit_order: Sequence[str] | None = None,
     max_iterations: int = 1000,
+    structure: CovarianceStructure | None = None,
 ) -> MmrmResult:
     """Fit an MMRM (module docstring).
 
@@ -406,6 +407,10 @@ def mmrm(
         Reference level per categorical factor (default: first level in sorted order).
     visit_order
         Order of the visits (default: sorted); AR(1) and Toeplitz depend on it.
+    structure
+        A covariance structure built by the caller over the visits in ``visit_order`` (the
+        random-intercept-and-slope model of :func:`~alstrial.stats.lmm.lmm`); overrides
+        ``covariance``.
 
     Raises
     ------
@@ -458,7 +463,14 @@ def mmrm(
         )
     design = build_design(formula, used, references=references)
     visit_index = used[visit].astype(str).map({v: i for i, v in enumerate(visits)}).to_numpy()
-    structure = covariance_structure(covariance, len(visits))
+    if structure is None:
+        structure = covariance_structure(covariance, len(visits))
+    elif structure.n_visits != len(visits):
+        raise ValidationError(
+            f"the covariance structure has {structure.n_visits} visits, the data {len(visits)}",
+            field="visit",
+        )
+    covariance = structure.name
     padded = _padded(design, used[subject].tolist(), visit_index.tolist(), len(visits))
     p = design.X.shape[1]
     n = len(design.y)

@@ -148,3 +148,22 @@ def test_bad_input_is_one_line(tmp_path: Path, args: list[str], words: str) -> N
     assert result.returncode == 2
     assert words in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_parquet_input(tmp_path: Path) -> None:
+    """The same file as Parquet gives the same MMRM."""
+    data = pd.read_csv(REFERENCE / "fev_data.csv")
+    path = tmp_path / "fev.parquet"
+    data.to_parquet(path)
+    payload = as_json(
+        "mmrm",
+        str(path),
+        "--formula",
+        "FEV1 ~ ARMCD*AVISIT",
+        "--subject",
+        "USUBJID",
+        "--visit",
+        "AVISIT",
+        cwd=tmp_path,
+    )
+    assert payload["n_obs"] == 537

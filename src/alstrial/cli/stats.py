@@ -37,7 +37,9 @@ def read_table(path: Path) -> pd.DataFrame:
             frame = pd.read_csv(path)
     except ImportError as error:
         raise ValidationError(
-            f"{path}: reading Parquet needs pyarrow ({error})", field="file", value=str(path)
+            f"{path}: reading Parquet needs pyarrow: pip install 'alstrial[parquet]' ({error})",
+            field="file",
+            value=str(path),
         ) from None
     except (ValueError, OSError, pd.errors.ParserError) as error:
         raise ValidationError(

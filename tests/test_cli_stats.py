@@ -167,3 +167,78 @@ def test_parquet_input(tmp_path: Path) -> None:
         cwd=tmp_path,
     )
     assert payload["n_obs"] == 537
+
+
+def test_km_power_lmm_cafs_json(tmp_path: Path) -> None:
+    """One call each; the numbers are held by the engine's own tests, here the JSON keys and
+    a value each (R survdiff chisq 3.3964; Diggle n 313; lmerTest -2REML 2037.7576)."""
+    km = as_json(
+        "km",
+        str(REFERENCE / "aml.csv"),
+        "--time",
+        "time",
+        "--event",
+        "status",
+        "--group",
+        "x",
+        cwd=tmp_path,
+    )
+    assert km["log_rank"]["chi2"] == pytest.approx(3.3963887, abs=1e-6)
+    assert km["curves"]["Maintained"]["median"] == 31
+    diggle = as_json(
+        "power",
+        "diggle",
+        "--delta",
+        "0.5",
+        "--times",
+        "0,2,5",
+        "--sigma2",
+        "100",
+        "--rho",
+        "0.2",
+        "--one-sided",
+        cwd=tmp_path,
+    )
+    assert diggle["n_per_group_rounded"] == 313
+    model = as_json(
+        "lmm",
+        str(REFERENCE / "lmm_data.csv"),
+        "--formula",
+        "score ~ arm*months",
+        "--subject",
+        "id",
+        "--time",
+        "months",
+        cwd=tmp_path,
+    )
+    assert model["neg2_loglik"] == pytest.approx(2037.75764872, abs=1e-6)
+    assert set(model["random_effects"]) == {"UN(1,1)", "UN(2,1)", "UN(2,2)", "Residual"}
+    trial = pd.DataFrame(
+        {
+            "id": ["A", "B", "C", "D"],
+            "arm": ["x", "x", "y", "y"],
+            "death": [3, 6, None, None],
+            "end": [3, 6, 12, 12],
+            "change": [None, -8, -10, -4],
+        }
+    )
+    trial.to_csv(tmp_path / "trial.csv", index=False)
+    result = as_json(
+        "cafs",
+        str(tmp_path / "trial.csv"),
+        "--subject",
+        "id",
+        "--arm",
+        "arm",
+        "--death-time",
+        "death",
+        "--followup-time",
+        "end",
+        "--change",
+        "change",
+        cwd=tmp_path,
+    )
+    assert result["mean_score"] == {"x": -2.0, "y": 2.0}
+    missing = stats("power", "diggle", "--delta", "0.5", cwd=tmp_path)
+    assert missing.returncode == 2
+    assert "needs --times" in missing.stderr

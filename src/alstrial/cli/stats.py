@@ -6,7 +6,7 @@ import json
 import math
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import pandas as pd
 import typer
@@ -17,8 +17,11 @@ from alstrial.exceptions import ValidationError
 
 __all__ = ["read_table", "stats_app"]
 
+T = TypeVar("T")
+
 stats_app = typer.Typer(
-    help="Statistics on a CSV or Parquet file: rm-anova, mmrm, describe.", no_args_is_help=True
+    help="Statistics on a CSV or Parquet file: describe, rm-anova, mmrm, lmm, km, cafs, power.",
+    no_args_is_help=True,
 )
 console = Console()
 
@@ -190,11 +193,20 @@ def mmrm_command(
         visit_order=visit_order.split(",") if visit_order else None,
     )
     by = lsmeans.split(",") if lsmeans else _default_lsmeans(result.design.terms, visit)
-    means = result.lsmeans(by) if by else pd.DataFrame()
-    payload = {
+    payload = _model_payload(result, formula, by)
+    if as_json:
+        _echo_json(payload)
+        return
+    _print_model(result, ml, cov)
+
+
+def _model_payload(result: Any, formula: str, lsmeans_by: list[str]) -> dict[str, Any]:
+    """The JSON of a fitted MMRM or LMM (keys pinned by tests/test_cli_stats.py)."""
+    means = result.lsmeans(lsmeans_by) if lsmeans_by else pd.DataFrame()
+    return {
         "formula": formula,
-        "covariance_structure": cov,
-        "method": "ML" if ml else "REML",
+        "covariance_structure": result.structure.name,
+        "method": "REML" if result.reml else "ML",
         "df_method": result.df_method,
         "n_subjects": result.n_subjects,
         "n_obs": result.n_obs,
@@ -210,9 +222,9 @@ def mmrm_command(
         "type3": [asdict(row) for row in result.type3],
         "lsmeans": means.to_dict("records"),
     }
-    if as_json:
-        _echo_json(payload)
-        return
+
+
+def _print_model(result: Any, ml: bool, cov: str) -> None:
     table = Table("term", "estimate", "SE", "df", "t", "p")
     for c in result.coefficients:
         table.add_row(
@@ -258,3 +270,239 @@ def describe_command(
     for row in summary.itertuples(index=False):
         table.add_row(*(f"{v:.4g}" if isinstance(v, float) else str(v) for v in row))
     console.print(table)
+
+
+@stats_app.command("lmm")
+def lmm_command(
+    file: FileArgument,
+    formula: Annotated[str, typer.Option(help='Fixed effects, e.g. "Y ~ ARM*MONTH".')],
+    subject: Annotated[str, typer.Option(help="Subject id column.")],
+    time: Annotated[str, typer.Option(help="Numeric time column (random slope on it).")],
+    ml: Annotated[bool, typer.Option("--ml", help="Maximum likelihood instead of REML.")] = False,
+    df: Annotated[str, typer.Option(help="satterthwaite or kenward-roger.")] = "satterthwaite",
+    reference: Annotated[
+        list[str] | None, typer.Option(help="Reference level, COLUMN=LEVEL (repeatable).")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Linear mixed model with random intercept and slope (lmerTest's (time | subject))."""
+    from alstrial.stats.lmm import lmm
+
+    data = read_table(file)
+    result = lmm(
+        data,
+        formula,
+        subject=subject,
+        time=time,
+        reml=not ml,
+        df=df,
+        references=_references(reference),
+    )
+    payload = _model_payload(result, formula, [])
+    payload["random_effects"] = payload.pop("covariance_parameters")
+    if as_json:
+        _echo_json(payload)
+        return
+    _print_model(result, ml, "random intercept and slope")
+
+
+@stats_app.command("km")
+def km_command(
+    file: FileArgument,
+    time: Annotated[str, typer.Option(help="Follow-up time column.")],
+    event: Annotated[str, typer.Option(help="Event column: 1 event, 0 censored.")],
+    group: Annotated[str | None, typer.Option(help="Group column (log-rank test).")] = None,
+    conf_type: Annotated[str, typer.Option(help="log (R), log-log (SAS) or plain.")] = "log",
+    as_json: JsonOption = False,
+) -> None:
+    """Kaplan-Meier curves with Greenwood CIs, medians, and the log-rank test."""
+    from alstrial.stats.survival import kaplan_meier, log_rank
+
+    data = read_table(file)
+    for column in (time, event, *([group] if group else [])):
+        if column not in data.columns:
+            raise ValidationError(f"column {column!r} is not in the data", field=column)
+    groups = sorted({str(g) for g in data[group]}) if group else ["all"]
+    curves: dict[str, dict[str, Any]] = {}
+    for name in groups:
+        own = data[data[group].astype(str) == name] if group else data
+        fit = kaplan_meier(
+            own[time].to_numpy(dtype=float), own[event].to_numpy(dtype=float), conf_type=conf_type
+        )
+        curves[name] = {
+            "n": fit.n,
+            "events": fit.events,
+            "median": fit.median,
+            "median_ci": list(fit.median_ci),
+            "table": fit.table().to_dict("records"),
+        }
+    payload: dict[str, Any] = {"conf_type": conf_type, "curves": curves}
+    if group:
+        test = log_rank(
+            data[time].to_numpy(dtype=float),
+            data[event].to_numpy(dtype=float),
+            data[group].astype(str).tolist(),
+        )
+        payload["log_rank"] = {
+            "groups": list(test.groups),
+            "observed": test.observed.tolist(),
+            "expected": test.expected.tolist(),
+            "chi2": test.chi2,
+            "df": test.df,
+            "p": test.p,
+        }
+    if as_json:
+        _echo_json(payload)
+        return
+    for name, curve in curves.items():
+        typer.echo(
+            f"{name}: n {curve['n']}, events {curve['events']}, median {curve['median']} "
+            f"(95 % CI {curve['median_ci'][0]} to {curve['median_ci'][1]})"
+        )
+    if group:
+        rank: dict[str, Any] = payload["log_rank"]
+        typer.echo(f"log-rank chi2({rank['df']}) = {rank['chi2']:.4f}, p = {rank['p']:.4g}")
+
+
+@stats_app.command("cafs")
+def cafs_command(
+    file: FileArgument,
+    subject: Annotated[str, typer.Option(help="Subject id column.")],
+    arm: Annotated[str, typer.Option(help="Arm column (two arms).")],
+    death_time: Annotated[str, typer.Option(help="Time of death (empty when alive).")],
+    followup_time: Annotated[str, typer.Option(help="End of follow-up.")],
+    change: Annotated[str, typer.Option(help="ALSFRS-R change from baseline.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Combined Assessment of Function and Survival (Berry 2013) and its rank test."""
+    from alstrial.stats.cafs import cafs
+
+    result = cafs(
+        read_table(file),
+        subject=subject,
+        arm=arm,
+        death_time=death_time,
+        followup_time=followup_time,
+        change=change,
+    )
+    payload = {
+        "mean_score": result.mean_score,
+        "statistic": result.statistic,
+        "p": result.p,
+        "scores": result.scores.to_dict("records"),
+    }
+    if as_json:
+        _echo_json(payload)
+        return
+    for name, mean in result.mean_score.items():
+        typer.echo(f"{name}: mean CAFS score {mean:.3f}")
+    typer.echo(f"Mann-Whitney U = {result.statistic:g}, p = {result.p:.4g}")
+
+
+def _floats(text: str, name: str) -> list[float]:
+    try:
+        return [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise ValidationError(
+            f"--{name} must be comma-separated numbers, got {text!r}", field=name, value=text
+        ) from None
+
+
+@stats_app.command("power")
+def power_command(
+    method: Annotated[str, typer.Argument(help="diggle, slope, llc or simulate.")],
+    delta: Annotated[
+        float | None, typer.Option(help="Difference in slope (diggle, slope).")
+    ] = None,
+    times: Annotated[str | None, typer.Option(help="Visit times, comma-separated.")] = None,
+    sigma2: Annotated[float | None, typer.Option(help="Residual variance (diggle).")] = None,
+    rho: Annotated[float | None, typer.Option(help="Exchangeable correlation (diggle).")] = None,
+    var_slope: Annotated[float | None, typer.Option(help="Random slope variance (slope).")] = None,
+    var_residual: Annotated[float | None, typer.Option(help="Residual variance (slope).")] = None,
+    effect_size: Annotated[float | None, typer.Option(help="Effect in SD units (llc).")] = None,
+    phi1: Annotated[float, typer.Option(help="Variance inflation, arm 1 (llc).")] = 1.0,
+    phi2: Annotated[float, typer.Option(help="Variance inflation, arm 2 (llc).")] = 1.0,
+    ratio: Annotated[float, typer.Option(help="Allocation ratio n2/n1 (llc).")] = 1.0,
+    means: Annotated[
+        str | None, typer.Option(help="simulate: CSV of means, arms x visits (index = arm).")
+    ] = None,
+    covariance: Annotated[
+        str | None, typer.Option(help="simulate: CSV of the visit covariance (no header).")
+    ] = None,
+    n_per_arm: Annotated[int | None, typer.Option(help="simulate: subjects per arm.")] = None,
+    retention: Annotated[
+        str | None, typer.Option(help="simulate: retention per visit, comma-separated.")
+    ] = None,
+    n_sim: Annotated[int, typer.Option(help="simulate: trials simulated.")] = 200,
+    seed: Annotated[int, typer.Option(help="simulate: random seed.")] = 1,
+    alpha: Annotated[float, typer.Option(help="Significance level.")] = 0.05,
+    power: Annotated[float, typer.Option(help="Target power.")] = 0.8,
+    one_sided: Annotated[bool, typer.Option("--one-sided", help="One-sided test.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Sample size or power for the next trial (Diggle, random slope, Lu-Luo-Chen, simulation)."""
+    from alstrial.stats import power as engine
+
+    alternative = "one-sided" if one_sided else "two-sided"
+
+    def need(value: T | None, name: str) -> T:
+        if value is None:
+            raise ValidationError(f"power {method} needs --{name.replace('_', '-')}", field=name)
+        return value
+
+    payload: dict[str, Any] = {"method": method}
+    if method == "diggle":
+        n = engine.diggle_slope_n(
+            need(delta, "delta"),
+            _floats(need(times, "times"), "times"),
+            need(sigma2, "sigma2"),
+            need(rho, "rho"),
+            alpha=alpha,
+            power=power,
+            alternative=alternative,
+        )
+        payload |= {"n_per_group": n, "n_per_group_rounded": math.ceil(n)}
+    elif method == "slope":
+        n = engine.random_slope_n(
+            need(delta, "delta"),
+            _floats(need(times, "times"), "times"),
+            var_slope=need(var_slope, "var_slope"),
+            var_residual=need(var_residual, "var_residual"),
+            alpha=alpha,
+            power=power,
+            alternative=alternative,
+        )
+        payload |= {"n_per_group": n, "n_per_group_rounded": math.ceil(n)}
+    elif method == "llc":
+        size = need(effect_size, "effect_size")
+        payload |= {
+            f"n_total_{test}": engine.llc_n(
+                size, phi1=phi1, phi2=phi2, ratio=ratio, alpha=alpha, power=power, test=test
+            )
+            for test in ("z", "t")
+        }
+    elif method == "simulate":
+        table = read_table(Path(need(means, "means")))
+        sigma = pd.read_csv(Path(need(covariance, "covariance")), header=None)
+        result = engine.simulate_power(
+            table.set_index(table.columns[0]),
+            sigma.to_numpy(dtype=float),
+            n_per_arm=need(n_per_arm, "n_per_arm"),
+            retention=_floats(retention, "retention") if retention else None,
+            n_sim=n_sim,
+            alpha=alpha,
+            seed=seed,
+        )
+        payload |= asdict(result)
+    else:
+        raise ValidationError(
+            f"unknown power method {method!r}",
+            field="method",
+            value=method,
+            allowed="diggle, slope, llc, simulate",
+        )
+    if as_json:
+        _echo_json(payload)
+        return
+    for key, value in payload.items():
+        typer.echo(f"{key}: {value:.4f}" if isinstance(value, float) else f"{key}: {value}")

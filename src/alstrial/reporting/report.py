@@ -11,6 +11,13 @@ import jinja2
 import pandas as pd
 
 import alstrial
+from alstrial.reporting.analyses import (
+    MmrmSummary,
+    SurvivalSummary,
+    mmrm_summary,
+    piecewise_summary,
+    survival_summary,
+)
 from alstrial.reporting.figures import figure_means_by_visit
 from alstrial.reporting.progression import encals_table, pre_post_table, stage_table
 from alstrial.reporting.tables import (
@@ -53,6 +60,9 @@ class Report:
     pre_post: dict[str, pd.DataFrame]
     stages: pd.DataFrame
     encals: pd.DataFrame
+    mmrms: dict[str, MmrmSummary]
+    piecewise: dict[str, pd.DataFrame]
+    survival: SurvivalSummary
     generated_at: datetime
 
 
@@ -86,6 +96,9 @@ def build_report(frames: AnalysisFrames) -> Report:
         pre_post={label: pre_post_table(frames, m) for m, label in MEASURE_LABELS.items()},
         stages=stage_table(frames),
         encals=encals_table(frames),
+        mmrms={label: mmrm_summary(frames, m) for m, label in MEASURE_LABELS.items()},
+        piecewise={label: piecewise_summary(frames, m) for m, label in MEASURE_LABELS.items()},
+        survival=survival_summary(frames),
         generated_at=datetime.now(UTC),
     )
 

@@ -187,8 +187,17 @@ def _check_hierarchy(terms: list[tuple[str, ...]], formula: str) -> None:
                     )
 
 
-def _levels(data: pd.DataFrame, name: str, references: Mapping[str, str]) -> tuple[str, ...]:
-    values = sorted({str(v) for v in data[name]})
+def _levels(
+    data: pd.DataFrame,
+    name: str,
+    references: Mapping[str, str],
+    orders: Mapping[str, Sequence[str]],
+) -> tuple[str, ...]:
+    present = {str(v) for v in data[name]}
+    if name in orders:
+        values = [str(v) for v in orders[name] if str(v) in present]
+    else:
+        values = sorted(present)
     reference = references.get(name)
     if reference is not None:
         if reference not in values:
@@ -219,6 +228,7 @@ def build_design(
     *,
     references: Mapping[str, str] | None = None,
     categorical: Sequence[str] = (),
+    orders: Mapping[str, Sequence[str]] | None = None,
 ) -> Design:
     """Build the design of ``formula`` on ``data`` (rows with a missing value must be gone).
 
@@ -232,6 +242,9 @@ def build_design(
         Reference level per categorical factor (default: first in sorted order).
     categorical
         Numeric columns to treat as categorical (text and boolean columns always are).
+    orders
+        Level order per factor (e.g. the visits in time order); the first is the reference
+        unless ``references`` names another. Default: sorted.
 
     Raises
     ------
@@ -253,7 +266,7 @@ def build_design(
         )
     factors = sorted({f for term in terms for f in term})
     levels = {
-        f: _levels(data, f, references)
+        f: _levels(data, f, references, orders or {})
         for f in factors
         if f in categorical or _is_categorical(data[f])
     }

@@ -461,7 +461,7 @@ def mmrm(
         raise ValidationError(
             f"visit {unknown[0]!r} is not in the visit order", field=visit, value=unknown[0]
         )
-    design = build_design(formula, used, references=references)
+    design = build_design(formula, used, references=references, orders={visit: visits})
     visit_index = used[visit].astype(str).map({v: i for i, v in enumerate(visits)}).to_numpy()
     if structure is None:
         structure = covariance_structure(covariance, len(visits))

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from itertools import combinations
 
 import numpy as np
@@ -27,7 +28,7 @@ import pandas as pd
 
 from alstrial.exceptions import ValidationError
 
-__all__ = ["Design", "DesignTerm", "build_design", "formula_variables"]
+__all__ = ["Design", "DesignTerm", "build_design", "formula_variables", "level_codes"]
 
 Matrix = npt.NDArray[np.float64]
 
@@ -139,7 +140,8 @@ def _sum_codes(levels: Sequence[str]) -> Matrix:
     return codes
 
 
-def _terms(formula: str) -> tuple[str, list[tuple[str, ...]], bool]:
+@cache
+def _terms(formula: str) -> tuple[str, tuple[tuple[str, ...], ...], bool]:
     from formulaic import Formula  # type: ignore[import-untyped]  # deferred: parsing only
 
     try:
@@ -164,7 +166,7 @@ def _terms(formula: str) -> tuple[str, list[tuple[str, ...]], bool]:
             intercept = True
         else:
             terms.append(factors)
-    return lhs[0], terms, intercept
+    return lhs[0], tuple(terms), intercept
 
 
 def formula_variables(formula: str) -> tuple[str, ...]:
@@ -173,7 +175,7 @@ def formula_variables(formula: str) -> tuple[str, ...]:
     return (response, *sorted({factor for term in terms for factor in term}))
 
 
-def _check_hierarchy(terms: list[tuple[str, ...]], formula: str) -> None:
+def _check_hierarchy(terms: Sequence[tuple[str, ...]], formula: str) -> None:
     present = {frozenset(t) for t in terms}
     for term in terms:
         for size in range(1, len(term)):
@@ -193,7 +195,7 @@ def _levels(
     references: Mapping[str, str],
     orders: Mapping[str, Sequence[str]],
 ) -> tuple[str, ...]:
-    present = {str(v) for v in data[name]}
+    present = {str(v) for v in pd.unique(data[name].to_numpy(dtype=object))}
     if name in orders:
         values = [str(v) for v in orders[name] if str(v) in present]
     else:
@@ -216,6 +218,13 @@ def _levels(
             field=name,
         )
     return tuple(values)
+
+
+def level_codes(series: pd.Series, levels: Sequence[str]) -> npt.NDArray[np.intp]:
+    """Index of each value's level (values compared as text)."""
+    uniques, inverse = np.unique(series.to_numpy(dtype=object).astype(str), return_inverse=True)
+    lookup = np.array([list(levels).index(u) for u in uniques], dtype=np.intp)
+    return np.asarray(lookup[inverse.reshape(-1)], dtype=np.intp)
 
 
 def _is_categorical(series: pd.Series) -> bool:
@@ -285,10 +294,7 @@ def build_design(
     column_names: list[str] = ["(Intercept)"] if intercept else []
     design_terms: list[DesignTerm] = []
     position = len(column_names)
-    indices = {
-        f: data[f].astype(str).map({level: i for i, level in enumerate(levels[f])}).to_numpy()
-        for f in levels
-    }
+    indices = {f: level_codes(data[f], levels[f]) for f in levels}
     for term in terms:
         t_block = np.ones((n, 1))
         s_block = np.ones((n, 1))

@@ -37,7 +37,7 @@ from scipy import linalg, optimize
 
 from alstrial.exceptions import ValidationError
 from alstrial.stats.covariance import CovarianceStructure, covariance_structure
-from alstrial.stats.design import Design, build_design, formula_variables
+from alstrial.stats.design import Design, build_design, formula_variables, level_codes
 from alstrial.stats.inference import (
     ContrastResult,
     FTestResult,
@@ -90,9 +90,13 @@ class _Evaluation:
 
 
 def _padded(
-    design: Design, subject: Sequence[object], visit_index: Sequence[int], n_visits: int
+    design: Design,
+    subject: npt.NDArray[np.object_],
+    visit_index: npt.NDArray[np.intp],
+    n_visits: int,
 ) -> _Data:
-    codes, subjects = pd.factorize(pd.Series([str(s) for s in subject]))
+    _, codes = np.unique(subject.astype(str), return_inverse=True)
+    subjects = np.unique(codes)
     n, p = len(subjects), design.X.shape[1]
     X = np.zeros((n, n_visits, p))
     y = np.zeros((n, n_visits))
@@ -372,6 +376,43 @@ def _hessian(gradient: Callable[[Vector], Vector], x: Vector) -> Matrix:
     return np.asarray(0.5 * (hessian + hessian.T), dtype=np.float64)
 
 
+def _newton(
+    structure: CovarianceStructure,
+    phi: Vector,
+    data: _Data,
+    reml: bool,
+    p: int,
+    max_iterations: int,
+) -> tuple[Vector, _SecondOrder, int] | None:
+    """Newton-Raphson in phi with step halving; ``None`` unless it converges.
+
+    A step must keep Sigma positive definite and lower -2 log-likelihood; the Hessian must be
+    positive definite (else the caller falls back to BFGS). Converged: the largest gradient
+    component below 1e-10 relative to the objective's scale.
+    """
+    second = _second_order(structure, phi, data, reml, p)
+    for iteration in range(1, max_iterations + 1):
+        if not second.ok:
+            return None
+        scale = max(1.0, abs(second.evaluation.f))
+        if np.max(np.abs(second.gradient)) < 1e-10 * scale:
+            return phi, second, iteration - 1
+        try:
+            np.linalg.cholesky(second.hessian)
+            step = np.linalg.solve(second.hessian, second.gradient)
+        except np.linalg.LinAlgError:
+            return None
+        for _ in range(30):
+            candidate = _second_order(structure, phi - step, data, reml, p)
+            if candidate.ok and candidate.evaluation.f <= second.evaluation.f + 1e-12 * scale:
+                break
+            step = step / 2
+        else:
+            return None
+        phi, second = phi - step, candidate
+    return None
+
+
 def mmrm(
     data: pd.DataFrame,
     formula: str,
@@ -454,15 +495,15 @@ def mmrm(
     visits = (
         tuple(visit_order)
         if visit_order is not None
-        else tuple(sorted({str(v) for v in data[visit].dropna()}))
+        else tuple(sorted({str(v) for v in pd.unique(data[visit].dropna().to_numpy(dtype=object))}))
     )
-    unknown = sorted({str(v) for v in used[visit]} - set(visits))
+    unknown = sorted({str(v) for v in pd.unique(used[visit].to_numpy(dtype=object))} - set(visits))
     if unknown:
         raise ValidationError(
             f"visit {unknown[0]!r} is not in the visit order", field=visit, value=unknown[0]
         )
     design = build_design(formula, used, references=references, orders={visit: visits})
-    visit_index = used[visit].astype(str).map({v: i for i, v in enumerate(visits)}).to_numpy()
+    visit_index = level_codes(used[visit], visits)
     if structure is None:
         structure = covariance_structure(covariance, len(visits))
     elif structure.n_visits != len(visits):
@@ -471,7 +512,7 @@ def mmrm(
             field="visit",
         )
     covariance = structure.name
-    padded = _padded(design, used[subject].tolist(), visit_index.tolist(), len(visits))
+    padded = _padded(design, used[subject].to_numpy(dtype=object), visit_index, len(visits))
     p = design.X.shape[1]
     n = len(design.y)
     if n - p <= 0:
@@ -485,33 +526,31 @@ def mmrm(
         return evaluation.f, _gradient_theta(structure, theta, evaluation.gradient_sigma)
 
     theta0 = structure.start(_visit_variances(design, visit_index, len(visits)))
-    found = optimize.minimize(
-        objective,
-        theta0,
-        jac=True,
-        method="BFGS",
-        options={"maxiter": max_iterations, "gtol": 1e-6},
-    )
-    theta = np.asarray(found.x, dtype=np.float64)
-    iterations = int(found.nit)
-    phi = structure.phi_of_theta(theta)
-    second = _second_order(structure, phi, padded, reml, p)
-    for _ in range(8):  # Newton steps in phi on the analytic Hessian
-        if not second.ok or np.max(np.abs(second.gradient)) < 1e-10:
-            break
-        try:
-            step = np.linalg.solve(second.hessian, second.gradient)
-        except np.linalg.LinAlgError:
-            break
-        candidate = _second_order(structure, phi - step, padded, reml, p)
-        if not candidate.ok or candidate.evaluation.f > second.evaluation.f + 1e-9:
-            break
-        phi, second = phi - step, candidate
-        iterations += 1
+    newton = _newton(structure, structure.phi_of_theta(theta0), padded, reml, p, max_iterations)
+    if newton is not None:
+        phi, second, iterations = newton
+        message = "Newton iterations converged"
+    else:  # Newton from the start did not converge: BFGS, then Newton to polish
+        found = optimize.minimize(
+            objective,
+            theta0,
+            jac=True,
+            method="BFGS",
+            options={"maxiter": max_iterations, "gtol": 1e-6},
+        )
+        message = str(found.message)
+        polished = _newton(structure, structure.phi_of_theta(found.x), padded, reml, p, 20)
+        if polished is None:
+            phi = structure.phi_of_theta(np.asarray(found.x, dtype=np.float64))
+            second = _second_order(structure, phi, padded, reml, p)
+            iterations = int(found.nit)
+        else:
+            phi, second, extra = polished
+            iterations = int(found.nit) + extra
     gradient_size = float(np.max(np.abs(second.gradient))) if second.ok else float("inf")
     if not second.ok or gradient_size > 1e-3:
         raise MmrmConvergenceError(
-            f"the {covariance} MMRM did not converge ({found.message}; gradient "
+            f"the {covariance} MMRM did not converge ({message}; gradient "
             f"{gradient_size:.2g}); try a simpler covariance structure (cs, ar1), "
             "check that every visit has enough subjects, or rescale the response",
             field="cov",

@@ -35,12 +35,12 @@ def test_against_afex() -> None:
     )
     assert result.n_subjects == 16
     assert [e.subject for e in result.excluded_subjects] == ["S17"]
-    assert result.mauchly.W == pytest.approx(values["mauchly:W"], rel=1e-9)
+    assert pytest.approx(values["mauchly:W"], rel=1e-9) == result.mauchly.W
     for effect in result.effects:
         name = effect.effect
         assert effect.ss == pytest.approx(values[f"ss:{name}"], rel=1e-9), name
         assert effect.error_ss == pytest.approx(values[f"error_ss:{name}"], rel=1e-9), name
-        assert effect.F == pytest.approx(values[f"F:{name}"], rel=1e-9), name
+        assert pytest.approx(values[f"F:{name}"], rel=1e-9) == effect.F, name
         assert effect.p == pytest.approx(values[f"p:{name}"], rel=1e-6), name
         if effect.kind == "within":
             assert effect.eps_gg == pytest.approx(values[f"eps_gg:{name}"], rel=1e-9)
@@ -49,4 +49,5 @@ def test_against_afex() -> None:
                 values[f"eps_hf_lecoutre:{name}"], rel=1e-9
             )
             assert effect.p_hf_lecoutre == pytest.approx(values[f"p_hf_lecoutre:{name}"], rel=1e-6)
-            assert effect.eps_hf is not None and effect.eps_hf > effect.eps_hf_lecoutre
+            assert effect.eps_hf is not None
+            assert effect.eps_hf > effect.eps_hf_lecoutre

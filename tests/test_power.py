@@ -110,3 +110,22 @@ def test_bad_input_is_named() -> None:
         llc_phi([0.9, 1.0], np.eye(2))
     with pytest.raises(ValidationError, match="alpha and power"):
         llc_n(0.5, power=1.2)
+
+
+def test_simulation_inputs_from_a_fitted_model() -> None:
+    """The next trial simulated from fev_data's own MMRM: means in arm x visit order, the
+    fitted covariance, and a power that the simulation can compute."""
+    from pathlib import Path
+
+    from alstrial.stats import mmrm
+    from alstrial.stats.power import simulation_inputs
+
+    data = pd.read_csv(Path(__file__).parent / "reference" / "fev_data.csv")
+    fit = mmrm(data, "FEV1 ~ ARMCD*AVISIT", subject="USUBJID", visit="AVISIT")
+    means, sigma = simulation_inputs(fit, arm="ARMCD", visit="AVISIT")
+    assert means.index.tolist() == ["PBO", "TRT"]
+    assert means.columns.tolist() == ["VIS1", "VIS2", "VIS3", "VIS4"]
+    assert np.allclose(sigma, fit.sigma)
+    result = simulate_power(means, sigma, n_per_arm=30, n_sim=20, seed=3)
+    assert 0 <= result.power <= 1
+    assert result.failures == 0

@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -33,6 +34,11 @@ import pandas as pd
 from scipy import optimize, stats
 
 from alstrial.exceptions import ValidationError
+
+if TYPE_CHECKING:
+    from alstrial.stats.mmrm import MmrmResult
+
+Matrix = npt.NDArray[np.float64]
 
 __all__ = [
     "SimulatedPower",
@@ -42,6 +48,7 @@ __all__ = [
     "random_slope_delta",
     "random_slope_n",
     "simulate_power",
+    "simulation_inputs",
 ]
 
 
@@ -193,6 +200,14 @@ def llc_n(
         return n - (1 + ratio) * t**2 * inflation
 
     return float(optimize.brentq(gap, max(total * 0.5, 3.0), total * 2 + 10))
+
+
+def simulation_inputs(fit: MmrmResult, *, arm: str, visit: str) -> tuple[pd.DataFrame, Matrix]:
+    """Means (arm x visit LS means) and the visit covariance of a fitted MMRM, ready for
+    :func:`simulate_power`: the next trial simulated from this trial's own estimates."""
+    means = fit.lsmeans([arm, visit]).pivot(index=arm, columns=visit, values="estimate")
+    ordered = means.loc[list(fit.design.levels[arm]), list(fit.visits)]
+    return ordered, np.asarray(fit.sigma, dtype=np.float64)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""The cell product: FCS reading, flow cytometry identity, dose, release specification."""

@@ -1,0 +1,226 @@
+"""Reading FCS 2.0, 3.0 and 3.1 files (flow cytometry) into numpy, with the spillover matrix.
+
+Parsing is FlowIO's (the reference implementation's reader, small and pure Python); this module
+adds what a release laboratory needs around it:
+
+- HEADER offsets left blank (allowed when a segment lies beyond 99,999,999 bytes, and written
+  blank by some instruments) are read from TEXT's ``$BEGINDATA``/``$ENDDATA``;
+- a strict read refuses a DATA segment whose offsets disagree with ``$TOT x $PAR``
+  (a known Miltenyi off-by-one); ``strict=False`` reads it and records a warning;
+- the spillover matrix is found under ``$SPILLOVER`` (FCS 3.1), ``SPILL`` (BD's keyword) or
+  ``$COMP`` (FCS 3.0), and a keyword that names channels but holds no values is refused;
+- every failure is an :class:`FcsError` naming the file and the problem.
+
+Reference: Data File Standard for Flow Cytometry, FCS 3.1 (Spidlen et al. 2010, Cytometry A
+77:97-100); FlowIO (White et al., https://github.com/whitews/FlowIO).
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from alstrial.exceptions import ValidationError
+
+__all__ = ["FcsError", "FcsSample", "Spillover", "parse_spillover", "read_fcs"]
+
+_HEADER_BYTES = 58
+_SPILL_KEYWORDS = ("spillover", "spill", "comp")
+
+
+class FcsError(ValidationError):
+    """An FCS file that cannot be read, with the file and the problem named."""
+
+
+@dataclass(frozen=True)
+class Spillover:
+    """A spillover matrix: row i says how much of channel i's dye each channel sees."""
+
+    channels: tuple[str, ...]
+    matrix: npt.NDArray[np.float64]
+    keyword: str
+
+
+@dataclass(frozen=True)
+class FcsSample:
+    """The events and metadata of one FCS file."""
+
+    path: str
+    version: str
+    channels: tuple[str, ...]  # $PnN
+    markers: tuple[str, ...]  # $PnS ('' when absent)
+    events: npt.NDArray[np.float64]  # (events, channels)
+    ranges: tuple[float, ...]  # $PnR
+    keywords: dict[str, str] = field(repr=False)
+    spillover: Spillover | None = None
+    spillover_problem: str | None = None
+    warnings: tuple[str, ...] = ()
+
+    def channel_index(self, name: str) -> int:
+        """Index of a channel by its $PnN name or its $PnS marker (case-insensitive)."""
+        wanted = name.lower()
+        for i, (channel, marker) in enumerate(zip(self.channels, self.markers, strict=True)):
+            if wanted in (channel.lower(), marker.lower()):
+                return i
+        raise FcsError(
+            f"{Path(self.path).name} has no channel or marker {name!r}",
+            field="channel",
+            value=name,
+            allowed=", ".join(
+                f"{c} ({m})" if m else c for c, m in zip(self.channels, self.markers, strict=True)
+            ),
+        )
+
+
+def _fail(path: str, problem: str) -> FcsError:
+    return FcsError(f"{Path(path).name}: {problem}", field="file", value=str(path))
+
+
+def _text_keyword(raw: bytes, header: bytes, keyword: str) -> str | None:
+    """A keyword's value from the TEXT segment (delimiter = its first byte)."""
+    start, end = int(header[10:18]), int(header[18:26])
+    text = raw[start : end + 1]
+    if len(text) < 2:
+        return None
+    delimiter = text[:1]
+    parts = text[1:].replace(delimiter * 2, b"\0").split(delimiter)
+    for key, value in zip(parts[::2], parts[1::2], strict=False):
+        if key.strip().upper() == keyword.upper().encode():
+            return value.replace(b"\0", delimiter).decode("latin-1").strip()
+    return None
+
+
+def _repair_header(path: str, raw: bytes) -> tuple[bytes, list[str]]:
+    """Fill blank HEADER data offsets from TEXT's $BEGINDATA/$ENDDATA (or with zeros)."""
+    notes: list[str] = []
+    if len(raw) < _HEADER_BYTES:
+        raise _fail(path, f"{len(raw)} bytes is too short for an FCS HEADER ({_HEADER_BYTES})")
+    if raw[:3] != b"FCS":
+        raise _fail(path, "does not start with 'FCS': not an FCS file")
+    header = bytearray(raw[:_HEADER_BYTES])
+    for start in (10, 18):
+        if not bytes(header[start : start + 8]).strip().isdigit():
+            raise _fail(path, f"HEADER TEXT offset at byte {start} is not a number")
+    for start, keyword in ((26, "$BEGINDATA"), (34, "$ENDDATA"), (42, None), (50, None)):
+        field_bytes = bytes(header[start : start + 8])
+        if field_bytes.strip() == b"":
+            value = _text_keyword(raw, bytes(header), keyword) if keyword else None
+            filled = value if value is not None and value.isdigit() and len(value) <= 8 else "0"
+            header[start : start + 8] = filled.rjust(8).encode()
+            if keyword:
+                notes.append(f"HEADER {keyword[1:].lower()} offset is blank; TEXT {keyword} used")
+        elif not field_bytes.strip().isdigit():
+            raise _fail(path, f"HEADER offset {field_bytes!r} at byte {start} is not a number")
+    return bytes(header) + raw[_HEADER_BYTES:], notes
+
+
+def parse_spillover(text: str, keyword: str, path: str = "") -> Spillover | None:
+    """Parse ``n, name_1..name_n, v_11..v_nn``; an empty keyword gives ``None``."""
+    parts = [part.strip() for part in text.split(",")]
+    if not parts or parts == [""]:
+        return None
+    try:
+        n = int(float(parts[0]))
+    except ValueError:
+        raise _fail(
+            path, f"spillover keyword {keyword} does not start with a channel count"
+        ) from None
+    if n == 0:
+        return None
+    names = parts[1 : 1 + n]
+    values = parts[1 + n :]
+    if len(names) != n or len(values) != n * n:
+        raise _fail(
+            path,
+            f"spillover keyword {keyword} lists {n} channels but holds {len(values)} values "
+            f"(expected {n * n}); the file has no usable compensation",
+        )
+    try:
+        matrix = np.array([float(v) for v in values]).reshape(n, n)
+    except ValueError:
+        raise _fail(
+            path, f"spillover keyword {keyword} holds a value that is not a number"
+        ) from None
+    return Spillover(tuple(names), matrix, keyword)
+
+
+def _plain(message: str) -> str:
+    """FlowIO's message without its in-memory file name and its keyword advice."""
+    message = message.replace("FCS file InMemoryFile ", "the file ").replace("InMemoryFile ", "")
+    return message.replace(
+        "Set `ignore_offset_error=True` to force reading in this file.",
+        "read it with strict=False to accept it",
+    ).strip()
+
+
+def read_fcs(path: str | Path, *, strict: bool = True) -> FcsSample:
+    """Read an FCS 2.0/3.0/3.1 file (module docstring).
+
+    Parameters
+    ----------
+    path
+        The file.
+    strict
+        Refuse a DATA segment whose offsets disagree with the event count (default); with
+        ``False``, read it and record a warning on the sample.
+
+    Raises
+    ------
+    FcsError
+        For a missing, truncated, corrupt or inconsistent file, naming the file and the
+        problem.
+    """
+    import flowio  # type: ignore[import-untyped]  # deferred: only flow analyses need it
+
+    name = str(path)
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as error:
+        raise _fail(name, f"cannot be read ({error.strerror})") from None
+    repaired, notes = _repair_header(name, raw)
+    caught: list[str] = []
+    try:
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            data = flowio.FlowData(io.BytesIO(repaired), ignore_offset_error=not strict)
+        caught = [_plain(str(w.message)) for w in seen]
+    except Exception as error:  # FlowIO raises ValueError, FCSParsingError, struct errors
+        raise _fail(name, _plain(str(error)) or type(error).__name__) from None
+    count = int(data.channel_count)
+    events = np.asarray(data.events, dtype=np.float64)
+    if count == 0 or events.size % count:
+        raise _fail(name, f"DATA holds {events.size} values, not a multiple of {count} channels")
+    events = events.reshape(-1, count)
+    expected = int(data.text.get("tot", events.shape[0]))
+    if events.shape[0] != expected:
+        raise _fail(name, f"$TOT says {expected} events but DATA holds {events.shape[0]}")
+    keywords = {str(k).lower(): str(v) for k, v in data.text.items()}
+    described = [data.channels.get(i, {}) for i in range(1, count + 1)]
+    channels = tuple(str(c.get("pnn", f"P{i}")) for i, c in enumerate(described, start=1))
+    markers = tuple(str(c.get("pns", "") or "") for c in described)
+    ranges = tuple(float(c.get("pnr", "nan")) for c in described)
+    spillover, problem = None, None
+    for keyword in _SPILL_KEYWORDS:
+        if keyword in keywords:
+            try:
+                spillover = parse_spillover(keywords[keyword], keyword.upper(), name)
+            except FcsError as error:
+                problem = error.message
+            break
+    return FcsSample(
+        path=name,
+        version=str(data.version),
+        channels=channels,
+        markers=markers,
+        events=events,
+        ranges=ranges,
+        keywords=keywords,
+        spillover=spillover,
+        spillover_problem=problem,
+        warnings=tuple(notes + caught),
+    )

@@ -123,7 +123,11 @@ class EligibilityCriterion(_Strict):
 
 
 class ReleaseCriterion(_Strict):
-    """One test of the release specification: a numeric range or an expected result."""
+    """One test of the release specification: a numeric range or an expected result.
+
+    Two tests need no limit: ``endotoxin`` (EU/kg against K for the arm's route unless
+    ``upper`` is set) and ``identity`` (flow cytometry against the ISCT criteria).
+    """
 
     test: str = Field(min_length=1)
     unit: str = ""
@@ -135,7 +139,8 @@ class ReleaseCriterion(_Strict):
 
     @model_validator(mode="after")
     def _has_a_limit(self) -> ReleaseCriterion:
-        if self.lower is None and self.upper is None and self.expected is None:
+        special = self.test in ("endotoxin", "identity")
+        if self.lower is None and self.upper is None and self.expected is None and not special:
             raise ValueError(f"release test {self.test!r} needs lower, upper or expected")
         if self.lower is not None and self.upper is not None and self.lower > self.upper:
             raise ValueError(f"release test {self.test!r}: lower {self.lower} > upper {self.upper}")

@@ -1,0 +1,272 @@
+"""Testing a batch against the protocol's release specification.
+
+Each criterion of ``release_specification`` is a numeric range (inclusive or exclusive
+bounds), an expected result, or one of two special tests:
+
+- ``endotoxin``: the EU/kg given for the subject's route against K (5 EU/kg intravenous,
+  0.2 EU/kg intrathecal) unless the criterion sets ``upper``; see :mod:`.dose`;
+- ``identity``: flow cytometry percent positive per marker against the ISCT minimal criteria
+  (Dominici et al. 2006, Cytotherapy 8:315-7): >= 95 % CD73, CD90, CD105; <= 2 % CD34, CD45,
+  CD11b or CD14, CD19 or CD79a, HLA-DR (bounds inclusive). Markers of the ISCT set that the
+  panel lacks, and markers it adds, are listed as deviations: the certificate states them.
+
+A karyotype reported as a normal human karyotype (``46,XY``, ``46XX``) meets "normal".
+Every criterion comes back as ``pass``, ``fail`` or ``missing``; a batch conforms when all
+pass, and conforms with deviations when identity lacks ISCT markers but all tested pass.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from alstrial.exceptions import ValidationError
+from alstrial.manufacturing.dose import endotoxin_dose
+from alstrial.protocol.model import ReleaseCriterion
+
+__all__ = [
+    "ISCT_NEGATIVE",
+    "ISCT_POSITIVE",
+    "CriterionOutcome",
+    "IdentityOutcome",
+    "ReleaseEvaluation",
+    "evaluate_identity",
+    "evaluate_release",
+]
+
+#: ISCT positive markers: percent positive >= 95 (inclusive).
+ISCT_POSITIVE: tuple[str, ...] = ("CD73", "CD90", "CD105")
+#: ISCT negative markers: percent positive <= 2 (inclusive); a group is met by any one member.
+ISCT_NEGATIVE: tuple[tuple[str, ...], ...] = (
+    ("CD34",),
+    ("CD45",),
+    ("CD11b", "CD14"),
+    ("CD19", "CD79a"),
+    ("HLA-DR",),
+)
+_POSITIVE_MIN = 95.0
+_NEGATIVE_MAX = 2.0
+_NORMAL_KARYOTYPE = re.compile(r"^46\s*,?\s*X[XY]$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class CriterionOutcome:
+    """One release test: its status, the value found and the limit."""
+
+    test: str
+    status: str  # pass, fail, missing
+    value: str
+    limit: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class IdentityOutcome:
+    """Identity by flow cytometry against ISCT: per-marker rows and deviations."""
+
+    rows: tuple[CriterionOutcome, ...]
+    deviations: tuple[str, ...]
+
+    @property
+    def status(self) -> str:
+        """``fail`` if a tested marker fails, ``missing`` if nothing was tested, else pass."""
+        if not self.rows:
+            return "missing"
+        return "fail" if any(r.status == "fail" for r in self.rows) else "pass"
+
+
+def _canonical(marker: str) -> str:
+    return marker.strip().upper().replace(" ", "")
+
+
+def evaluate_identity(percent_positive: Mapping[str, float]) -> IdentityOutcome:
+    """Each tested marker against ISCT; untested ISCT markers and extra markers as deviations."""
+    found = {_canonical(k): (k, float(v)) for k, v in percent_positive.items()}
+    for name, (_, value) in found.items():
+        if not 0 <= value <= 100:
+            raise ValidationError(
+                f"percent positive for {name} must be 0-100, got {value}",
+                form="identity",
+                field=name,
+                value=value,
+                allowed="0-100 %",
+            )
+    rows: list[CriterionOutcome] = []
+    deviations: list[str] = []
+    used: set[str] = set()
+    for marker in ISCT_POSITIVE:
+        key = _canonical(marker)
+        if key in found:
+            used.add(key)
+            value = found[key][1]
+            status = "pass" if value >= _POSITIVE_MIN else "fail"
+            rows.append(CriterionOutcome(marker, status, f"{value:.1f} %", ">= 95 %"))
+        else:
+            deviations.append(f"{marker} not tested (ISCT: >= 95 % positive)")
+    for group in ISCT_NEGATIVE:
+        tested = [m for m in group if _canonical(m) in found]
+        label = " or ".join(group)
+        if not tested:
+            deviations.append(f"{label} not tested (ISCT: <= 2 % positive)")
+            continue
+        for marker in tested:
+            used.add(_canonical(marker))
+            value = found[_canonical(marker)][1]
+            status = "pass" if value <= _NEGATIVE_MAX else "fail"
+            rows.append(CriterionOutcome(marker, status, f"{value:.1f} %", "<= 2 %"))
+    for key, (name, value) in found.items():
+        if key not in used:
+            deviations.append(f"{name} tested in addition to ISCT: {value:.1f} % positive")
+            rows.append(
+                CriterionOutcome(
+                    name, "pass", f"{value:.1f} %", "no ISCT limit", note="additional marker"
+                )
+            )
+    return IdentityOutcome(tuple(rows), tuple(deviations))
+
+
+@dataclass(frozen=True)
+class ReleaseEvaluation:
+    """All release tests of a batch, the identity detail, and the verdict."""
+
+    outcomes: tuple[CriterionOutcome, ...]
+    identity: IdentityOutcome | None = None
+    deviations: tuple[str, ...] = field(default=())
+
+    @property
+    def conforms(self) -> bool:
+        """Every test passes."""
+        return all(o.status == "pass" for o in self.outcomes)
+
+    @property
+    def failing(self) -> tuple[CriterionOutcome, ...]:
+        """Tests that fail or were not done."""
+        return tuple(o for o in self.outcomes if o.status != "pass")
+
+
+def _bounds(criterion: ReleaseCriterion) -> str:
+    parts = []
+    if criterion.lower is not None:
+        parts.append(f"{'>=' if criterion.lower_inclusive else '>'} {criterion.lower:g}")
+    if criterion.upper is not None:
+        parts.append(f"{'<=' if criterion.upper_inclusive else '<'} {criterion.upper:g}")
+    return " and ".join(parts) + (f" {criterion.unit}" if criterion.unit else "")
+
+
+def _numeric(criterion: ReleaseCriterion, value: object) -> CriterionOutcome:
+    limit = _bounds(criterion)
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return CriterionOutcome(criterion.test, "fail", repr(value), limit, "not a number")
+    ok = True
+    if criterion.lower is not None:
+        ok &= number >= criterion.lower if criterion.lower_inclusive else number > criterion.lower
+    if criterion.upper is not None:
+        ok &= number <= criterion.upper if criterion.upper_inclusive else number < criterion.upper
+    unit = f" {criterion.unit}" if criterion.unit else ""
+    return CriterionOutcome(criterion.test, "pass" if ok else "fail", f"{number:g}{unit}", limit)
+
+
+def _expected(criterion: ReleaseCriterion, value: object) -> CriterionOutcome:
+    text = str(value).strip()
+    expected = str(criterion.expected).strip()
+    normalised = text
+    note = ""
+    if criterion.test == "karyotype" and _NORMAL_KARYOTYPE.match(text):
+        normalised, note = "normal", f"{text} is a normal human karyotype"
+    ok = normalised.lower() == expected.lower()
+    return CriterionOutcome(criterion.test, "pass" if ok else "fail", text, expected, note)
+
+
+def evaluate_release(
+    specification: Sequence[ReleaseCriterion],
+    results: Mapping[str, object],
+    *,
+    route: str | None = None,
+    volume_ml: float | None = None,
+    weight_kg: float | None = None,
+    identity: Mapping[str, float] | None = None,
+) -> ReleaseEvaluation:
+    """Evaluate every criterion of ``specification`` (module docstring).
+
+    Parameters
+    ----------
+    specification
+        The protocol's release criteria.
+    results
+        Test name to result (``viability``: 97, ``bacteriology``: ``"NC"``, ``endotoxin``:
+        ``"<0.125"`` in EU/ml, ``karyotype``: ``"46XY"``).
+    route, volume_ml, weight_kg
+        Needed by ``endotoxin``: the arm's route, the volume given and the subject's weight.
+    identity
+        Marker to percent positive, for ``identity``.
+    """
+    outcomes: list[CriterionOutcome] = []
+    identity_outcome: IdentityOutcome | None = None
+    deviations: list[str] = []
+    for criterion in specification:
+        if criterion.test == "identity":
+            if not identity:
+                outcomes.append(CriterionOutcome("identity", "missing", "", "ISCT", "no flow data"))
+                continue
+            identity_outcome = evaluate_identity(identity)
+            deviations += identity_outcome.deviations
+            failing = [r.test for r in identity_outcome.rows if r.status == "fail"]
+            outcomes.append(
+                CriterionOutcome(
+                    "identity",
+                    identity_outcome.status,
+                    ", ".join(f"{r.test} {r.value}" for r in identity_outcome.rows),
+                    "ISCT (Dominici 2006)",
+                    f"failing: {', '.join(failing)}" if failing else "",
+                )
+            )
+            continue
+        value = results.get(criterion.test)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            outcomes.append(
+                CriterionOutcome(
+                    criterion.test,
+                    "missing",
+                    "",
+                    _bounds(criterion) if criterion.expected is None else criterion.expected,
+                )
+            )
+            continue
+        if criterion.test == "endotoxin":
+            if route is None or volume_ml is None or weight_kg is None:
+                outcomes.append(
+                    CriterionOutcome(
+                        "endotoxin",
+                        "missing",
+                        str(value),
+                        "K/M",
+                        "route, volume and weight are needed",
+                    )
+                )
+                continue
+            dose = endotoxin_dose(
+                str(value),
+                volume_ml=volume_ml,
+                weight_kg=weight_kg,
+                route=route,
+                limit_eu_per_kg=criterion.upper,
+            )
+            loq = " (below LOQ, counted as the LOQ)" if dose.below_loq else ""
+            outcomes.append(
+                CriterionOutcome(
+                    "endotoxin",
+                    "pass" if dose.passes else "fail",
+                    f"{dose.eu_per_kg:.4g} EU/kg ({value} EU/ml x {volume_ml:g} ml / "
+                    f"{weight_kg:g} kg){loq}",
+                    f"<= {dose.limit_eu_per_kg:g} EU/kg ({route})",
+                )
+            )
+            continue
+        if criterion.expected is not None:
+            outcomes.append(_expected(criterion, value))
+        else:
+            outcomes.append(_numeric(criterion, value))
+    return ReleaseEvaluation(tuple(outcomes), identity_outcome, tuple(deviations))

@@ -16,6 +16,7 @@ from rich.table import Table
 
 from alstrial.cli.context import database_url, open_session
 from alstrial.cli.errors import run_guarded
+from alstrial.cli.product import dose_command, flow_app
 from alstrial.cli.score import score_app
 from alstrial.cli.stats import stats_app
 from alstrial.exceptions import ConflictError, IntegrityError
@@ -47,6 +48,8 @@ app.add_typer(subjects_app, name="subjects")
 app.add_typer(protocol_app, name="protocol")
 app.add_typer(score_app, name="score")
 app.add_typer(stats_app, name="stats")
+app.add_typer(flow_app, name="flow")
+app.command("dose")(dose_command)
 
 console = Console()
 errors = Console(stderr=True)

@@ -154,7 +154,7 @@ def _plain(message: str) -> str:
     message = message.replace("FCS file InMemoryFile ", "the file ").replace("InMemoryFile ", "")
     return message.replace(
         "Set `ignore_offset_error=True` to force reading in this file.",
-        "read it with strict=False to accept it",
+        "read it tolerantly (strict=False; --tolerant on the command line) to accept it",
     ).strip()
 
 

@@ -21,6 +21,7 @@ import io
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -116,6 +117,8 @@ def _repair_header(path: str, raw: bytes) -> tuple[bytes, list[str]]:
                 notes.append(f"HEADER {keyword[1:].lower()} offset is blank; TEXT {keyword} used")
         elif not field_bytes.strip().isdigit():
             raise _fail(path, f"HEADER offset {field_bytes!r} at byte {start} is not a number")
+    if bytes(header) == raw[:_HEADER_BYTES]:
+        return raw, notes
     return bytes(header) + raw[_HEADER_BYTES:], notes
 
 
@@ -149,6 +152,104 @@ def parse_spillover(text: str, keyword: str, path: str = "") -> Spillover | None
     return Spillover(tuple(names), matrix, keyword)
 
 
+@dataclass(frozen=True)
+class _Layout:
+    dtype: np.dtype[Any]
+    masks: npt.NDArray[np.uint64] | None
+
+
+def _layout(path: str, text: dict[str, str], count: int) -> _Layout | None:
+    """numpy dtype of one value and the integer bit masks, or None for mixed widths."""
+    datatype = text.get("datatype", "").upper()
+    order = text.get("byteord", "1,2,3,4").replace(" ", "")
+    if order in ("1,2,3,4", "1,2", "1", "1,2,3,4,5,6,7,8"):
+        endian = "<"
+    elif order in ("4,3,2,1", "2,1", "8,7,6,5,4,3,2,1"):
+        endian = ">"
+    else:
+        raise _fail(path, f"byte order $BYTEORD {order} is not supported")
+    if text.get("mode", "L").upper() != "L":
+        raise _fail(path, f"$MODE {text.get('mode')} is not list mode; only L is supported")
+    bits = {int(text.get(f"p{i}b", "0") or 0) for i in range(1, count + 1)}
+    if datatype in ("F", "D"):
+        width = 4 if datatype == "F" else 8
+        return _Layout(np.dtype(f"{endian}f{width}"), None)
+    if datatype != "I":
+        raise _fail(path, f"$DATATYPE {datatype!r} is not supported (I, F or D)")
+    if len(bits) != 1 or next(iter(bits)) not in (8, 16, 32, 64):
+        return None
+    width = next(iter(bits)) // 8
+    masks = []
+    for i in range(1, count + 1):
+        top = float(text.get(f"p{i}r", "0") or 0)
+        exponent = int(np.ceil(np.log2(top))) if top > 1 else 8 * width
+        masks.append((1 << min(exponent, 8 * width)) - 1)
+    return _Layout(np.dtype(f"{endian}u{width}"), np.array(masks, dtype=np.uint64))
+
+
+def _numpy_events(
+    path: str,
+    raw: bytes,
+    header: dict[str, Any],
+    text: dict[str, str],
+    count: int,
+    layout: _Layout,
+    strict: bool,
+    notes: list[str],
+) -> npt.NDArray[np.float64]:
+    """DATA as (events, channels): one frombuffer, offsets checked against $TOT."""
+    total = int(text.get("tot", "0") or 0)
+    start, stop = int(header["data_start"]), int(header["data_stop"])
+    if start == 0 and stop == 0:
+        start = int(text.get("begindata", "0") or 0)
+        stop = int(text.get("enddata", "0") or 0)
+    need = total * count * layout.dtype.itemsize
+    held = stop - start + 1
+    if start + need > len(raw) and stop >= len(raw):
+        raise _fail(
+            path,
+            f"the DATA segment ends at byte {stop}, past the end of the file ({len(raw)} bytes)",
+        )
+    if held != need:
+        if abs(held - need) == 1 and not strict:
+            notes.append(
+                f"DATA offsets are off by one ({held} bytes for {need}); read from byte {start}"
+            )
+        elif abs(held - need) == 1:
+            raise _fail(
+                path,
+                "the file reports a data offset that is off by 1. read it "
+                "tolerantly (strict=False; --tolerant on the command line) to "
+                "accept it",
+            )
+        else:
+            raise _fail(
+                path, f"$TOT x $PAR needs {need} bytes of DATA but the segment holds {held}"
+            )
+    if start + need > len(raw):
+        start = stop - need + 1
+    values = np.frombuffer(raw, dtype=layout.dtype, count=total * count, offset=start)
+    values = values.reshape(total, count)
+    if layout.masks is not None:
+        values = values.astype(np.uint64) & layout.masks
+    return np.asarray(values, dtype=np.float64)
+
+
+def _flowio_events(
+    path: str, raw: bytes, strict: bool, count: int, notes: list[str]
+) -> npt.NDArray[np.float64]:
+    import flowio
+
+    try:
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            data = flowio.FlowData(io.BytesIO(raw), ignore_offset_error=not strict)
+        notes += [_plain(str(w.message)) for w in seen]
+    except Exception as error:
+        raise _fail(path, _plain(str(error)) or type(error).__name__) from None
+    return np.asarray(data.events, dtype=np.float64).reshape(-1, count)
+
+
 def _plain(message: str) -> str:
     """FlowIO's message without its in-memory file name and its keyword advice."""
     message = message.replace("FCS file InMemoryFile ", "the file ").replace("InMemoryFile ", "")
@@ -175,7 +276,7 @@ def read_fcs(path: str | Path, *, strict: bool = True) -> FcsSample:
         For a missing, truncated, corrupt or inconsistent file, naming the file and the
         problem.
     """
-    import flowio  # type: ignore[import-untyped]  # deferred: only flow analyses need it
+    import flowio  # deferred: only flow analyses need it
 
     name = str(path)
     try:
@@ -187,19 +288,18 @@ def read_fcs(path: str | Path, *, strict: bool = True) -> FcsSample:
     try:
         with warnings.catch_warnings(record=True) as seen:
             warnings.simplefilter("always")
-            data = flowio.FlowData(io.BytesIO(repaired), ignore_offset_error=not strict)
+            data = flowio.FlowData(io.BytesIO(repaired), only_text=True)
         caught = [_plain(str(w.message)) for w in seen]
     except Exception as error:  # FlowIO raises ValueError, FCSParsingError, struct errors
         raise _fail(name, _plain(str(error)) or type(error).__name__) from None
     count = int(data.channel_count)
-    events = np.asarray(data.events, dtype=np.float64)
-    if count == 0 or events.size % count:
-        raise _fail(name, f"DATA holds {events.size} values, not a multiple of {count} channels")
-    events = events.reshape(-1, count)
-    expected = int(data.text.get("tot", events.shape[0]))
-    if events.shape[0] != expected:
-        raise _fail(name, f"$TOT says {expected} events but DATA holds {events.shape[0]}")
-    keywords = {str(k).lower(): str(v) for k, v in data.text.items()}
+    text = {str(k).lower(): str(v) for k, v in data.text.items()}
+    layout = _layout(name, text, count)
+    if layout is None:  # mixed integer widths: FlowIO's general parser
+        events = _flowio_events(name, repaired, strict, count, caught)
+    else:
+        events = _numpy_events(name, repaired, data.header, text, count, layout, strict, caught)
+    keywords = text
     described = [data.channels.get(i, {}) for i in range(1, count + 1)]
     channels = tuple(str(c.get("pnn", f"P{i}")) for i, c in enumerate(described, start=1))
     markers = tuple(str(c.get("pns", "") or "") for c in described)

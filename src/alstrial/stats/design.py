@@ -142,7 +142,7 @@ def _sum_codes(levels: Sequence[str]) -> Matrix:
 
 @cache
 def _terms(formula: str) -> tuple[str, tuple[tuple[str, ...], ...], bool]:
-    from formulaic import Formula  # type: ignore[import-untyped]  # deferred: parsing only
+    from formulaic import Formula  # deferred: parsing only
 
     try:
         parsed = Formula(formula)

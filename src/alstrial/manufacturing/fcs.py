@@ -9,6 +9,8 @@ adds what a release laboratory needs around it:
   (a known Miltenyi off-by-one); ``strict=False`` reads it and records a warning;
 - the spillover matrix is found under ``$SPILLOVER`` (FCS 3.1), ``SPILL`` (BD's keyword) or
   ``$COMP`` (FCS 3.0), and a keyword that names channels but holds no values is refused;
+- values are returned on the linear scale: log-amplified channels ($PnE, as on the
+  FACSCalibur's scatter and FL channels) are decoded and linear gains ($PnG) divided out;
 - every failure is an :class:`FcsError` naming the file and the problem.
 
 Reference: Data File Standard for Flow Cytometry, FCS 3.1 (Spidlen et al. 2010, Cytometry A
@@ -250,6 +252,29 @@ def _flowio_events(
     return np.asarray(data.events, dtype=np.float64).reshape(-1, count)
 
 
+def _to_linear(
+    events: npt.NDArray[np.float64], keywords: dict[str, str], count: int
+) -> npt.NDArray[np.float64]:
+    """Undo log amplification ($PnE = f1,f2 with f1 > 0: value = f2' 10^(f1 x / $PnR), f2' = f2
+    or 1) and linear gain ($PnG), as FCS 3.1 section 3.3.30 prescribes; other channels as
+    stored."""
+    for i in range(1, count + 1):
+        amplification = keywords.get(f"p{i}e", "0,0").replace(" ", "").split(",")
+        try:
+            decades, offset = (float(amplification[0]), float(amplification[1]))
+        except (IndexError, ValueError):
+            decades, offset = 0.0, 0.0
+        top = float(keywords.get(f"p{i}r", "0") or 0)
+        if decades > 0 and top > 0:
+            scale = offset if offset > 0 else 1.0
+            events[:, i - 1] = scale * 10 ** (decades * events[:, i - 1] / top)
+            continue
+        gain = float(keywords.get(f"p{i}g", "1") or 1)
+        if gain not in (0.0, 1.0):
+            events[:, i - 1] = events[:, i - 1] / gain
+    return events
+
+
 def _plain(message: str) -> str:
     """FlowIO's message without its in-memory file name and its keyword advice."""
     message = message.replace("FCS file InMemoryFile ", "the file ").replace("InMemoryFile ", "")
@@ -300,6 +325,7 @@ def read_fcs(path: str | Path, *, strict: bool = True) -> FcsSample:
     else:
         events = _numpy_events(name, repaired, data.header, text, count, layout, strict, caught)
     keywords = text
+    events = _to_linear(events, keywords, count)
     described = [data.channels.get(i, {}) for i in range(1, count + 1)]
     channels = tuple(str(c.get("pnn", f"P{i}")) for i, c in enumerate(described, start=1))
     markers = tuple(str(c.get("pns", "") or "") for c in described)

@@ -16,9 +16,11 @@ from alstrial.services import (
     SubjectFacts,
     enrol_subject,
     record_administration,
+    record_flow_results,
     record_product_batch,
     register_subject,
     screen_subject,
+    sign_release,
 )
 from alstrial.store.audit import AuditEvent
 from alstrial.vocabulary import DiagnosticCategory, OnsetRegion, Sex
@@ -81,7 +83,23 @@ def enrolled(session: Session, code: str = "S01", *, arm: str = "IV", weight: fl
     )
 
 
-def batch(session: Session, code: str = "S01", *, cells: float = 1.2e8) -> str:
+#: Percent positive of a conforming MSC product (every ISCT marker tested).
+CONFORMING_IDENTITY = {
+    "CD73": 99.1,
+    "CD90": 98.7,
+    "CD105": 97.2,
+    "CD34": 0.4,
+    "CD45": 0.6,
+    "CD14": 0.5,
+    "CD19": 0.2,
+    "HLA-DR": 0.8,
+}
+
+
+def batch(
+    session: Session, code: str = "S01", *, cells: float = 1.2e8, release: bool = True
+) -> str:
+    """Record a batch made from ``code``'s marrow; by default with flow results and released."""
     batch_code = f"B-{code}"
     record_product_batch(
         session,
@@ -89,6 +107,17 @@ def batch(session: Session, code: str = "S01", *, cells: float = 1.2e8) -> str:
         subject_code=code,
         results=BatchResults(batch_code, cells, 97.0, "NC", "NC", 0.125, True, "46XY"),
     )
+    if release:
+        record_flow_results(
+            session, actor=ACTOR, batch_code=batch_code, percent_positive=CONFORMING_IDENTITY
+        )
+        sign_release(
+            session,
+            actor=ACTOR,
+            batch_code=batch_code,
+            decision="released",
+            reason="all release tests pass",
+        )
     return batch_code
 
 

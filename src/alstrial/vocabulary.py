@@ -10,12 +10,14 @@ MONTH_DAYS = 30.4375
 __all__ = [
     "MONTH_DAYS",
     "AdverseEventOutcome",
+    "CultureEventKind",
     "DiagnosticCategory",
     "DispositionStatus",
     "MilestoneKind",
     "OnsetRegion",
     "Provenance",
     "Relatedness",
+    "ReleaseStatus",
     "Sex",
     "VisitStatus",
 ]
@@ -103,3 +105,20 @@ class DispositionStatus(StrEnum):
     LOST_TO_FOLLOW_UP = "lost_to_follow_up"
     WITHDRAWN = "withdrawn"
     DIED = "died"
+
+
+class CultureEventKind(StrEnum):
+    """A step of a cell culture."""
+
+    SEEDING = "seeding"
+    MEDIUM_CHANGE = "medium_change"
+    PASSAGE = "passage"
+    HARVEST = "harvest"
+
+
+class ReleaseStatus(StrEnum):
+    """Where a batch stands with QC: administering anything but a released batch is refused."""
+
+    PENDING = "pending"
+    RELEASED = "released"
+    REJECTED = "rejected"

@@ -37,6 +37,7 @@ from alstrial.services import (
     record_administration,
     record_alsfrs,
     record_disposition,
+    record_flow_results,
     record_milestone,
     record_product_batch,
     record_spirometry,
@@ -44,6 +45,7 @@ from alstrial.services import (
     register_subject,
     report_adverse_event,
     screen_subject,
+    sign_release,
 )
 from alstrial.vocabulary import (
     MONTH_DAYS,
@@ -68,6 +70,12 @@ __all__ = [
 
 DEFAULT_SEED = 20130101
 LOADER = "reference-trial-loader"
+QC_SIGNER = "qc-reference"
+#: Per-batch flow results are not published (Fig. 2 shows one product qualitatively: CD73,
+#: CD90, CD105 and CD44 high, CD34 and CD45 almost absent); the demo draws values that say
+#: the same, on the trial's panel, labelled synthetic.
+_PANEL_HIGH = ("CD73", "CD90", "CD105", "CD44")
+_PANEL_LOW = ("CD34", "CD45", "CD11b")
 SITE_CODE = "ROYAN"
 ROUTES = {"IV": "intravenous", "IT": "intrathecal"}
 FIRST_ENROLMENT = date(2013, 2, 4)
@@ -203,6 +211,9 @@ def load_reference_trial(
     )
     add_user(
         session, actor=actor, username=LOADER, full_name="Reference-trial loader (synthetic data)"
+    )
+    add_user(
+        session, actor=actor, username=QC_SIGNER, full_name="QC release (reference-trial demo)"
     )
     for index, patient in enumerate(published_patients()):
         _load_patient(session, patient, index, protocol.visits, rng)
@@ -347,6 +358,25 @@ def _load_product_and_administration(
             karyotype=patient.karyotype or ("46XY" if patient.sex is Sex.MALE else "46XX"),
         ),
         provenance=Provenance.PUBLICATION if published else Provenance.SYNTHETIC,
+    )
+    identity = {marker: float(round(rng.uniform(96.0, 99.8), 1)) for marker in _PANEL_HIGH}
+    identity |= {marker: float(round(rng.uniform(0.1, 1.5), 1)) for marker in _PANEL_LOW}
+    record_flow_results(
+        session,
+        actor=LOADER,
+        batch_code=f"MSC-{patient.code}",
+        percent_positive=identity,
+        provenance=Provenance.SYNTHETIC,
+    )
+    sign_release(
+        session,
+        actor=QC_SIGNER,
+        batch_code=f"MSC-{patient.code}",
+        decision="released",
+        reason="release tests pass (Table 2); identity on the trial's panel (synthetic values)",
+        signed_at=datetime.combine(
+            administration_date - timedelta(days=1), time(16, 0), tzinfo=UTC
+        ),
     )
     record_administration(
         session,

@@ -9,6 +9,15 @@ from alstrial.services.enrolment import (
     screen_subject,
 )
 from alstrial.services.frames import AnalysisFrames, build_analysis_frames
+from alstrial.services.manufacturing import (
+    BatchRecord,
+    evaluate_batch,
+    find_batch,
+    record_batch_record,
+    record_culture_event,
+    record_flow_results,
+    sign_release,
+)
 from alstrial.services.outcomes import (
     AdverseEventReport,
     record_disposition,
@@ -25,6 +34,7 @@ __all__ = [
     "SPIROMETRY_EQUATIONS",
     "AdverseEventReport",
     "AnalysisFrames",
+    "BatchRecord",
     "BatchResults",
     "SubjectFacts",
     "SubjectSummary",
@@ -34,11 +44,16 @@ __all__ = [
     "build_analysis_frames",
     "create_study",
     "enrol_subject",
+    "evaluate_batch",
+    "find_batch",
     "list_subjects",
     "mark_visit_missed",
     "record_administration",
     "record_alsfrs",
+    "record_batch_record",
+    "record_culture_event",
     "record_disposition",
+    "record_flow_results",
     "record_history",
     "record_milestone",
     "record_product_batch",
@@ -47,6 +62,7 @@ __all__ = [
     "register_subject",
     "report_adverse_event",
     "screen_subject",
+    "sign_release",
     "subject_visits",
     "verify_audit_trail",
 ]

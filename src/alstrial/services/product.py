@@ -11,7 +11,7 @@ from alstrial.exceptions import ConflictError, ValidationError
 from alstrial.services.lookup import find_subject
 from alstrial.services.transaction import transaction
 from alstrial.store.models import ProductBatch
-from alstrial.vocabulary import Provenance
+from alstrial.vocabulary import Provenance, ReleaseStatus
 
 __all__ = ["BatchResults", "record_product_batch"]
 
@@ -89,6 +89,8 @@ def record_product_batch(
             endotoxin_below_loq=results.endotoxin_below_loq,
             karyotype=results.karyotype,
             provenance=provenance,
+            target_subject_id=subject.id,
+            release_status=ReleaseStatus.PENDING,
         )
         session.add(batch)
     return batch

@@ -13,6 +13,7 @@ from alstrial.services.lookup import (
     enrolment_of,
     find_subject,
 )
+from alstrial.services.manufacturing import refuse_unreleased
 from alstrial.services.transaction import transaction
 from alstrial.services.visits import hold_visit, visit_for_assessment
 from alstrial.store.models import Administration, ProductBatch
@@ -79,6 +80,7 @@ def record_administration(
             f"a batch made from {subject_code}'s own marrow",
             "chain of identity: this batch was made for another subject",
         )
+    refuse_unreleased(batch, subject_code)
     if subject.weight_kg is not None:
         dose = cells_given / subject.weight_kg
         low = arm.dose_cells_per_kg * (1 - arm.dose_tolerance_pct / 100)

@@ -9,6 +9,7 @@ from alstrial.store.models.clinical import (
     ProductBatch,
     Spirometry,
 )
+from alstrial.store.models.manufacturing import CultureEvent, FlowMarkerResult, ReleaseDecision
 from alstrial.store.models.subject import Enrolment, Screening, Subject, Visit
 from alstrial.store.models.trial import ProtocolVersion, Site, Study, User
 
@@ -16,11 +17,14 @@ __all__ = [
     "Administration",
     "AdverseEvent",
     "AlsfrsAssessment",
+    "CultureEvent",
     "Disposition",
     "Enrolment",
+    "FlowMarkerResult",
     "Milestone",
     "ProductBatch",
     "ProtocolVersion",
+    "ReleaseDecision",
     "Screening",
     "Site",
     "Spirometry",

@@ -16,6 +16,7 @@ from alstrial.vocabulary import (
     MilestoneKind,
     Provenance,
     Relatedness,
+    ReleaseStatus,
 )
 
 __all__ = [
@@ -119,6 +120,21 @@ class ProductBatch(Audited, Base):
     endotoxin_below_loq: Mapped[bool]
     karyotype: Mapped[str] = mapped_column(String(40))
     provenance: Mapped[Provenance] = mapped_column(enum_column(Provenance, "provenance"))
+    # The batch record (migration 0003); the target subject is the source (autologous).
+    target_subject_id: Mapped[int | None] = mapped_column(ForeignKey("subject.id"))
+    aspiration_date: Mapped[date | None]
+    aspiration_volume_ml: Mapped[float | None]
+    mnc_count: Mapped[float | None]
+    seeding_density_per_cm2: Mapped[float | None]
+    harvest_date: Mapped[date | None]
+    viability_method: Mapped[str | None] = mapped_column(String(40))
+    concentration_per_ml: Mapped[float | None]
+    product_volume_ml: Mapped[float | None]
+    excipient: Mapped[str | None] = mapped_column(String(200))
+    release_status: Mapped[ReleaseStatus] = mapped_column(
+        enum_column(ReleaseStatus, "release_status"), default=ReleaseStatus.PENDING
+    )
+    workflow_fields = frozenset({"release_status"})
 
 
 class Administration(Audited, Base):

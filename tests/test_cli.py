@@ -108,3 +108,45 @@ def test_error_line_shape() -> None:
     assert error.one_line() == (
         "bad (subject='P01', form='alsfrs_r', field='item_1', value=7, allowed='an integer 0-4')"
     )
+
+
+def test_batch_release_and_certificate(demo_dir: Path, tmp_path: Path) -> None:
+    """The demo's batches are listed released; a check conforms with the panel deviations
+    stated; the certificate is written as HTML (signature, deviations, synthetic label) and
+    as PDF; signing again is refused."""
+    url = f"sqlite:///{demo_dir / 'reference_trial.db'}"
+    rows = json.loads(alstrial("batch", "list", "--database", url, "--json", cwd=tmp_path).stdout)
+    assert len(rows) == 14
+    assert {row["release_status"] for row in rows} == {"released"}
+    check = alstrial("release", "check", "MSC-P01", "--database", url, "--json", cwd=tmp_path)
+    assert check.returncode == 0, check.stderr
+    payload = json.loads(check.stdout)
+    assert payload["conforms"] is True
+    assert any("HLA-DR not tested" in d for d in payload["deviations"])
+    html_path, pdf_path = tmp_path / "cert.html", tmp_path / "cert.pdf"
+    for path in (html_path, pdf_path):
+        result = alstrial(
+            "release", "certificate", "MSC-P01", "--out", str(path), "--database", url, cwd=tmp_path
+        )
+        assert result.returncode == 0, result.stderr
+    html = html_path.read_text()
+    assert 'id="synthetic-notice"' in html
+    assert "CD19 or CD79a not tested" in html
+    assert "Released by QC release (reference-trial demo)" in html
+    assert pdf_path.read_bytes().startswith(b"%PDF")
+    again = alstrial(
+        "release",
+        "sign",
+        "MSC-P01",
+        "--decision",
+        "released",
+        "--reason",
+        "x",
+        "--user",
+        "qc-reference",
+        "--database",
+        url,
+        cwd=tmp_path,
+    )
+    assert again.returncode == 2
+    assert "already released" in again.stderr

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-__all__ = ["dose_command", "flow_app"]
+__all__ = ["batch_app", "dose_command", "flow_app", "release_app"]
 
 flow_app = typer.Typer(help="Flow cytometry of the cell product (FCS files).", no_args_is_help=True)
 console = Console()
@@ -106,3 +106,131 @@ def dose_command(
         f"target {plan.target_cells:.3g} cells ({plan.min_cells:.3g}-{plan.max_cells:.3g}); "
         f"draw {plan.volume_ml:.2f} ml at {plan.concentration_per_ml:.3g} cells/ml"
     )
+
+
+batch_app = typer.Typer(help="Cell product batches in the study database.", no_args_is_help=True)
+release_app = typer.Typer(
+    help="Release evaluation, QC signature, certificate.", no_args_is_help=True
+)
+DatabaseOption = Annotated[
+    str | None,
+    typer.Option(
+        "--database", help="SQLAlchemy URL (default: ALSTRIAL_DATABASE_URL).", show_default=False
+    ),
+]
+
+
+@batch_app.command("list")
+def batch_list(database: DatabaseOption = None, as_json: JsonOption = False) -> None:
+    """Every batch with its subject and release status."""
+    from sqlalchemy import select
+
+    from alstrial.cli.context import database_url, open_session
+    from alstrial.store.models import ProductBatch, Subject
+
+    with open_session(database_url(database)) as session:
+        codes = {s.id: s.study_code for s in session.scalars(select(Subject))}
+        rows = [
+            {
+                "batch": b.batch_code,
+                "subject": codes.get(b.source_subject_id),
+                "cells": b.final_cell_count,
+                "viability_pct": b.viability_pct,
+                "release_status": str(b.release_status),
+                "provenance": str(b.provenance),
+            }
+            for b in session.scalars(select(ProductBatch).order_by(ProductBatch.batch_code))
+        ]
+    if as_json:
+        _echo_json(rows)
+        return
+    table = Table("batch", "subject", "cells", "viability %", "status", "provenance")
+    for row in rows:
+        table.add_row(
+            str(row["batch"]),
+            str(row["subject"]),
+            f"{row['cells']:.3g}",
+            f"{row['viability_pct']:g}",
+            str(row["release_status"]),
+            str(row["provenance"]),
+        )
+    console.print(table)
+
+
+@release_app.command("check")
+def release_check(
+    batch: Annotated[str, typer.Argument(help="Batch code.")],
+    database: DatabaseOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Evaluate a batch against the protocol's release specification (changes nothing)."""
+    from alstrial.cli.context import database_url, open_session
+    from alstrial.services import evaluate_batch, find_batch
+
+    with open_session(database_url(database)) as session:
+        status = str(find_batch(session, batch).release_status)
+        evaluation = evaluate_batch(session, batch)
+    payload = {
+        "batch": batch,
+        "release_status": status,
+        "conforms": evaluation.conforms,
+        "outcomes": [asdict(o) for o in evaluation.outcomes],
+        "deviations": list(evaluation.deviations),
+    }
+    if as_json:
+        _echo_json(payload)
+    else:
+        table = Table("test", "result", "value", "limit")
+        for o in evaluation.outcomes:
+            table.add_row(o.test, o.status, o.value, o.limit)
+        console.print(table)
+        typer.echo(
+            f"{batch}: {'conforms' if evaluation.conforms else 'does NOT conform'} "
+            f"(status {status})"
+        )
+        for deviation in evaluation.deviations:
+            typer.echo(f"  deviation: {deviation}")
+    if not evaluation.conforms:
+        raise typer.Exit(1)
+
+
+@release_app.command("sign")
+def release_sign(
+    batch: Annotated[str, typer.Argument(help="Batch code.")],
+    decision: Annotated[str, typer.Option(help="released or rejected.")],
+    reason: Annotated[str, typer.Option(help="Why, in words.")],
+    user: Annotated[str, typer.Option(help="The QC user who signs.")],
+    database: DatabaseOption = None,
+) -> None:
+    """Sign a batch released (every test must pass) or rejected."""
+    from alstrial.cli.context import database_url, open_session
+    from alstrial.services import sign_release
+
+    with open_session(database_url(database)) as session:
+        signed = sign_release(
+            session, actor=user, batch_code=batch, decision=decision, reason=reason
+        )
+        typer.echo(f"{batch}: {signed.decision} by {user} at {signed.signed_at:%Y-%m-%d %H:%M} UTC")
+
+
+@release_app.command("certificate")
+def release_certificate(
+    batch: Annotated[str, typer.Argument(help="Batch code.")],
+    out: Annotated[Path, typer.Option(help="Output file, .html or .pdf.")],
+    database: DatabaseOption = None,
+) -> None:
+    """Write the batch's release certificate (HTML or PDF)."""
+    from alstrial.cli.context import database_url, open_session
+    from alstrial.exceptions import ValidationError
+    from alstrial.reporting.certificate import build_certificate, write_certificate
+
+    if out.suffix.lower() not in (".html", ".pdf"):
+        raise ValidationError(
+            f"{out}: the certificate is written as .html or .pdf", field="out", value=str(out)
+        )
+    with open_session(database_url(database)) as session:
+        certificate = build_certificate(session, batch)
+    path = write_certificate(certificate, out)
+    typer.echo(f"certificate: {path}")
+    if certificate.synthetic:
+        typer.echo("SYNTHETIC DATA: the demo's batch values are partly generated by alstrial.")

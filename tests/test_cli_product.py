@@ -51,6 +51,8 @@ def test_flow_analyze_and_dose(tmp_path: Path) -> None:
     (cd90,) = payload["markers"]
     assert cd90["percent_positive"] == pytest.approx(96.0, abs=1.0)
     assert payload["isct"]["deviations"]
+    svg = (tmp_path / "fig2.svg").read_text()
+    assert svg.startswith("<?xml") and "CD90: 96" in svg
     bad = run(
         "flow",
         "analyze",

@@ -33,6 +33,16 @@ def flow_analyze(
     tolerant: Annotated[
         bool, typer.Option("--tolerant", help="Accept a DATA offset off by one (with a warning).")
     ] = False,
+    figure: Annotated[
+        Path | None, typer.Option(help="Write stained-vs-isotype histograms (SVG), as Fig. 2.")
+    ] = None,
+    batch: Annotated[
+        str | None, typer.Option(help="Store the results on this batch (needs --user).")
+    ] = None,
+    user: Annotated[str | None, typer.Option(help="Who records the results.")] = None,
+    database: Annotated[
+        str | None, typer.Option("--database", help="SQLAlchemy URL.", show_default=False)
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Percent positive per marker against the isotype, after compensation and a cells gate."""
@@ -51,6 +61,16 @@ def flow_analyze(
         compensation=compensation,
     )
     identity = evaluate_identity({r.marker: r.percent_positive for r in results})
+    if figure is not None:
+        from alstrial.manufacturing.flow import marker_values
+        from alstrial.reporting.flow_figure import marker_histograms_svg
+
+        values = marker_values(stained_sample, isotype_sample, marker, compensation=compensation)
+        figure.write_text(
+            marker_histograms_svg(values, {r.marker: r for r in results}), encoding="utf-8"
+        )
+    if batch is not None:
+        _store_flow(batch, user, database, results, stained, isotype, method)
     payload = {
         "stained": str(stained),
         "isotype": str(isotype),
@@ -79,6 +99,41 @@ def flow_analyze(
     typer.echo(f"ISCT: {identity.status}")
     for deviation in identity.deviations:
         typer.echo(f"  deviation: {deviation}")
+
+
+def _store_flow(
+    batch: str,
+    user: str | None,
+    database: str | None,
+    results: list[Any],
+    stained: Path,
+    isotype: Path,
+    method: str,
+) -> None:
+    import hashlib
+
+    from alstrial.cli.context import database_url, open_session
+    from alstrial.exceptions import ValidationError
+    from alstrial.services import record_flow_results
+
+    if not user:
+        raise ValidationError("--batch needs --user: who records the results", field="user")
+
+    def digest(path: Path) -> str:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+
+    with open_session(database_url(database)) as session:
+        record_flow_results(
+            session,
+            actor=user,
+            batch_code=batch,
+            percent_positive={r.marker: r.percent_positive for r in results},
+            isotype_percent={r.marker: r.isotype_percent for r in results},
+            thresholds={r.marker: r.threshold for r in results},
+            method=method,
+            stained_sha256=digest(stained),
+            isotype_sha256=digest(isotype),
+        )
 
 
 def dose_command(

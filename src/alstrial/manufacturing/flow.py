@@ -35,8 +35,10 @@ from alstrial.manufacturing.fcs import FcsError, FcsSample, Spillover
 __all__ = [
     "MarkerResult",
     "ScatterGate",
+    "analyze_tubes",
     "compensate",
     "logicle",
+    "marker_values",
     "percent_positive",
     "scatter_gate",
 ]
@@ -252,6 +254,28 @@ def analyze_tubes(
     FcsError
         For a marker absent from a tube, or ``compensation="yes"`` without a usable matrix.
     """
+    values = marker_values(stained, isotype, markers, compensation=compensation)
+    return [
+        percent_positive(
+            s_values,
+            i_values,
+            marker=marker,
+            channel=stained.channels[stained.channel_index(marker)],
+            percentile=percentile,
+            method=method,
+        )
+        for marker, (s_values, i_values) in values.items()
+    ]
+
+
+def marker_values(
+    stained: FcsSample,
+    isotype: FcsSample,
+    markers: Sequence[str],
+    *,
+    compensation: str = "auto",
+) -> dict[str, tuple[Matrix, Matrix]]:
+    """Each marker's compensated, cells-gated values in the stained and the isotype tube."""
     if compensation not in ("auto", "yes", "no"):
         raise ValidationError(
             f"unknown compensation mode {compensation!r}",
@@ -265,18 +289,11 @@ def analyze_tubes(
         events = compensate(sample) if use else sample.events
         gate = scatter_gate(sample)
         tubes.append((sample, events[gate.apply(sample, events)]))
-    results = []
-    for marker in markers:
-        (s_sample, s_events), (i_sample, i_events) = tubes
-        s_col, i_col = s_sample.channel_index(marker), i_sample.channel_index(marker)
-        results.append(
-            percent_positive(
-                s_events[:, s_col],
-                i_events[:, i_col],
-                marker=marker,
-                channel=s_sample.channels[s_col],
-                percentile=percentile,
-                method=method,
-            )
+    (s_sample, s_events), (i_sample, i_events) = tubes
+    return {
+        marker: (
+            s_events[:, s_sample.channel_index(marker)],
+            i_events[:, i_sample.channel_index(marker)],
         )
-    return results
+        for marker in markers
+    }

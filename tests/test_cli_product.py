@@ -43,6 +43,8 @@ def test_flow_analyze_and_dose(tmp_path: Path) -> None:
         "i.fcs",
         "--marker",
         "CD90",
+        "--figure",
+        "fig2.svg",
         "--json",
         cwd=tmp_path,
     )
@@ -52,7 +54,8 @@ def test_flow_analyze_and_dose(tmp_path: Path) -> None:
     assert cd90["percent_positive"] == pytest.approx(96.0, abs=1.0)
     assert payload["isct"]["deviations"]
     svg = (tmp_path / "fig2.svg").read_text()
-    assert svg.startswith("<?xml") and "CD90: 96" in svg
+    assert svg.startswith("<?xml")
+    assert "CD90: 96" in svg
     bad = run(
         "flow",
         "analyze",

@@ -20,6 +20,7 @@ from alstrial.services import (
     record_flow_results,
     record_product_batch,
     sign_release,
+    verify_audit_trail,
 )
 from alstrial.store.models import ProductBatch, ReleaseDecision
 from alstrial.vocabulary import ReleaseStatus
@@ -168,6 +169,7 @@ def test_batch_record_and_culture(session: Session) -> None:
             mnc_count=1.1e8,
             seeding_density_per_cm2=1e6,
             viability_method="NucleoCounter",
+            viability_by_method={"trypan blue": 96.0, "NucleoCounter": 97.5},
             concentration_per_ml=2.4e7,
             product_volume_ml=5,
             excipient="0.9 % NaCl + 2 % HSA",
@@ -199,6 +201,8 @@ def test_batch_record_and_culture(session: Session) -> None:
     )
     stored = session.scalars(sa.select(ProductBatch).where(ProductBatch.batch_code == code)).one()
     assert stored.harvest_date == aspiration + timedelta(days=25)
+    assert stored.viability_by_method == {"trypan blue": 96.0, "NucleoCounter": 97.5}
+    assert verify_audit_trail(session).problem is None
     refused(
         session,
         ValidationError,

@@ -70,6 +70,11 @@ def build_certificate(session: Session, batch_code: str) -> Certificate:
         ("Harvest", _fmt(batch.harvest_date)),
         ("Final count (cells)", _fmt(batch.final_cell_count)),
         ("Viability method", _fmt(batch.viability_method)),
+        (
+            "Viability by method",
+            ", ".join(f"{k} {v:g} %" for k, v in (batch.viability_by_method or {}).items())
+            or "not recorded",
+        ),
         ("Product volume (ml)", _fmt(batch.product_volume_ml)),
         ("Excipient", _fmt(batch.excipient)),
     )

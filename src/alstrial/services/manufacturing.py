@@ -76,6 +76,7 @@ class BatchRecord:
     seeding_density_per_cm2: float | None = None
     harvest_date: date | None = None
     viability_method: str | None = None
+    viability_by_method: Mapping[str, float] | None = None
     concentration_per_ml: float | None = None
     product_volume_ml: float | None = None
     excipient: str | None = None
@@ -111,6 +112,23 @@ def record_batch_record(
             ", ".join(_VIABILITY_METHODS),
             "unknown viability method",
         )
+    for method, value in (record.viability_by_method or {}).items():
+        if method.lower() not in _VIABILITY_METHODS:
+            raise _refuse(
+                batch_code,
+                "viability_by_method",
+                method,
+                ", ".join(_VIABILITY_METHODS),
+                "unknown viability method",
+            )
+        if not 0 <= value <= 100:
+            raise _refuse(
+                batch_code,
+                "viability_by_method",
+                value,
+                "0-100 %",
+                f"{method} viability is a percentage",
+            )
     aspiration = record.aspiration_date or batch.aspiration_date
     if record.harvest_date and aspiration and record.harvest_date < aspiration:
         raise _refuse(
@@ -128,7 +146,7 @@ def record_batch_record(
     with transaction(session, actor=actor, reason=reason):
         for name, value in vars(record).items():
             if value is not None:
-                setattr(batch, name, value)
+                setattr(batch, name, dict(value) if name == "viability_by_method" else value)
     return batch
 
 

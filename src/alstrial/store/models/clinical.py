@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from alstrial.scoring import ALSFRS_R_ITEMS
@@ -128,6 +128,7 @@ class ProductBatch(Audited, Base):
     seeding_density_per_cm2: Mapped[float | None]
     harvest_date: Mapped[date | None]
     viability_method: Mapped[str | None] = mapped_column(String(40))
+    viability_by_method: Mapped[dict[str, float] | None] = mapped_column(JSON)
     concentration_per_ml: Mapped[float | None]
     product_volume_ml: Mapped[float | None]
     excipient: Mapped[str | None] = mapped_column(String(200))

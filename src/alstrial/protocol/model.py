@@ -147,6 +147,18 @@ class ReleaseCriterion(_Strict):
         return self
 
 
+class StoppingRuleSpec(_Strict):
+    """A stopping rule: how many matching adverse events stop administrations."""
+
+    id: str = Field(min_length=1, max_length=40)
+    text: str = Field(min_length=1)
+    threshold: int = Field(default=1, ge=1)
+    min_grade: int = Field(default=1, ge=1, le=5)
+    related: bool = True
+    serious_only: bool = False
+    term: str | None = None
+
+
 class ChecklistTerm(_Strict):
     """A solicited adverse-event term of the protocol's checklist."""
 
@@ -163,6 +175,7 @@ class Protocol(_Strict):
     eligibility: tuple[EligibilityCriterion, ...] = ()
     release_specification: tuple[ReleaseCriterion, ...] = ()
     adverse_event_checklist: tuple[ChecklistTerm, ...] = ()
+    stopping_rules: tuple[StoppingRuleSpec, ...] = ()
 
     @model_validator(mode="after")
     def _consistent(self) -> Protocol:

@@ -25,6 +25,14 @@ from alstrial.services.outcomes import (
     report_adverse_event,
 )
 from alstrial.services.product import BatchResults, record_product_batch
+from alstrial.services.safety import (
+    VitalsReading,
+    open_stopping_rules,
+    record_lab,
+    record_stopping_decision,
+    record_vitals,
+    triggered_stopping_rules,
+)
 from alstrial.services.setup import add_site, add_user, create_study
 from alstrial.services.subjects import SubjectSummary, list_subjects, subject_visits
 from alstrial.services.treatment import record_administration
@@ -38,6 +46,7 @@ __all__ = [
     "BatchResults",
     "SubjectFacts",
     "SubjectSummary",
+    "VitalsReading",
     "add_site",
     "add_user",
     "audit_head",
@@ -48,6 +57,7 @@ __all__ = [
     "find_batch",
     "list_subjects",
     "mark_visit_missed",
+    "open_stopping_rules",
     "record_administration",
     "record_alsfrs",
     "record_batch_record",
@@ -55,14 +65,18 @@ __all__ = [
     "record_disposition",
     "record_flow_results",
     "record_history",
+    "record_lab",
     "record_milestone",
     "record_product_batch",
     "record_spirometry",
+    "record_stopping_decision",
     "record_visit_date",
+    "record_vitals",
     "register_subject",
     "report_adverse_event",
     "screen_subject",
     "sign_release",
     "subject_visits",
+    "triggered_stopping_rules",
     "verify_audit_trail",
 ]

@@ -14,6 +14,7 @@ from alstrial.services.lookup import (
     find_subject,
 )
 from alstrial.services.manufacturing import refuse_unreleased
+from alstrial.services.safety import refuse_if_stopped
 from alstrial.services.transaction import transaction
 from alstrial.services.visits import hold_visit, visit_for_assessment
 from alstrial.store.models import Administration, ProductBatch
@@ -81,6 +82,7 @@ def record_administration(
             "chain of identity: this batch was made for another subject",
         )
     refuse_unreleased(batch, subject_code)
+    refuse_if_stopped(session, subject_code)
     if subject.weight_kg is not None:
         dose = cells_given / subject.weight_kg
         low = arm.dose_cells_per_kg * (1 - arm.dose_tolerance_pct / 100)

@@ -10,6 +10,7 @@ from alstrial.store.models.clinical import (
     Spirometry,
 )
 from alstrial.store.models.manufacturing import CultureEvent, FlowMarkerResult, ReleaseDecision
+from alstrial.store.models.safety import LabResult, StoppingDecision, VitalSigns
 from alstrial.store.models.subject import Enrolment, Screening, Subject, Visit
 from alstrial.store.models.trial import ProtocolVersion, Site, Study, User
 
@@ -21,6 +22,7 @@ __all__ = [
     "Disposition",
     "Enrolment",
     "FlowMarkerResult",
+    "LabResult",
     "Milestone",
     "ProductBatch",
     "ProtocolVersion",
@@ -28,8 +30,10 @@ __all__ = [
     "Screening",
     "Site",
     "Spirometry",
+    "StoppingDecision",
     "Study",
     "Subject",
     "User",
     "Visit",
+    "VitalSigns",
 ]

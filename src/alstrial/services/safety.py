@@ -1,0 +1,288 @@
+"""Recording laboratory results and vital signs; evaluating the protocol's stopping rules and
+recording an investigator's decision on a triggered rule.
+
+A laboratory value is converted to its analyte's canonical unit (a unit that cannot be
+converted is refused), flagged against the reference range (the site's when configured) and
+graded by CTCAE v5 against the subject's baseline (the first value of that analyte). A
+triggered stopping rule blocks new administrations until a decision with a reason is
+recorded for the number of events that triggered it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from alstrial.exceptions import NotFoundError, ValidationError
+from alstrial.safety.ctcae import GRADED_ANALYTES, ctcae_grade
+from alstrial.safety.labs import ANALYTES, ReferenceRange, convert, flag
+from alstrial.safety.stopping import (
+    SafetyEvent,
+    StoppingRule,
+    TriggeredRule,
+    evaluate_stopping_rules,
+)
+from alstrial.services.lookup import current_protocol, find_subject
+from alstrial.services.transaction import transaction
+from alstrial.services.visits import hold_visit, visit_for_assessment
+from alstrial.store.models import (
+    AdverseEvent,
+    LabResult,
+    StoppingDecision,
+    Subject,
+    User,
+    VitalSigns,
+)
+from alstrial.vocabulary import Provenance
+
+__all__ = [
+    "VitalsReading",
+    "open_stopping_rules",
+    "record_lab",
+    "record_stopping_decision",
+    "record_vitals",
+    "refuse_if_stopped",
+    "triggered_stopping_rules",
+]
+
+STOPPING_DECISIONS = ("continue", "pause", "stop")
+
+
+def record_lab(
+    session: Session,
+    *,
+    actor: str,
+    subject_code: str,
+    visit_code: str,
+    sample_date: date,
+    analyte: str,
+    value: float,
+    unit: str,
+    ranges: Mapping[str, ReferenceRange] | None = None,
+    provenance: Provenance = Provenance.SOURCE,
+    reason: str | None = None,
+) -> LabResult:
+    """Record one laboratory value (module docstring); a second one at the visit corrects it."""
+    subject = find_subject(session, subject_code)
+    code = analyte.upper()
+    try:
+        canonical = convert(code, value, unit)
+    except ValidationError as error:
+        error.subject = subject_code
+        raise
+    visit = visit_for_assessment(session, subject, visit_code, "labs", sample_date)
+    checked = flag(code, canonical, subject.sex, ranges)
+    baseline = session.scalars(
+        select(LabResult.value)
+        .where(LabResult.subject_id == subject.id, LabResult.analyte == code)
+        .order_by(LabResult.sample_date)
+    ).first()
+    grade = None
+    if code in GRADED_ANALYTES:
+        grade = ctcae_grade(code, canonical, checked.range, baseline=baseline).grade
+    existing = session.scalars(
+        select(LabResult).where(LabResult.visit_id == visit.id, LabResult.analyte == code)
+    ).one_or_none()
+    if existing is not None and not (reason and reason.strip()):
+        raise ValidationError(
+            f"{code} of {subject_code} at {visit_code} is recorded already; give a reason to "
+            "correct it",
+            subject=subject_code,
+            form="labs",
+            field="reason",
+        )
+    with transaction(session, actor=actor, reason=reason):
+        row = existing or LabResult(subject_id=subject.id, visit_id=visit.id, analyte=code)
+        row.sample_date = sample_date
+        row.value_entered = float(value)
+        row.unit_entered = unit
+        row.value = canonical
+        row.unit = ANALYTES[code].unit
+        row.lln, row.uln = checked.range.lln, checked.range.uln
+        row.flag = checked.flag
+        row.ctcae_grade = grade
+        row.provenance = provenance
+        if existing is None:
+            session.add(row)
+        hold_visit(visit, sample_date)
+    return row
+
+
+@dataclass(frozen=True)
+class VitalsReading:
+    """One set of vital signs."""
+
+    measured_at: datetime
+    systolic_mmhg: int | None = None
+    diastolic_mmhg: int | None = None
+    heart_rate_bpm: int | None = None
+    respiratory_rate: int | None = None
+    temperature_c: float | None = None
+    spo2_pct: float | None = None
+    note: str = ""
+
+
+_VITAL_RANGES = {
+    "systolic_mmhg": (40, 300, "mmHg"),
+    "diastolic_mmhg": (20, 200, "mmHg"),
+    "heart_rate_bpm": (20, 250, "/min"),
+    "respiratory_rate": (4, 80, "/min"),
+    "temperature_c": (30.0, 45.0, "degrees C"),
+    "spo2_pct": (50.0, 100.0, "%"),
+}
+
+
+def record_vitals(
+    session: Session,
+    *,
+    actor: str,
+    subject_code: str,
+    visit_code: str,
+    reading: VitalsReading,
+    provenance: Provenance = Provenance.SOURCE,
+) -> VitalSigns:
+    """Record a set of vital signs (the trial's 85/60 mmHg after IV infusion is one)."""
+    subject = find_subject(session, subject_code)
+    if reading.measured_at.tzinfo is None:
+        raise ValidationError(
+            "the time of a reading needs its time zone",
+            subject=subject_code,
+            form="vitals",
+            field="measured_at",
+        )
+    for name, (low, high, unit) in _VITAL_RANGES.items():
+        value = getattr(reading, name)
+        if value is not None and not low <= value <= high:
+            hint = " (it looks like degrees F)" if name == "temperature_c" and value > 86 else ""
+            raise ValidationError(
+                f"{name} {value} {unit} is implausible{hint}",
+                subject=subject_code,
+                form="vitals",
+                field=name,
+                value=value,
+                allowed=f"{low}-{high} {unit}",
+            )
+    if (reading.systolic_mmhg is None) != (reading.diastolic_mmhg is None):
+        raise ValidationError(
+            "blood pressure needs both systolic and diastolic",
+            subject=subject_code,
+            form="vitals",
+            field="diastolic_mmhg",
+        )
+    if (
+        reading.systolic_mmhg is not None
+        and reading.diastolic_mmhg is not None
+        and reading.diastolic_mmhg >= reading.systolic_mmhg
+    ):
+        raise ValidationError(
+            f"diastolic {reading.diastolic_mmhg} is not below systolic {reading.systolic_mmhg}",
+            subject=subject_code,
+            form="vitals",
+            field="diastolic_mmhg",
+            value=reading.diastolic_mmhg,
+            allowed=f"< {reading.systolic_mmhg} mmHg",
+        )
+    visit = visit_for_assessment(session, subject, visit_code, "vitals", reading.measured_at.date())
+    with transaction(session, actor=actor):
+        row = VitalSigns(
+            subject_id=subject.id, visit_id=visit.id, provenance=provenance, **vars(reading)
+        )
+        session.add(row)
+        hold_visit(visit, reading.measured_at.date())
+    return row
+
+
+def _rules(session: Session) -> list[StoppingRule]:
+    return [
+        StoppingRule(r.id, r.text, r.threshold, r.min_grade, r.related, r.serious_only, r.term)
+        for r in current_protocol(session).stopping_rules
+    ]
+
+
+def triggered_stopping_rules(session: Session) -> list[TriggeredRule]:
+    """The protocol's stopping rules that the recorded adverse events trigger."""
+    codes = {s.id: s.study_code for s in session.scalars(select(Subject))}
+    events = [
+        SafetyEvent(codes[e.subject_id], e.term, e.severity_grade, e.serious, e.relatedness)
+        for e in session.scalars(select(AdverseEvent))
+    ]
+    return evaluate_stopping_rules(_rules(session), events)
+
+
+def open_stopping_rules(session: Session) -> list[TriggeredRule]:
+    """Triggered rules without a decision covering every event that triggered them."""
+    open_rules = []
+    for triggered in triggered_stopping_rules(session):
+        decision = session.scalars(
+            select(StoppingDecision)
+            .where(StoppingDecision.rule_id == triggered.rule.id)
+            .order_by(StoppingDecision.id.desc())
+        ).first()
+        if (
+            decision is None
+            or decision.events_seen < len(triggered.events)
+            or decision.decision != "continue"
+        ):
+            open_rules.append(triggered)
+    return open_rules
+
+
+def record_stopping_decision(
+    session: Session, *, actor: str, rule_id: str, decision: str, reason: str
+) -> StoppingDecision:
+    """An investigator's decision on a triggered rule; ``continue`` reopens administration."""
+    triggered = {t.rule.id: t for t in triggered_stopping_rules(session)}
+    if rule_id not in triggered:
+        raise ValidationError(
+            f"stopping rule {rule_id} is not triggered",
+            form="stopping",
+            field="rule_id",
+            value=rule_id,
+            allowed=", ".join(triggered),
+        )
+    if decision not in STOPPING_DECISIONS:
+        raise ValidationError(
+            f"unknown decision {decision!r}",
+            form="stopping",
+            field="decision",
+            value=decision,
+            allowed=", ".join(STOPPING_DECISIONS),
+        )
+    if not reason.strip():
+        raise ValidationError(
+            "a decision on a stopping rule needs its reason", form="stopping", field="reason"
+        )
+    user = session.scalars(select(User).where(User.username == actor)).first()
+    if user is None:
+        raise NotFoundError(
+            f"{actor!r} is not a user of the study", form="stopping", field="actor", value=actor
+        )
+    with transaction(session, actor=actor, reason=reason):
+        row = StoppingDecision(
+            rule_id=rule_id,
+            events_seen=len(triggered[rule_id].events),
+            decision=decision,
+            decided_by_id=user.id,
+            decided_at=datetime.now(UTC),
+            reason=reason,
+        )
+        session.add(row)
+    return row
+
+
+def refuse_if_stopped(session: Session, subject_code: str) -> None:
+    """Administration guard: no new administration while a stopping rule is open."""
+    pending = open_stopping_rules(session)
+    if pending:
+        names = "; ".join(f"{t.rule.id} ({t.rule.text}, {len(t.events)} events)" for t in pending)
+        raise ValidationError(
+            f"administration is blocked by stopping rule {names}: an investigator must record "
+            "a decision with a reason",
+            subject=subject_code,
+            form="administration",
+            field="stopping_rules",
+        )

@@ -1,0 +1,87 @@
+"""Safety records: laboratory results (with unit, flag and CTCAE grade), vital signs, and
+investigators' decisions on triggered stopping rules."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from alstrial.store.base import Audited, Base, enum_column
+from alstrial.vocabulary import Provenance
+
+__all__ = ["LabResult", "StoppingDecision", "VitalSigns"]
+
+
+class LabResult(Audited, Base):
+    """One analyte at one visit: as entered, in the canonical unit, flagged and graded."""
+
+    __tablename__ = "lab_result"
+    __table_args__ = (
+        UniqueConstraint("visit_id", "analyte"),
+        CheckConstraint("value >= 0", name="value_nonnegative"),
+        CheckConstraint("ctcae_grade IS NULL OR ctcae_grade BETWEEN 0 AND 4", name="grade_range"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id"), index=True)
+    visit_id: Mapped[int] = mapped_column(ForeignKey("visit.id"))
+    sample_date: Mapped[date]
+    analyte: Mapped[str] = mapped_column(String(20))
+    value_entered: Mapped[float]
+    unit_entered: Mapped[str] = mapped_column(String(20))
+    value: Mapped[float]
+    unit: Mapped[str] = mapped_column(String(20))
+    lln: Mapped[float | None]
+    uln: Mapped[float | None]
+    flag: Mapped[str] = mapped_column(String(2), default="")
+    ctcae_grade: Mapped[int | None]
+    provenance: Mapped[Provenance] = mapped_column(enum_column(Provenance, "provenance"))
+
+
+class VitalSigns(Audited, Base):
+    """Vital signs at a time of a visit (several per visit: before and after an infusion)."""
+
+    __tablename__ = "vital_signs"
+    __table_args__ = (
+        CheckConstraint(
+            "systolic_mmhg IS NULL OR systolic_mmhg BETWEEN 40 AND 300", name="systolic_range"
+        ),
+        CheckConstraint(
+            "diastolic_mmhg IS NULL OR diastolic_mmhg BETWEEN 20 AND 200", name="diastolic_range"
+        ),
+        CheckConstraint(
+            "heart_rate_bpm IS NULL OR heart_rate_bpm BETWEEN 20 AND 250", name="heart_rate_range"
+        ),
+        CheckConstraint(
+            "temperature_c IS NULL OR temperature_c BETWEEN 30 AND 45", name="temperature_range"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id"), index=True)
+    visit_id: Mapped[int] = mapped_column(ForeignKey("visit.id"))
+    measured_at: Mapped[datetime]
+    systolic_mmhg: Mapped[int | None]
+    diastolic_mmhg: Mapped[int | None]
+    heart_rate_bpm: Mapped[int | None]
+    respiratory_rate: Mapped[int | None]
+    temperature_c: Mapped[float | None]
+    spo2_pct: Mapped[float | None]
+    note: Mapped[str] = mapped_column(Text, default="")
+    provenance: Mapped[Provenance] = mapped_column(enum_column(Provenance, "provenance"))
+
+
+class StoppingDecision(Audited, Base):
+    """An investigator's decision on a triggered stopping rule (continue, pause, stop)."""
+
+    __tablename__ = "stopping_decision"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rule_id: Mapped[str] = mapped_column(String(40))
+    events_seen: Mapped[int]
+    decision: Mapped[str] = mapped_column(String(20))
+    decided_by_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    decided_at: Mapped[datetime]
+    reason: Mapped[str] = mapped_column(Text)

@@ -1,0 +1,213 @@
+"""Labs, vitals and stopping rules through the services, on both back ends."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+
+import pytest
+from sqlalchemy.orm import Session
+
+from alstrial.exceptions import NotFoundError, ValidationError
+from alstrial.services import (
+    AdverseEventReport,
+    VitalsReading,
+    open_stopping_rules,
+    record_administration,
+    record_lab,
+    record_stopping_decision,
+    record_vitals,
+    report_adverse_event,
+    verify_audit_trail,
+)
+from alstrial.vocabulary import AdverseEventOutcome, Relatedness
+from tests.helpers import ACTOR, DAY0, administer, batch, enrolled, refused
+
+W6 = DAY0 - timedelta(days=42)
+
+
+def test_lab_conversion_flag_and_grade(session: Session) -> None:
+    """ALT 180 U/L entered as 3.0 ukat/L (x 60): above 3 x ULN 55 (male), grade 2; a
+    creatinine in mg/dL is stored in umol/L; a baseline is the first value of the analyte."""
+    enrolled(session)
+    alt = record_lab(
+        session,
+        actor=ACTOR,
+        subject_code="S01",
+        visit_code="W-6",
+        sample_date=W6,
+        analyte="ALT",
+        value=3.0,
+        unit="ukat/L",
+    )
+    assert (alt.value, alt.unit, alt.flag, alt.ctcae_grade) == (pytest.approx(180.0), "U/L", "H", 2)
+    creat = record_lab(
+        session,
+        actor=ACTOR,
+        subject_code="S01",
+        visit_code="W-6",
+        sample_date=W6,
+        analyte="creat",
+        value=1.0,
+        unit="mg/dL",
+    )
+    assert creat.value == pytest.approx(88.42)
+    assert creat.ctcae_grade == 0
+    refused(
+        session,
+        ValidationError,
+        lambda: record_lab(
+            session,
+            actor=ACTOR,
+            subject_code="S01",
+            visit_code="W-4",
+            sample_date=W6 + timedelta(days=14),
+            analyte="CREAT",
+            value=1.0,
+            unit="mmHg",
+        ),
+        field="unit",
+        subject="S01",
+    )
+    refused(
+        session,
+        ValidationError,
+        lambda: record_lab(
+            session,
+            actor=ACTOR,
+            subject_code="S01",
+            visit_code="W-6",
+            sample_date=W6,
+            analyte="ALT",
+            value=40,
+            unit="U/L",
+        ),
+        field="reason",
+    )
+    assert verify_audit_trail(session).problem is None
+
+
+def test_vitals_after_infusion(session: Session) -> None:
+    """The trial's hypotension: 85/60 mmHg after IV infusion, 105/80 after 1000 ml saline."""
+    enrolled(session)
+    at = datetime.combine(DAY0, time(10), tzinfo=UTC)
+    record_vitals(
+        session,
+        actor=ACTOR,
+        subject_code="S01",
+        visit_code="D0",
+        reading=VitalsReading(at, 85, 60, 96, note="after IV infusion"),
+    )
+    record_vitals(
+        session,
+        actor=ACTOR,
+        subject_code="S01",
+        visit_code="D0",
+        reading=VitalsReading(at + timedelta(hours=2), 105, 80, note="after 1000 ml saline"),
+    )
+    refused(
+        session,
+        ValidationError,
+        lambda: record_vitals(
+            session,
+            actor=ACTOR,
+            subject_code="S01",
+            visit_code="D0",
+            reading=VitalsReading(at, 80, 85),
+        ),
+        field="diastolic_mmhg",
+    )
+    refused(
+        session,
+        ValidationError,
+        lambda: record_vitals(
+            session,
+            actor=ACTOR,
+            subject_code="S01",
+            visit_code="D0",
+            reading=VitalsReading(at, temperature_c=98.6),
+        ),
+        field="temperature_c",
+    )
+    refused(
+        session,
+        ValidationError,
+        lambda: record_vitals(
+            session,
+            actor=ACTOR,
+            subject_code="S01",
+            visit_code="D0",
+            reading=VitalsReading(at, 120, None),
+        ),
+        field="diastolic_mmhg",
+    )
+
+
+def related_event(session: Session, code: str, grade: int) -> None:
+    report_adverse_event(
+        session,
+        actor=ACTOR,
+        subject_code=code,
+        report=AdverseEventReport(
+            term="Fever",
+            category="Systemic",
+            onset_date=DAY0,
+            end_date=DAY0 + timedelta(days=2),
+            severity_grade=grade,
+            serious=grade >= 3,
+            relatedness=Relatedness.PROBABLE,
+            outcome=AdverseEventOutcome.RECOVERED,
+        ),
+    )
+
+
+def test_a_triggered_stopping_rule_blocks_administration(session: Session) -> None:
+    """SR2: two related grade >= 3 events. One does not trigger; the second does, and the
+    next administration is refused until an investigator decides to continue."""
+    for code in ("S01", "S02", "S03"):
+        enrolled(session, code)
+    administer(session, "S01")
+    related_event(session, "S01", 3)
+    assert open_stopping_rules(session) == []
+    related_event(session, "S01", 4)
+    (rule,) = open_stopping_rules(session)
+    assert rule.rule.id == "SR2"
+    code = batch(session, "S02")
+    give = lambda: record_administration(  # noqa: E731
+        session,
+        actor=ACTOR,
+        subject_code="S02",
+        administered_at=datetime.combine(DAY0, time(9), tzinfo=UTC),
+        route="intravenous",
+        product_batch=code,
+        cells_given=1.2e8,
+        volume_ml=5,
+    )
+    error = refused(session, ValidationError, give, field="stopping_rules")
+    assert "SR2" in error.message
+    refused(
+        session,
+        ValidationError,
+        lambda: record_stopping_decision(
+            session, actor=ACTOR, rule_id="SR2", decision="continue", reason=" "
+        ),
+        field="reason",
+    )
+    refused(
+        session,
+        NotFoundError,
+        lambda: record_stopping_decision(
+            session, actor="nobody", rule_id="SR2", decision="continue", reason="reviewed"
+        ),
+        field="actor",
+    )
+    record_stopping_decision(
+        session,
+        actor=ACTOR,
+        rule_id="SR2",
+        decision="continue",
+        reason="DSMB reviewed both fevers: resolved, continue",
+    )
+    assert open_stopping_rules(session) == []
+    give()
+    related_event(session, "S02", 3)  # a third event reopens the rule
+    assert [t.rule.id for t in open_stopping_rules(session)] == ["SR2"]

@@ -11,8 +11,11 @@ from alstrial.exceptions import NotFoundError, ValidationError
 from alstrial.services import (
     AdverseEventReport,
     VitalsReading,
+    mark_notification_sent,
     open_stopping_rules,
+    overdue_notifications,
     record_administration,
+    record_checklist_review,
     record_lab,
     record_stopping_decision,
     record_vitals,
@@ -154,6 +157,7 @@ def related_event(session: Session, code: str, grade: int) -> None:
             end_date=DAY0 + timedelta(days=2),
             severity_grade=grade,
             serious=grade >= 3,
+            seriousness=("hospitalisation",) if grade >= 3 else (),
             relatedness=Relatedness.PROBABLE,
             outcome=AdverseEventOutcome.RECOVERED,
         ),
@@ -211,3 +215,74 @@ def test_a_triggered_stopping_rule_blocks_administration(session: Session) -> No
     give()
     related_event(session, "S02", 3)  # a third event reopens the rule
     assert [t.rule.id for t in open_stopping_rules(session)] == ["SR2"]
+
+
+def test_sae_opens_its_notifications(session: Session) -> None:
+    """A fatal, related, unexpected event: SAE report in 24 h, SUSAR in 7 days, follow-up in
+    15; an SAE without a criterion, or criteria without 'serious', is refused."""
+    enrolled(session)
+    administer(session)
+    aware = datetime.combine(DAY0 + timedelta(days=3), time(8), tzinfo=UTC)
+
+    def report(**change: object) -> object:
+        values: dict[str, object] = {
+            "term": "Respiratory failure",
+            "category": "Systemic",
+            "onset_date": DAY0 + timedelta(days=3),
+            "end_date": DAY0 + timedelta(days=3),
+            "severity_grade": 5,
+            "serious": True,
+            "seriousness": ("death",),
+            "relatedness": Relatedness.POSSIBLE,
+            "outcome": AdverseEventOutcome.FATAL,
+            "expected": False,
+            "aware_at": aware,
+            "relatedness_by_procedure": {"intravenous_infusion": "unlikely"},
+        } | change
+        return report_adverse_event(
+            session, actor=ACTOR, subject_code="S01", report=AdverseEventReport(**values)
+        )  # type: ignore[arg-type]
+
+    error = refused(session, ValidationError, lambda: report(seriousness=()), field="seriousness")
+    assert "needs at least one seriousness criterion" in error.message
+    refused(session, ValidationError, lambda: report(serious=False), field="seriousness")
+    refused(
+        session,
+        ValidationError,
+        lambda: report(relatedness_by_procedure={"surgery": "possible"}),
+        field="relatedness",
+    )
+    report()
+    late = overdue_notifications(session, now=aware + timedelta(days=8))
+    assert [n.kind for n in late] == ["SAE initial report", "SUSAR (fatal or life-threatening)"]
+    mark_notification_sent(
+        session, actor=ACTOR, notification_id=late[0].id, sent_at=aware + timedelta(hours=5)
+    )
+    assert len(overdue_notifications(session, now=aware + timedelta(days=8))) == 1
+    assert len(overdue_notifications(session, now=aware + timedelta(days=16))) == 2
+
+
+def test_checklist_none_is_distinct_from_not_asked(session: Session) -> None:
+    enrolled(session)
+    review = record_checklist_review(
+        session,
+        actor=ACTOR,
+        subject_code="S01",
+        visit_code="D1",
+        reviewed_on=DAY0 + timedelta(days=1),
+        none_reported=True,
+    )
+    assert review.none_reported is True
+    refused(
+        session,
+        ValidationError,
+        lambda: record_checklist_review(
+            session,
+            actor=ACTOR,
+            subject_code="S01",
+            visit_code="D1",
+            reviewed_on=DAY0 + timedelta(days=1),
+            none_reported=False,
+        ),
+        field="reason",
+    )

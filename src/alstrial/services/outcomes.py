@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alstrial.exceptions import ConflictError, ValidationError
+from alstrial.safety.events import (
+    SERIOUSNESS_CRITERIA,
+    is_related,
+    notifications_due,
+    validate_event,
+)
 from alstrial.services.lookup import enrolment_of, find_subject
 from alstrial.services.transaction import transaction
-from alstrial.store.models import AdverseEvent, Disposition, Milestone
+from alstrial.store.models import AdverseEvent, Disposition, Milestone, SaeNotification
 from alstrial.vocabulary import (
     AdverseEventOutcome,
     DispositionStatus,
@@ -38,6 +45,13 @@ class AdverseEventReport:
     attributed_to: str = ""
     treatment: str = ""
     description: str = ""
+    onset_time: time | None = None
+    seriousness: tuple[str, ...] = ()
+    relatedness_by_procedure: Mapping[str, Relatedness | str] = field(default_factory=dict)
+    expected: bool | None = None
+    action_taken: str | None = None
+    meddra_code: str | None = None
+    aware_at: datetime | None = None
 
 
 def report_adverse_event(
@@ -90,6 +104,26 @@ def report_adverse_event(
             "fatal exactly when the grade is 5",
             "grade 5 and a fatal outcome go together",
         )
+    if report.serious != bool(report.seriousness):
+        raise refuse(
+            "seriousness",
+            list(report.seriousness),
+            ", ".join(SERIOUSNESS_CRITERIA),
+            "a serious adverse event needs at least one seriousness criterion"
+            if report.serious
+            else "seriousness criteria are given but the event is not marked serious",
+        )
+    try:
+        validate_event(
+            grade=grade,
+            onset=report.onset_date,
+            end=report.end_date,
+            seriousness=report.seriousness,
+            relatedness={"product": report.relatedness, **report.relatedness_by_procedure},
+        )
+    except ValidationError as error:
+        error.subject = subject_code
+        raise
     with transaction(session, actor=actor):
         event = AdverseEvent(
             subject_id=subject.id,
@@ -105,8 +139,34 @@ def report_adverse_event(
             outcome=report.outcome,
             description=report.description,
             provenance=provenance,
+            onset_time=report.onset_time,
+            seriousness=list(report.seriousness) or None,
+            relatedness_by_procedure={
+                k: str(Relatedness(v)) for k, v in report.relatedness_by_procedure.items()
+            }
+            or None,
+            expected=report.expected,
+            action_taken=report.action_taken,
+            meddra_code=report.meddra_code,
         )
         session.add(event)
+        if report.serious:
+            session.flush()
+            related = is_related(report.relatedness)
+            for due in notifications_due(
+                aware_at=report.aware_at or datetime.now(UTC),
+                seriousness=report.seriousness,
+                related_to_product=related,
+                expected=bool(report.expected),
+            ):
+                session.add(
+                    SaeNotification(
+                        adverse_event_id=event.id,
+                        kind=due.kind,
+                        recipient=due.recipient,
+                        due_at=due.due,
+                    )
+                )
     return event
 
 

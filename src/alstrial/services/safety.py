@@ -31,7 +31,9 @@ from alstrial.services.transaction import transaction
 from alstrial.services.visits import hold_visit, visit_for_assessment
 from alstrial.store.models import (
     AdverseEvent,
+    ChecklistReview,
     LabResult,
+    SaeNotification,
     StoppingDecision,
     Subject,
     User,
@@ -41,7 +43,10 @@ from alstrial.vocabulary import Provenance
 
 __all__ = [
     "VitalsReading",
+    "mark_notification_sent",
     "open_stopping_rules",
+    "overdue_notifications",
+    "record_checklist_review",
     "record_lab",
     "record_stopping_decision",
     "record_vitals",
@@ -286,3 +291,72 @@ def refuse_if_stopped(session: Session, subject_code: str) -> None:
             form="administration",
             field="stopping_rules",
         )
+
+
+def record_checklist_review(
+    session: Session,
+    *,
+    actor: str,
+    subject_code: str,
+    visit_code: str,
+    reviewed_on: date,
+    none_reported: bool,
+    reason: str | None = None,
+) -> ChecklistReview:
+    """Record that the solicited checklist was asked at a visit, and whether nothing was found.
+
+    ``none_reported=True`` is the explicit "none of the checklist"; a visit without a review
+    was not asked. Reporting "none" at a visit that has a checklist event is refused.
+    """
+    subject = find_subject(session, subject_code)
+    visit = visit_for_assessment(session, subject, visit_code, "adverse_events", reviewed_on)
+    existing = session.scalars(
+        select(ChecklistReview).where(ChecklistReview.visit_id == visit.id)
+    ).one_or_none()
+    if existing is not None and not (reason and reason.strip()):
+        raise ValidationError(
+            f"the checklist of {subject_code} at {visit_code} is reviewed already; give a "
+            "reason to correct it",
+            subject=subject_code,
+            form="checklist",
+            field="reason",
+        )
+    with transaction(session, actor=actor, reason=reason):
+        row = existing or ChecklistReview(visit_id=visit.id)
+        row.reviewed_on = reviewed_on
+        row.none_reported = none_reported
+        if existing is None:
+            session.add(row)
+        hold_visit(visit, reviewed_on)
+    return row
+
+
+def overdue_notifications(session: Session, now: datetime | None = None) -> list[SaeNotification]:
+    """SAE and SUSAR reports past their due time and not sent, oldest first."""
+    moment = now or datetime.now(UTC)
+    return [
+        n
+        for n in session.scalars(select(SaeNotification).order_by(SaeNotification.due_at))
+        if n.sent_at is None and n.due_at.replace(tzinfo=n.due_at.tzinfo or UTC) < moment
+    ]
+
+
+def mark_notification_sent(
+    session: Session, *, actor: str, notification_id: int, sent_at: datetime
+) -> SaeNotification:
+    """Record when a report was sent."""
+    notification = session.get(SaeNotification, notification_id)
+    if notification is None:
+        raise NotFoundError(
+            f"no notification {notification_id}",
+            form="notification",
+            field="id",
+            value=notification_id,
+        )
+    if sent_at.tzinfo is None:
+        raise ValidationError(
+            "the sending time needs its time zone", form="notification", field="sent_at"
+        )
+    with transaction(session, actor=actor):
+        notification.sent_at = sent_at
+    return notification

@@ -10,7 +10,13 @@ from alstrial.store.models.clinical import (
     Spirometry,
 )
 from alstrial.store.models.manufacturing import CultureEvent, FlowMarkerResult, ReleaseDecision
-from alstrial.store.models.safety import LabResult, StoppingDecision, VitalSigns
+from alstrial.store.models.safety import (
+    ChecklistReview,
+    LabResult,
+    SaeNotification,
+    StoppingDecision,
+    VitalSigns,
+)
 from alstrial.store.models.subject import Enrolment, Screening, Subject, Visit
 from alstrial.store.models.trial import ProtocolVersion, Site, Study, User
 
@@ -18,6 +24,7 @@ __all__ = [
     "Administration",
     "AdverseEvent",
     "AlsfrsAssessment",
+    "ChecklistReview",
     "CultureEvent",
     "Disposition",
     "Enrolment",
@@ -27,6 +34,7 @@ __all__ = [
     "ProductBatch",
     "ProtocolVersion",
     "ReleaseDecision",
+    "SaeNotification",
     "Screening",
     "Site",
     "Spirometry",

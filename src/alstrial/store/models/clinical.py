@@ -3,7 +3,7 @@ disposition."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -183,6 +183,14 @@ class AdverseEvent(Audited, Base):
     )
     description: Mapped[str] = mapped_column(Text, default="")
     provenance: Mapped[Provenance] = mapped_column(enum_column(Provenance, "provenance"))
+    # Safety detail (migration 0004): ICH E2A seriousness criteria, relatedness to each
+    # procedure, expectedness, action taken, onset time, MedDRA code where licensed.
+    onset_time: Mapped[time | None]
+    seriousness: Mapped[list[str] | None] = mapped_column(JSON)
+    relatedness_by_procedure: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    expected: Mapped[bool | None]
+    action_taken: Mapped[str | None] = mapped_column(String(200))
+    meddra_code: Mapped[str | None] = mapped_column(String(20))
 
 
 class Milestone(Audited, Base):

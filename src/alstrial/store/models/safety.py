@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from alstrial.store.base import Audited, Base, enum_column
 from alstrial.vocabulary import Provenance
 
-__all__ = ["LabResult", "StoppingDecision", "VitalSigns"]
+__all__ = ["ChecklistReview", "LabResult", "SaeNotification", "StoppingDecision", "VitalSigns"]
 
 
 class LabResult(Audited, Base):
@@ -85,3 +85,29 @@ class StoppingDecision(Audited, Base):
     decided_by_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
     decided_at: Mapped[datetime]
     reason: Mapped[str] = mapped_column(Text)
+
+
+class SaeNotification(Audited, Base):
+    """A report a serious adverse event requires: what, to whom, due when, sent when."""
+
+    __tablename__ = "sae_notification"
+    workflow_fields = frozenset({"sent_at"})
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    adverse_event_id: Mapped[int] = mapped_column(ForeignKey("adverse_event.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(60))
+    recipient: Mapped[str] = mapped_column(String(80))
+    due_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+
+
+class ChecklistReview(Audited, Base):
+    """At a visit, the solicited checklist was asked; ``none_reported`` says nothing was
+    found. No row means the checklist was not asked, which is not the same as "none"."""
+
+    __tablename__ = "checklist_review"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    visit_id: Mapped[int] = mapped_column(ForeignKey("visit.id"), unique=True)
+    reviewed_on: Mapped[date]
+    none_reported: Mapped[bool]

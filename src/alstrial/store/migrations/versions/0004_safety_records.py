@@ -1,11 +1,13 @@
 """safety records
 
 Laboratory results (as entered and in the canonical unit, with range, flag and CTCAE grade),
-vital signs, and investigators' decisions on triggered stopping rules.
+vital signs, investigators' decisions on triggered stopping rules, SAE notifications, the
+per-visit checklist review, and the adverse event's seriousness criteria, relatedness by
+procedure, expectedness, action taken, onset time and MedDRA code.
 
 Revision ID: 0004
 Revises: 0003
-Create Date: 2026-11-24 18:24:42.979769
+Create Date: 2026-11-24 18:26:48.493616
 """
 
 from __future__ import annotations
@@ -35,6 +37,18 @@ def upgrade() -> None:
             name=op.f("fk_stopping_decision_decided_by_id_app_user"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_stopping_decision")),
+    )
+    op.create_table(
+        "checklist_review",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("visit_id", sa.Integer(), nullable=False),
+        sa.Column("reviewed_on", sa.Date(), nullable=False),
+        sa.Column("none_reported", sa.Boolean(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["visit_id"], ["visit.id"], name=op.f("fk_checklist_review_visit_id_visit")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_checklist_review")),
+        sa.UniqueConstraint("visit_id", name=op.f("uq_checklist_review_visit_id")),
     )
     op.create_table(
         "lab_result",
@@ -79,6 +93,26 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("lab_result", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_lab_result_subject_id"), ["subject_id"], unique=False)
+
+    op.create_table(
+        "sae_notification",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("adverse_event_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=60), nullable=False),
+        sa.Column("recipient", sa.String(length=80), nullable=False),
+        sa.Column("due_at", sa.DateTime(), nullable=False),
+        sa.Column("sent_at", sa.DateTime(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["adverse_event_id"],
+            ["adverse_event.id"],
+            name=op.f("fk_sae_notification_adverse_event_id_adverse_event"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_sae_notification")),
+    )
+    with op.batch_alter_table("sae_notification", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_sae_notification_adverse_event_id"), ["adverse_event_id"], unique=False
+        )
 
     op.create_table(
         "vital_signs",
@@ -132,14 +166,35 @@ def upgrade() -> None:
     with op.batch_alter_table("vital_signs", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_vital_signs_subject_id"), ["subject_id"], unique=False)
 
+    with op.batch_alter_table("adverse_event", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("onset_time", sa.Time(), nullable=True))
+        batch_op.add_column(sa.Column("seriousness", sa.JSON(), nullable=True))
+        batch_op.add_column(sa.Column("relatedness_by_procedure", sa.JSON(), nullable=True))
+        batch_op.add_column(sa.Column("expected", sa.Boolean(), nullable=True))
+        batch_op.add_column(sa.Column("action_taken", sa.String(length=200), nullable=True))
+        batch_op.add_column(sa.Column("meddra_code", sa.String(length=20), nullable=True))
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("adverse_event", schema=None) as batch_op:
+        batch_op.drop_column("meddra_code")
+        batch_op.drop_column("action_taken")
+        batch_op.drop_column("expected")
+        batch_op.drop_column("relatedness_by_procedure")
+        batch_op.drop_column("seriousness")
+        batch_op.drop_column("onset_time")
+
     with op.batch_alter_table("vital_signs", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_vital_signs_subject_id"))
 
     op.drop_table("vital_signs")
+    with op.batch_alter_table("sae_notification", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_sae_notification_adverse_event_id"))
+
+    op.drop_table("sae_notification")
     with op.batch_alter_table("lab_result", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_lab_result_subject_id"))
 
     op.drop_table("lab_result")
+    op.drop_table("checklist_review")
     op.drop_table("stopping_decision")

@@ -150,3 +150,21 @@ def test_batch_release_and_certificate(demo_dir: Path, tmp_path: Path) -> None:
     )
     assert again.returncode == 2
     assert "already released" in again.stderr
+
+
+def test_safety_commands(demo_dir: Path, tmp_path: Path) -> None:
+    """CTCAE grade of a converted value; no stopping rule open in the demo; Table 3 as JSON
+    has the checklist's 29 terms."""
+    graded = json.loads(
+        alstrial("safety", "grade", "ALT", "3.0", "--unit", "ukat/L", "--json", cwd=tmp_path).stdout
+    )
+    assert (graded["value"], graded["ctcae_grade"]) == (pytest.approx(180.0), 2)
+    url = f"sqlite:///{demo_dir / 'reference_trial.db'}"
+    assert alstrial("safety", "stopping", "--database", url, cwd=tmp_path).returncode == 0
+    table = json.loads(
+        alstrial("safety", "table", "table3", "--database", url, "--json", cwd=tmp_path).stdout
+    )
+    assert len(table) == 29
+    bad = alstrial("safety", "grade", "CREAT", "1", "--unit", "mmHg", cwd=tmp_path)
+    assert bad.returncode == 2
+    assert "cannot be converted" in bad.stderr

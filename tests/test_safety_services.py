@@ -286,3 +286,58 @@ def test_checklist_none_is_distinct_from_not_asked(session: Session) -> None:
         ),
         field="reason",
     )
+
+
+def test_safety_tables(session: Session) -> None:
+    """Shift table: S01 ALT normal then grade 2; S02 normal throughout. SAE listing and
+    events by grade from the same frames."""
+    from alstrial.reporting.safety_tables import (
+        events_by_category_and_grade,
+        lab_shift_table,
+        sae_listing,
+    )
+    from alstrial.services import build_analysis_frames
+
+    for code in ("S01", "S02"):
+        enrolled(session, code)
+        record_lab(
+            session,
+            actor=ACTOR,
+            subject_code=code,
+            visit_code="W-6",
+            sample_date=W6,
+            analyte="ALT",
+            value=30,
+            unit="U/L",
+        )
+    record_lab(
+        session,
+        actor=ACTOR,
+        subject_code="S01",
+        visit_code="W-4",
+        sample_date=W6 + timedelta(days=14),
+        analyte="ALT",
+        value=200,
+        unit="U/L",
+    )
+    record_lab(
+        session,
+        actor=ACTOR,
+        subject_code="S02",
+        visit_code="W-4",
+        sample_date=W6 + timedelta(days=14),
+        analyte="ALT",
+        value=40,
+        unit="U/L",
+    )
+    administer(session, "S01")
+    related_event(session, "S01", 3)
+    frames = build_analysis_frames(session)
+    shift = lab_shift_table(frames, "ALT").set_index(["baseline_grade", "worst_grade"])
+    assert shift.loc[(0, 2), "patients"] == 1
+    assert shift.loc[(0, 0), "patients"] == 1
+    listing = sae_listing(frames)
+    assert listing["term"].tolist() == ["Fever"]
+    assert listing["seriousness"].tolist() == ["hospitalisation"]
+    grades = events_by_category_and_grade(frames)
+    assert grades[["grade", "events", "patients"]].values.tolist() == [[3, 1, 1]]

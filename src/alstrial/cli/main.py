@@ -17,6 +17,7 @@ from rich.table import Table
 from alstrial.cli.context import database_url, open_session
 from alstrial.cli.errors import run_guarded
 from alstrial.cli.product import batch_app, dose_command, flow_app, release_app
+from alstrial.cli.safety import safety_app
 from alstrial.cli.score import score_app
 from alstrial.cli.stats import stats_app
 from alstrial.exceptions import ConflictError, IntegrityError
@@ -48,6 +49,7 @@ app.add_typer(subjects_app, name="subjects")
 app.add_typer(protocol_app, name="protocol")
 app.add_typer(score_app, name="score")
 app.add_typer(stats_app, name="stats")
+app.add_typer(safety_app, name="safety")
 app.add_typer(flow_app, name="flow")
 app.add_typer(batch_app, name="batch")
 app.add_typer(release_app, name="release")

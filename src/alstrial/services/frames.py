@@ -31,6 +31,7 @@ from alstrial.store.models import (
     AlsfrsAssessment,
     Disposition,
     Enrolment,
+    LabResult,
     Milestone,
     ProductBatch,
     Site,
@@ -60,6 +61,7 @@ class AnalysisFrames:
     batches: pd.DataFrame
     adverse_events: pd.DataFrame
     milestones: pd.DataFrame
+    labs: pd.DataFrame
     checklist: pd.DataFrame
 
     @property
@@ -295,6 +297,8 @@ def build_analysis_frames(session: Session) -> AnalysisFrames:
                 "attributed_to": ae.attributed_to,
                 "treatment": ae.treatment,
                 "outcome": ae.outcome.value,
+                "seriousness": ", ".join(ae.seriousness or []),
+                "expected": ae.expected,
                 "provenance": ae.provenance.value,
             }
         )
@@ -312,6 +316,38 @@ def build_analysis_frames(session: Session) -> AnalysisFrames:
         "attributed_to",
         "treatment",
         "outcome",
+        "seriousness",
+        "expected",
+        "provenance",
+    ]
+
+    lab_rows = [
+        {
+            "subject": codes[lab.subject_id],
+            "arm": arm_of[lab.subject_id],
+            "visit": visits_by_id[lab.visit_id].code,
+            "nominal_day": visits_by_id[lab.visit_id].day,
+            "sample_date": lab.sample_date,
+            "analyte": lab.analyte,
+            "value": lab.value,
+            "unit": lab.unit,
+            "flag": lab.flag,
+            "ctcae_grade": lab.ctcae_grade,
+            "provenance": lab.provenance.value,
+        }
+        for lab in session.scalars(select(LabResult).order_by(LabResult.id))
+    ]
+    lab_columns = [
+        "subject",
+        "arm",
+        "visit",
+        "nominal_day",
+        "sample_date",
+        "analyte",
+        "value",
+        "unit",
+        "flag",
+        "ctcae_grade",
         "provenance",
     ]
 
@@ -352,6 +388,7 @@ def build_analysis_frames(session: Session) -> AnalysisFrames:
         batches=_frame(batch_rows, batch_columns),
         adverse_events=_frame(ae_rows, ae_columns),
         milestones=_frame(milestone_rows, milestone_columns),
+        labs=_frame(lab_rows, lab_columns),
         checklist=_frame(
             [{"category": c.category, "term": c.term} for c in protocol.adverse_event_checklist],
             ["category", "term"],

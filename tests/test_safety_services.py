@@ -341,3 +341,51 @@ def test_safety_tables(session: Session) -> None:
     assert listing["seriousness"].tolist() == ["hospitalisation"]
     grades = events_by_category_and_grade(frames)
     assert grades[["grade", "events", "patients"]].values.tolist() == [[3, 1, 1]]
+
+
+def test_mri_new_findings_against_baseline(session: Session) -> None:
+    """Baseline (W-1) shows a white-matter hyperintensity; month 12 shows it again (not new)
+    and an intradural mass (new). An unknown region is refused."""
+    from alstrial.safety.mri import MriFinding
+    from alstrial.services import record_mri
+    from alstrial.store.models import MriFindingRecord
+
+    enrolled(session)
+    hyper = MriFinding("brain", "white matter hyperintensity", "FLAIR")
+    record_mri(
+        session,
+        actor=ACTOR,
+        subject_code="S01",
+        visit_code="W-1",
+        exam_date=DAY0 - timedelta(days=7),
+        regions=["brain", "spinal_cord"],
+        findings=[hyper],
+    )
+    mass = MriFinding("spinal_cord", "intradural lesion", "T2", mass=True)
+    exam = record_mri(
+        session,
+        actor=ACTOR,
+        subject_code="S01",
+        visit_code="M12",
+        exam_date=DAY0 + timedelta(days=365),
+        regions=["brain", "spinal_cord"],
+        findings=[MriFinding("brain", "White matter hyperintensity", "FLAIR"), mass],
+    )
+    rows = session.query(MriFindingRecord).filter_by(exam_id=exam.id).all()
+    assert {(r.abnormality, r.new) for r in rows} == {
+        ("White matter hyperintensity", False),
+        ("intradural lesion", True),
+    }
+    refused(
+        session,
+        ValidationError,
+        lambda: record_mri(
+            session,
+            actor=ACTOR,
+            subject_code="S01",
+            visit_code="M12",
+            exam_date=DAY0 + timedelta(days=365),
+            regions=["liver"],
+        ),
+        field="regions",
+    )

@@ -10,7 +10,7 @@ recorded for the number of events that triggered it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -20,6 +20,8 @@ from sqlalchemy.orm import Session
 from alstrial.exceptions import NotFoundError, ValidationError
 from alstrial.safety.ctcae import GRADED_ANALYTES, ctcae_grade
 from alstrial.safety.labs import ANALYTES, ReferenceRange, convert, flag
+from alstrial.safety.mri import REGIONS as MRI_REGIONS
+from alstrial.safety.mri import MriFinding, new_abnormal_findings
 from alstrial.safety.stopping import (
     SafetyEvent,
     StoppingRule,
@@ -33,6 +35,8 @@ from alstrial.store.models import (
     AdverseEvent,
     ChecklistReview,
     LabResult,
+    MriExam,
+    MriFindingRecord,
     SaeNotification,
     StoppingDecision,
     Subject,
@@ -48,6 +52,7 @@ __all__ = [
     "overdue_notifications",
     "record_checklist_review",
     "record_lab",
+    "record_mri",
     "record_stopping_decision",
     "record_vitals",
     "refuse_if_stopped",
@@ -360,3 +365,70 @@ def mark_notification_sent(
     with transaction(session, actor=actor):
         notification.sent_at = sent_at
     return notification
+
+
+def record_mri(
+    session: Session,
+    *,
+    actor: str,
+    subject_code: str,
+    visit_code: str,
+    exam_date: date,
+    regions: Sequence[str],
+    findings: Sequence[MriFinding] = (),
+    sequences: Sequence[str] = (),
+) -> MriExam:
+    """Record an MRI examination and its findings; each finding is marked ``new`` when the
+    subject's earlier (baseline) examination did not show it (same region and abnormality,
+    or a mass where there was none)."""
+    subject = find_subject(session, subject_code)
+    unknown = sorted(set(regions) - set(MRI_REGIONS))
+    if not regions or unknown:
+        raise ValidationError(
+            f"MRI regions must be among {', '.join(MRI_REGIONS)}",
+            subject=subject_code,
+            form="mri",
+            field="regions",
+            value=", ".join(regions),
+            allowed=", ".join(MRI_REGIONS),
+        )
+    visit = visit_for_assessment(session, subject, visit_code, "mri", exam_date)
+    earlier = session.scalars(
+        select(MriExam)
+        .where(MriExam.subject_id == subject.id, MriExam.exam_date < exam_date)
+        .order_by(MriExam.exam_date)
+    ).first()
+    baseline: list[MriFinding] = []
+    if earlier is not None:
+        baseline = [
+            MriFinding(f.region, f.abnormality, f.sequence, f.mass, f.description)
+            for f in session.scalars(
+                select(MriFindingRecord).where(MriFindingRecord.exam_id == earlier.id)
+            )
+        ]
+    new = {id(f) for f in new_abnormal_findings(baseline, findings)} if earlier else set()
+    with transaction(session, actor=actor):
+        exam = MriExam(
+            subject_id=subject.id,
+            visit_id=visit.id,
+            exam_date=exam_date,
+            regions=",".join(regions),
+            sequences=",".join(sequences),
+            normal=not findings,
+        )
+        session.add(exam)
+        session.flush()
+        for finding in findings:
+            session.add(
+                MriFindingRecord(
+                    exam_id=exam.id,
+                    region=finding.region,
+                    sequence=finding.sequence,
+                    abnormality=finding.abnormality,
+                    mass=finding.mass,
+                    description=finding.description,
+                    new=id(finding) in new,
+                )
+            )
+        hold_visit(visit, exam_date)
+    return exam

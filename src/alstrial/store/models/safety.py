@@ -11,7 +11,15 @@ from sqlalchemy.orm import Mapped, mapped_column
 from alstrial.store.base import Audited, Base, enum_column
 from alstrial.vocabulary import Provenance
 
-__all__ = ["ChecklistReview", "LabResult", "SaeNotification", "StoppingDecision", "VitalSigns"]
+__all__ = [
+    "ChecklistReview",
+    "LabResult",
+    "MriExam",
+    "MriFindingRecord",
+    "SaeNotification",
+    "StoppingDecision",
+    "VitalSigns",
+]
 
 
 class LabResult(Audited, Base):
@@ -111,3 +119,32 @@ class ChecklistReview(Audited, Base):
     visit_id: Mapped[int] = mapped_column(ForeignKey("visit.id"), unique=True)
     reviewed_on: Mapped[date]
     none_reported: Mapped[bool]
+
+
+class MriExam(Audited, Base):
+    """One MRI examination of a subject (brain, spinal cord) at a visit."""
+
+    __tablename__ = "mri_exam"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id"), index=True)
+    visit_id: Mapped[int] = mapped_column(ForeignKey("visit.id"))
+    exam_date: Mapped[date]
+    regions: Mapped[str] = mapped_column(String(40))
+    sequences: Mapped[str] = mapped_column(String(200), default="")
+    normal: Mapped[bool]
+
+
+class MriFindingRecord(Audited, Base):
+    """An abnormality seen on an examination; ``new`` is derived against the baseline exam."""
+
+    __tablename__ = "mri_finding"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    exam_id: Mapped[int] = mapped_column(ForeignKey("mri_exam.id"), index=True)
+    region: Mapped[str] = mapped_column(String(20))
+    sequence: Mapped[str] = mapped_column(String(40), default="")
+    abnormality: Mapped[str] = mapped_column(String(200))
+    mass: Mapped[bool]
+    description: Mapped[str] = mapped_column(Text, default="")
+    new: Mapped[bool]

@@ -1,13 +1,13 @@
 """safety records
 
 Laboratory results (as entered and in the canonical unit, with range, flag and CTCAE grade),
-vital signs, investigators' decisions on triggered stopping rules, SAE notifications, the
-per-visit checklist review, and the adverse event's seriousness criteria, relatedness by
-procedure, expectedness, action taken, onset time and MedDRA code.
+vital signs, MRI examinations and findings, investigators' decisions on triggered stopping
+rules, SAE notifications, the per-visit checklist review, and the adverse event's seriousness
+criteria, relatedness by procedure, expectedness, action taken, onset time and MedDRA code.
 
 Revision ID: 0004
 Revises: 0003
-Create Date: 2026-11-24 18:26:48.493616
+Create Date: 2026-11-24 18:31:17.192849
 """
 
 from __future__ import annotations
@@ -95,6 +95,26 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_lab_result_subject_id"), ["subject_id"], unique=False)
 
     op.create_table(
+        "mri_exam",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("subject_id", sa.Integer(), nullable=False),
+        sa.Column("visit_id", sa.Integer(), nullable=False),
+        sa.Column("exam_date", sa.Date(), nullable=False),
+        sa.Column("regions", sa.String(length=40), nullable=False),
+        sa.Column("sequences", sa.String(length=200), nullable=False),
+        sa.Column("normal", sa.Boolean(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["subject_id"], ["subject.id"], name=op.f("fk_mri_exam_subject_id_subject")
+        ),
+        sa.ForeignKeyConstraint(
+            ["visit_id"], ["visit.id"], name=op.f("fk_mri_exam_visit_id_visit")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_mri_exam")),
+    )
+    with op.batch_alter_table("mri_exam", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_mri_exam_subject_id"), ["subject_id"], unique=False)
+
+    op.create_table(
         "sae_notification",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("adverse_event_id", sa.Integer(), nullable=False),
@@ -166,6 +186,24 @@ def upgrade() -> None:
     with op.batch_alter_table("vital_signs", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_vital_signs_subject_id"), ["subject_id"], unique=False)
 
+    op.create_table(
+        "mri_finding",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("exam_id", sa.Integer(), nullable=False),
+        sa.Column("region", sa.String(length=20), nullable=False),
+        sa.Column("sequence", sa.String(length=40), nullable=False),
+        sa.Column("abnormality", sa.String(length=200), nullable=False),
+        sa.Column("mass", sa.Boolean(), nullable=False),
+        sa.Column("description", sa.Text(), nullable=False),
+        sa.Column("new", sa.Boolean(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["exam_id"], ["mri_exam.id"], name=op.f("fk_mri_finding_exam_id_mri_exam")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_mri_finding")),
+    )
+    with op.batch_alter_table("mri_finding", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_mri_finding_exam_id"), ["exam_id"], unique=False)
+
     with op.batch_alter_table("adverse_event", schema=None) as batch_op:
         batch_op.add_column(sa.Column("onset_time", sa.Time(), nullable=True))
         batch_op.add_column(sa.Column("seriousness", sa.JSON(), nullable=True))
@@ -184,6 +222,10 @@ def downgrade() -> None:
         batch_op.drop_column("seriousness")
         batch_op.drop_column("onset_time")
 
+    with op.batch_alter_table("mri_finding", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_mri_finding_exam_id"))
+
+    op.drop_table("mri_finding")
     with op.batch_alter_table("vital_signs", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_vital_signs_subject_id"))
 
@@ -192,6 +234,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_sae_notification_adverse_event_id"))
 
     op.drop_table("sae_notification")
+    with op.batch_alter_table("mri_exam", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_mri_exam_subject_id"))
+
+    op.drop_table("mri_exam")
     with op.batch_alter_table("lab_result", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_lab_result_subject_id"))
 

@@ -389,3 +389,22 @@ def test_mri_new_findings_against_baseline(session: Session) -> None:
         ),
         field="regions",
     )
+
+
+def test_qualitative_panels(session: Session) -> None:
+    from alstrial.services import record_qualitative_lab
+
+    enrolled(session)
+
+    def record(**change: str) -> object:
+        values = {"panel": "serology", "test": "HBsAg", "result": "negative"} | change
+        return record_qualitative_lab(
+            session, actor=ACTOR, subject_code="S01", visit_code="W-6", sample_date=W6, **values
+        )
+
+    record()
+    refused(session, ValidationError, lambda: record(panel="genetics"), field="panel")
+    refused(session, ValidationError, lambda: record(test="ALT"), field="test")
+    refused(
+        session, ValidationError, lambda: record(test="anti-HCV", result="maybe"), field="result"
+    )

@@ -20,6 +20,8 @@ from alstrial.vocabulary import Sex
 
 __all__ = [
     "ANALYTES",
+    "QUALITATIVE_RESULTS",
+    "QUALITATIVE_TESTS",
     "Analyte",
     "LabFlag",
     "ReferenceRange",
@@ -225,3 +227,14 @@ def flag(
     elif limits.uln is not None and value > limits.uln:
         mark = "H"
     return LabFlag(value, _analyte(code).unit, limits, mark)
+
+
+#: Categorical tests of the reference trial's panels (serology, virology, urinalysis, culture).
+QUALITATIVE_TESTS: dict[str, tuple[str, ...]] = {
+    "serology": ("HBsAg", "anti-HCV", "anti-HIV", "VDRL"),
+    "virology": ("CMV IgM", "EBV IgM", "HTLV-I/II"),
+    "urinalysis": ("protein", "glucose", "blood", "leukocytes", "nitrite"),
+    "culture": ("urine culture", "blood culture"),
+}
+#: Results a categorical test may have.
+QUALITATIVE_RESULTS: tuple[str, ...] = ("negative", "positive", "equivocal", "trace", "not done")

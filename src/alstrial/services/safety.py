@@ -19,7 +19,14 @@ from sqlalchemy.orm import Session
 
 from alstrial.exceptions import NotFoundError, ValidationError
 from alstrial.safety.ctcae import GRADED_ANALYTES, ctcae_grade
-from alstrial.safety.labs import ANALYTES, ReferenceRange, convert, flag
+from alstrial.safety.labs import (
+    ANALYTES,
+    QUALITATIVE_RESULTS,
+    QUALITATIVE_TESTS,
+    ReferenceRange,
+    convert,
+    flag,
+)
 from alstrial.safety.mri import REGIONS as MRI_REGIONS
 from alstrial.safety.mri import MriFinding, new_abnormal_findings
 from alstrial.safety.stopping import (
@@ -37,6 +44,7 @@ from alstrial.store.models import (
     LabResult,
     MriExam,
     MriFindingRecord,
+    QualitativeLabResult,
     SaeNotification,
     StoppingDecision,
     Subject,
@@ -53,6 +61,7 @@ __all__ = [
     "record_checklist_review",
     "record_lab",
     "record_mri",
+    "record_qualitative_lab",
     "record_stopping_decision",
     "record_vitals",
     "refuse_if_stopped",
@@ -432,3 +441,63 @@ def record_mri(
             )
         hold_visit(visit, exam_date)
     return exam
+
+
+def record_qualitative_lab(
+    session: Session,
+    *,
+    actor: str,
+    subject_code: str,
+    visit_code: str,
+    sample_date: date,
+    panel: str,
+    test: str,
+    result: str,
+    detail: str = "",
+    provenance: Provenance = Provenance.SOURCE,
+) -> QualitativeLabResult:
+    """Record a serology, virology, urinalysis or culture result (a controlled vocabulary)."""
+    subject = find_subject(session, subject_code)
+    tests = QUALITATIVE_TESTS.get(panel)
+    if tests is None:
+        raise ValidationError(
+            f"unknown panel {panel!r}",
+            subject=subject_code,
+            form="labs",
+            field="panel",
+            value=panel,
+            allowed=", ".join(QUALITATIVE_TESTS),
+        )
+    if test not in tests:
+        raise ValidationError(
+            f"{test!r} is not a test of the {panel} panel",
+            subject=subject_code,
+            form="labs",
+            field="test",
+            value=test,
+            allowed=", ".join(tests),
+        )
+    if result not in QUALITATIVE_RESULTS:
+        raise ValidationError(
+            f"unknown result {result!r} for {test}",
+            subject=subject_code,
+            form="labs",
+            field="result",
+            value=result,
+            allowed=", ".join(QUALITATIVE_RESULTS),
+        )
+    visit = visit_for_assessment(session, subject, visit_code, "labs", sample_date)
+    with transaction(session, actor=actor):
+        row = QualitativeLabResult(
+            subject_id=subject.id,
+            visit_id=visit.id,
+            sample_date=sample_date,
+            panel=panel,
+            test=test,
+            result=result,
+            detail=detail,
+            provenance=provenance,
+        )
+        session.add(row)
+        hold_visit(visit, sample_date)
+    return row

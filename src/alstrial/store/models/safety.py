@@ -16,6 +16,7 @@ __all__ = [
     "LabResult",
     "MriExam",
     "MriFindingRecord",
+    "QualitativeLabResult",
     "SaeNotification",
     "StoppingDecision",
     "VitalSigns",
@@ -148,3 +149,20 @@ class MriFindingRecord(Audited, Base):
     mass: Mapped[bool]
     description: Mapped[str] = mapped_column(Text, default="")
     new: Mapped[bool]
+
+
+class QualitativeLabResult(Audited, Base):
+    """A test with a categorical result: serology, virology, urinalysis dipstick, culture."""
+
+    __tablename__ = "qualitative_lab_result"
+    __table_args__ = (UniqueConstraint("visit_id", "test"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id"), index=True)
+    visit_id: Mapped[int] = mapped_column(ForeignKey("visit.id"))
+    sample_date: Mapped[date]
+    panel: Mapped[str] = mapped_column(String(20))
+    test: Mapped[str] = mapped_column(String(60))
+    result: Mapped[str] = mapped_column(String(20))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    provenance: Mapped[Provenance] = mapped_column(enum_column(Provenance, "provenance"))

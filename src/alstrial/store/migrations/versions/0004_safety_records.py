@@ -1,13 +1,14 @@
 """safety records
 
-Laboratory results (as entered and in the canonical unit, with range, flag and CTCAE grade),
-vital signs, MRI examinations and findings, investigators' decisions on triggered stopping
-rules, SAE notifications, the per-visit checklist review, and the adverse event's seriousness
-criteria, relatedness by procedure, expectedness, action taken, onset time and MedDRA code.
+Laboratory results (as entered and in the canonical unit, with range, flag and CTCAE grade)
+and categorical tests (serology, virology, urinalysis, culture), vital signs, MRI
+examinations and findings, investigators' decisions on triggered stopping rules, SAE
+notifications, the per-visit checklist review, and the adverse event's seriousness criteria,
+relatedness by procedure, expectedness, action taken, onset time and MedDRA code.
 
 Revision ID: 0004
 Revises: 0003
-Create Date: 2026-11-24 18:31:17.192849
+Create Date: 2026-11-24 18:32:25.106548
 """
 
 from __future__ import annotations
@@ -113,6 +114,44 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("mri_exam", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_mri_exam_subject_id"), ["subject_id"], unique=False)
+
+    op.create_table(
+        "qualitative_lab_result",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("subject_id", sa.Integer(), nullable=False),
+        sa.Column("visit_id", sa.Integer(), nullable=False),
+        sa.Column("sample_date", sa.Date(), nullable=False),
+        sa.Column("panel", sa.String(length=20), nullable=False),
+        sa.Column("test", sa.String(length=60), nullable=False),
+        sa.Column("result", sa.String(length=20), nullable=False),
+        sa.Column("detail", sa.Text(), nullable=False),
+        sa.Column(
+            "provenance",
+            sa.Enum(
+                "source",
+                "publication",
+                "synthetic",
+                name="provenance",
+                native_enum=False,
+                create_constraint=True,
+            ),
+            nullable=False,
+        ),
+        sa.ForeignKeyConstraint(
+            ["subject_id"],
+            ["subject.id"],
+            name=op.f("fk_qualitative_lab_result_subject_id_subject"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["visit_id"], ["visit.id"], name=op.f("fk_qualitative_lab_result_visit_id_visit")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_qualitative_lab_result")),
+        sa.UniqueConstraint("visit_id", "test", name=op.f("uq_qualitative_lab_result_visit_id")),
+    )
+    with op.batch_alter_table("qualitative_lab_result", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_qualitative_lab_result_subject_id"), ["subject_id"], unique=False
+        )
 
     op.create_table(
         "sae_notification",
@@ -234,6 +273,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_sae_notification_adverse_event_id"))
 
     op.drop_table("sae_notification")
+    with op.batch_alter_table("qualitative_lab_result", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_qualitative_lab_result_subject_id"))
+
+    op.drop_table("qualitative_lab_result")
     with op.batch_alter_table("mri_exam", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_mri_exam_subject_id"))
 

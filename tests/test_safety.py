@@ -206,3 +206,19 @@ def test_new_mri_findings() -> None:
     assert new_abnormal_findings(baseline, [*same, mass]) == [mass]
     with pytest.raises(ValidationError, match="unknown MRI region"):
         MriFinding("liver", "cyst")
+
+
+def test_age_banded_site_ranges() -> None:
+    """A site's ALT range for men 18-65 and over 65, and one for everyone over 65."""
+    site = {
+        "ALT:male:18-65": ReferenceRange(0, 45),
+        "ALT:male:65-120": ReferenceRange(0, 35),
+        "ALT::65-120": ReferenceRange(0, 33),
+        "ALT": ReferenceRange(0, 50),
+    }
+    assert reference_range("ALT", "male", site, age_years=40).uln == 45
+    assert reference_range("ALT", "male", site, age_years=65).uln == 35  # low bound inclusive
+    assert reference_range("ALT", "female", site, age_years=70).uln == 33
+    assert reference_range("ALT", "female", site, age_years=30).uln == 50
+    assert flag("ALT", 40, "male", site, age_years=70).flag == "H"
+    assert flag("ALT", 40, "male", site, age_years=40).flag == ""

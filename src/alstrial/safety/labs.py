@@ -195,15 +195,39 @@ def convert(code: str, value: float, unit: str) -> float:
     return value * factor
 
 
+def _age_band(key: str) -> tuple[float, float] | None:
+    low, sep, high = key.partition("-")
+    try:
+        return (float(low), float(high)) if sep else None
+    except ValueError:
+        return None
+
+
 def reference_range(
-    code: str, sex: Sex | str, overrides: Mapping[str, ReferenceRange] | None = None
+    code: str,
+    sex: Sex | str,
+    overrides: Mapping[str, ReferenceRange] | None = None,
+    *,
+    age_years: float | None = None,
 ) -> ReferenceRange:
-    """The site's range when given (keyed ``CODE`` or ``CODE:sex``), else the default."""
+    """The site's range when given, else the default.
+
+    Site ranges are keyed, most specific first: ``CODE:sex:low-high`` (an age band in years,
+    inclusive of ``low``, exclusive of ``high``), ``CODE::low-high``, ``CODE:sex``, ``CODE``.
+    """
     analyte = _analyte(code)
-    for key in (f"{analyte.code}:{Sex(sex)}", analyte.code):
-        if overrides and key in overrides:
-            return overrides[key]
-    return analyte.ranges.get(str(Sex(sex))) or analyte.ranges["any"]
+    gender = str(Sex(sex))
+    if overrides:
+        if age_years is not None:
+            for prefix in (f"{analyte.code}:{gender}:", f"{analyte.code}::"):
+                for key, limits in overrides.items():
+                    band = _age_band(key[len(prefix) :]) if key.startswith(prefix) else None
+                    if band is not None and band[0] <= age_years < band[1]:
+                        return limits
+        for key in (f"{analyte.code}:{gender}", analyte.code):
+            if key in overrides:
+                return overrides[key]
+    return analyte.ranges.get(gender) or analyte.ranges["any"]
 
 
 @dataclass(frozen=True)
@@ -217,10 +241,15 @@ class LabFlag:
 
 
 def flag(
-    code: str, value: float, sex: Sex | str, overrides: Mapping[str, ReferenceRange] | None = None
+    code: str,
+    value: float,
+    sex: Sex | str,
+    overrides: Mapping[str, ReferenceRange] | None = None,
+    *,
+    age_years: float | None = None,
 ) -> LabFlag:
     """Flag a canonical-unit value against the reference range (limits are normal)."""
-    limits = reference_range(code, sex, overrides)
+    limits = reference_range(code, sex, overrides, age_years=age_years)
     mark = ""
     if limits.lln is not None and value < limits.lln:
         mark = "L"

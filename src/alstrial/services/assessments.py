@@ -25,7 +25,7 @@ from alstrial.services.visits import hold_visit, visit_for_assessment
 from alstrial.store.models import AlsfrsAssessment, Screening, Spirometry, Subject, Visit
 from alstrial.vocabulary import Provenance
 
-__all__ = ["SPIROMETRY_EQUATIONS", "record_alsfrs", "record_spirometry"]
+__all__ = ["SPIROMETRY_EQUATIONS", "age_at", "record_alsfrs", "record_spirometry"]
 
 #: Equations a % predicted may come from. ``device``: as printed by the spirometer.
 SPIROMETRY_EQUATIONS: frozenset[str] = frozenset({"device", *SpirometryEquation})
@@ -57,7 +57,7 @@ def _existing_for_correction(
     return existing
 
 
-def _age_at(session: Session, subject: Subject, on: date) -> float:
+def age_at(session: Session, subject: Subject, on: date) -> float:
     """Decimal age on a date: the age recorded at the first screening plus the time since.
 
     alstrial holds no birth date (pseudonymisation), so the age is exact to the year of the
@@ -150,7 +150,7 @@ def _predict(
         return fvc_percent_predicted(
             fvc_litres,
             sex=subject.sex,
-            age_years=_age_at(session, subject, on),
+            age_years=age_at(session, subject, on),
             height_cm=subject.height_cm,
             equation=equation,
             ethnicity=subject.ethnicity,

@@ -35,6 +35,7 @@ from alstrial.safety.stopping import (
     TriggeredRule,
     evaluate_stopping_rules,
 )
+from alstrial.services.assessments import age_at
 from alstrial.services.lookup import current_protocol, find_subject
 from alstrial.services.transaction import transaction
 from alstrial.services.visits import hold_visit, visit_for_assessment
@@ -94,7 +95,9 @@ def record_lab(
         error.subject = subject_code
         raise
     visit = visit_for_assessment(session, subject, visit_code, "labs", sample_date)
-    checked = flag(code, canonical, subject.sex, ranges)
+    checked = flag(
+        code, canonical, subject.sex, ranges, age_years=age_at(session, subject, sample_date)
+    )
     baseline = session.scalars(
         select(LabResult.value)
         .where(LabResult.subject_id == subject.id, LabResult.analyte == code)

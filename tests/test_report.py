@@ -73,3 +73,14 @@ def test_analyses_the_paper_lacked(demo_session: Session) -> None:
     html = render_html(report)
     for anchor in ("mmrm", "piecewise", "survival"):
         assert "SYNTHETIC DATA" in html[html.index(f'id="{anchor}"') :][:300]
+
+
+def test_safety_section(demo_session: Session) -> None:
+    """Events by category and grade (Table 3's events), no SAE, lab shifts labelled synthetic."""
+    report = build_report(build_analysis_frames(demo_session))
+    assert report.ae_grades["events"].sum() == 5
+    assert report.saes.empty
+    assert set(report.lab_shifts) == {"ALT", "ANC", "AST", "CREAT", "HGB", "PLT"}
+    html = render_html(report)
+    section = html[html.index('id="safety"') :][:3000]
+    assert "SYNTHETIC DATA" in section

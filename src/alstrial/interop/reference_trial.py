@@ -29,6 +29,7 @@ from alstrial.services import (
     AdverseEventReport,
     BatchResults,
     SubjectFacts,
+    VitalsReading,
     add_site,
     add_user,
     create_study,
@@ -38,10 +39,12 @@ from alstrial.services import (
     record_alsfrs,
     record_disposition,
     record_flow_results,
+    record_lab,
     record_milestone,
     record_product_batch,
     record_spirometry,
     record_visit_date,
+    record_vitals,
     register_subject,
     report_adverse_event,
     screen_subject,
@@ -324,6 +327,8 @@ def _load_patient(
             equation=SpirometryEquation.GLI_GLOBAL,
             provenance=synthetic,
         )
+        if visit.code in _LAB_VISITS:
+            _load_labs(session, patient, visit.code, when, rng)
     record_visit_date(
         session,
         actor=actor,
@@ -391,10 +396,59 @@ def _load_product_and_administration(
     )
 
 
+#: The paper reports no laboratory adverse event but publishes no values (liver, kidney, blood):
+#: the demo draws normal values (synthetic) at baseline and months 6 and 12.
+_LAB_VISITS = ("W-1", "M6", "M12")
+_LAB_MEANS = {
+    "ALT": (25.0, 6.0, "U/L"),
+    "AST": (24.0, 5.0, "U/L"),
+    "CREAT": (70.0, 10.0, "umol/L"),
+    "HGB": (140.0, 9.0, "g/L"),
+    "PLT": (250.0, 45.0, "10^9/L"),
+    "ANC": (4.0, 0.9, "10^9/L"),
+}
+
+
+def _load_labs(
+    session: Session,
+    patient: PublishedPatient,
+    visit_code: str,
+    when: date,
+    rng: np.random.Generator,
+) -> None:
+    for analyte, (mean, sd, unit) in _LAB_MEANS.items():
+        record_lab(
+            session,
+            actor=LOADER,
+            subject_code=patient.code,
+            visit_code=visit_code,
+            sample_date=when,
+            analyte=analyte,
+            value=float(round(max(rng.normal(mean, sd), mean / 4), 1)),
+            unit=unit,
+            provenance=Provenance.SYNTHETIC,
+        )
+
+
 def _load_events(session: Session, patient: PublishedPatient, day0: date) -> None:
     actor, code = LOADER, patient.code
     publication = Provenance.PUBLICATION
     if patient.number == _HYPOTENSION_PATIENT:
+        infusion = datetime.combine(day0, time(9, 45), tzinfo=UTC)
+        for minutes, (systolic, diastolic), note in (
+            (15, (85, 60), "immediately after the IV infusion (published)"),
+            (120, (105, 80), "after 1000 ml 0.9 % sodium chloride (published)"),
+        ):
+            record_vitals(
+                session,
+                actor=actor,
+                subject_code=code,
+                visit_code="D0",
+                reading=VitalsReading(
+                    infusion + timedelta(minutes=minutes), systolic, diastolic, note=note
+                ),
+                provenance=publication,
+            )
         report_adverse_event(
             session,
             actor=actor,

@@ -20,6 +20,11 @@ from alstrial.reporting.analyses import (
 )
 from alstrial.reporting.figures import figure_means_by_visit
 from alstrial.reporting.progression import encals_table, pre_post_table, stage_table
+from alstrial.reporting.safety_tables import (
+    events_by_category_and_grade,
+    lab_shift_table,
+    sae_listing,
+)
 from alstrial.reporting.tables import (
     ANOVA_VISITS,
     MEASURE_LABELS,
@@ -63,6 +68,9 @@ class Report:
     mmrms: dict[str, MmrmSummary]
     piecewise: dict[str, pd.DataFrame]
     survival: SurvivalSummary
+    ae_grades: pd.DataFrame
+    saes: pd.DataFrame
+    lab_shifts: dict[str, pd.DataFrame]
     generated_at: datetime
 
 
@@ -99,6 +107,13 @@ def build_report(frames: AnalysisFrames) -> Report:
         mmrms={label: mmrm_summary(frames, m) for m, label in MEASURE_LABELS.items()},
         piecewise={label: piecewise_summary(frames, m) for m, label in MEASURE_LABELS.items()},
         survival=survival_summary(frames),
+        ae_grades=events_by_category_and_grade(frames),
+        saes=sae_listing(frames),
+        lab_shifts={
+            analyte: lab_shift_table(frames, analyte)
+            for analyte in sorted(set(frames.labs["analyte"]))
+            if not frames.labs.empty
+        },
         generated_at=datetime.now(UTC),
     )
 

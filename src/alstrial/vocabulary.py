@@ -18,6 +18,7 @@ __all__ = [
     "Provenance",
     "Relatedness",
     "ReleaseStatus",
+    "Role",
     "Sex",
     "VisitStatus",
 ]
@@ -122,3 +123,14 @@ class ReleaseStatus(StrEnum):
     PENDING = "pending"
     RELEASED = "released"
     REJECTED = "rejected"
+
+
+class Role(StrEnum):
+    """What a user does in the study; the web application's permissions follow from it."""
+
+    ADMINISTRATOR = "administrator"
+    INVESTIGATOR = "investigator"
+    COORDINATOR = "coordinator"
+    QC = "qc"
+    MONITOR = "monitor"
+    STATISTICIAN = "statistician"

@@ -20,6 +20,7 @@ from alstrial.cli.product import batch_app, dose_command, flow_app, release_app
 from alstrial.cli.safety import safety_app
 from alstrial.cli.score import score_app
 from alstrial.cli.stats import stats_app
+from alstrial.cli.web import serve_command, users_app
 from alstrial.exceptions import ConflictError, IntegrityError
 from alstrial.protocol import load_protocol, reference_protocol_text
 from alstrial.services import (
@@ -50,6 +51,8 @@ app.add_typer(protocol_app, name="protocol")
 app.add_typer(score_app, name="score")
 app.add_typer(stats_app, name="stats")
 app.add_typer(safety_app, name="safety")
+app.add_typer(users_app, name="users")
+app.command("serve")(serve_command)
 app.add_typer(flow_app, name="flow")
 app.add_typer(batch_app, name="batch")
 app.add_typer(release_app, name="release")

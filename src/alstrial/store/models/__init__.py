@@ -21,7 +21,7 @@ from alstrial.store.models.safety import (
     VitalSigns,
 )
 from alstrial.store.models.subject import Enrolment, Screening, Subject, Visit
-from alstrial.store.models.trial import ProtocolVersion, Site, Study, User
+from alstrial.store.models.trial import ProtocolVersion, Site, Study, User, UserSite
 
 __all__ = [
     "Administration",
@@ -48,6 +48,7 @@ __all__ = [
     "Study",
     "Subject",
     "User",
+    "UserSite",
     "Visit",
     "VitalSigns",
 ]

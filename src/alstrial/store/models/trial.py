@@ -7,9 +7,10 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from alstrial.store.base import Audited, Base, utc_now
+from alstrial.store.base import Audited, Base, enum_column, utc_now
+from alstrial.vocabulary import Role
 
-__all__ = ["ProtocolVersion", "Site", "Study", "User"]
+__all__ = ["ProtocolVersion", "Site", "Study", "User", "UserSite"]
 
 
 class Study(Audited, Base):
@@ -57,3 +58,21 @@ class User(Audited, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(80), unique=True)
     full_name: Mapped[str] = mapped_column(String(200), default="")
+    # Accounts (migration 0005): role, argon2 password hash, login throttling.
+    role: Mapped[Role] = mapped_column(enum_column(Role, "role"), default=Role.MONITOR)
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(default=True)
+    failed_logins: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None]
+    workflow_fields = frozenset({"failed_logins", "locked_until"})
+
+
+class UserSite(Audited, Base):
+    """A site whose subjects a user may see and change."""
+
+    __tablename__ = "user_site"
+    __table_args__ = (UniqueConstraint("user_id", "site_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), index=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("site.id"))

@@ -1,0 +1,67 @@
+"""``alstrial serve`` and ``alstrial users``: the web application and its accounts."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+__all__ = ["serve_command", "users_app"]
+
+users_app = typer.Typer(help="Accounts of the web application.", no_args_is_help=True)
+DatabaseOption = Annotated[
+    str | None,
+    typer.Option(
+        "--database", help="SQLAlchemy URL (default: ALSTRIAL_DATABASE_URL).", show_default=False
+    ),
+]
+
+
+@users_app.command("add")
+def users_add(
+    username: Annotated[str, typer.Argument(help="The login name.")],
+    role: Annotated[
+        str,
+        typer.Option(help="administrator, investigator, coordinator, qc, monitor or statistician."),
+    ],
+    site: Annotated[list[str] | None, typer.Option(help="A site code (repeatable).")] = None,
+    full_name: Annotated[str, typer.Option(help="Name shown on signatures.")] = "",
+    actor: Annotated[str, typer.Option(help="Who creates the account.")] = "cli",
+    database: DatabaseOption = None,
+) -> None:
+    """Create an account; its one-time password is printed once and never stored."""
+    from alstrial.cli.context import database_url, open_session
+    from alstrial.services.accounts import create_account
+
+    with open_session(database_url(database)) as session:
+        account = create_account(
+            session,
+            actor=actor,
+            username=username,
+            role=role,
+            sites=site or [],
+            full_name=full_name,
+        )
+    typer.echo(f"user {username} ({account.user.role.value}) created")
+    typer.echo(f"one-time password (shown once): {account.one_time_password}")
+
+
+def serve_command(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    database: DatabaseOption = None,
+) -> None:
+    """Run the web application (uvicorn)."""
+    import uvicorn
+
+    from alstrial.cli.context import database_url
+    from alstrial.settings import get_settings
+    from alstrial.store import make_engine
+    from alstrial.web.app import create_app
+
+    settings = get_settings()
+    engine = make_engine(database_url(database))
+    app = create_app(
+        engine, secret_key=settings.secret_key, secure_cookies=settings.environment == "production"
+    )
+    uvicorn.run(app, host=host, port=port)

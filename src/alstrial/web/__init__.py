@@ -1,0 +1,1 @@
+"""The web application for the sites (FastAPI, server-rendered Jinja2 templates)."""

@@ -1,0 +1,172 @@
+"""The FastAPI application: login and logout, the subjects of my sites, a subject's visit
+calendar, and the same data as a JSON API. Every route goes through :func:`_current` (who is
+logged in) and :func:`_subject_for` (site scoping: another site's subject is a 404).
+
+No ``from __future__ import annotations`` here: FastAPI reads the parameter annotations at
+run time, and the dependency aliases are local to :func:`create_app`.
+"""
+
+from collections.abc import Iterator
+from importlib import resources
+from typing import Annotated, Any
+
+import jinja2
+from fastapi import Depends, FastAPI, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+import alstrial
+from alstrial.exceptions import AlstrialError, PermissionDeniedError
+from alstrial.services import list_subjects, subject_visits
+from alstrial.services.accounts import authenticate, user_site_ids
+from alstrial.store import make_session_factory
+from alstrial.store.models import Site, Subject, User
+from alstrial.web.permissions import ALL_SITES, allowed
+from alstrial.web.security import COOKIE, MAX_AGE_S, SessionData, SessionSigner
+
+__all__ = ["create_app"]
+
+
+class _Current:
+    """The logged-in user, his session and the sites he may see (None = all)."""
+
+    def __init__(self, user: User, session_data: SessionData, sites: set[int] | None) -> None:
+        self.user = user
+        self.session_data = session_data
+        self.sites = sites
+
+    def may_see(self, subject: Subject) -> bool:
+        return self.sites is None or subject.site_id in self.sites
+
+
+def _templates() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FunctionLoader(
+            lambda name: (
+                resources.files("alstrial.web").joinpath("templates", name).read_text("utf-8")
+            )
+        ),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
+
+
+def create_app(engine: Engine, *, secret_key: str, secure_cookies: bool = True) -> FastAPI:
+    """The web application on a migrated store (see the module docstring)."""
+    app = FastAPI(title="alstrial", version=alstrial.__version__)
+    factory = make_session_factory(engine)
+    signer = SessionSigner(secret_key)
+    templates = _templates()
+
+    def db() -> Iterator[Session]:
+        with factory() as session:
+            yield session
+
+    def page(name: str, status: int = 200, **context: Any) -> HTMLResponse:
+        return HTMLResponse(templates.get_template(name).render(**context), status_code=status)
+
+    def current(request: Request, session: Annotated[Session, Depends(db)]) -> _Current:
+        data = signer.read(request.cookies.get(COOKIE))
+        user = session.get(User, data.user_id) if data else None
+        if data is None or user is None or not user.active:
+            raise HTTPException(status_code=401, detail="log in first")
+        sites = None if user.role in ALL_SITES else user_site_ids(session, user)
+        return _Current(user, data, sites)
+
+    DbSession = Annotated[Session, Depends(db)]  # noqa: N806 (a type alias)
+    CurrentUser = Annotated[_Current, Depends(current)]  # noqa: N806 (a type alias)
+
+    def require(me: _Current, action: str) -> None:
+        if not allowed(me.user.role, action):
+            raise HTTPException(
+                status_code=403, detail=f"your role may not {action.replace('_', ' ')}"
+            )
+
+    def subject_for(session: Session, me: _Current, code: str) -> Subject:
+        subject = session.scalars(select(Subject).where(Subject.study_code == code)).first()
+        if subject is None or not me.may_see(subject):
+            raise HTTPException(status_code=404, detail=f"no subject {code}")
+        return subject
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, error: HTTPException) -> Response:
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"error": error.detail}, status_code=error.status_code)
+        if error.status_code == 401:
+            return RedirectResponse("/login", status_code=303)
+        return page("error.html.j2", status=error.status_code, message=error.detail, me=None)
+
+    @app.get("/login", response_class=HTMLResponse)
+    def login_form() -> HTMLResponse:
+        return page("login.html.j2", error=None, me=None)
+
+    @app.post("/login")
+    def login(
+        session: DbSession, username: Annotated[str, Form()], password: Annotated[str, Form()]
+    ) -> Response:
+        try:
+            user = authenticate(session, username, password)
+        except PermissionDeniedError as error:
+            return page("login.html.j2", status=401, error=error.message, me=None)
+        _, cookie = signer.new(user.id)
+        response = RedirectResponse("/", status_code=303)
+        response.set_cookie(
+            COOKIE, cookie, max_age=MAX_AGE_S, httponly=True, samesite="lax", secure=secure_cookies
+        )
+        return response
+
+    @app.post("/logout")
+    def logout(me: CurrentUser, csrf: Annotated[str, Form()] = "") -> Response:
+        if not me.session_data.csrf_matches(csrf):
+            raise HTTPException(status_code=403, detail="the form's CSRF token is missing or wrong")
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(COOKIE)
+        return response
+
+    def visible_subjects(session: Session, me: _Current) -> list[Any]:
+        sites = {s.id: s.code for s in session.scalars(select(Site))}
+        allowed_codes = None if me.sites is None else {sites[i] for i in me.sites}
+        return [
+            s for s in list_subjects(session) if allowed_codes is None or s.site in allowed_codes
+        ]
+
+    @app.get("/", response_class=HTMLResponse)
+    def home(session: DbSession, me: CurrentUser) -> HTMLResponse:
+        require(me, "view_subjects")
+        return page("subjects.html.j2", subjects=visible_subjects(session, me), me=me)
+
+    @app.get("/subjects/{code}", response_class=HTMLResponse)
+    def subject_page(code: str, session: DbSession, me: CurrentUser) -> HTMLResponse:
+        require(me, "view_subjects")
+        subject_for(session, me, code)
+        return page("subject.html.j2", code=code, visits=subject_visits(session, code), me=me)
+
+    @app.get("/api/subjects")
+    def api_subjects(session: DbSession, me: CurrentUser) -> list[dict[str, Any]]:
+        require(me, "view_subjects")
+        return [vars(s) for s in visible_subjects(session, me)]
+
+    @app.get("/api/subjects/{code}")
+    def api_subject(code: str, session: DbSession, me: CurrentUser) -> dict[str, Any]:
+        require(me, "view_subjects")
+        subject_for(session, me, code)
+        return {
+            "subject": code,
+            "visits": [
+                {
+                    "visit": v.code,
+                    "planned_date": v.planned_date,
+                    "status": v.status.value,
+                    "actual_date": v.actual_date,
+                }
+                for v in subject_visits(session, code)
+            ],
+        }
+
+    @app.exception_handler(AlstrialError)
+    async def domain_error(request: Request, error: AlstrialError) -> Response:
+        return JSONResponse(error.to_dict(), status_code=422)
+
+    return app

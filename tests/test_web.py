@@ -1,0 +1,101 @@
+"""The web application's accounts, sessions and site boundaries (FastAPI TestClient, real
+store on both back ends). Browser tests come with the forms."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+
+from alstrial.services.accounts import MAX_FAILED_LOGINS, create_account
+from alstrial.store import make_session_factory
+from alstrial.web.app import create_app
+from alstrial.web.security import COOKIE
+from tests.helpers import ACTOR, enrolled
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def web(engine: Engine) -> Iterator[TestClient]:
+    with make_session_factory(engine)() as session:
+        enrolled(session, "S01")  # site A
+        from tests.helpers import register
+
+        register(session, "S02", site="B")
+        for username, role, sites in (
+            ("coord-a", "coordinator", ["A"]),
+            ("coord-b", "coordinator", ["B"]),
+            ("monitor-a", "monitor", ["A"]),
+            ("stats", "statistician", []),
+            ("admin", "administrator", []),
+        ):
+            create_account(
+                session, actor=ACTOR, username=username, role=role, sites=sites, password=PASSWORD
+            )
+    app = create_app(engine, secret_key="test-secret-key-long-enough", secure_cookies=False)
+    with TestClient(app) as client:
+        yield client
+
+
+def login(client: TestClient, username: str, password: str = PASSWORD) -> int:
+    client.cookies.clear()
+    response = client.post(
+        "/login", data={"username": username, "password": password}, follow_redirects=False
+    )
+    return response.status_code
+
+
+def test_login_and_site_boundary(web: TestClient) -> None:
+    assert login(web, "coord-a", "wrong password") == 401
+    assert login(web, "nobody", "wrong password") == 401
+    assert login(web, "coord-a") == 303
+    page = web.get("/").text
+    assert "S01" in page
+    assert "S02" not in page
+    assert [s["study_code"] for s in web.get("/api/subjects").json()] == ["S01"]
+    assert web.get("/subjects/S01").status_code == 200
+    assert web.get("/subjects/S02").status_code == 404
+    assert web.get("/api/subjects/S02").status_code == 404
+    assert web.get("/api/subjects/S01").json()["subject"] == "S01"
+    assert login(web, "coord-b") == 303
+    assert [s["study_code"] for s in web.get("/api/subjects").json()] == ["S02"]
+    assert web.get("/api/subjects/S01").status_code == 404
+    assert login(web, "admin") == 303
+    assert {s["study_code"] for s in web.get("/api/subjects").json()} == {"S01", "S02"}
+
+
+def test_roles(web: TestClient) -> None:
+    """A statistician exports but does not browse subjects: 403 on pages and API alike."""
+    assert login(web, "stats") == 303
+    assert web.get("/api/subjects").status_code == 403
+    assert web.get("/").status_code == 403
+    assert login(web, "monitor-a") == 303
+    assert web.get("/api/subjects/S01").status_code == 200
+
+
+def test_sessions_and_csrf(web: TestClient) -> None:
+    web.cookies.clear()
+    assert web.get("/api/subjects").status_code == 401
+    assert web.get("/", follow_redirects=False).headers["location"] == "/login"
+    login(web, "coord-a")
+    cookie = web.cookies.get(COOKIE)
+    assert cookie
+    web.cookies.clear()
+    web.cookies.set(COOKIE, cookie[:-2] + ("xx" if not cookie.endswith("xx") else "yy"))
+    assert web.get("/api/subjects").status_code == 401
+    login(web, "coord-a")
+    assert web.post("/logout", data={"csrf": "forged"}).status_code == 403
+    token = web.get("/").text.split('name="csrf" value="')[1].split('"')[0]
+    response = web.post("/logout", data={"csrf": token}, follow_redirects=False)
+    assert response.status_code == 303
+
+
+def test_login_throttling(web: TestClient) -> None:
+    for _ in range(MAX_FAILED_LOGINS):
+        assert login(web, "coord-a", "wrong password") == 401
+    response = web.post("/login", data={"username": "coord-a", "password": PASSWORD})
+    assert response.status_code == 401
+    assert "locked" in response.text

@@ -16,6 +16,7 @@ __all__ = [
     "MilestoneKind",
     "OnsetRegion",
     "Provenance",
+    "QueryStatus",
     "Relatedness",
     "ReleaseStatus",
     "Role",
@@ -134,3 +135,11 @@ class Role(StrEnum):
     QC = "qc"
     MONITOR = "monitor"
     STATISTICIAN = "statistician"
+
+
+class QueryStatus(StrEnum):
+    """Where a data query stands."""
+
+    OPEN = "open"
+    ANSWERED = "answered"
+    CLOSED = "closed"

@@ -25,6 +25,13 @@ from alstrial.services.outcomes import (
     report_adverse_event,
 )
 from alstrial.services.product import BatchResults, record_product_batch
+from alstrial.services.review import (
+    answer_query,
+    close_query,
+    list_queries,
+    open_query,
+    sign_visit,
+)
 from alstrial.services.safety import (
     VitalsReading,
     mark_notification_sent,
@@ -54,15 +61,19 @@ __all__ = [
     "VitalsReading",
     "add_site",
     "add_user",
+    "answer_query",
     "audit_head",
     "build_analysis_frames",
+    "close_query",
     "create_study",
     "enrol_subject",
     "evaluate_batch",
     "find_batch",
+    "list_queries",
     "list_subjects",
     "mark_notification_sent",
     "mark_visit_missed",
+    "open_query",
     "open_stopping_rules",
     "overdue_notifications",
     "record_administration",
@@ -86,6 +97,7 @@ __all__ = [
     "report_adverse_event",
     "screen_subject",
     "sign_release",
+    "sign_visit",
     "subject_visits",
     "triggered_stopping_rules",
     "verify_audit_trail",

@@ -10,6 +10,7 @@ from alstrial.store.models.clinical import (
     Spirometry,
 )
 from alstrial.store.models.manufacturing import CultureEvent, FlowMarkerResult, ReleaseDecision
+from alstrial.store.models.review import DataQuery, VisitSignature
 from alstrial.store.models.safety import (
     ChecklistReview,
     LabResult,
@@ -29,6 +30,7 @@ __all__ = [
     "AlsfrsAssessment",
     "ChecklistReview",
     "CultureEvent",
+    "DataQuery",
     "Disposition",
     "Enrolment",
     "FlowMarkerResult",
@@ -50,5 +52,6 @@ __all__ = [
     "User",
     "UserSite",
     "Visit",
+    "VisitSignature",
     "VitalSigns",
 ]

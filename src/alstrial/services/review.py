@@ -1,0 +1,149 @@
+"""Data queries (monitor opens, site answers, monitor closes) and visit signatures.
+
+An investigator signs a visit by entering his password again; the signature locks the
+visit: a later change to any of its records needs a reason, removes the signature and is
+audited (the lock is enforced where every assessment is recorded, in ``hold_visit``).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from alstrial.exceptions import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
+from alstrial.services.accounts import authenticate
+from alstrial.services.lookup import find_subject, find_visit
+from alstrial.services.transaction import transaction
+from alstrial.store.models import DataQuery, User, VisitSignature
+from alstrial.vocabulary import QueryStatus, Role
+
+__all__ = ["answer_query", "close_query", "list_queries", "open_query", "sign_visit"]
+
+
+def _user(session: Session, username: str) -> User:
+    user = session.scalars(select(User).where(User.username == username)).first()
+    if user is None:
+        raise NotFoundError(f"no user {username!r}", form="query", field="actor", value=username)
+    return user
+
+
+def _query(session: Session, query_id: int) -> DataQuery:
+    query = session.get(DataQuery, query_id)
+    if query is None:
+        raise NotFoundError(f"no query {query_id}", form="query", field="id", value=query_id)
+    return query
+
+
+def open_query(
+    session: Session,
+    *,
+    actor: str,
+    subject_code: str,
+    record_table: str,
+    record_id: str,
+    field: str,
+    text: str,
+) -> DataQuery:
+    """A monitor's question on one field of one record."""
+    subject = find_subject(session, subject_code)
+    if not text.strip():
+        raise ValidationError(
+            "a query needs its question", subject=subject_code, form="query", field="text"
+        )
+    user = _user(session, actor)
+    with transaction(session, actor=actor):
+        query = DataQuery(
+            subject_id=subject.id,
+            record_table=record_table,
+            record_id=record_id,
+            field=field,
+            text=text.strip(),
+            status=QueryStatus.OPEN,
+            opened_by_id=user.id,
+            opened_at=datetime.now(UTC),
+        )
+        session.add(query)
+    return query
+
+
+def answer_query(session: Session, *, actor: str, query_id: int, answer: str) -> DataQuery:
+    """The site's answer; the query waits for the monitor to close it."""
+    query = _query(session, query_id)
+    if query.status is not QueryStatus.OPEN:
+        raise ConflictError(f"query {query_id} is {query.status}", form="query", field="status")
+    if not answer.strip():
+        raise ValidationError("an answer needs its text", form="query", field="answer")
+    user = _user(session, actor)
+    with transaction(session, actor=actor):
+        query.answer = answer.strip()
+        query.answered_by_id = user.id
+        query.answered_at = datetime.now(UTC)
+        query.status = QueryStatus.ANSWERED
+    return query
+
+
+def close_query(session: Session, *, actor: str, query_id: int) -> DataQuery:
+    """The monitor closes an answered query."""
+    query = _query(session, query_id)
+    if query.status is not QueryStatus.ANSWERED:
+        raise ConflictError(
+            f"query {query_id} is {query.status}; only an answered query closes",
+            form="query",
+            field="status",
+        )
+    user = _user(session, actor)
+    with transaction(session, actor=actor):
+        query.closed_by_id = user.id
+        query.closed_at = datetime.now(UTC)
+        query.status = QueryStatus.CLOSED
+    return query
+
+
+def list_queries(
+    session: Session, *, status: QueryStatus | None = None, site_ids: set[int] | None = None
+) -> list[DataQuery]:
+    """Queries by status and, for a site-bound user, of his sites."""
+    from alstrial.store.models import Subject
+
+    rows = session.scalars(select(DataQuery).order_by(DataQuery.id)).all()
+    sites = {s.id: s.site_id for s in session.scalars(select(Subject))}
+    return [
+        q
+        for q in rows
+        if (status is None or q.status is status)
+        and (site_ids is None or sites[q.subject_id] in site_ids)
+    ]
+
+
+def sign_visit(
+    session: Session,
+    *,
+    actor: str,
+    password: str,
+    subject_code: str,
+    visit_code: str,
+    meaning: str = "I confirm the data of this visit",
+) -> VisitSignature:
+    """An investigator signs a visit, entering his password again."""
+    user = authenticate(session, actor, password)
+    if user.role is not Role.INVESTIGATOR:
+        raise PermissionDeniedError(
+            "only an investigator signs a visit", form="signature", field="actor", value=actor
+        )
+    subject = find_subject(session, subject_code)
+    visit = find_visit(session, subject, visit_code, form="signature")
+    if session.scalars(select(VisitSignature).where(VisitSignature.visit_id == visit.id)).first():
+        raise ConflictError(
+            f"visit {visit_code} of {subject_code} is signed already",
+            form="signature",
+            field="visit",
+            value=visit_code,
+        )
+    with transaction(session, actor=actor):
+        signature = VisitSignature(
+            visit_id=visit.id, signed_by_id=user.id, signed_at=datetime.now(UTC), meaning=meaning
+        )
+        session.add(signature)
+    return signature

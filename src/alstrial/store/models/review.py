@@ -1,0 +1,49 @@
+"""Monitoring and sign-off: data queries on a field, and investigators' visit signatures."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from alstrial.store.base import Audited, Base, enum_column
+from alstrial.vocabulary import QueryStatus
+
+__all__ = ["DataQuery", "VisitSignature"]
+
+
+class DataQuery(Audited, Base):
+    """A monitor's question on one field of one record; the site answers, the monitor closes."""
+
+    __tablename__ = "data_query"
+    workflow_fields = frozenset(
+        {"status", "answer", "answered_by_id", "answered_at", "closed_by_id", "closed_at"}
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id"), index=True)
+    record_table: Mapped[str] = mapped_column(String(60))
+    record_id: Mapped[str] = mapped_column(String(40))
+    field: Mapped[str] = mapped_column(String(60))
+    text: Mapped[str] = mapped_column(Text)
+    status: Mapped[QueryStatus] = mapped_column(enum_column(QueryStatus, "query_status"))
+    opened_by_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    opened_at: Mapped[datetime]
+    answer: Mapped[str | None] = mapped_column(Text)
+    answered_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    answered_at: Mapped[datetime | None]
+    closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    closed_at: Mapped[datetime | None]
+
+
+class VisitSignature(Audited, Base):
+    """An investigator's signature on a visit; it locks the visit's records."""
+
+    __tablename__ = "visit_signature"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    visit_id: Mapped[int] = mapped_column(ForeignKey("visit.id"), unique=True)
+    signed_by_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    signed_at: Mapped[datetime]
+    meaning: Mapped[str] = mapped_column(String(200))

@@ -99,3 +99,70 @@ def test_login_throttling(web: TestClient) -> None:
     response = web.post("/login", data={"username": "coord-a", "password": PASSWORD})
     assert response.status_code == 401
     assert "locked" in response.text
+
+
+def csrf_of(client: TestClient) -> str:
+    return client.get("/").text.split('name="csrf" value="')[1].split('"')[0]
+
+
+def test_queries_and_signature_through_the_web(web: TestClient, engine: Engine) -> None:
+    """A monitor opens a query on S01 (site A); a coordinator of site B cannot see or answer
+    it (404); the coordinator of A answers; the monitor closes. Signing needs an
+    investigator's role and password."""
+    with make_session_factory(engine)() as session:
+        create_account(
+            session,
+            actor=ACTOR,
+            username="inv-a",
+            role="investigator",
+            sites=["A"],
+            password=PASSWORD,
+        )
+    login(web, "monitor-a")
+    form = {
+        "subject": "S01",
+        "record_table": "alsfrs_assessment",
+        "record_id": "1",
+        "field": "item_3",
+        "text": "please check item 3",
+    }
+    assert web.post("/queries", data=form).status_code == 403  # no CSRF token
+    token = csrf_of(web)
+    assert (
+        web.post("/queries", data=form | {"csrf": token}, follow_redirects=False).status_code == 303
+    )
+    assert "please check item 3" in web.get("/queries").text
+    login(web, "coord-b")
+    assert "please check item 3" not in web.get("/queries").text
+    response = web.post("/queries/1/answer", data={"answer": "x", "csrf": csrf_of(web)})
+    assert response.status_code == 404
+    login(web, "coord-a")
+    assert web.post("/queries/1/close", data={"csrf": csrf_of(web)}).status_code == 403
+    assert (
+        web.post(
+            "/queries/1/answer",
+            data={"answer": "corrected", "csrf": csrf_of(web)},
+            follow_redirects=False,
+        ).status_code
+        == 303
+    )
+    login(web, "monitor-a")
+    assert (
+        web.post(
+            "/queries/1/close", data={"csrf": csrf_of(web)}, follow_redirects=False
+        ).status_code
+        == 303
+    )
+    assert "closed" in web.get("/queries").text
+    login(web, "coord-a")
+    sign = "/subjects/S01/visits/W-6/sign"
+    assert web.post(sign, data={"password": PASSWORD, "csrf": csrf_of(web)}).status_code == 403
+    login(web, "inv-a")
+    token = csrf_of(web)
+    assert web.post(sign, data={"password": "wrong password", "csrf": token}).status_code == 403
+    assert (
+        web.post(
+            sign, data={"password": PASSWORD, "csrf": token}, follow_redirects=False
+        ).status_code
+        == 303
+    )

@@ -19,10 +19,18 @@ from sqlalchemy.orm import Session
 
 import alstrial
 from alstrial.exceptions import AlstrialError, PermissionDeniedError
-from alstrial.services import list_subjects, subject_visits
+from alstrial.services import (
+    answer_query,
+    close_query,
+    list_queries,
+    list_subjects,
+    open_query,
+    sign_visit,
+    subject_visits,
+)
 from alstrial.services.accounts import authenticate, user_site_ids
 from alstrial.store import make_session_factory
-from alstrial.store.models import Site, Subject, User
+from alstrial.store.models import DataQuery, Site, Subject, User
 from alstrial.web.permissions import ALL_SITES, allowed
 from alstrial.web.security import COOKIE, MAX_AGE_S, SessionData, SessionSigner
 
@@ -164,6 +172,97 @@ def create_app(engine: Engine, *, secret_key: str, secure_cookies: bool = True) 
                 for v in subject_visits(session, code)
             ],
         }
+
+    def check_csrf(me: _Current, token: str) -> None:
+        if not me.session_data.csrf_matches(token):
+            raise HTTPException(status_code=403, detail="the form's CSRF token is missing or wrong")
+
+    def query_for(session: Session, me: _Current, query_id: int) -> DataQuery:
+        query = session.get(DataQuery, query_id)
+        subject = session.get(Subject, query.subject_id) if query else None
+        if query is None or subject is None or not me.may_see(subject):
+            raise HTTPException(status_code=404, detail=f"no query {query_id}")
+        return query
+
+    @app.get("/queries", response_class=HTMLResponse)
+    def queries_page(session: DbSession, me: CurrentUser) -> HTMLResponse:
+        require(me, "view_subjects")
+        codes = {s.id: s.study_code for s in session.scalars(select(Subject))}
+        rows = list_queries(session, site_ids=me.sites)
+        return page("queries.html.j2", queries=rows, codes=codes, me=me)
+
+    @app.post("/queries")
+    def queries_open(
+        session: DbSession,
+        me: CurrentUser,
+        subject: Annotated[str, Form()],
+        record_table: Annotated[str, Form()],
+        record_id: Annotated[str, Form()],
+        field: Annotated[str, Form()],
+        text: Annotated[str, Form()],
+        csrf: Annotated[str, Form()] = "",
+    ) -> Response:
+        check_csrf(me, csrf)
+        require(me, "open_query")
+        subject_for(session, me, subject)
+        open_query(
+            session,
+            actor=me.user.username,
+            subject_code=subject,
+            record_table=record_table,
+            record_id=record_id,
+            field=field,
+            text=text,
+        )
+        return RedirectResponse("/queries", status_code=303)
+
+    @app.post("/queries/{query_id}/answer")
+    def queries_answer(
+        query_id: int,
+        session: DbSession,
+        me: CurrentUser,
+        answer: Annotated[str, Form()],
+        csrf: Annotated[str, Form()] = "",
+    ) -> Response:
+        check_csrf(me, csrf)
+        require(me, "answer_query")
+        query_for(session, me, query_id)
+        answer_query(session, actor=me.user.username, query_id=query_id, answer=answer)
+        return RedirectResponse("/queries", status_code=303)
+
+    @app.post("/queries/{query_id}/close")
+    def queries_close(
+        query_id: int, session: DbSession, me: CurrentUser, csrf: Annotated[str, Form()] = ""
+    ) -> Response:
+        check_csrf(me, csrf)
+        require(me, "close_query")
+        query_for(session, me, query_id)
+        close_query(session, actor=me.user.username, query_id=query_id)
+        return RedirectResponse("/queries", status_code=303)
+
+    @app.post("/subjects/{code}/visits/{visit_code}/sign")
+    def visit_sign(
+        code: str,
+        visit_code: str,
+        session: DbSession,
+        me: CurrentUser,
+        password: Annotated[str, Form()],
+        csrf: Annotated[str, Form()] = "",
+    ) -> Response:
+        check_csrf(me, csrf)
+        require(me, "sign")
+        subject_for(session, me, code)
+        try:
+            sign_visit(
+                session,
+                actor=me.user.username,
+                password=password,
+                subject_code=code,
+                visit_code=visit_code,
+            )
+        except PermissionDeniedError as error:
+            raise HTTPException(status_code=403, detail=error.message) from None
+        return RedirectResponse(f"/subjects/{code}", status_code=303)
 
     @app.exception_handler(AlstrialError)
     async def domain_error(request: Request, error: AlstrialError) -> Response:

@@ -4,6 +4,7 @@ store on both back ends). Browser tests come with the forms."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -166,3 +167,41 @@ def test_queries_and_signature_through_the_web(web: TestClient, engine: Engine) 
         ).status_code
         == 303
     )
+
+
+def test_alsfrs_form_errors_at_the_field_then_saves(web: TestClient, engine: Engine) -> None:
+    """A coordinator enters an ALSFRS-R with item 3 = 7: the form comes back (400) with the
+    error at item 3 and nothing saved; corrected, it saves; a later change needs a reason.
+    Another site's coordinator gets 404; a monitor 403."""
+    import sqlalchemy as sa
+
+    from alstrial.store.models import AlsfrsAssessment
+    from tests.helpers import DAY0
+
+    day = (DAY0 - timedelta(days=42)).isoformat()
+    url = "/subjects/S01/visits/W-6/alsfrs"
+    login(web, "coord-a")
+    assert web.get(url).status_code == 200
+    items = {f"item_{n}": "4" for n in range(1, 13) if n != 5} | {"item_5": "4"}
+    form = {"assessment_date": day, "item_5_form": "5a", "csrf": csrf_of(web)} | items
+    bad = web.post(url, data=form | {"item_3": "7"})
+    assert bad.status_code == 400
+    assert 'data-field="item_3"' in bad.text
+    with make_session_factory(engine)() as session:
+        assert session.scalars(sa.select(AlsfrsAssessment)).first() is None
+    assert web.post(url, data=form, follow_redirects=False).status_code == 303
+    again = web.post(url, data=form | {"item_3": "3"})
+    assert again.status_code == 400
+    assert "give a reason" in again.text
+    assert (
+        web.post(
+            url, data=form | {"item_3": "3", "reason": "source says 3"}, follow_redirects=False
+        ).status_code
+        == 303
+    )
+    with make_session_factory(engine)() as session:
+        assert session.scalars(sa.select(AlsfrsAssessment)).one().total == 47
+    login(web, "coord-b")
+    assert web.get(url).status_code == 404
+    login(web, "monitor-a")
+    assert web.get(url).status_code == 403

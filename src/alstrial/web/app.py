@@ -7,6 +7,7 @@ run time, and the dependency aliases are local to :func:`create_app`.
 """
 
 from collections.abc import Iterator
+from datetime import date
 from importlib import resources
 from typing import Annotated, Any
 
@@ -18,13 +19,14 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 import alstrial
-from alstrial.exceptions import AlstrialError, PermissionDeniedError
+from alstrial.exceptions import AlstrialError, PermissionDeniedError, ValidationError
 from alstrial.services import (
     answer_query,
     close_query,
     list_queries,
     list_subjects,
     open_query,
+    record_alsfrs,
     sign_visit,
     subject_visits,
 )
@@ -262,6 +264,65 @@ def create_app(engine: Engine, *, secret_key: str, secure_cookies: bool = True) 
             )
         except PermissionDeniedError as error:
             raise HTTPException(status_code=403, detail=error.message) from None
+        return RedirectResponse(f"/subjects/{code}", status_code=303)
+
+    @app.get("/subjects/{code}/visits/{visit_code}/alsfrs", response_class=HTMLResponse)
+    def alsfrs_form(
+        code: str, visit_code: str, session: DbSession, me: CurrentUser
+    ) -> HTMLResponse:
+        require(me, "enter_data")
+        subject_for(session, me, code)
+        return page("alsfrs.html.j2", code=code, visit=visit_code, values={}, error=None, me=me)
+
+    @app.post("/subjects/{code}/visits/{visit_code}/alsfrs")
+    async def alsfrs_save(
+        code: str, visit_code: str, request: Request, session: DbSession, me: CurrentUser
+    ) -> Response:
+        form = await request.form()
+        check_csrf(me, str(form.get("csrf", "")))
+        require(me, "enter_data")
+        subject_for(session, me, code)
+        values = {key: str(value) for key, value in form.items()}
+        items: dict[str, int | None] = {}
+        try:
+            for number in range(1, 13):
+                key = f"item_{number}"
+                if number == 5:
+                    key = "item_5b" if values.get("item_5_form") == "5b" else "item_5a"
+                    raw = values.get("item_5", "")
+                else:
+                    raw = values.get(key, "")
+                try:
+                    items[key] = int(raw)
+                except ValueError:
+                    raise ValidationError(
+                        f"item {number} must be a score 0-4, got {raw!r}",
+                        form="alsfrs_r",
+                        field=key,
+                        value=raw,
+                        allowed="an integer 0-4",
+                    ) from None
+            record_alsfrs(
+                session,
+                actor=me.user.username,
+                subject_code=code,
+                visit_code=visit_code,
+                assessment_date=date.fromisoformat(values.get("assessment_date", "")),
+                items=items,
+                reason=values.get("reason") or None,
+            )
+        except (AlstrialError, ValueError) as error:
+            message = error.message if isinstance(error, AlstrialError) else str(error)
+            field = error.field if isinstance(error, AlstrialError) else "assessment_date"
+            return page(
+                "alsfrs.html.j2",
+                status=400,
+                code=code,
+                visit=visit_code,
+                values=values,
+                error={"field": field, "message": message},
+                me=me,
+            )
         return RedirectResponse(f"/subjects/{code}", status_code=303)
 
     @app.exception_handler(AlstrialError)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
@@ -11,15 +10,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from alstrial.cli.options import DatabaseOption, JsonOption, echo_json
+
 __all__ = ["batch_app", "dose_command", "flow_app", "release_app"]
 
 flow_app = typer.Typer(help="Flow cytometry of the cell product (FCS files).", no_args_is_help=True)
 console = Console()
-JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
-
-
-def _echo_json(payload: Any) -> None:
-    typer.echo(json.dumps(payload, indent=2, default=str))
 
 
 @flow_app.command("analyze")
@@ -83,7 +79,7 @@ def flow_analyze(
         "warnings": list(stained_sample.warnings + isotype_sample.warnings),
     }
     if as_json:
-        _echo_json(payload)
+        echo_json(payload)
         return
     table = Table("marker", "channel", "% positive", "isotype %", "threshold", "events")
     for r in results:
@@ -155,7 +151,7 @@ def dose_command(
         available_cells=available,
     )
     if as_json:
-        _echo_json(asdict(plan))
+        echo_json(asdict(plan))
         return
     typer.echo(
         f"target {plan.target_cells:.3g} cells ({plan.min_cells:.3g}-{plan.max_cells:.3g}); "
@@ -167,12 +163,6 @@ batch_app = typer.Typer(help="Cell product batches in the study database.", no_a
 release_app = typer.Typer(
     help="Release evaluation, QC signature, certificate.", no_args_is_help=True
 )
-DatabaseOption = Annotated[
-    str | None,
-    typer.Option(
-        "--database", help="SQLAlchemy URL (default: ALSTRIAL_DATABASE_URL).", show_default=False
-    ),
-]
 
 
 @batch_app.command("list")
@@ -197,7 +187,7 @@ def batch_list(database: DatabaseOption = None, as_json: JsonOption = False) -> 
             for b in session.scalars(select(ProductBatch).order_by(ProductBatch.batch_code))
         ]
     if as_json:
-        _echo_json(rows)
+        echo_json(rows)
         return
     table = Table("batch", "subject", "cells", "viability %", "status", "provenance")
     for row in rows:
@@ -233,7 +223,7 @@ def release_check(
         "deviations": list(evaluation.deviations),
     }
     if as_json:
-        _echo_json(payload)
+        echo_json(payload)
     else:
         table = Table("test", "result", "value", "limit")
         for o in evaluation.outcomes:

@@ -2,28 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
+
+from alstrial.cli.options import DatabaseOption, JsonOption, echo_json
 
 __all__ = ["safety_app"]
 
 safety_app = typer.Typer(
     help="Safety: CTCAE grades, stopping rules, SAE reports, tables.", no_args_is_help=True
 )
-JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
-DatabaseOption = Annotated[
-    str | None,
-    typer.Option(
-        "--database", help="SQLAlchemy URL (default: ALSTRIAL_DATABASE_URL).", show_default=False
-    ),
-]
-
-
-def _echo_json(payload: Any) -> None:
-    typer.echo(json.dumps(payload, indent=2, default=str))
 
 
 @safety_app.command("grade")
@@ -70,7 +60,7 @@ def grade_command(
         "rule": graded.rule,
     }
     if as_json:
-        _echo_json(payload)
+        echo_json(payload)
         return
     typer.echo(
         f"{payload['analyte']} {canonical:.4g} {checked.unit} "
@@ -100,7 +90,7 @@ def stopping_command(database: DatabaseOption = None, as_json: JsonOption = Fals
         for t in triggered
     ]
     if as_json:
-        _echo_json(payload)
+        echo_json(payload)
     else:
         for row in payload:
             state = "OPEN: administration blocked" if row["open"] else "decided"
@@ -129,7 +119,7 @@ def notifications_command(database: DatabaseOption = None, as_json: JsonOption =
             for n in overdue_notifications(session, datetime.now(UTC))
         ]
     if as_json:
-        _echo_json(rows)
+        echo_json(rows)
         return
     for row in rows:
         typer.echo(f"OVERDUE {row['kind']} to {row['recipient']}, due {row['due_at']}")
@@ -175,7 +165,7 @@ def table_command(
             allowed="table3, grades, sae, shift",
         )
     if as_json:
-        _echo_json(table.to_dict("records"))
+        echo_json(table.to_dict("records"))
         return
     typer.echo(table.to_string(index=False))
     if frames.synthetic:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import date
 from typing import Annotated, Any
 
@@ -10,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from alstrial.cli.options import JsonOption, echo_json
 from alstrial.exceptions import ValidationError
 from alstrial.scoring import (
     REGIONS,
@@ -38,12 +38,7 @@ score_app = typer.Typer(
 )
 console = Console()
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 MISSING_TOKENS = {"-", "na", "NA", "."}
-
-
-def _echo_json(payload: Any) -> None:
-    typer.echo(json.dumps(payload, indent=2, default=str))
 
 
 def _parse_items(tokens: list[str], scale: AlsfrsScale) -> dict[str, int | None]:
@@ -142,7 +137,7 @@ def score_alsfrs_r_command(
     """ALSFRS-R total, domain subscores, King's stage and MiToS stage."""
     score = score_alsfrs(_parse_items(items, AlsfrsScale.ALSFRS_R), AlsfrsScale.ALSFRS_R)
     payload = _score_payload(score, gastrostomy=gastrostomy, niv=niv, dead=dead)
-    _echo_json(payload) if as_json else _print_score(payload)
+    echo_json(payload) if as_json else _print_score(payload)
 
 
 @score_app.command("alsfrs")
@@ -155,7 +150,7 @@ def score_alsfrs_original_command(
     """Original ALSFRS (1996, 10 items, 0-40) total and domain subscores; no stages."""
     score = score_alsfrs(_parse_items(items, AlsfrsScale.ALSFRS), AlsfrsScale.ALSFRS)
     payload = _score_payload(score, gastrostomy=False, niv=False, dead=False)
-    _echo_json(payload) if as_json else _print_score(payload)
+    echo_json(payload) if as_json else _print_score(payload)
 
 
 @score_app.command("fvc")
@@ -189,7 +184,7 @@ def score_fvc_command(
         "below_lln": result.fvc_l < result.lln_l,
     }
     if as_json:
-        _echo_json(payload)
+        echo_json(payload)
         return
     typer.echo(
         f"{payload['equation']}: predicted {payload['predicted_l']:.3f} L, measured "
@@ -261,7 +256,7 @@ def score_criteria_command(
         elif isinstance(result, GoldCoastResult):
             payload[name] = {"met": result.met, "reason": result.reason}
     if as_json:
-        _echo_json(payload)
+        echo_json(payload)
         return
     for name, entry in payload.items():
         verdict = entry.get("category", entry.get("met"))
@@ -283,7 +278,7 @@ def score_dfs_command(
     months = months_between(onset_day, visit_day)
     payload = {"delta_fs": round(rate, 5), "months": round(months, 5), "maximum": maximum}
     if as_json:
-        _echo_json(payload)
+        echo_json(payload)
         return
     typer.echo(
         f"delta-FS {payload['delta_fs']:.5f} points/month "
@@ -317,7 +312,7 @@ def score_encals_command(
         "source": prediction.source,
     }
     if as_json:
-        _echo_json(payload)
+        echo_json(payload)
         return
     typer.echo(
         f"ENCALS linear predictor {payload['linear_predictor']}, median survival "

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict
 from pathlib import Path
@@ -13,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from alstrial.cli.options import JsonOption, echo_json
 from alstrial.exceptions import ValidationError
 
 __all__ = ["read_table", "stats_app"]
@@ -25,7 +25,6 @@ stats_app = typer.Typer(
 )
 console = Console()
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 FileArgument = Annotated[Path, typer.Argument(help="CSV or Parquet file, one row per observation.")]
 
 
@@ -67,7 +66,7 @@ def _clean(value: Any) -> Any:
 
 
 def _echo_json(payload: Any) -> None:
-    typer.echo(json.dumps(_clean(payload), indent=2, default=str))
+    echo_json(_clean(payload))
 
 
 def _references(pairs: list[str] | None) -> dict[str, str]:

@@ -6,15 +6,11 @@ from typing import Annotated
 
 import typer
 
+from alstrial.cli.options import DatabaseOption
+
 __all__ = ["serve_command", "users_app"]
 
 users_app = typer.Typer(help="Accounts of the web application.", no_args_is_help=True)
-DatabaseOption = Annotated[
-    str | None,
-    typer.Option(
-        "--database", help="SQLAlchemy URL (default: ALSTRIAL_DATABASE_URL).", show_default=False
-    ),
-]
 
 
 @users_app.command("add")

@@ -74,8 +74,6 @@ GRADED_ANALYTES: tuple[str, ...] = (
     "CREAT",
     *_HIGH_ABSOLUTE,
     *_LOW_ABSOLUTE,
-    "K-LOW",
-    "NA-LOW",
 )
 
 

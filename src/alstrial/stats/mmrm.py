@@ -27,7 +27,7 @@ documentation (Type III tests, LSMEANS, DDFM=SATTERTHWAITE and KR).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -361,19 +361,6 @@ def _gradient_theta(
         return np.asarray(np.where(rows == cols, out * values, out), dtype=np.float64)
     jacobian = structure.jacobian_theta(theta)
     return np.asarray(np.einsum("ij,kij->k", gradient_sigma, jacobian), dtype=np.float64)
-
-
-def _hessian(gradient: Callable[[Vector], Vector], x: Vector) -> Matrix:
-    """Symmetrised central-difference Jacobian of an analytic gradient."""
-    steps = 1e-4 * np.maximum(np.abs(x), 1e-2)
-    columns = []
-    for k, step in enumerate(steps):
-        up, down = x.copy(), x.copy()
-        up[k] += step
-        down[k] -= step
-        columns.append((gradient(up) - gradient(down)) / (2 * step))
-    hessian = np.stack(columns, axis=1)
-    return np.asarray(0.5 * (hessian + hessian.T), dtype=np.float64)
 
 
 def _newton(

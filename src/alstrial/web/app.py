@@ -108,6 +108,10 @@ def create_app(engine: Engine, *, secret_key: str, secure_cookies: bool = True) 
             return RedirectResponse("/login", status_code=303)
         return page("error.html.j2", status=error.status_code, message=error.detail, me=None)
 
+    def check_csrf(me: _Current, token: str) -> None:
+        if not me.session_data.csrf_matches(token):
+            raise HTTPException(status_code=403, detail="the form's CSRF token is missing or wrong")
+
     @app.get("/login", response_class=HTMLResponse)
     def login_form() -> HTMLResponse:
         return page("login.html.j2", error=None, me=None)
@@ -129,8 +133,7 @@ def create_app(engine: Engine, *, secret_key: str, secure_cookies: bool = True) 
 
     @app.post("/logout")
     def logout(me: CurrentUser, csrf: Annotated[str, Form()] = "") -> Response:
-        if not me.session_data.csrf_matches(csrf):
-            raise HTTPException(status_code=403, detail="the form's CSRF token is missing or wrong")
+        check_csrf(me, csrf)
         response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(COOKIE)
         return response
@@ -174,10 +177,6 @@ def create_app(engine: Engine, *, secret_key: str, secure_cookies: bool = True) 
                 for v in subject_visits(session, code)
             ],
         }
-
-    def check_csrf(me: _Current, token: str) -> None:
-        if not me.session_data.csrf_matches(token):
-            raise HTTPException(status_code=403, detail="the form's CSRF token is missing or wrong")
 
     def query_for(session: Session, me: _Current, query_id: int) -> DataQuery:
         query = session.get(DataQuery, query_id)

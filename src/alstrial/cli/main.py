@@ -25,7 +25,6 @@ from alstrial.exceptions import ConflictError, IntegrityError
 from alstrial.protocol import load_protocol, reference_protocol_text
 from alstrial.services import (
     add_site,
-    add_user,
     audit_head,
     build_analysis_frames,
     create_study,
@@ -34,6 +33,8 @@ from alstrial.services import (
     subject_visits,
     verify_audit_trail,
 )
+from alstrial.services.accounts import create_account
+from alstrial.vocabulary import Role
 
 app = typer.Typer(
     name="alstrial",
@@ -91,8 +92,12 @@ def init(
             typer.echo(f"database {url} is up to date; it already holds a study")
             return
         add_site(session, actor=user, code=site, name=site_name)
-        add_user(session, actor=user, username=user, full_name="Administrator")
-    typer.echo(f"created study {study.code} with site {site} and user {user} in {url}")
+        account = create_account(
+            session, actor=user, username=user, role=Role.ADMINISTRATOR, full_name="Administrator"
+        )
+    typer.echo(f"created study {study.code} with site {site} and administrator {user} in {url}")
+    typer.echo(f"one-time password of {user} (shown once; replaced at the first login): ")
+    typer.echo(account.one_time_password)
 
 
 @app.command()

@@ -58,6 +58,9 @@ def serve_command(
     settings = get_settings()
     engine = make_engine(database_url(database))
     app = create_app(
-        engine, secret_key=settings.secret_key, secure_cookies=settings.environment == "production"
+        engine,
+        secret_key=settings.secret_key,
+        secure_cookies=settings.environment == "production",
+        timezone=settings.timezone,
     )
     uvicorn.run(app, host=host, port=port)

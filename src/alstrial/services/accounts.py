@@ -2,7 +2,8 @@
 
 Passwords are hashed with argon2id (argon2-cffi defaults). After 5 failed logins an account
 is locked for 15 minutes; a successful login resets the count. A new account gets a random
-one-time password, shown once to whoever creates it; it is never stored in clear.
+one-time password, shown once to whoever creates it; it is never stored in clear, and the web
+application makes its owner replace it at the first login (``must_change_password``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ __all__ = [
     "MAX_FAILED_LOGINS",
     "NewAccount",
     "authenticate",
+    "change_password",
     "create_account",
     "set_password",
     "user_site_ids",
@@ -96,6 +98,7 @@ def create_account(
             password_hash=_hasher().hash(secret),
             active=True,
             failed_logins=0,
+            must_change_password=password is None,
         )
         session.add(user)
         session.flush()
@@ -116,6 +119,30 @@ def set_password(
         user.password_hash = _hasher().hash(password)
         user.failed_logins = 0
         user.locked_until = None
+    return user
+
+
+def change_password(
+    session: Session, *, username: str, current_password: str, new_password: str
+) -> User:
+    """A user replaces his own password, proving the current one (also a one-time one).
+
+    The new password must differ from the current one and have at least 10 characters; a
+    wrong current password counts as a failed login.
+    """
+    user = authenticate(session, username, current_password)
+    if new_password == current_password:
+        raise ValidationError(
+            "the new password is the current one", form="password", field="new_password"
+        )
+    try:
+        _check_password(new_password)
+    except ValidationError as error:
+        error.form, error.field = "password", "new_password"
+        raise
+    with transaction(session, actor=username, reason="password changed by its owner"):
+        user.password_hash = _hasher().hash(new_password)
+        user.must_change_password = False
     return user
 
 

@@ -25,7 +25,7 @@ from alstrial.services.visits import hold_visit, visit_for_assessment
 from alstrial.store.models import AlsfrsAssessment, Screening, Spirometry, Subject, Visit
 from alstrial.vocabulary import Provenance
 
-__all__ = ["SPIROMETRY_EQUATIONS", "age_at", "record_alsfrs", "record_spirometry"]
+__all__ = ["SPIROMETRY_EQUATIONS", "age_at", "predict_fvc", "record_alsfrs", "record_spirometry"]
 
 #: Equations a % predicted may come from. ``device``: as printed by the spirometer.
 SPIROMETRY_EQUATIONS: frozenset[str] = frozenset({"device", *SpirometryEquation})
@@ -134,7 +134,7 @@ def record_alsfrs(
     return record
 
 
-def _predict(
+def predict_fvc(
     session: Session, subject: Subject, fvc_litres: float, on: date, equation: str
 ) -> FvcPrediction:
     """GLI prediction for a subject's FVC on a date, from the subject record."""
@@ -214,7 +214,7 @@ def record_spirometry(
         )
     prediction: FvcPrediction | None = None
     if equation in set(SpirometryEquation):
-        prediction = _predict(session, subject, fvc_litres, assessment_date, equation)
+        prediction = predict_fvc(session, subject, fvc_litres, assessment_date, equation)
         if (
             percent_predicted is not None
             and abs(percent_predicted - prediction.percent_predicted) > 1.0

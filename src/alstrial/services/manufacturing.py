@@ -33,6 +33,7 @@ __all__ = [
     "BatchRecord",
     "evaluate_batch",
     "find_batch",
+    "list_batches",
     "record_batch_record",
     "record_culture_event",
     "record_flow_results",
@@ -40,6 +41,39 @@ __all__ = [
     "release_inputs",
     "sign_release",
 ]
+
+
+@dataclass(frozen=True)
+class BatchSummary:
+    """One batch in a list: its subject and release state."""
+
+    batch: str
+    subject: str
+    site_id: int
+    cells: float
+    viability_pct: float
+    release_status: str
+    provenance: str
+
+
+def list_batches(
+    session: Session, *, site_ids: set[int] | frozenset[int] | None = None
+) -> list[BatchSummary]:
+    """Every batch (of the given sites' subjects) with its subject and release status."""
+    subjects = {s.id: s for s in session.scalars(select(Subject))}
+    return [
+        BatchSummary(
+            b.batch_code,
+            subjects[b.source_subject_id].study_code,
+            subjects[b.source_subject_id].site_id,
+            b.final_cell_count,
+            b.viability_pct,
+            str(b.release_status),
+            str(b.provenance),
+        )
+        for b in session.scalars(select(ProductBatch).order_by(ProductBatch.batch_code))
+        if site_ids is None or subjects[b.source_subject_id].site_id in site_ids
+    ]
 
 
 def find_batch(session: Session, batch_code: str) -> ProductBatch:

@@ -20,6 +20,9 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "open_query": frozenset({Role.MONITOR}),
     "answer_query": frozenset({Role.INVESTIGATOR, Role.COORDINATOR}),
     "close_query": frozenset({Role.MONITOR}),
+    "view_audit": frozenset(
+        {Role.ADMINISTRATOR, Role.INVESTIGATOR, Role.COORDINATOR, Role.MONITOR}
+    ),
     "view_batches": frozenset({Role.QC, Role.ADMINISTRATOR, Role.INVESTIGATOR, Role.MONITOR}),
     "release_batch": frozenset({Role.QC}),
     "export": frozenset({Role.STATISTICIAN, Role.ADMINISTRATOR}),

@@ -22,12 +22,13 @@ from alstrial.store.models.safety import (
     VitalSigns,
 )
 from alstrial.store.models.subject import Enrolment, Screening, Subject, Visit
-from alstrial.store.models.trial import ProtocolVersion, Site, Study, User, UserSite
+from alstrial.store.models.trial import ApiToken, ProtocolVersion, Site, Study, User, UserSite
 
 __all__ = [
     "Administration",
     "AdverseEvent",
     "AlsfrsAssessment",
+    "ApiToken",
     "ChecklistReview",
     "CultureEvent",
     "DataQuery",

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from alstrial.store.base import Audited, Base, enum_column, utc_now
 from alstrial.vocabulary import Role
 
-__all__ = ["ProtocolVersion", "Site", "Study", "User", "UserSite"]
+__all__ = ["ApiToken", "ProtocolVersion", "Site", "Study", "User", "UserSite"]
 
 
 class Study(Audited, Base):
@@ -64,6 +64,8 @@ class User(Audited, Base):
     active: Mapped[bool] = mapped_column(default=True)
     failed_logins: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None]
+    # Migration 0007: a one-time password must be replaced at the first login.
+    must_change_password: Mapped[bool] = mapped_column(default=False)
     workflow_fields = frozenset({"failed_logins", "locked_until"})
 
 
@@ -76,3 +78,22 @@ class UserSite(Audited, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), index=True)
     site_id: Mapped[int] = mapped_column(ForeignKey("site.id"))
+
+
+class ApiToken(Audited, Base):
+    """A bearer token for the JSON API (a statistician's exports), stored as its SHA-256.
+
+    The token itself is shown once when it is made; the database holds only its digest and
+    its first characters (to tell tokens apart in lists).
+    """
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), index=True)
+    name: Mapped[str] = mapped_column(String(80))
+    prefix: Mapped[str] = mapped_column(String(12))
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]

@@ -1,0 +1,122 @@
+"""What every route needs: a database session, the logged-in user, permission and site
+checks, CSRF, and page rendering. The application's state (session factory, cookie signer,
+templates, time zone) is set by :func:`alstrial.web.app.create_app` on ``app.state``.
+
+No ``from __future__ import annotations``: FastAPI reads these annotations at run time.
+"""
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.responses import HTMLResponse
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from alstrial.exceptions import PermissionDeniedError
+from alstrial.services.accounts import user_site_ids
+from alstrial.services.api_tokens import token_user
+from alstrial.store.models import Subject, User
+from alstrial.web.permissions import ALL_SITES, allowed
+from alstrial.web.security import COOKIE, SessionData
+
+__all__ = [
+    "CurrentUser",
+    "DbSession",
+    "Me",
+    "PasswordChangeRequiredError",
+    "check_csrf",
+    "page",
+    "require",
+    "subject_for",
+]
+
+
+class PasswordChangeRequiredError(PermissionDeniedError):
+    """The user logged in with a one-time password and must replace it first."""
+
+    def __init__(self) -> None:
+        super().__init__("replace the one-time password first (/password)", field="password")
+
+
+@dataclass(frozen=True)
+class Me:
+    """The logged-in user, his session (None for an API token) and his sites (None = all)."""
+
+    user: User
+    session_data: SessionData | None
+    sites: frozenset[int] | None
+
+    @property
+    def csrf(self) -> str:
+        return self.session_data.csrf if self.session_data else ""
+
+    def may_see(self, subject: Subject) -> bool:
+        return self.sites is None or subject.site_id in self.sites
+
+
+def db(request: Request) -> Iterator[Session]:
+    with request.app.state.session_factory() as session:
+        yield session
+
+
+DbSession = Annotated[Session, Depends(db)]
+
+_PASSWORD_FREE = {"/password", "/logout"}
+
+
+def current(request: Request, session: DbSession) -> Me:
+    """The user of a session cookie, or of a bearer token on the JSON API; 401 otherwise."""
+    data: SessionData | None = None
+    user: User | None = None
+    authorization = request.headers.get("authorization", "")
+    if authorization.lower().startswith("bearer ") and request.url.path.startswith("/api/"):
+        try:
+            user = token_user(session, authorization[7:].strip())
+        except PermissionDeniedError as error:
+            raise HTTPException(status_code=401, detail=error.message) from None
+    else:
+        data = request.app.state.signer.read(request.cookies.get(COOKIE))
+        user = session.get(User, data.user_id) if data else None
+    if user is None or not user.active:
+        raise HTTPException(status_code=401, detail="log in first")
+    if user.must_change_password and request.url.path not in _PASSWORD_FREE:
+        raise PasswordChangeRequiredError()
+    sites = None if user.role in ALL_SITES else frozenset(user_site_ids(session, user))
+    return Me(user, data, sites)
+
+
+CurrentUser = Annotated[Me, Depends(current)]
+
+
+def require(me: Me, action: str) -> None:
+    """403 unless the user's role may do ``action`` (the matrix in :mod:`.permissions`)."""
+    if not allowed(me.user.role, action):
+        raise HTTPException(status_code=403, detail=f"your role may not {action.replace('_', ' ')}")
+
+
+def subject_for(session: Session, me: Me, code: str) -> Subject:
+    """The subject with this code if the user may see him; 404 otherwise (another site's
+    subject is answered exactly as one that does not exist)."""
+    subject = session.scalars(select(Subject).where(Subject.study_code == code)).first()
+    if subject is None or not me.may_see(subject):
+        raise HTTPException(status_code=404, detail=f"no subject {code}")
+    return subject
+
+
+def check_csrf(request: Request, me: Me, token: str | None) -> None:
+    """403 unless a cookie session's POST carries its CSRF token (form field ``csrf`` or
+    header ``X-CSRF-Token``); bearer-token requests carry no ambient credential."""
+    if me.session_data is None:
+        return
+    supplied = token or request.headers.get("x-csrf-token")
+    if not me.session_data.csrf_matches(supplied):
+        raise HTTPException(status_code=403, detail="the form's CSRF token is missing or wrong")
+
+
+def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    """Render a template with the request's user (``me``) where there is one."""
+    context.setdefault("me", None)
+    template = request.app.state.templates.get_template(name)
+    return HTMLResponse(template.render(**context), status_code=status)

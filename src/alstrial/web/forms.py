@@ -1,0 +1,718 @@
+"""The data-entry forms: their fields, how typed text becomes values, and which service
+saves them.
+
+A form is declared once (:class:`FormSpec`) and rendered, parsed, checked live and saved by
+the same generic routes. Parsing refuses text that is not of the field's kind with a
+ValidationError naming the field, so the page shows the error at that field; range and
+consistency rules stay in the services (the same ones the CLI and the importers use), whose
+errors carry the field too. The web computes no score: live totals and % predicted come from
+:mod:`alstrial.services.previews`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
+
+from alstrial.exceptions import ValidationError
+from alstrial.safety.events import SERIOUSNESS_CRITERIA
+from alstrial.safety.labs import ANALYTES
+from alstrial.safety.mri import REGIONS, MriFinding
+from alstrial.scoring import GliEthnicity
+from alstrial.services import (
+    AdverseEventReport,
+    SubjectFacts,
+    VitalsReading,
+    enrol_subject,
+    mark_visit_missed,
+    record_administration,
+    record_alsfrs,
+    record_disposition,
+    record_lab,
+    record_milestone,
+    record_mri,
+    record_spirometry,
+    record_visit_date,
+    record_vitals,
+    register_subject,
+    report_adverse_event,
+)
+from alstrial.services.previews import preview_alsfrs, preview_spirometry
+from alstrial.vocabulary import (
+    AdverseEventOutcome,
+    DiagnosticCategory,
+    DispositionStatus,
+    MilestoneKind,
+    OnsetRegion,
+    Relatedness,
+    Sex,
+)
+
+__all__ = [
+    "ENROLMENT",
+    "FORMS",
+    "REGISTRATION",
+    "Context",
+    "Field",
+    "FormSpec",
+    "Parsed",
+    "check_form",
+    "parse_form",
+    "with_choices",
+]
+
+Kind = Literal["int", "float", "date", "datetime", "text", "choice", "bool", "multi", "score"]
+Raw = Mapping[str, str | Sequence[str]]
+Parsed = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Field:
+    """One input of a form."""
+
+    name: str
+    label: str
+    kind: Kind = "text"
+    required: bool = True
+    choices: tuple[tuple[str, str], ...] = ()
+    unit: str = ""
+    hint: str = ""
+
+
+@dataclass(frozen=True)
+class Context:
+    """Who saves what where: the values a save function needs besides the form."""
+
+    session: Session
+    actor: str
+    subject: str
+    visit: str | None
+    timezone: ZoneInfo
+
+
+@dataclass(frozen=True)
+class FormSpec:
+    """A form: title, scope (at a visit or of the subject), fields, save and live preview."""
+
+    name: str
+    title: str
+    scope: Literal["visit", "subject"]
+    fields: tuple[Field, ...]
+    save: Callable[[Context, Parsed], object]
+    preview: Callable[[Context, Parsed], Mapping[str, object]] | None = None
+    assessment: str | None = None  # the protocol's name for it, when it is scheduled
+    corrects: bool = False  # a second save corrects the first and asks for a reason
+    extra: Mapping[str, object] = field(default_factory=dict)
+
+
+def _refuse(spec: FormSpec, item: Field, text: str, allowed: str) -> ValidationError:
+    return ValidationError(
+        f"{item.label}: {text!r} is not {allowed}",
+        form=spec.name,
+        field=item.name,
+        value=text,
+        allowed=allowed,
+    )
+
+
+def _one(raw: Raw, name: str) -> str:
+    value = raw.get(name, "")
+    if isinstance(value, str):
+        return value.strip()
+    return str(value[-1]).strip() if value else ""
+
+
+def _many(raw: Raw, name: str) -> list[str]:
+    value = raw.get(name, ())
+    if isinstance(value, str):
+        return [value] if value else []
+    return [str(v) for v in value if v]
+
+
+def _parse_field(spec: FormSpec, item: Field, raw: Raw, tz: ZoneInfo) -> object:
+    if item.kind == "multi":
+        chosen = _many(raw, item.name)
+        codes = {code for code, _ in item.choices}
+        unknown = [c for c in chosen if c not in codes]
+        if unknown:
+            raise _refuse(spec, item, unknown[0], "one of " + ", ".join(sorted(codes)))
+        return tuple(chosen)
+    if item.kind == "bool":
+        return _one(raw, item.name) in {"on", "yes", "true", "1"}
+    text = _one(raw, item.name)
+    if not text:
+        if item.required:
+            raise ValidationError(
+                f"{item.label} is required", form=spec.name, field=item.name, value=""
+            )
+        return None
+    if item.kind in {"int", "score"}:
+        try:
+            return int(text)
+        except ValueError:
+            allowed = "a score 0-4" if item.kind == "score" else "a whole number"
+            raise _refuse(spec, item, text, allowed) from None
+    if item.kind == "float":
+        try:
+            return float(text.replace(",", "."))
+        except ValueError:
+            raise _refuse(
+                spec, item, text, f"a number{' in ' + item.unit if item.unit else ''}"
+            ) from None
+    if item.kind == "date":
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            raise _refuse(spec, item, text, "a date (YYYY-MM-DD)") from None
+    if item.kind == "datetime":
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            raise _refuse(spec, item, text, "a date and time (YYYY-MM-DDTHH:MM)") from None
+        return moment if moment.tzinfo else moment.replace(tzinfo=tz)
+    if item.kind == "choice":
+        allowed_codes = {code for code, _ in item.choices}
+        if text not in allowed_codes:
+            raise _refuse(spec, item, text, "one of " + ", ".join(sorted(allowed_codes)))
+    return text
+
+
+def parse_form(spec: FormSpec, raw: Raw, tz: ZoneInfo) -> Parsed:
+    """Typed values of a submitted form; the first field that does not parse raises."""
+    return {item.name: _parse_field(spec, item, raw, tz) for item in spec.fields}
+
+
+def check_form(spec: FormSpec, raw: Raw, tz: ZoneInfo) -> tuple[Parsed, dict[str, str]]:
+    """Live check while a form is filled in: the values that parse, and a message for each
+    filled-in field that does not (empty fields are not errors yet)."""
+    values: Parsed = {}
+    errors: dict[str, str] = {}
+    for item in spec.fields:
+        if item.kind not in {"bool", "multi"} and not _one(raw, item.name):
+            continue
+        try:
+            values[item.name] = _parse_field(spec, item, raw, tz)
+        except ValidationError as error:
+            errors[item.name] = error.message
+    return values, errors
+
+
+def with_choices(spec: FormSpec, name: str, choices: Sequence[tuple[str, str]]) -> FormSpec:
+    """The form with the choices of one field filled in (sites, arms: known at run time)."""
+    fields = tuple(
+        replace(item, choices=tuple(choices)) if item.name == name else item for item in spec.fields
+    )
+    return replace(spec, fields=fields)
+
+
+def _enum_choices(enum: Any) -> tuple[tuple[str, str], ...]:
+    return tuple((member.value, member.value.replace("_", " ")) for member in enum)
+
+
+_REASON = Field(
+    "reason", "Reason for the change", required=False, hint="needed when saved data is changed"
+)
+
+# ALSFRS-R -------------------------------------------------------------------------------
+
+_ALSFRS_ITEMS = (
+    "Speech",
+    "Salivation",
+    "Swallowing",
+    "Handwriting",
+    "Cutting food / handling utensils",
+    "Dressing and hygiene",
+    "Turning in bed",
+    "Walking",
+    "Climbing stairs",
+    "Dyspnoea",
+    "Orthopnoea",
+    "Respiratory insufficiency",
+)
+
+
+def _alsfrs_fields() -> tuple[Field, ...]:
+    fields = [Field("assessment_date", "Date of the rating", "date")]
+    for number, label in enumerate(_ALSFRS_ITEMS, start=1):
+        if number == 5:
+            fields.append(
+                Field(
+                    "item_5_form",
+                    "Item 5 form",
+                    "choice",
+                    choices=(("5a", "5a (no gastrostomy)"), ("5b", "5b (gastrostomy)")),
+                )
+            )
+            fields.append(Field("item_5", f"5. {label}", "score", hint="0-4"))
+        else:
+            fields.append(Field(f"item_{number}", f"{number}. {label}", "score", hint="0-4"))
+    return (*fields, _REASON)
+
+
+def _alsfrs_items(values: Parsed) -> dict[str, int | None]:
+    items: dict[str, int | None] = {f"item_{n}": values.get(f"item_{n}") for n in range(1, 13)}
+    del items["item_5"]
+    key = "item_5b" if values.get("item_5_form") == "5b" else "item_5a"
+    items[key] = values.get("item_5")
+    return items
+
+
+def _save_alsfrs(ctx: Context, values: Parsed) -> object:
+    return record_alsfrs(
+        ctx.session,
+        actor=ctx.actor,
+        subject_code=ctx.subject,
+        visit_code=str(ctx.visit),
+        assessment_date=values["assessment_date"],
+        items=_alsfrs_items(values),
+        reason=values.get("reason"),
+    )
+
+
+def _preview_alsfrs(ctx: Context, values: Parsed) -> Mapping[str, object]:
+    preview = preview_alsfrs(ctx.session, subject_code=ctx.subject, items=_alsfrs_items(values))
+    missing = [name.replace("item_", "") for name in preview.missing]
+    return {
+        "Total": preview.total if preview.total is not None else "incomplete",
+        **{name.replace("_", " ").capitalize(): v for name, v in preview.domains.items()},
+        "King's stage": preview.kings or "",
+        "MiToS stage": "" if preview.mitos is None else preview.mitos,
+        "Items missing": ", ".join(missing),
+    }
+
+
+# Spirometry -----------------------------------------------------------------------------
+
+
+def _save_spirometry(ctx: Context, values: Parsed) -> object:
+    return record_spirometry(
+        ctx.session,
+        actor=ctx.actor,
+        subject_code=ctx.subject,
+        visit_code=str(ctx.visit),
+        assessment_date=values["assessment_date"],
+        fvc_litres=values["fvc_litres"],
+        reason=values.get("reason"),
+    )
+
+
+def _preview_spirometry(ctx: Context, values: Parsed) -> Mapping[str, object]:
+    if "fvc_litres" not in values or "assessment_date" not in values:
+        return {}
+    preview = preview_spirometry(
+        ctx.session,
+        subject_code=ctx.subject,
+        assessment_date=values["assessment_date"],
+        fvc_litres=values["fvc_litres"],
+    )
+    return {
+        "% predicted": preview.percent_predicted,
+        "z-score": preview.z_score,
+        "LLN (L)": preview.lln_litres,
+        "Equation": preview.equation,
+    }
+
+
+# Safety ---------------------------------------------------------------------------------
+
+
+def _save_vitals(ctx: Context, values: Parsed) -> object:
+    return record_vitals(
+        ctx.session,
+        actor=ctx.actor,
+        subject_code=ctx.subject,
+        visit_code=str(ctx.visit),
+        reading=VitalsReading(
+            measured_at=values["measured_at"],
+            systolic_mmhg=values.get("systolic_mmhg"),
+            diastolic_mmhg=values.get("diastolic_mmhg"),
+            heart_rate_bpm=values.get("heart_rate_bpm"),
+            respiratory_rate=values.get("respiratory_rate"),
+            temperature_c=values.get("temperature_c"),
+            spo2_pct=values.get("spo2_pct"),
+            note=values.get("note") or "",
+        ),
+    )
+
+
+def _save_lab(ctx: Context, values: Parsed) -> object:
+    return record_lab(
+        ctx.session,
+        actor=ctx.actor,
+        subject_code=ctx.subject,
+        visit_code=str(ctx.visit),
+        sample_date=values["sample_date"],
+        analyte=values["analyte"],
+        value=values["value"],
+        unit=values["unit"],
+        reason=values.get("reason"),
+    )
+
+
+def _save_mri(ctx: Context, values: Parsed) -> object:
+    findings: tuple[MriFinding, ...] = ()
+    if values.get("finding_region"):
+        findings = (
+            MriFinding(
+                region=values["finding_region"],
+                abnormality=values.get("finding_abnormality") or "",
+                sequence=values.get("finding_sequence") or "",
+                mass=bool(values.get("finding_mass")),
+                description=values.get("finding_description") or "",
+            ),
+        )
+    return record_mri(
+        ctx.session,
+        actor=ctx.actor,
+        subject_code=ctx.subject,
+        visit_code=str(ctx.visit),
+        exam_date=values["exam_date"],
+        regions=values["regions"],
+        findings=findings,
+    )
+
+
+def _save_administration(ctx: Context, values: Parsed) -> object:
+    return record_administration(
+        ctx.session,
+        actor=ctx.actor,
+        subject_code=ctx.subject,
+        administered_at=values["administered_at"],
+        route=values["route"],
+        product_batch=values["product_batch"],
+        cells_given=values["cells_given"],
+        volume_ml=values["volume_ml"],
+    )
+
+
+def _save_adverse_event(ctx: Context, values: Parsed) -> object:
+    return report_adverse_event(
+        ctx.session,
+        actor=ctx.actor,
+        subject_code=ctx.subject,
+        report=AdverseEventReport(
+            term=values["term"],
+            category=values["category"],
+            onset_date=values["onset_date"],
+            end_date=values.get("end_date"),
+            severity_grade=values["severity_grade"],
+            serious=values["serious"],
+            seriousness=values["seriousness"],
+            relatedness=Relatedness(values["relatedness"]),
+            outcome=AdverseEventOutcome(values["outcome"]),
+            attributed_to=values.get("attributed_to") or "",
+            treatment=values.get("treatment") or "",
+            description=values.get("description") or "",
+            expected=values["expected"],
+            action_taken=values.get("action_taken"),
+        ),
+    )
+
+
+def _save_milestone(ctx: Context, values: Parsed) -> object:
+    return record_milestone(
+        ctx.session,
+        actor=ctx.actor,
+        subject_code=ctx.subject,
+        kind=MilestoneKind(values["kind"]),
+        event_date=values["event_date"],
+        cause=values.get("cause") or "",
+    )
+
+
+def _save_disposition(ctx: Context, values: Parsed) -> object:
+    return record_disposition(
+        ctx.session,
+        actor=ctx.actor,
+        subject_code=ctx.subject,
+        status=DispositionStatus(values["status"]),
+        disposition_date=values["disposition_date"],
+        reason=values.get("reason") or "",
+    )
+
+
+def _save_visit_date(ctx: Context, values: Parsed) -> object:
+    return record_visit_date(
+        ctx.session,
+        actor=ctx.actor,
+        subject_code=ctx.subject,
+        visit_code=str(ctx.visit),
+        actual_date=values["actual_date"],
+        reason=values.get("reason"),
+    )
+
+
+def _save_missed(ctx: Context, values: Parsed) -> object:
+    return mark_visit_missed(
+        ctx.session,
+        actor=ctx.actor,
+        subject_code=ctx.subject,
+        visit_code=str(ctx.visit),
+        reason=values["reason"],
+    )
+
+
+_GRADES = tuple((str(g), f"{g}") for g in range(1, 6))
+_SERIOUSNESS = tuple((c, c.replace("_", " ")) for c in SERIOUSNESS_CRITERIA)
+
+FORMS: dict[str, FormSpec] = {
+    spec.name: spec
+    for spec in (
+        FormSpec(
+            "alsfrs",
+            "ALSFRS-R",
+            "visit",
+            _alsfrs_fields(),
+            _save_alsfrs,
+            _preview_alsfrs,
+            assessment="alsfrs_r",
+            corrects=True,
+        ),
+        FormSpec(
+            "spirometry",
+            "Spirometry (FVC)",
+            "visit",
+            (
+                Field("assessment_date", "Date of the test", "date"),
+                Field("fvc_litres", "FVC", "float", unit="L", hint="best of three, in litres"),
+                _REASON,
+            ),
+            _save_spirometry,
+            _preview_spirometry,
+            assessment="spirometry",
+            corrects=True,
+        ),
+        FormSpec(
+            "vitals",
+            "Vital signs",
+            "visit",
+            (
+                Field("measured_at", "Measured at", "datetime"),
+                Field("systolic_mmhg", "Systolic", "int", False, unit="mmHg"),
+                Field("diastolic_mmhg", "Diastolic", "int", False, unit="mmHg"),
+                Field("heart_rate_bpm", "Heart rate", "int", False, unit="/min"),
+                Field("respiratory_rate", "Respiratory rate", "int", False, unit="/min"),
+                Field("temperature_c", "Temperature", "float", False, unit="°C"),
+                Field("spo2_pct", "SpO2", "float", False, unit="%"),
+                Field("note", "Note", required=False),
+            ),
+            _save_vitals,
+            assessment="vitals",
+        ),
+        FormSpec(
+            "lab",
+            "Laboratory value",
+            "visit",
+            (
+                Field("sample_date", "Sample date", "date"),
+                Field(
+                    "analyte",
+                    "Analyte",
+                    "choice",
+                    choices=tuple((a.code, f"{a.code}: {a.name}") for a in ANALYTES.values()),
+                ),
+                Field("value", "Value", "float"),
+                Field("unit", "Unit", hint="as printed by the laboratory; converted"),
+                _REASON,
+            ),
+            _save_lab,
+            assessment="labs",
+            corrects=True,
+        ),
+        FormSpec(
+            "mri",
+            "MRI",
+            "visit",
+            (
+                Field("exam_date", "Exam date", "date"),
+                Field("regions", "Regions imaged", "multi", choices=tuple((r, r) for r in REGIONS)),
+                Field(
+                    "finding_region",
+                    "Finding: region",
+                    "choice",
+                    False,
+                    choices=tuple((r, r) for r in REGIONS),
+                ),
+                Field("finding_abnormality", "Finding: abnormality", required=False),
+                Field("finding_sequence", "Finding: sequence", required=False),
+                Field("finding_mass", "Finding: a mass", "bool", False),
+                Field("finding_description", "Finding: description", required=False),
+            ),
+            _save_mri,
+            assessment="mri",
+        ),
+        FormSpec(
+            "administration",
+            "Administration of the cell product",
+            "visit",
+            (
+                Field("administered_at", "Administered at", "datetime"),
+                Field(
+                    "route",
+                    "Route",
+                    "choice",
+                    choices=(("intravenous", "intravenous"), ("intrathecal", "intrathecal")),
+                ),
+                Field("product_batch", "Product batch", hint="a released batch of this subject"),
+                Field("cells_given", "Cells given", "float", hint="e.g. 1.4e8"),
+                Field("volume_ml", "Volume", "float", unit="mL"),
+            ),
+            _save_administration,
+            assessment="administration",
+        ),
+        FormSpec(
+            "visit_date",
+            "Visit took place",
+            "visit",
+            (Field("actual_date", "Date of the visit", "date"), _REASON),
+            _save_visit_date,
+        ),
+        FormSpec(
+            "missed",
+            "Visit missed",
+            "visit",
+            (Field("reason", "Why the visit did not take place"),),
+            _save_missed,
+        ),
+        FormSpec(
+            "adverse_event",
+            "Adverse event",
+            "subject",
+            (
+                Field("term", "Term"),
+                Field("category", "Category", hint="e.g. Neurological, General"),
+                Field("onset_date", "Onset", "date"),
+                Field("end_date", "End", "date", False),
+                Field("severity_grade", "CTCAE grade", "int", choices=_GRADES),
+                Field("serious", "Serious", "bool", False),
+                Field("seriousness", "Seriousness criteria", "multi", False, _SERIOUSNESS),
+                Field(
+                    "relatedness",
+                    "Related to the product",
+                    "choice",
+                    choices=_enum_choices(Relatedness),
+                ),
+                Field("outcome", "Outcome", "choice", choices=_enum_choices(AdverseEventOutcome)),
+                Field("expected", "Expected", "bool", False),
+                Field("attributed_to", "Attributed to", required=False),
+                Field("treatment", "Treatment", required=False),
+                Field("action_taken", "Action taken", required=False),
+                Field("description", "Description", required=False),
+            ),
+            _save_adverse_event,
+        ),
+        FormSpec(
+            "milestone",
+            "Milestone",
+            "subject",
+            (
+                Field("kind", "Milestone", "choice", choices=_enum_choices(MilestoneKind)),
+                Field("event_date", "Date", "date"),
+                Field("cause", "Cause (death)", required=False),
+            ),
+            _save_milestone,
+        ),
+        FormSpec(
+            "disposition",
+            "Disposition",
+            "subject",
+            (
+                Field("status", "Status", "choice", choices=_enum_choices(DispositionStatus)),
+                Field("disposition_date", "Date", "date"),
+                Field("reason", "Reason", required=False, hint="required unless completed"),
+            ),
+            _save_disposition,
+        ),
+    )
+}
+
+
+def _save_registration(ctx: Context, values: Parsed) -> object:
+    return register_subject(
+        ctx.session,
+        actor=ctx.actor,
+        facts=SubjectFacts(
+            study_code=values["study_code"],
+            site_code=values["site"],
+            sex=Sex(values["sex"]),
+            age_years=values["age_years"],
+            onset_region=OnsetRegion(values["onset_region"]),
+            riluzole=values["riluzole"],
+            height_cm=values.get("height_cm"),
+            weight_kg=values.get("weight_kg"),
+            ethnicity=GliEthnicity(values["ethnicity"]) if values.get("ethnicity") else None,
+            onset_date=values.get("onset_date"),
+            diagnosis_date=values.get("diagnosis_date"),
+            diagnostic_category=(
+                DiagnosticCategory(values["diagnostic_category"])
+                if values.get("diagnostic_category")
+                else None
+            ),
+        ),
+    )
+
+
+#: Registering a subject (the route offers only the user's own sites).
+REGISTRATION = FormSpec(
+    "registration",
+    "Register a subject",
+    "subject",
+    (
+        Field("study_code", "Study code", hint="pseudonymous; no names"),
+        Field("site", "Site", "choice"),
+        Field("sex", "Sex", "choice", choices=_enum_choices(Sex)),
+        Field("age_years", "Age", "int", unit="years"),
+        Field("onset_region", "Region of onset", "choice", choices=_enum_choices(OnsetRegion)),
+        Field("riluzole", "Taking riluzole", "bool", False),
+        Field("height_cm", "Height", "float", False, unit="cm"),
+        Field("weight_kg", "Weight", "float", False, unit="kg"),
+        Field("ethnicity", "GLI ethnic group", "choice", False, _enum_choices(GliEthnicity)),
+        Field("onset_date", "Onset", "date", False),
+        Field("diagnosis_date", "Diagnosis", "date", False),
+        Field(
+            "diagnostic_category",
+            "El Escorial category",
+            "choice",
+            False,
+            _enum_choices(DiagnosticCategory),
+        ),
+    ),
+    _save_registration,
+)
+
+
+def _save_enrolment(ctx: Context, values: Parsed) -> object:
+    return enrol_subject(
+        ctx.session,
+        actor=ctx.actor,
+        subject_code=ctx.subject,
+        arm_code=values["arm"],
+        enrolment_date=values["enrolment_date"],
+        planned_administration_date=values["planned_administration_date"],
+        override_reason=values.get("override_reason"),
+    )
+
+
+#: Enrolling a screened subject (the route fills in the protocol's arms).
+ENROLMENT = FormSpec(
+    "enrolment",
+    "Enrol",
+    "subject",
+    (
+        Field("arm", "Arm", "choice"),
+        Field("enrolment_date", "Enrolment date", "date"),
+        Field("planned_administration_date", "Planned administration", "date"),
+        Field(
+            "override_reason",
+            "Override reason",
+            required=False,
+            hint="only to enrol a subject the screening found ineligible",
+        ),
+    ),
+    _save_enrolment,
+)

@@ -1,0 +1,232 @@
+"""The JSON API on the same services, described by the OpenAPI schema at ``/openapi.json``.
+
+Authentication: the session cookie (a POST then needs the ``X-CSRF-Token`` header), or a
+bearer token (``Authorization: Bearer alst_...``) made on the Tokens page, for scripts such as
+the statistician's exports. Permissions and site boundaries are those of the pages: another
+site's subject is a 404.
+"""
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from alstrial.services import build_analysis_frames, list_queries, record_alsfrs
+from alstrial.services.overview import dashboard, subject_audit, subject_timeline
+from alstrial.store.models import Subject
+from alstrial.web.deps import CurrentUser, DbSession, check_csrf, require, subject_for
+from alstrial.web.routes.subjects import visible_subjects
+
+router = APIRouter(prefix="/api", tags=["api"])
+
+
+class SubjectOut(BaseModel):
+    study_code: str
+    site: str
+    arm: str | None
+    status: str
+    visits_done: int
+    visits_planned: int
+    provenance: str
+
+
+class VisitOut(BaseModel):
+    visit: str
+    label: str
+    day: int
+    planned_date: date
+    window_start: date
+    window_end: date
+    actual_date: date | None
+    status: str = Field(description="done, missed, upcoming, due or overdue (today)")
+    recorded: list[str]
+    signed_by: str | None
+
+
+class SubjectDetail(BaseModel):
+    subject: str
+    visits: list[VisitOut]
+
+
+class AuditLineOut(BaseModel):
+    seq: int
+    recorded_at: datetime
+    actor: str
+    action: str
+    entity: str
+    record_id: str
+    field: str
+    old_value: str | None
+    new_value: str | None
+    reason: str | None
+
+
+class QueryOut(BaseModel):
+    id: int
+    subject: str
+    record_table: str
+    record_id: str
+    field: str
+    text: str
+    status: str
+    answer: str | None
+
+
+class AlsfrsIn(BaseModel):
+    assessment_date: date
+    items: dict[str, int | None] = Field(
+        description="item_1 ... item_12 with item_5a or item_5b, each 0-4"
+    )
+    reason: str | None = Field(default=None, description="needed to correct a saved rating")
+
+
+class SavedOut(BaseModel):
+    id: int
+    total: int
+
+
+@router.get("/subjects", response_model=list[SubjectOut])
+def api_subjects(session: DbSession, me: CurrentUser) -> list[dict[str, Any]]:
+    """The subjects of my sites with arm, status and visit counts."""
+    require(me, "view_subjects")
+    return [vars(s) for s in visible_subjects(session, me)]
+
+
+@router.get("/subjects/{code}", response_model=SubjectDetail)
+def api_subject(code: str, session: DbSession, me: CurrentUser) -> dict[str, Any]:
+    """A subject's visit calendar with each visit's state today and what is recorded."""
+    require(me, "view_subjects")
+    subject_for(session, me, code)
+    return {
+        "subject": code,
+        "visits": [
+            {
+                "visit": v.code,
+                "label": v.label,
+                "day": v.day,
+                "planned_date": v.planned_date,
+                "window_start": v.window_start,
+                "window_end": v.window_end,
+                "actual_date": v.actual_date,
+                "status": v.state,
+                "recorded": list(v.recorded),
+                "signed_by": v.signed_by,
+            }
+            for v in subject_timeline(session, code, date.today())
+        ],
+    }
+
+
+@router.get("/subjects/{code}/audit", response_model=list[AuditLineOut])
+def api_audit(
+    code: str,
+    session: DbSession,
+    me: CurrentUser,
+    entity: str | None = None,
+    field: str | None = None,
+) -> list[dict[str, Any]]:
+    """Every audited change of the subject's records (optionally one table and field)."""
+    require(me, "view_audit")
+    subject_for(session, me, code)
+    return [vars(line) for line in subject_audit(session, code, entity=entity, field=field)]
+
+
+@router.post("/subjects/{code}/visits/{visit}/alsfrs", response_model=SavedOut, status_code=201)
+def api_alsfrs(
+    request: Request,
+    code: str,
+    visit: str,
+    body: AlsfrsIn,
+    session: DbSession,
+    me: CurrentUser,
+) -> dict[str, Any]:
+    """Record (or, with a reason, correct) a visit's ALSFRS-R; the total is computed."""
+    check_csrf(request, me, None)
+    require(me, "enter_data")
+    subject_for(session, me, code)
+    record = record_alsfrs(
+        session,
+        actor=me.user.username,
+        subject_code=code,
+        visit_code=visit,
+        assessment_date=body.assessment_date,
+        items=body.items,
+        reason=body.reason,
+    )
+    return {"id": record.id, "total": record.total}
+
+
+@router.get("/queries", response_model=list[QueryOut])
+def api_queries(session: DbSession, me: CurrentUser) -> list[dict[str, Any]]:
+    """The queries of my sites."""
+    require(me, "view_subjects")
+    codes = {s.study_code for s in visible_subjects(session, me)}
+    site_ids = None if me.sites is None else set(me.sites)
+    rows = []
+    subjects = {s.id: s.study_code for s in session.scalars(select(Subject))}
+    for q in list_queries(session, site_ids=site_ids):
+        if subjects[q.subject_id] in codes:
+            rows.append(
+                {
+                    "id": q.id,
+                    "subject": subjects[q.subject_id],
+                    "record_table": q.record_table,
+                    "record_id": q.record_id,
+                    "field": q.field,
+                    "text": q.text,
+                    "status": q.status.value,
+                    "answer": q.answer,
+                }
+            )
+    return rows
+
+
+@router.get("/dashboard")
+def api_dashboard(session: DbSession, me: CurrentUser) -> dict[str, Any]:
+    """Enrolment, visit compliance, overdue visits, open queries and serious adverse events."""
+    require(me, "view_subjects")
+    board = dashboard(
+        session, site_ids=None if me.sites is None else set(me.sites), today=date.today()
+    )
+    return {
+        "today": board.today,
+        "registered": board.registered,
+        "enrolled_by_arm": board.enrolled_by_arm,
+        "enrolled_by_site": board.enrolled_by_site,
+        "visits_done": board.visits_done,
+        "visits_in_window": board.visits_in_window,
+        "visits_missed": board.visits_missed,
+        "visits_due": board.visits_due,
+        "compliance": board.compliance,
+        "overdue": [vars(v) for v in board.overdue],
+        "open_queries_by_site": board.open_queries_by_site,
+        "serious_events": [vars(e) for e in board.serious_events],
+    }
+
+
+Frame = Literal["subjects", "visits", "measures", "batches", "adverse_events", "milestones", "labs"]
+
+
+@router.get("/export/{frame}")
+def api_export(
+    frame: Frame,
+    session: DbSession,
+    me: CurrentUser,
+    format: Annotated[Literal["json", "csv"], "json or csv"] = "json",
+) -> Response:
+    """One analysis frame of the whole study (one tidy row per subject x visit x measure for
+    ``measures``), for the statistician; the ``provenance`` column marks synthetic values."""
+    require(me, "export")
+    if me.sites is not None:
+        raise HTTPException(
+            status_code=403, detail="an export covers every site: a site role may not"
+        )
+    table = getattr(build_analysis_frames(session), frame)
+    if format == "csv":
+        return Response(table.to_csv(index=False), media_type="text/csv")
+    return Response(
+        table.to_json(orient="records", date_format="iso"), media_type="application/json"
+    )

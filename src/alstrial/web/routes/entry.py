@@ -1,0 +1,188 @@
+"""Data entry: one pair of routes serves every form of :data:`alstrial.web.forms.FORMS`.
+
+``GET`` shows the form (with the saved values when a visit's record is being corrected);
+``POST`` parses, saves through the form's service and goes back to the subject's timeline, or
+shows the page again with the error at its field (400); ``POST .../check`` is the live check
+htmx calls while the form is filled in: it saves nothing and answers the preview (total and
+stages, % predicted) and a message for each field that does not parse.
+"""
+
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.datastructures import FormData
+
+from alstrial.exceptions import AlstrialError
+from alstrial.services.overview import saved_record, subject_timeline
+from alstrial.web.deps import CurrentUser, DbSession, Me, check_csrf, page, require, subject_for
+from alstrial.web.forms import FORMS, Context, FormSpec, check_form, parse_form
+
+router = APIRouter(include_in_schema=False)
+
+
+def _spec(name: str, scope: str) -> FormSpec:
+    spec = FORMS.get(name)
+    if spec is None or spec.scope != scope:
+        raise HTTPException(status_code=404, detail=f"no form {name}")
+    return spec
+
+
+def raw_values(form: FormData) -> dict[str, list[str]]:
+    """Every submitted value of every field (check boxes and multi-selects give several)."""
+    return {key: [str(v) for v in form.getlist(key)] for key in form}
+
+
+def shown_values(raw: Mapping[str, list[str]]) -> dict[str, Any]:
+    """Submitted text, to show again: one value per field, the list for a multi-select."""
+    return {key: (values[-1] if len(values) == 1 else values) for key, values in raw.items()}
+
+
+def render_form(
+    request: Request,
+    me: Me,
+    spec: FormSpec,
+    *,
+    code: str,
+    visit: str | None,
+    values: Mapping[str, Any],
+    errors: Mapping[str, str],
+    status: int = 200,
+    notice: str | None = None,
+) -> HTMLResponse:
+    base = f"/subjects/{code}" + (f"/visits/{visit}" if visit else "/forms")
+    return page(
+        request,
+        "form.html.j2",
+        status=status,
+        me=me,
+        spec=spec,
+        code=code,
+        visit=visit,
+        action=f"{base}/{spec.name}",
+        check_url=f"{base}/{spec.name}/check",
+        values=values,
+        errors=errors,
+        notice=notice,
+    )
+
+
+async def save_form(
+    request: Request, session: Any, me: Me, spec: FormSpec, *, code: str, visit: str | None
+) -> Response:
+    """Parse and save a submitted form (module docstring)."""
+    form = await request.form()
+    check_csrf(request, me, str(form.get("csrf", "")))
+    require(me, "enter_data")
+    subject_for(session, me, code)
+    raw = raw_values(form)
+    context = Context(session, me.user.username, code, visit, request.app.state.timezone)
+    try:
+        spec.save(context, parse_form(spec, raw, context.timezone))
+    except AlstrialError as error:
+        session.rollback()
+        return render_form(
+            request,
+            me,
+            spec,
+            code=code,
+            visit=visit,
+            values=shown_values(raw),
+            errors={error.field or "_form": error.message},
+            status=400,
+        )
+    return RedirectResponse(f"/subjects/{code}", status_code=303)
+
+
+async def live_check(
+    request: Request, session: Any, me: Me, spec: FormSpec, *, code: str, visit: str | None
+) -> HTMLResponse:
+    """The live check (module docstring): an HTML fragment, nothing saved."""
+    form = await request.form()
+    check_csrf(request, me, str(form.get("csrf", "")))
+    require(me, "enter_data")
+    subject_for(session, me, code)
+    tz = request.app.state.timezone
+    values, errors = check_form(spec, raw_values(form), tz)
+    preview: Mapping[str, object] = {}
+    if spec.preview is not None:
+        try:
+            preview = spec.preview(Context(session, me.user.username, code, visit, tz), values)
+        except AlstrialError as error:
+            if error.field:
+                errors.setdefault(error.field, error.message)
+            else:
+                errors.setdefault("_form", error.message)
+    return page(request, "form_check.html.j2", spec=spec, preview=preview, errors=errors)
+
+
+def _notice(
+    session: Any, code: str, visit: str, spec: FormSpec
+) -> tuple[dict[str, Any], str | None]:
+    saved = saved_record(session, code, visit, spec.name) if spec.corrects else None
+    timeline = {v.code: v for v in subject_timeline(session, code, date.today())}
+    signed = timeline[visit].signed_by if visit in timeline else None
+    notes = []
+    if saved:
+        notes.append(f"{spec.title} is saved for this visit: a change needs a reason.")
+    if signed:
+        notes.append(
+            f"The visit is signed by {signed}: a change needs a reason and removes the signature."
+        )
+    values = {k: "" if v is None else str(v) for k, v in (saved or {}).items()}
+    return values, " ".join(notes) or None
+
+
+@router.get("/subjects/{code}/visits/{visit}/{name}", response_class=HTMLResponse)
+def visit_form(
+    request: Request, code: str, visit: str, name: str, session: DbSession, me: CurrentUser
+) -> HTMLResponse:
+    spec = _spec(name, "visit")
+    require(me, "enter_data")
+    subject_for(session, me, code)
+    if visit not in {v.code for v in subject_timeline(session, code, date.today())}:
+        raise HTTPException(status_code=404, detail=f"{code} has no visit {visit}")
+    values, notice = _notice(session, code, visit, spec)
+    return render_form(
+        request, me, spec, code=code, visit=visit, values=values, errors={}, notice=notice
+    )
+
+
+@router.post("/subjects/{code}/visits/{visit}/{name}")
+async def visit_form_save(
+    request: Request, code: str, visit: str, name: str, session: DbSession, me: CurrentUser
+) -> Response:
+    return await save_form(request, session, me, _spec(name, "visit"), code=code, visit=visit)
+
+
+@router.post("/subjects/{code}/visits/{visit}/{name}/check", response_class=HTMLResponse)
+async def visit_form_check(
+    request: Request, code: str, visit: str, name: str, session: DbSession, me: CurrentUser
+) -> HTMLResponse:
+    return await live_check(request, session, me, _spec(name, "visit"), code=code, visit=visit)
+
+
+@router.get("/subjects/{code}/forms/{name}", response_class=HTMLResponse)
+def subject_form(
+    request: Request, code: str, name: str, session: DbSession, me: CurrentUser
+) -> HTMLResponse:
+    spec = _spec(name, "subject")
+    require(me, "enter_data")
+    subject_for(session, me, code)
+    return render_form(request, me, spec, code=code, visit=None, values={}, errors={})
+
+
+@router.post("/subjects/{code}/forms/{name}")
+async def subject_form_save(
+    request: Request, code: str, name: str, session: DbSession, me: CurrentUser
+) -> Response:
+    return await save_form(request, session, me, _spec(name, "subject"), code=code, visit=None)
+
+
+@router.post("/subjects/{code}/forms/{name}/check", response_class=HTMLResponse)
+async def subject_form_check(
+    request: Request, code: str, name: str, session: DbSession, me: CurrentUser
+) -> HTMLResponse:
+    return await live_check(request, session, me, _spec(name, "subject"), code=code, visit=None)

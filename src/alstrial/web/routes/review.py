@@ -1,0 +1,143 @@
+"""Queries (a monitor opens one on a field, the site answers, the monitor closes it) and
+visit signatures (an investigator enters his password again)."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from alstrial.exceptions import PermissionDeniedError
+from alstrial.services import answer_query, close_query, list_queries, open_query, sign_visit
+from alstrial.store.models import DataQuery, Site, Subject
+from alstrial.vocabulary import QueryStatus
+from alstrial.web.deps import CurrentUser, DbSession, Me, check_csrf, page, require, subject_for
+
+router = APIRouter(include_in_schema=False)
+
+
+def query_for(session: Session, me: Me, query_id: int) -> DataQuery:
+    query = session.get(DataQuery, query_id)
+    subject = session.get(Subject, query.subject_id) if query else None
+    if query is None or subject is None or not me.may_see(subject):
+        raise HTTPException(status_code=404, detail=f"no query {query_id}")
+    return query
+
+
+@router.get("/queries", response_class=HTMLResponse)
+def queries_page(
+    request: Request,
+    session: DbSession,
+    me: CurrentUser,
+    status: Annotated[str | None, Query()] = None,
+    site: Annotated[str | None, Query()] = None,
+) -> HTMLResponse:
+    require(me, "view_subjects")
+    subjects = {s.id: s for s in session.scalars(select(Subject))}
+    sites = {s.id: s.code for s in session.scalars(select(Site))}
+    try:
+        wanted = QueryStatus(status) if status else None
+    except ValueError:
+        raise HTTPException(status_code=400, detail=f"unknown query status {status!r}") from None
+    site_ids = None if me.sites is None else set(me.sites)
+    rows = [
+        q
+        for q in list_queries(session, status=wanted, site_ids=site_ids)
+        if not site or sites[subjects[q.subject_id].site_id] == site
+    ]
+    return page(
+        request,
+        "queries.html.j2",
+        me=me,
+        queries=rows,
+        codes={i: s.study_code for i, s in subjects.items()},
+        sites={i: sites[s.site_id] for i, s in subjects.items()},
+        query_status=status or "",
+        site=site or "",
+        statuses=[s.value for s in QueryStatus],
+    )
+
+
+@router.post("/queries")
+def queries_open(
+    request: Request,
+    session: DbSession,
+    me: CurrentUser,
+    subject: Annotated[str, Form()],
+    record_table: Annotated[str, Form()],
+    record_id: Annotated[str, Form()],
+    field: Annotated[str, Form()],
+    text: Annotated[str, Form()],
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    check_csrf(request, me, csrf)
+    require(me, "open_query")
+    subject_for(session, me, subject)
+    open_query(
+        session,
+        actor=me.user.username,
+        subject_code=subject,
+        record_table=record_table,
+        record_id=record_id,
+        field=field,
+        text=text,
+    )
+    return RedirectResponse("/queries", status_code=303)
+
+
+@router.post("/queries/{query_id}/answer")
+def queries_answer(
+    request: Request,
+    query_id: int,
+    session: DbSession,
+    me: CurrentUser,
+    answer: Annotated[str, Form()],
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    check_csrf(request, me, csrf)
+    require(me, "answer_query")
+    query_for(session, me, query_id)
+    answer_query(session, actor=me.user.username, query_id=query_id, answer=answer)
+    return RedirectResponse("/queries", status_code=303)
+
+
+@router.post("/queries/{query_id}/close")
+def queries_close(
+    request: Request,
+    query_id: int,
+    session: DbSession,
+    me: CurrentUser,
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    check_csrf(request, me, csrf)
+    require(me, "close_query")
+    query_for(session, me, query_id)
+    close_query(session, actor=me.user.username, query_id=query_id)
+    return RedirectResponse("/queries", status_code=303)
+
+
+@router.post("/subjects/{code}/visits/{visit_code}/sign")
+def visit_sign(
+    request: Request,
+    code: str,
+    visit_code: str,
+    session: DbSession,
+    me: CurrentUser,
+    password: Annotated[str, Form()],
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    check_csrf(request, me, csrf)
+    require(me, "sign")
+    subject_for(session, me, code)
+    try:
+        sign_visit(
+            session,
+            actor=me.user.username,
+            password=password,
+            subject_code=code,
+            visit_code=visit_code,
+        )
+    except PermissionDeniedError as error:
+        raise HTTPException(status_code=403, detail=error.message) from None
+    return RedirectResponse(f"/subjects/{code}", status_code=303)

@@ -69,9 +69,11 @@ def register(session: Session, code: str = "S01", *, site: str = "A", weight: fl
     )
 
 
-def enrolled(session: Session, code: str = "S01", *, arm: str = "IV", weight: float = 60.0) -> None:
+def enrolled(
+    session: Session, code: str = "S01", *, arm: str = "IV", weight: float = 60.0, site: str = "A"
+) -> None:
     """Register, screen (eligible) and enrol a subject."""
-    register(session, code, weight=weight)
+    register(session, code, weight=weight, site=site)
     screen_subject(session, actor=ACTOR, subject_code=code, screening_date=ENROLMENT, data=ELIGIBLE)
     enrol_subject(
         session,

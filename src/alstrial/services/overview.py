@@ -117,14 +117,13 @@ def subject_timeline(session: Session, subject_code: str, today: date) -> list[T
         column = model.__table__.c.visit_id
         for visit_id in session.scalars(select(column).where(column.in_(ids))):
             recorded.setdefault(visit_id, set()).add(name)
-    signatures: dict[int, str] = {
-        visit_id: username
-        for visit_id, username in session.execute(
+    signatures: dict[int, str] = dict(
+        session.execute(
             select(VisitSignature.visit_id, User.username)
             .join(User, User.id == VisitSignature.signed_by_id)
             .where(VisitSignature.visit_id.in_(ids))
         )
-    }
+    )
     return [
         TimelineVisit(
             code=v.code,

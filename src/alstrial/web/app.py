@@ -29,7 +29,11 @@ from alstrial.web.deps import PasswordChangeRequiredError, page
 from alstrial.web.routes import account, api, entry, qc, review, subjects
 from alstrial.web.security import SessionSigner
 
-__all__ = ["create_app"]
+__all__ = ["ROUTE_MODULES", "create_app"]
+
+#: The route modules, in the order they are mounted: fixed paths (sign, check, new) before
+#: the generic form routes.
+ROUTE_MODULES = (account, review, subjects, qc, api, entry)
 
 _STATIC = {
     "htmx.min.js": "text/javascript",
@@ -89,8 +93,7 @@ def create_app(
             headers={"Cache-Control": "public, max-age=86400"},
         )
 
-    # Order matters: fixed paths (sign, check, new) before the generic form routes.
-    for module in (account, review, subjects, qc, api, entry):
+    for module in ROUTE_MODULES:
         app.include_router(module.router)
 
     def wants_json(request: Request) -> bool:

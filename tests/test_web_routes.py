@@ -1,0 +1,309 @@
+"""Every route of the web application against every role and the site boundary.
+
+``ROUTES`` classifies each route the application has; a test fails when a route is added
+without being classified here, so no route escapes these checks:
+
+- a *subject* route reaches one subject's data (or a query, a batch of his): a user of site A
+  gets 403 or 404 for site B's subject through it, pages and API alike, and nothing is written;
+- a *list* route lists what the user may see: site B's subject never appears in it;
+- an *own* route concerns only the user himself (password, tokens, login).
+
+The permission matrix is checked from the other side: for each role, each action route on a
+subject of the user's own site answers 403 exactly when :mod:`alstrial.web.permissions`
+says the role may not, and something else (200, 303, 400) when it may.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+
+from alstrial.services import open_query
+from alstrial.services.accounts import create_account
+from alstrial.services.api_tokens import create_api_token
+from alstrial.store import make_session_factory
+from alstrial.vocabulary import Role
+from alstrial.web.app import ROUTE_MODULES, create_app
+from alstrial.web.forms import FORMS
+from alstrial.web.permissions import allowed
+from tests.helpers import ACTOR, DAY0, audit_count, batch, enrolled
+
+PASSWORD = "correct horse battery"
+
+#: (method, path) -> kind ("subject", "list", "own") and, for action routes, the permission.
+ROUTES: dict[tuple[str, str], tuple[str, str | None]] = {
+    ("GET", "/login"): ("own", None),
+    ("POST", "/login"): ("own", None),
+    ("POST", "/logout"): ("own", None),
+    ("GET", "/password"): ("own", None),
+    ("POST", "/password"): ("own", None),
+    ("GET", "/tokens"): ("own", None),
+    ("POST", "/tokens"): ("own", None),
+    ("POST", "/tokens/{token_id}/revoke"): ("own", None),
+    ("GET", "/"): ("list", "view_subjects"),
+    ("GET", "/dashboard"): ("list", "view_subjects"),
+    ("GET", "/queries"): ("list", "view_subjects"),
+    ("GET", "/batches"): ("list", "view_batches"),
+    ("GET", "/api/subjects"): ("list", "view_subjects"),
+    ("GET", "/api/queries"): ("list", "view_subjects"),
+    ("GET", "/api/dashboard"): ("list", "view_subjects"),
+    ("GET", "/api/export/{frame}"): ("list", "export"),
+    ("GET", "/subjects/new"): ("own", "enter_data"),
+    ("POST", "/subjects/new"): ("own", "enter_data"),
+    ("POST", "/queries"): ("subject", "open_query"),
+    ("POST", "/queries/{query_id}/answer"): ("subject", "answer_query"),
+    ("POST", "/queries/{query_id}/close"): ("subject", "close_query"),
+    ("POST", "/subjects/{code}/visits/{visit_code}/sign"): ("subject", "sign"),
+    ("GET", "/subjects/{code}/screening"): ("subject", "view_subjects"),
+    ("POST", "/subjects/{code}/screening"): ("subject", "enter_data"),
+    ("POST", "/subjects/{code}/enrol"): ("subject", "enter_data"),
+    ("GET", "/subjects/{code}"): ("subject", "view_subjects"),
+    ("GET", "/subjects/{code}/audit"): ("subject", "view_audit"),
+    ("GET", "/batches/{code}"): ("subject", "view_batches"),
+    ("POST", "/batches/{code}/release"): ("subject", "release_batch"),
+    ("GET", "/api/subjects/{code}"): ("subject", "view_subjects"),
+    ("GET", "/api/subjects/{code}/audit"): ("subject", "view_audit"),
+    ("POST", "/api/subjects/{code}/visits/{visit}/alsfrs"): ("subject", "enter_data"),
+    ("GET", "/subjects/{code}/visits/{visit}/{name}"): ("subject", "enter_data"),
+    ("POST", "/subjects/{code}/visits/{visit}/{name}"): ("subject", "enter_data"),
+    ("POST", "/subjects/{code}/visits/{visit}/{name}/check"): ("subject", "enter_data"),
+    ("GET", "/subjects/{code}/forms/{name}"): ("subject", "enter_data"),
+    ("POST", "/subjects/{code}/forms/{name}"): ("subject", "enter_data"),
+    ("POST", "/subjects/{code}/forms/{name}/check"): ("subject", "enter_data"),
+}
+
+SITE_ROLES = ["coordinator", "investigator", "monitor", "qc"]
+ALL_ROLES = [*SITE_ROLES, "statistician", "administrator"]
+
+
+@pytest.fixture
+def web(engine: Engine) -> Iterator[tuple[TestClient, Engine, dict[str, int]]]:
+    """Site A's S01 and site B's S02, both enrolled, each with an unreleased batch and an open
+    query; one account per role and site."""
+    ids: dict[str, int] = {}
+    with make_session_factory(engine)() as session:
+        enrolled(session, "S01", site="A")
+        enrolled(session, "S02", site="B")
+        batch(session, "S01", release=False)
+        batch(session, "S02", release=False)
+        for role in ALL_ROLES:
+            for site in ("A", "B"):
+                create_account(
+                    session,
+                    actor=ACTOR,
+                    username=f"{role}-{site.lower()}",
+                    role=role,
+                    sites=[site] if role in SITE_ROLES else [],
+                    password=PASSWORD,
+                )
+        for code, monitor in (("S01", "monitor-a"), ("S02", "monitor-b")):
+            ids[code] = open_query(
+                session,
+                actor=monitor,
+                subject_code=code,
+                record_table="visit",
+                record_id="1",
+                field="actual_date",
+                text=f"check {code}",
+            ).id
+        ids["token-b"] = create_api_token(session, username="coordinator-b", name="b").token.id
+    app = create_app(engine, secret_key="test-secret-key-long-enough", secure_cookies=False)
+    with TestClient(app) as client:
+        yield client, engine, ids
+
+
+def _login(client: TestClient, username: str) -> str:
+    client.cookies.clear()
+    response = client.post(
+        "/login", data={"username": username, "password": PASSWORD}, follow_redirects=False
+    )
+    assert response.status_code == 303, username
+    page = client.get("/password").text
+    return page.split('name="csrf" value="')[1].split('"')[0]
+
+
+def _requests(
+    code: str, query_id: int, csrf: str
+) -> Iterator[tuple[str, str, str, dict[str, object]]]:
+    """(route, method, url, form) for every subject route, aimed at ``code``."""
+    visit = "W-6"
+    day = (DAY0 - timedelta(days=42)).isoformat()
+    form = {"csrf": csrf}
+    yield from (
+        (
+            "/queries",
+            "POST",
+            "/queries",
+            form
+            | {
+                "subject": code,
+                "record_table": "visit",
+                "record_id": "1",
+                "field": "actual_date",
+                "text": "q",
+            },
+        ),
+        (
+            "/queries/{query_id}/answer",
+            "POST",
+            f"/queries/{query_id}/answer",
+            form | {"answer": "a"},
+        ),
+        ("/queries/{query_id}/close", "POST", f"/queries/{query_id}/close", form),
+        (
+            "/subjects/{code}/visits/{visit_code}/sign",
+            "POST",
+            f"/subjects/{code}/visits/{visit}/sign",
+            form | {"password": PASSWORD},
+        ),
+        ("/subjects/{code}/screening", "GET", f"/subjects/{code}/screening", {}),
+        (
+            "/subjects/{code}/screening",
+            "POST",
+            f"/subjects/{code}/screening",
+            form | {"screening_date": day},
+        ),
+        (
+            "/subjects/{code}/enrol",
+            "POST",
+            f"/subjects/{code}/enrol",
+            form | {"arm": "IV", "enrolment_date": day, "planned_administration_date": day},
+        ),
+        ("/subjects/{code}", "GET", f"/subjects/{code}", {}),
+        ("/subjects/{code}/audit", "GET", f"/subjects/{code}/audit", {}),
+        ("/batches/{code}", "GET", f"/batches/B-{code}", {}),
+        (
+            "/batches/{code}/release",
+            "POST",
+            f"/batches/B-{code}/release",
+            form | {"decision": "rejected", "reason": "r", "password": PASSWORD},
+        ),
+        ("/api/subjects/{code}", "GET", f"/api/subjects/{code}", {}),
+        ("/api/subjects/{code}/audit", "GET", f"/api/subjects/{code}/audit", {}),
+        (
+            "/api/subjects/{code}/visits/{visit}/alsfrs",
+            "POST",
+            f"/api/subjects/{code}/visits/{visit}/alsfrs",
+            {"json": {"assessment_date": day, "items": {"item_1": 4}}},
+        ),
+    )
+    for name, spec in FORMS.items():
+        base = (
+            f"/subjects/{code}/visits/{visit}/{name}"
+            if spec.scope == "visit"
+            else f"/subjects/{code}/forms/{name}"
+        )
+        template = (
+            "/subjects/{code}/visits/{visit}/{name}"
+            if spec.scope == "visit"
+            else "/subjects/{code}/forms/{name}"
+        )
+        yield template, "GET", base, {}
+        yield template, "POST", base, form
+        yield template + "/check", "POST", base + "/check", form
+
+
+def _send(client: TestClient, method: str, url: str, form: dict[str, object], csrf: str) -> int:
+    if method == "GET":
+        return client.get(url, follow_redirects=False).status_code
+    if "json" in form:
+        return client.post(
+            url, json=form["json"], headers={"X-CSRF-Token": csrf}, follow_redirects=False
+        ).status_code
+    return client.post(url, data=form, follow_redirects=False).status_code
+
+
+def test_every_route_is_classified() -> None:
+    app_routes = {
+        (method, route.path)
+        for module in ROUTE_MODULES
+        for route in module.router.routes
+        if isinstance(route, APIRoute)
+        for method in route.methods
+    }
+    assert app_routes == set(ROUTES)
+
+
+@pytest.mark.parametrize("role", SITE_ROLES)
+def test_site_b_is_out_of_reach_of_site_a(
+    web: tuple[TestClient, Engine, dict[str, int]], role: str
+) -> None:
+    """A user of site A gets 403 or 404 for site B's subject through every subject route,
+    and no request writes anything; lists never show site B's subject."""
+    client, engine, ids = web
+    csrf = _login(client, f"{role}-a")
+    with make_session_factory(engine)() as session:
+        before = audit_count(session)
+    tried = set()
+    for template, method, url, form in _requests("S02", ids["S02"], csrf):
+        tried.add((method, template))
+        status = _send(client, method, url, form, csrf)
+        assert status in (403, 404), (role, method, url, status)
+    subject_routes = {key for key, (kind, _) in ROUTES.items() if kind == "subject"}
+    assert {(m, p) for m, p in subject_routes} == tried
+    with make_session_factory(engine)() as session:
+        assert audit_count(session) == before
+    for (method, path), (kind, _) in ROUTES.items():
+        if kind == "list" and method == "GET":
+            url = path.replace("{frame}", "subjects")
+            response = client.get(url)
+            assert "S02" not in response.text, (role, url)
+            if "S01" not in response.text:
+                assert response.status_code == 403 or "queries" in url or "batches" in url
+
+
+@pytest.mark.parametrize("role", ALL_ROLES)
+def test_permission_matrix(web: tuple[TestClient, Engine, dict[str, int]], role: str) -> None:
+    """On a subject of the user's own site (or, for study-wide roles, any), each action route
+    answers 403 exactly when the role lacks the permission."""
+    client, _, ids = web
+    csrf = _login(client, f"{role}-a")
+    for template, method, url, form in _requests("S01", ids["S01"], csrf):
+        kind, action = ROUTES[(method, template)]
+        assert action is not None
+        status = _send(client, method, url, form, csrf)
+        if allowed(Role(role), action):
+            assert status not in (401, 403, 404), (role, method, url, status)
+        else:
+            assert status == 403, (role, method, url, status)
+    for (_, path), (kind, action) in ROUTES.items():
+        if kind == "list" and action is not None:
+            status = client.get(path.replace("{frame}", "subjects")).status_code
+            assert (status == 200) == allowed(Role(role), action), (role, path, status)
+
+
+def test_api_tokens(web: tuple[TestClient, Engine, dict[str, int]]) -> None:
+    """A statistician makes a token on the Tokens page and exports with it (no cookie); a
+    revoked, forged or another user's token is refused (401); tokens never reach pages."""
+    client, _, ids = web
+    csrf = _login(client, "statistician-a")
+    page = client.post("/tokens", data={"name": "exports", "days": "30", "csrf": csrf}).text
+    secret = page.split('id="new-token">')[1].split("<")[0]
+    client.cookies.clear()
+    bearer = {"Authorization": f"Bearer {secret}"}
+    export = client.get("/api/export/subjects", headers=bearer)
+    assert export.status_code == 200
+    assert {row["subject"] for row in export.json()} == {"S01", "S02"}
+    csv = client.get("/api/export/measures?format=csv", headers=bearer)
+    assert csv.status_code == 200
+    assert csv.headers["content-type"].startswith("text/csv")
+    assert client.get("/", headers=bearer, follow_redirects=False).status_code == 303
+    forged = {"Authorization": "Bearer alst_" + "x" * 43}
+    assert client.get("/api/export/subjects", headers=forged).status_code == 401
+    csrf = _login(client, "statistician-a")
+    token_id = int(page.split('action="/tokens/')[1].split("/")[0])
+    response = client.post(
+        f"/tokens/{ids['token-b']}/revoke", data={"csrf": csrf}, follow_redirects=False
+    )
+    assert response.status_code == 404  # another user's token
+    client.post(f"/tokens/{token_id}/revoke", data={"csrf": csrf})
+    client.cookies.clear()
+    assert client.get("/api/export/subjects", headers=bearer).status_code == 401
+    schema = client.get("/openapi.json").json()
+    assert "/api/export/{frame}" in schema["paths"]
+    assert not any(path.startswith("/subjects") for path in schema["paths"])

@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint typecheck unit bench postgres clean
+.PHONY: demo test lint typecheck unit bench postgres chromium clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,9 @@ bench: $(BIN)/.installed
 
 postgres:  ## install (Debian) and start a local PostgreSQL server for the tests
 	bash scripts/ensure-postgres.sh
+
+chromium:  ## install Debian's Chromium for the end-to-end browser tests
+	bash scripts/ensure-chromium.sh
 
 clean:
 	rm -rf $(VENV) out .mypy_cache .ruff_cache .pytest_cache

@@ -122,7 +122,7 @@ def subject_timeline(session: Session, subject_code: str, today: date) -> list[T
             select(VisitSignature.visit_id, User.username)
             .join(User, User.id == VisitSignature.signed_by_id)
             .where(VisitSignature.visit_id.in_(ids))
-        )
+        ).all()
     )
     return [
         TimelineVisit(

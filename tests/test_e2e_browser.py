@@ -1,0 +1,230 @@
+"""End to end in a real browser: Debian's Chromium, headless, driven by Playwright for Python
+with its executable path pointed there (Playwright's own browser download cannot reach the
+internet from these machines). The application runs in uvicorn on a real SQLite file.
+
+The walk: a coordinator logs in, registers a subject, screens him (each criterion's result
+shown) and enrols him; enters an ALSFRS-R with an error (seen live, then at the field after
+saving) and corrects it; a monitor opens a query on an item that the coordinator answers and
+the monitor closes; an investigator signs the visit with his password. Each main screen is
+saved as a PNG under ``out/e2e-screenshots/`` (or ``$ALSTRIAL_SCREENSHOTS``).
+
+Without Chromium the test is skipped with a message saying how to install it, unless
+``ALSTRIAL_REQUIRE_BROWSER`` is set (as ``.ci/run`` does), when it fails instead.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from alstrial.services.accounts import create_account
+from alstrial.store import make_session_factory
+from alstrial.web.app import create_app
+from tests.helpers import ACTOR
+
+PASSWORD = "correct horse battery"
+CHROMIUM = os.environ.get("ALSTRIAL_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+SHOTS = Path(os.environ.get("ALSTRIAL_SCREENSHOTS", "out/e2e-screenshots"))
+#: Flags for Chromium on a machine without a network or a display (no background traffic).
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+
+
+def _browser_missing() -> str | None:
+    if not Path(CHROMIUM).exists():
+        return f"no Chromium at {CHROMIUM}: run `bash scripts/ensure-chromium.sh` (Debian)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "playwright is not installed: pip install -e '.[dev]'"
+    return None
+
+
+@pytest.fixture
+def server(engine: Engine, backend: str) -> Iterator[str]:
+    """The application served by uvicorn on a free port of 127.0.0.1."""
+    if backend != "sqlite":
+        pytest.skip("the browser walk runs on SQLite; the route tests cover PostgreSQL")
+    missing = _browser_missing()
+    if missing:
+        if os.environ.get("ALSTRIAL_REQUIRE_BROWSER"):
+            pytest.fail(missing)
+        pytest.skip(missing)
+    import uvicorn
+
+    with make_session_factory(engine)() as session:
+        for username, role in (
+            ("coord", "coordinator"),
+            ("monitor", "monitor"),
+            ("inv", "investigator"),
+        ):
+            create_account(
+                session, actor=ACTOR, username=username, role=role, sites=["A"], password=PASSWORD
+            )
+    app = create_app(engine, secret_key="e2e-secret-key-long-enough", secure_cookies=False)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+    uv = uvicorn.Server(config)
+    thread = threading.Thread(target=uv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not uv.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    uv.should_exit = True
+    thread.join(timeout=10)
+
+
+def test_site_workflow_in_chromium(server: str) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    today = date.today()
+    day0 = today - timedelta(days=50)
+    enrolment = day0 - timedelta(days=50)
+    w6 = day0 - timedelta(days=42)
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.set_default_timeout(15_000)
+
+        def shot(name: str) -> None:
+            page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+        def login(username: str) -> None:
+            page.context.clear_cookies()
+            page.goto(f"{server}/login")
+            page.fill("input[name=username]", username)
+            page.fill("input[name=password]", PASSWORD)
+            page.click("text=Log in")
+            expect(page.locator("nav")).to_contain_text(username)
+
+        # A wrong password is refused with a message.
+        page.goto(f"{server}/login")
+        page.fill("input[name=username]", "coord")
+        page.fill("input[name=password]", "not the password")
+        page.click("text=Log in")
+        expect(page.locator("#login-error")).to_contain_text("wrong user name or password")
+        shot("01-login-refused")
+
+        login("coord")
+        page.click("#register-link")
+        page.fill("#study_code", "E01")
+        page.select_option("#site", "A")
+        page.select_option("#sex", "female")
+        page.fill("#age_years", "57")
+        page.select_option("#onset_region", "bulbar")
+        page.check("#riluzole")
+        page.fill("#height_cm", "164")
+        page.fill("#weight_kg", "58")
+        page.fill("#onset_date", (enrolment - timedelta(days=400)).isoformat())
+        page.select_option("#diagnostic_category", "definite")
+        shot("02-register")
+        page.click("#save")
+
+        # Screening: each criterion's result is shown; then enrolment.
+        page.fill("#screening_date", enrolment.isoformat())
+        page.select_option("#familial_als", "no")
+        page.fill("#alsfrs_total", "39")
+        page.fill("#fvc_percent_predicted", "84")
+        page.select_option("#concomitant_disease", "no")
+        page.select_option("#immunotherapy_last_6_months", "no")
+        page.click("#screen")
+        expect(page.locator("#eligibility")).to_have_text("eligible")
+        expect(page.locator("#criteria tr")).to_have_count(9)
+        shot("03-screening")
+        page.select_option("#arm", "IV")
+        page.fill("#enrolment_date", enrolment.isoformat())
+        page.fill("#planned_administration_date", day0.isoformat())
+        page.click("#enrol")
+        expect(page.locator("h1")).to_have_text("Subject E01")
+        expect(page.locator("#visit-M12")).to_contain_text("upcoming")
+        expect(page.locator("#visit-W-6")).to_contain_text("overdue")
+        shot("04-timeline")
+
+        # ALSFRS-R with an error: the live check shows it at the field, the save refuses it.
+        page.click("#visit-W-6 >> text=ALSFRS-R")
+        page.fill("#assessment_date", w6.isoformat())
+        for number in range(1, 13):
+            page.fill(f"#item_{number}", "3" if number != 3 else "7")
+        expect(page.locator("#err-item_3")).to_contain_text("0-4", timeout=10_000)
+        shot("05-alsfrs-live-error")
+        page.click("#save")
+        expect(page.locator("#form-error")).to_have_attribute("data-field", "item_3")
+        expect(page.locator("#item_3")).to_have_class("error")
+        shot("06-alsfrs-error-at-field")
+        page.fill("#item_3", "2")
+        expect(page.locator("#preview")).to_contain_text("35")
+        expect(page.locator("#err-item_3")).to_have_text("")
+        shot("07-alsfrs-live-total")
+        page.click("#save")
+        expect(page.locator("#visit-W-6")).to_contain_text("done")
+        shot("08-timeline-after-alsfrs")
+
+        # The monitor queries item 3; the coordinator answers; the monitor closes.
+        login("monitor")
+        page.goto(f"{server}/queries")
+        form = page.locator("#open-query")
+        form.locator("input[name=subject]").fill("E01")
+        form.locator("input[name=record_id]").fill("1")
+        form.locator("input[name=field]").fill("item_3")
+        form.locator("input[name=text]").fill("Item 3 is 2 here but 3 in the source: please check")
+        form.locator("text=Open the query").click()
+        expect(page.locator("#queries")).to_contain_text("open")
+        shot("09-query-opened")
+        login("coord")
+        page.goto(f"{server}/queries")
+        page.fill("#queries input[name=answer]", "Source checked: 2 is right")
+        page.click("#queries button:has-text('Answer')")
+        expect(page.locator("#queries")).to_contain_text("answered")
+        shot("10-query-answered")
+        login("monitor")
+        page.goto(f"{server}/queries")
+        page.click("#queries button:has-text('Close')")
+        expect(page.locator("#queries")).to_contain_text("closed")
+
+        # The investigator signs the visit with his password.
+        login("inv")
+        page.goto(f"{server}/subjects/E01")
+        page.fill("#visit-W-6 input[name=password]", PASSWORD)
+        page.click("#visit-W-6 button:has-text('Sign')")
+        expect(page.locator("#visit-W-6")).to_contain_text("signed by inv")
+        shot("11-visit-signed")
+
+        # A signed visit: the form asks for a reason and says the signature will go.
+        login("coord")
+        page.goto(f"{server}/subjects/E01/visits/W-6/alsfrs")
+        expect(page.locator("#notice")).to_contain_text("removes the signature")
+        expect(page.locator("#item_3")).to_have_value("2")
+        shot("12-signed-visit-correction")
+
+        page.goto(f"{server}/subjects/E01/audit?field=item_3")
+        expect(page.locator("#audit")).to_contain_text("coord")
+        shot("13-audit-item-3")
+        page.goto(f"{server}/dashboard")
+        expect(page.locator("#enrolment")).to_contain_text("IV 1")
+        shot("14-dashboard")
+        browser.close()
+    assert len(list(SHOTS.glob("*.png"))) >= 14

@@ -29,6 +29,7 @@ from sqlalchemy.engine import Engine
 from alstrial.services.accounts import create_account
 from alstrial.store import make_session_factory
 from alstrial.web.app import create_app
+from tests.conftest import Templates, _engine
 from tests.helpers import ACTOR
 
 PASSWORD = "correct horse battery"
@@ -58,10 +59,16 @@ def _browser_missing() -> str | None:
 
 
 @pytest.fixture
-def server(engine: Engine, backend: str) -> Iterator[str]:
+def sqlite_engine(templates: Templates, tmp_path: Path) -> Iterator[Engine]:
+    """A SQLite file holding the reference protocol and sites A and B (the route tests cover
+    PostgreSQL; the browser walk needs one back end)."""
+    yield from _engine("study", "sqlite", templates, tmp_path)
+
+
+@pytest.fixture
+def server(sqlite_engine: Engine) -> Iterator[str]:
     """The application served by uvicorn on a free port of 127.0.0.1."""
-    if backend != "sqlite":
-        pytest.skip("the browser walk runs on SQLite; the route tests cover PostgreSQL")
+    engine = sqlite_engine
     missing = _browser_missing()
     if missing:
         if os.environ.get("ALSTRIAL_REQUIRE_BROWSER"):

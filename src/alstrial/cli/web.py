@@ -45,22 +45,27 @@ def users_add(
 def serve_command(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    workers: Annotated[
+        int, typer.Option(help="Worker processes (each with its own database connections).")
+    ] = 1,
+    access_log: Annotated[bool, typer.Option(help="Log every request.")] = True,
     database: DatabaseOption = None,
 ) -> None:
     """Run the web application (uvicorn)."""
+    import os
+
     import uvicorn
 
     from alstrial.cli.context import database_url
-    from alstrial.settings import get_settings
-    from alstrial.store import make_engine
-    from alstrial.web.app import create_app
 
-    settings = get_settings()
-    engine = make_engine(database_url(database))
-    app = create_app(
-        engine,
-        secret_key=settings.secret_key,
-        secure_cookies=settings.environment == "production",
-        timezone=settings.timezone,
+    # The workers build the application from the settings: hand them the database chosen here.
+    os.environ["ALSTRIAL_DATABASE_URL"] = database_url(database)
+    uvicorn.run(
+        "alstrial.web.asgi:app_from_settings",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=access_log,
+        log_level="info" if access_log else "warning",
     )
-    uvicorn.run(app, host=host, port=port)

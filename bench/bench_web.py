@@ -1,0 +1,241 @@
+"""Form saves per second and latency of the web application, 16 concurrent clients.
+
+The application runs in its own process (uvicorn, one worker, as ``alstrial serve`` starts
+it) on a fresh store: a SQLite file, then a database on the local PostgreSQL server. Sixteen
+clients, each logged in with its own session, post the vital-signs form (a new audited
+record per save, through the same route, CSRF check, parsing and service as a person's save)
+as fast as the server answers, for a fixed number of saves each after a warm-up. The bench
+prints saves per second, p50 and p99 latency, and checks afterwards that every save is in
+the store and in the audit trail, and that the audit chain verifies.
+
+Goal on the 2-core machine (issue 7): at least 300 saves/s with p99 under 100 ms. The clients
+run on the same two cores as the server, so the figures are a lower bound for the server.
+
+Run: ``.venv/bin/python bench/bench_web.py`` (``--saves N`` per client, ``--backend``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, datetime, timedelta
+from datetime import time as clock
+from pathlib import Path
+
+import httpx2
+import sqlalchemy as sa
+
+from alstrial.protocol import reference_protocol_text
+from alstrial.services import (
+    SubjectFacts,
+    add_site,
+    create_study,
+    enrol_subject,
+    register_subject,
+    screen_subject,
+    verify_audit_trail,
+)
+from alstrial.services.accounts import create_account
+from alstrial.store import make_engine, make_session_factory
+from alstrial.store.audit import AuditEvent
+from alstrial.store.migrate import upgrade_to_head
+from alstrial.store.models import VitalSigns
+from alstrial.vocabulary import DiagnosticCategory, OnsetRegion, Sex
+
+CLIENTS = 16
+PASSWORD = "bench password 123"
+POSTGRES = os.environ.get(
+    "ALSTRIAL_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+
+
+def prepare(url: str) -> None:
+    """A study with one enrolled subject per client, and a coordinator account."""
+    engine = make_engine(url)
+    upgrade_to_head(engine)
+    enrolment = date.today() - timedelta(days=120)
+    with make_session_factory(engine)() as session:
+        create_study(session, actor="bench", protocol_text=reference_protocol_text())
+        add_site(session, actor="bench", code="A", name="Site A")
+        create_account(
+            session,
+            actor="bench",
+            username="coord",
+            role="coordinator",
+            sites=["A"],
+            password=PASSWORD,
+        )
+        for n in range(CLIENTS):
+            code = f"B{n:02d}"
+            register_subject(
+                session,
+                actor="bench",
+                facts=SubjectFacts(
+                    study_code=code,
+                    site_code="A",
+                    sex=Sex.MALE,
+                    age_years=55,
+                    onset_region=OnsetRegion.LIMB,
+                    riluzole=True,
+                    height_cm=175,
+                    weight_kg=70,
+                    onset_date=enrolment - timedelta(days=400),
+                    diagnostic_category=DiagnosticCategory.DEFINITE,
+                ),
+            )
+            screen_subject(
+                session,
+                actor="bench",
+                subject_code=code,
+                screening_date=enrolment,
+                data={
+                    "familial_als": False,
+                    "alsfrs_total": 38,
+                    "fvc_percent_predicted": 80.0,
+                    "concomitant_disease": False,
+                    "immunotherapy_last_6_months": False,
+                },
+            )
+            enrol_subject(
+                session,
+                actor="bench",
+                subject_code=code,
+                arm_code="IV",
+                enrolment_date=enrolment,
+                planned_administration_date=enrolment + timedelta(days=50),
+            )
+    engine.dispose()
+
+
+def serve(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
+    """The application in its own process(es), as ``alstrial serve --workers`` runs it."""
+    alstrial = str(Path(sys.executable).parent / "alstrial")
+    command = [alstrial, "serve", "--port", str(port), "--workers", str(workers)]
+    command += ["--no-access-log", "--database", url]
+    env = os.environ | {"ALSTRIAL_SECRET_KEY": "bench-secret-key-0123456789"}
+    process = subprocess.Popen(command, env=env)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return process
+        time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("the server did not start")
+
+
+async def client(base: str, subject: str, saves: int, warmup: int) -> list[float]:
+    """Log in, then post the vital-signs form ``warmup + saves`` times; latencies in ms."""
+    async with httpx2.AsyncClient(base_url=base, timeout=30) as http:
+        await http.post("/login", data={"username": "coord", "password": PASSWORD})
+        response = await http.get("/password")
+        csrf = response.text.split('name="csrf" value="')[1].split('"')[0]
+        day0 = date.today() - timedelta(days=70)
+        url = f"/subjects/{subject}/visits/D0/vitals"
+        latencies = []
+        for n in range(warmup + saves):
+            form = {
+                "csrf": csrf,
+                "measured_at": datetime.combine(day0, clock(9, n % 60)).isoformat(),
+                "systolic_mmhg": str(110 + n % 20),
+                "diastolic_mmhg": "70",
+                "heart_rate_bpm": "72",
+                "temperature_c": "36.6",
+            }
+            started = time.perf_counter()
+            saved = await http.post(url, data=form)
+            elapsed = (time.perf_counter() - started) * 1000
+            if saved.status_code != 303:
+                raise RuntimeError(f"save refused ({saved.status_code}): {saved.text[:300]}")
+            if n >= warmup:
+                latencies.append(elapsed)
+        return latencies
+
+
+async def load(base: str, saves: int, warmup: int) -> tuple[list[float], float]:
+    started = time.perf_counter()
+    results = await asyncio.gather(
+        *(client(base, f"B{n:02d}", saves, warmup) for n in range(CLIENTS))
+    )
+    wall = time.perf_counter() - started
+    return [x for r in results for x in r], wall
+
+
+def measure(label: str, url: str, saves: int, warmup: int, workers: int) -> None:
+    prepare(url)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = serve(url, port, workers)
+    try:
+        latencies, wall = asyncio.run(load(f"http://127.0.0.1:{port}", saves, warmup))
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    engine = make_engine(url)
+    total = CLIENTS * (saves + warmup)
+    with make_session_factory(engine)() as session:
+        rows = session.scalar(sa.select(sa.func.count()).select_from(VitalSigns))
+        audited = session.scalar(
+            sa.select(sa.func.count(sa.distinct(AuditEvent.record_id))).where(
+                AuditEvent.entity == "vital_signs", AuditEvent.action == "insert"
+            )
+        )
+        verified = verify_audit_trail(session).ok
+    engine.dispose()
+    # Throughput over the whole run (warm-up included) is the conservative figure.
+    rate = total / wall
+    q = statistics.quantiles(latencies, n=100)
+    p50 = statistics.median(latencies)
+    print(
+        f"{label:10s} {total:6d} saves  {rate:7.0f} saves/s  p50 {p50:6.1f} ms"
+        f"  p99 {q[98]:6.1f} ms  max {max(latencies):6.1f} ms  stored {rows}  audited {audited}"
+        f"  audit chain {'verifies' if verified else 'BROKEN'}"
+    )
+    if rows != total or audited != total or not verified:
+        raise SystemExit(f"{label}: a save is missing from the store or the audit trail")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--saves", type=int, default=150, help="measured saves per client")
+    parser.add_argument("--warmup", type=int, default=10, help="unmeasured saves per client")
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    args = parser.parse_args()
+    print(
+        f"web form saves: {CLIENTS} concurrent clients, vital-signs form, "
+        f"{args.workers} uvicorn worker(s)"
+    )
+    if args.backend in ("sqlite", "both"):
+        with tempfile.TemporaryDirectory() as folder:
+            url = f"sqlite:///{Path(folder) / 'bench.db'}"
+            measure("SQLite", url, args.saves, args.warmup, args.workers)
+    if args.backend in ("postgresql", "both"):
+        admin = sa.create_engine(POSTGRES, isolation_level="AUTOCOMMIT")
+        name = "alstrial_bench_web"
+        try:
+            with admin.connect() as connection:
+                connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        except sa.exc.OperationalError as error:
+            print(f"PostgreSQL skipped: no server at {POSTGRES} ({error.orig})")
+            return
+        try:
+            url = sa.make_url(POSTGRES).set(database=name).render_as_string(hide_password=False)
+            measure("PostgreSQL", url, args.saves, args.warmup, args.workers)
+        finally:
+            with admin.connect() as connection:
+                connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,27 @@
+"""The application built from the settings (``ALSTRIAL_*`` environment variables), for
+``alstrial serve`` and any ASGI server: ``uvicorn --factory alstrial.web.asgi:app_from_settings``.
+Each worker process builds its own engine."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+__all__ = ["app_from_settings"]
+
+
+def app_from_settings() -> FastAPI:
+    """The web application on the settings' database, secret key and time zone."""
+    from alstrial.settings import get_settings
+    from alstrial.store import make_engine
+    from alstrial.web.app import create_app
+
+    settings = get_settings()
+    return create_app(
+        make_engine(settings.resolved_database_url()),
+        secret_key=settings.secret_key,
+        secure_cookies=settings.environment == "production",
+        timezone=settings.timezone,
+    )

@@ -205,3 +205,36 @@ def test_alsfrs_form_errors_at_the_field_then_saves(web: TestClient, engine: Eng
     assert web.get(url).status_code == 404
     login(web, "monitor-a")
     assert web.get(url).status_code == 403
+
+
+def test_qualitative_lab_and_checklist_forms(web: TestClient, engine: Engine) -> None:
+    """The serology and checklist forms save through their services; an unknown result is
+    refused at its field with nothing written; a second checklist needs a reason."""
+    import sqlalchemy as sa
+
+    from alstrial.store.models import QualitativeLabResult
+    from alstrial.store.models.safety import ChecklistReview
+    from tests.helpers import DAY0
+
+    login(web, "coord-a")
+    token = csrf_of(web)
+    url = "/subjects/S01/visits/W-6/qualitative_lab"
+    lab = {"sample_date": (DAY0 - timedelta(days=42)).isoformat(), "csrf": token}
+    bad = web.post(url, data=lab | {"test": "serology: HBsAg", "result": "maybe"})
+    assert bad.status_code == 400
+    assert 'data-field="result"' in bad.text
+    ok = web.post(
+        url, data=lab | {"test": "serology: HBsAg", "result": "negative"}, follow_redirects=False
+    )
+    assert ok.status_code == 303
+    checklist = "/subjects/S01/visits/M2/checklist"
+    form = {"reviewed_on": (DAY0 + timedelta(days=61)).isoformat(), "none_reported": "yes"}
+    form["csrf"] = token
+    assert web.post(checklist, data=form, follow_redirects=False).status_code == 303
+    again = web.post(checklist, data=form)
+    assert again.status_code == 400
+    assert "give a reason" in again.text
+    with make_session_factory(engine)() as session:
+        results = session.scalars(sa.select(QualitativeLabResult)).all()
+        assert [(r.test, r.result) for r in results] == [("HBsAg", "negative")]
+        assert session.scalars(sa.select(ChecklistReview)).one().none_reported is True

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from alstrial.exceptions import ValidationError
 from alstrial.safety.events import SERIOUSNESS_CRITERIA
-from alstrial.safety.labs import ANALYTES
+from alstrial.safety.labs import ANALYTES, QUALITATIVE_RESULTS, QUALITATIVE_TESTS
 from alstrial.safety.mri import REGIONS, MriFinding
 from alstrial.scoring import GliEthnicity
 from alstrial.services import (
@@ -32,10 +32,12 @@ from alstrial.services import (
     mark_visit_missed,
     record_administration,
     record_alsfrs,
+    record_checklist_review,
     record_disposition,
     record_lab,
     record_milestone,
     record_mri,
+    record_qualitative_lab,
     record_spirometry,
     record_visit_date,
     record_vitals,
@@ -354,6 +356,33 @@ def _save_lab(ctx: Context, values: Parsed) -> object:
     )
 
 
+def _save_qualitative_lab(ctx: Context, values: Parsed) -> object:
+    panel, _, test = str(values["test"]).partition(": ")
+    return record_qualitative_lab(
+        ctx.session,
+        actor=ctx.actor,
+        subject_code=ctx.subject,
+        visit_code=str(ctx.visit),
+        sample_date=values["sample_date"],
+        panel=panel,
+        test=test,
+        result=values["result"],
+        detail=values.get("detail") or "",
+    )
+
+
+def _save_checklist(ctx: Context, values: Parsed) -> object:
+    return record_checklist_review(
+        ctx.session,
+        actor=ctx.actor,
+        subject_code=ctx.subject,
+        visit_code=str(ctx.visit),
+        reviewed_on=values["reviewed_on"],
+        none_reported=values["none_reported"],
+        reason=values.get("reason"),
+    )
+
+
 def _save_mri(ctx: Context, values: Parsed) -> object:
     findings: tuple[MriFinding, ...] = ()
     if values.get("finding_region"):
@@ -522,6 +551,49 @@ FORMS: dict[str, FormSpec] = {
             ),
             _save_lab,
             assessment="labs",
+            corrects=True,
+        ),
+        FormSpec(
+            "qualitative_lab",
+            "Serology, urinalysis or culture",
+            "visit",
+            (
+                Field("sample_date", "Sample date", "date"),
+                Field(
+                    "test",
+                    "Test",
+                    "choice",
+                    choices=tuple(
+                        (f"{panel}: {test}", f"{panel}: {test}")
+                        for panel, tests in QUALITATIVE_TESTS.items()
+                        for test in tests
+                    ),
+                ),
+                Field(
+                    "result", "Result", "choice", choices=tuple((r, r) for r in QUALITATIVE_RESULTS)
+                ),
+                Field("detail", "Detail", required=False),
+            ),
+            _save_qualitative_lab,
+            assessment="labs",
+        ),
+        FormSpec(
+            "checklist",
+            "Adverse-event checklist asked",
+            "visit",
+            (
+                Field("reviewed_on", "Asked on", "date"),
+                Field(
+                    "none_reported",
+                    "None of the checklist reported",
+                    "bool",
+                    False,
+                    hint="tick only when the patient reported none; report events separately",
+                ),
+                _REASON,
+            ),
+            _save_checklist,
+            assessment="adverse_events",
             corrects=True,
         ),
         FormSpec(

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from alstrial.exceptions import ValidationError
+from alstrial.protocol import Protocol
 from alstrial.safety.events import SERIOUSNESS_CRITERIA
 from alstrial.safety.labs import ANALYTES, QUALITATIVE_RESULTS, QUALITATIVE_TESTS
 from alstrial.safety.mri import REGIONS, MriFinding
@@ -43,6 +44,7 @@ from alstrial.services import (
     record_vitals,
     register_subject,
     report_adverse_event,
+    screen_subject,
 )
 from alstrial.services.previews import preview_alsfrs, preview_spirometry
 from alstrial.vocabulary import (
@@ -788,3 +790,66 @@ ENROLMENT = FormSpec(
     ),
     _save_enrolment,
 )
+
+
+#: Screening values the subject record already holds (not asked again at screening).
+_FROM_SUBJECT = frozenset(
+    {
+        "age_years",
+        "sex",
+        "height_cm",
+        "ethnicity",
+        "riluzole",
+        "el_escorial_category",
+        "disease_duration_months",
+    }
+)
+_YES_NO = (("yes", "yes"), ("no", "no"))
+
+
+def screening_form(protocol: Protocol) -> FormSpec:
+    """The screening form of a protocol: the date, and one input per field its criteria test
+    (not those the subject record holds), typed by the criterion's value: yes/no, a number,
+    or one of a list. Every finding may be left empty (unknown); the criteria then say so."""
+    fields: dict[str, Field] = {}
+    criteria: dict[str, list[str]] = {}
+    for criterion in protocol.eligibility:
+        if criterion.field in _FROM_SUBJECT:
+            continue
+        criteria.setdefault(criterion.field, []).append(criterion.text)
+        value = criterion.value
+        kind: Kind = "text"
+        choices: tuple[tuple[str, str], ...] = ()
+        if isinstance(value, bool):
+            kind, choices = "choice", _YES_NO
+        elif isinstance(value, int | float):
+            kind = "float"
+        elif isinstance(value, tuple):
+            kind, choices = "choice", tuple((str(v), str(v)) for v in value)
+        fields[criterion.field] = Field(
+            criterion.field, criterion.field.replace("_", " "), kind, False, choices
+        )
+    findings = tuple(replace(item, hint="; ".join(criteria[name])) for name, item in fields.items())
+    yes_no = {name for name, item in fields.items() if item.choices == _YES_NO}
+
+    def save(ctx: Context, values: Parsed) -> object:
+        data = {
+            name: (value == "yes" if name in yes_no else value)
+            for name, value in values.items()
+            if name != "screening_date" and value is not None
+        }
+        return screen_subject(
+            ctx.session,
+            actor=ctx.actor,
+            subject_code=ctx.subject,
+            screening_date=values["screening_date"],
+            data=data,
+        )
+
+    return FormSpec(
+        "screening",
+        "Screening",
+        "subject",
+        (Field("screening_date", "Screening date", "date"), *findings),
+        save,
+    )

@@ -13,10 +13,11 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from alstrial.exceptions import AlstrialError
-from alstrial.services.overview import saved_record, subject_timeline
+from alstrial.services.overview import TimelineVisit, saved_record, subject_timeline
 from alstrial.web.deps import CurrentUser, DbSession, Me, check_csrf, page, require, subject_for
 from alstrial.web.forms import FORMS, Context, FormSpec, check_form, parse_form
 
@@ -69,20 +70,47 @@ def render_form(
     )
 
 
-async def save_form(
-    request: Request, session: Any, me: Me, spec: FormSpec, *, code: str, visit: str | None
-) -> Response:
-    """Parse and save a submitted form (module docstring)."""
+async def submission(
+    request: Request, session: Session, me: Me, code: str | None
+) -> dict[str, list[str]]:
+    """A data-entry POST's fields, once its CSRF token, the role's right to enter data and
+    (for a subject's form) the site boundary are checked."""
     form = await request.form()
     check_csrf(request, me, str(form.get("csrf", "")))
     require(me, "enter_data")
-    subject_for(session, me, code)
-    raw = raw_values(form)
+    if code is not None:
+        subject_for(session, me, code)
+    return raw_values(form)
+
+
+def try_save(
+    request: Request,
+    session: Session,
+    me: Me,
+    spec: FormSpec,
+    raw: Mapping[str, list[str]],
+    *,
+    code: str,
+    visit: str | None,
+) -> dict[str, str]:
+    """Parse and save a form through its service; on a refusal, roll back and return the
+    error by field (``_form`` when it names none), else nothing."""
     context = Context(session, me.user.username, code, visit, request.app.state.timezone)
     try:
         spec.save(context, parse_form(spec, raw, context.timezone))
     except AlstrialError as error:
         session.rollback()
+        return {error.field or "_form": error.message}
+    return {}
+
+
+async def save_form(
+    request: Request, session: Session, me: Me, spec: FormSpec, *, code: str, visit: str | None
+) -> Response:
+    """Parse and save a submitted form (module docstring)."""
+    raw = await submission(request, session, me, code)
+    errors = try_save(request, session, me, spec, raw, code=code, visit=visit)
+    if errors:
         return render_form(
             request,
             me,
@@ -90,40 +118,34 @@ async def save_form(
             code=code,
             visit=visit,
             values=shown_values(raw),
-            errors={error.field or "_form": error.message},
+            errors=errors,
             status=400,
         )
     return RedirectResponse(f"/subjects/{code}", status_code=303)
 
 
 async def live_check(
-    request: Request, session: Any, me: Me, spec: FormSpec, *, code: str, visit: str | None
+    request: Request, session: Session, me: Me, spec: FormSpec, *, code: str, visit: str | None
 ) -> HTMLResponse:
     """The live check (module docstring): an HTML fragment, nothing saved."""
-    form = await request.form()
-    check_csrf(request, me, str(form.get("csrf", "")))
-    require(me, "enter_data")
-    subject_for(session, me, code)
+    raw = await submission(request, session, me, code)
     tz = request.app.state.timezone
-    values, errors = check_form(spec, raw_values(form), tz)
+    values, errors = check_form(spec, raw, tz)
     preview: Mapping[str, object] = {}
     if spec.preview is not None:
         try:
             preview = spec.preview(Context(session, me.user.username, code, visit, tz), values)
         except AlstrialError as error:
-            if error.field:
-                errors.setdefault(error.field, error.message)
-            else:
-                errors.setdefault("_form", error.message)
+            errors.setdefault(error.field or "_form", error.message)
     return page(request, "form_check.html.j2", spec=spec, preview=preview, errors=errors)
 
 
 def _notice(
-    session: Any, code: str, visit: str, spec: FormSpec
+    session: Session, code: str, visit: TimelineVisit, spec: FormSpec
 ) -> tuple[dict[str, Any], str | None]:
-    saved = saved_record(session, code, visit, spec.name) if spec.corrects else None
-    timeline = {v.code: v for v in subject_timeline(session, code, date.today())}
-    signed = timeline[visit].signed_by if visit in timeline else None
+    """The saved values a correction starts from, and what a change will need."""
+    saved = saved_record(session, code, visit.code, spec.name) if spec.corrects else None
+    signed = visit.signed_by
     notes = []
     if saved:
         notes.append(f"{spec.title} is saved for this visit: a change needs a reason.")
@@ -142,9 +164,10 @@ def visit_form(
     spec = _spec(name, "visit")
     require(me, "enter_data")
     subject_for(session, me, code)
-    if visit not in {v.code for v in subject_timeline(session, code, date.today())}:
+    timeline = {v.code: v for v in subject_timeline(session, code, date.today())}
+    if visit not in timeline:
         raise HTTPException(status_code=404, detail=f"{code} has no visit {visit}")
-    values, notice = _notice(session, code, visit, spec)
+    values, notice = _notice(session, code, timeline[visit], spec)
     return render_form(
         request, me, spec, code=code, visit=visit, values=values, errors={}, notice=notice
     )

@@ -9,6 +9,7 @@ administration refuses anything but a released batch.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -57,7 +58,7 @@ class BatchSummary:
 
 
 def list_batches(
-    session: Session, *, site_ids: set[int] | frozenset[int] | None = None
+    session: Session, *, site_ids: AbstractSet[int] | None = None
 ) -> list[BatchSummary]:
     """Every batch (of the given sites' subjects) with its subject and release status."""
     subjects = {s.id: s for s in session.scalars(select(Subject))}

@@ -15,6 +15,7 @@ place inside their window: ``in_window / (done + missed + overdue)``.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import cast
@@ -192,7 +193,7 @@ class Dashboard:
         return None if closed == 0 else self.visits_in_window / closed
 
 
-def dashboard(session: Session, *, site_ids: set[int] | None, today: date) -> Dashboard:
+def dashboard(session: Session, *, site_ids: AbstractSet[int] | None, today: date) -> Dashboard:
     """The dashboard of the given sites (``None``: every site) on ``today``."""
     sites = {s.id: s.code for s in session.scalars(select(Site))}
     subjects = {

@@ -7,6 +7,7 @@ audited (the lock is enforced where every assessment is recorded, in ``hold_visi
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -102,7 +103,7 @@ def close_query(session: Session, *, actor: str, query_id: int) -> DataQuery:
 
 
 def list_queries(
-    session: Session, *, status: QueryStatus | None = None, site_ids: set[int] | None = None
+    session: Session, *, status: QueryStatus | None = None, site_ids: AbstractSet[int] | None = None
 ) -> list[DataQuery]:
     """Queries by status and, for a site-bound user, of his sites."""
     from alstrial.store.models import Subject

@@ -163,34 +163,27 @@ def api_alsfrs(
 def api_queries(session: DbSession, me: CurrentUser) -> list[dict[str, Any]]:
     """The queries of my sites."""
     require(me, "view_subjects")
-    codes = {s.study_code for s in visible_subjects(session, me)}
-    site_ids = None if me.sites is None else set(me.sites)
-    rows = []
     subjects = {s.id: s.study_code for s in session.scalars(select(Subject))}
-    for q in list_queries(session, site_ids=site_ids):
-        if subjects[q.subject_id] in codes:
-            rows.append(
-                {
-                    "id": q.id,
-                    "subject": subjects[q.subject_id],
-                    "record_table": q.record_table,
-                    "record_id": q.record_id,
-                    "field": q.field,
-                    "text": q.text,
-                    "status": q.status.value,
-                    "answer": q.answer,
-                }
-            )
-    return rows
+    return [
+        {
+            "id": q.id,
+            "subject": subjects[q.subject_id],
+            "record_table": q.record_table,
+            "record_id": q.record_id,
+            "field": q.field,
+            "text": q.text,
+            "status": q.status.value,
+            "answer": q.answer,
+        }
+        for q in list_queries(session, site_ids=me.sites)
+    ]
 
 
 @router.get("/dashboard")
 def api_dashboard(session: DbSession, me: CurrentUser) -> dict[str, Any]:
     """Enrolment, visit compliance, overdue visits, open queries and serious adverse events."""
     require(me, "view_subjects")
-    board = dashboard(
-        session, site_ids=None if me.sites is None else set(me.sites), today=date.today()
-    )
+    board = dashboard(session, site_ids=me.sites, today=date.today())
     return {
         "today": board.today,
         "registered": board.registered,

@@ -9,10 +9,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from alstrial.exceptions import AlstrialError, PermissionDeniedError
-from alstrial.services import evaluate_batch, find_batch, sign_release
+from alstrial.services import evaluate_batch, sign_release
 from alstrial.services.accounts import authenticate
 from alstrial.services.manufacturing import BatchSummary, list_batches
-from alstrial.store.models import Subject
 from alstrial.web.deps import CurrentUser, DbSession, Me, check_csrf, page, require
 
 router = APIRouter(include_in_schema=False)
@@ -20,8 +19,7 @@ router = APIRouter(include_in_schema=False)
 
 def batch_for(session: Session, me: Me, code: str) -> BatchSummary:
     """The batch if it belongs to a subject of the user's sites; 404 otherwise."""
-    site_ids = None if me.sites is None else set(me.sites)
-    for batch in list_batches(session, site_ids=site_ids):
+    for batch in list_batches(session, site_ids=me.sites):
         if batch.batch == code:
             return batch
     raise HTTPException(status_code=404, detail=f"no batch {code}")
@@ -30,8 +28,8 @@ def batch_for(session: Session, me: Me, code: str) -> BatchSummary:
 @router.get("/batches", response_class=HTMLResponse)
 def batches_page(request: Request, session: DbSession, me: CurrentUser) -> HTMLResponse:
     require(me, "view_batches")
-    site_ids = None if me.sites is None else set(me.sites)
-    return page(request, "batches.html.j2", me=me, batches=list_batches(session, site_ids=site_ids))
+    batches = list_batches(session, site_ids=me.sites)
+    return page(request, "batches.html.j2", me=me, batches=batches)
 
 
 def _batch_page(
@@ -42,16 +40,12 @@ def _batch_page(
     status: int = 200,
     error: str | None = None,
 ) -> HTMLResponse:
-    summary = batch_for(session, me, code)
-    batch = find_batch(session, code)
-    subject = session.get(Subject, batch.source_subject_id)
     return page(
         request,
         "batch.html.j2",
         status=status,
         me=me,
-        batch=summary,
-        subject=subject.study_code if subject else "",
+        batch=batch_for(session, me, code),
         evaluation=evaluate_batch(session, code),
         error=error,
     )

@@ -40,10 +40,9 @@ def queries_page(
         wanted = QueryStatus(status) if status else None
     except ValueError:
         raise HTTPException(status_code=400, detail=f"unknown query status {status!r}") from None
-    site_ids = None if me.sites is None else set(me.sites)
     rows = [
         q
-        for q in list_queries(session, status=wanted, site_ids=site_ids)
+        for q in list_queries(session, status=wanted, site_ids=me.sites)
         if not site or sites[subjects[q.subject_id].site_id] == site
     ]
     return page(

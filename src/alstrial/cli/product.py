@@ -168,23 +168,20 @@ release_app = typer.Typer(
 @batch_app.command("list")
 def batch_list(database: DatabaseOption = None, as_json: JsonOption = False) -> None:
     """Every batch with its subject and release status."""
-    from sqlalchemy import select
-
     from alstrial.cli.context import database_url, open_session
-    from alstrial.store.models import ProductBatch, Subject
+    from alstrial.services.manufacturing import list_batches
 
     with open_session(database_url(database)) as session:
-        codes = {s.id: s.study_code for s in session.scalars(select(Subject))}
         rows = [
             {
-                "batch": b.batch_code,
-                "subject": codes.get(b.source_subject_id),
-                "cells": b.final_cell_count,
+                "batch": b.batch,
+                "subject": b.subject,
+                "cells": b.cells,
                 "viability_pct": b.viability_pct,
-                "release_status": str(b.release_status),
-                "provenance": str(b.provenance),
+                "release_status": b.release_status,
+                "provenance": b.provenance,
             }
-            for b in session.scalars(select(ProductBatch).order_by(ProductBatch.batch_code))
+            for b in list_batches(session)
         ]
     if as_json:
         echo_json(rows)

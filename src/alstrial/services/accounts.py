@@ -159,7 +159,7 @@ def authenticate(
     if user is None or not user.active or user.password_hash is None:
         raise refused
     locked = user.locked_until
-    if locked is not None and locked.replace(tzinfo=locked.tzinfo or UTC) > moment:
+    if locked is not None and locked > moment:
         raise PermissionDeniedError(
             f"too many failed logins: the account is locked until {locked:%H:%M} UTC",
             form="login",

@@ -38,10 +38,6 @@ def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def create_api_token(session: Session, *, username: str, name: str, days: int = 90) -> NewToken:
     """Make a token for ``username`` valid for ``days`` (1-365)."""
     if not name.strip() or len(name) > 80:
@@ -104,7 +100,7 @@ def token_user(session: Session, secret: str, now: datetime | None = None) -> Us
     token = session.scalars(select(ApiToken).where(ApiToken.digest == _digest(secret))).first()
     if token is None or token.revoked_at is not None:
         raise refused
-    if _aware(token.expires_at) <= moment:
+    if token.expires_at <= moment:
         raise PermissionDeniedError(
             f"the API token expired on {token.expires_at:%Y-%m-%d}", form="token", field="token"
         )

@@ -238,3 +238,77 @@ def test_qualitative_lab_and_checklist_forms(web: TestClient, engine: Engine) ->
         results = session.scalars(sa.select(QualitativeLabResult)).all()
         assert [(r.test, r.result) for r in results] == [("HBsAg", "negative")]
         assert session.scalars(sa.select(ChecklistReview)).one().none_reported is True
+
+
+def test_registration_screening_and_enrolment_refuse_bad_input(
+    web: TestClient, engine: Engine
+) -> None:
+    """Each bad value comes back at its field (400) and writes nothing; good values register,
+    screen (each criterion shown) and enrol."""
+    from tests.helpers import ENROLMENT, row_counts
+
+    login(web, "coord-a")
+    token = csrf_of(web)
+    subject = {
+        "csrf": token,
+        "study_code": "S03",
+        "site": "A",
+        "sex": "female",
+        "age_years": "fifty",
+        "onset_region": "limb",
+        "riluzole": "yes",
+        "onset_date": "2022-01-10",
+        "diagnostic_category": "definite",
+    }
+    with make_session_factory(engine)() as session:
+        before = row_counts(session)
+    for field, value in (("age_years", "fifty"), ("age_years", "12"), ("site", "B")):
+        refused = web.post("/subjects/new", data=subject | {field: value})
+        assert refused.status_code == 400, (field, value)
+        assert f'id="err-{field}">' in refused.text
+        assert f'id="err-{field}"></span>' not in refused.text, (field, value)
+    with make_session_factory(engine)() as session:
+        assert row_counts(session) == before
+    created = web.post("/subjects/new", data=subject | {"age_years": "50"}, follow_redirects=False)
+    assert created.headers["location"] == "/subjects/S03/screening"
+    screening = {
+        "csrf": token,
+        "screening_date": ENROLMENT.isoformat(),
+        "familial_als": "no",
+        "alsfrs_total": "38",
+        "fvc_percent_predicted": "80",
+        "concomitant_disease": "no",
+        "immunotherapy_last_6_months": "no",
+    }
+    with make_session_factory(engine)() as session:
+        before = row_counts(session)
+    bad = web.post("/subjects/S03/screening", data=screening | {"alsfrs_total": "abc"})
+    assert bad.status_code == 400
+    assert "not a number" in bad.text.split('id="err-alsfrs_total">')[1].split("<")[0]
+    with make_session_factory(engine)() as session:
+        assert row_counts(session) == before
+    assert web.post("/subjects/S03/screening", data=screening).status_code == 200
+    page = web.get("/subjects/S03/screening").text
+    assert 'id="eligibility" class="pass">eligible' in page
+    enrol = {"csrf": token, "enrolment_date": ENROLMENT.isoformat()}
+    enrol["planned_administration_date"] = (ENROLMENT + timedelta(days=50)).isoformat()
+    unknown_arm = web.post("/subjects/S03/enrol", data=enrol | {"arm": "XX"})
+    assert unknown_arm.status_code == 400
+    assert "one of IT, IV" in unknown_arm.text
+    done = web.post("/subjects/S03/enrol", data=enrol | {"arm": "IT"}, follow_redirects=False)
+    assert done.headers["location"] == "/subjects/S03"
+
+
+def test_token_days_must_be_a_number(web: TestClient, engine: Engine) -> None:
+    from alstrial.store.models import ApiToken
+
+    login(web, "stats")
+    response = web.post("/tokens", data={"name": "x", "days": "many", "csrf": csrf_of_page(web)})
+    assert response.status_code == 400
+    assert "days must be a whole number" in response.text
+    with make_session_factory(engine)() as session:
+        assert session.query(ApiToken).count() == 0
+
+
+def csrf_of_page(client: TestClient, url: str = "/tokens") -> str:
+    return client.get(url).text.split('name="csrf" value="')[1].split('"')[0]

@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from alstrial.exceptions import AlstrialError, PermissionDeniedError
+from alstrial.exceptions import AlstrialError, PermissionDeniedError, ValidationError
 from alstrial.services.accounts import authenticate, change_password
 from alstrial.services.api_tokens import create_api_token, list_api_tokens, revoke_api_token
 from alstrial.web.deps import CurrentUser, DbSession, check_csrf, page
@@ -108,8 +108,12 @@ def tokens_create(
     secret: str | None = None
     error: str | None = None
     try:
+        if not days.strip().isdigit():
+            raise ValidationError(
+                f"days must be a whole number, not {days!r}", form="token", field="days"
+            )
         secret = create_api_token(
-            session, username=me.user.username, name=name, days=int(days) if days.isdigit() else 0
+            session, username=me.user.username, name=name, days=int(days)
         ).secret
     except AlstrialError as problem:
         error = problem.message

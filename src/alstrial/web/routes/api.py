@@ -6,7 +6,7 @@ the statistician's exports. Permissions and site boundaries are those of the pag
 site's subject is a 404.
 """
 
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Request
@@ -14,23 +14,13 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from alstrial.services import build_analysis_frames, list_queries, record_alsfrs
-from alstrial.services.overview import dashboard, subject_audit, subject_timeline
+from alstrial.services import SubjectSummary, build_analysis_frames, list_queries, record_alsfrs
+from alstrial.services.overview import AuditLine, dashboard, subject_audit, subject_timeline
 from alstrial.store.models import Subject
 from alstrial.web.deps import CurrentUser, DbSession, check_csrf, require, subject_for
 from alstrial.web.routes.subjects import visible_subjects
 
 router = APIRouter(prefix="/api", tags=["api"])
-
-
-class SubjectOut(BaseModel):
-    study_code: str
-    site: str
-    arm: str | None
-    status: str
-    visits_done: int
-    visits_planned: int
-    provenance: str
 
 
 class VisitOut(BaseModel):
@@ -49,19 +39,6 @@ class VisitOut(BaseModel):
 class SubjectDetail(BaseModel):
     subject: str
     visits: list[VisitOut]
-
-
-class AuditLineOut(BaseModel):
-    seq: int
-    recorded_at: datetime
-    actor: str
-    action: str
-    entity: str
-    record_id: str
-    field: str
-    old_value: str | None
-    new_value: str | None
-    reason: str | None
 
 
 class QueryOut(BaseModel):
@@ -88,11 +65,11 @@ class SavedOut(BaseModel):
     total: int
 
 
-@router.get("/subjects", response_model=list[SubjectOut])
-def api_subjects(session: DbSession, me: CurrentUser) -> list[dict[str, Any]]:
+@router.get("/subjects")
+def api_subjects(session: DbSession, me: CurrentUser) -> list[SubjectSummary]:
     """The subjects of my sites with arm, status and visit counts."""
     require(me, "view_subjects")
-    return [vars(s) for s in visible_subjects(session, me)]
+    return visible_subjects(session, me)
 
 
 @router.get("/subjects/{code}", response_model=SubjectDetail)
@@ -120,18 +97,18 @@ def api_subject(code: str, session: DbSession, me: CurrentUser) -> dict[str, Any
     }
 
 
-@router.get("/subjects/{code}/audit", response_model=list[AuditLineOut])
+@router.get("/subjects/{code}/audit")
 def api_audit(
     code: str,
     session: DbSession,
     me: CurrentUser,
     entity: str | None = None,
     field: str | None = None,
-) -> list[dict[str, Any]]:
+) -> list[AuditLine]:
     """Every audited change of the subject's records (optionally one table and field)."""
     require(me, "view_audit")
     subject_for(session, me, code)
-    return [vars(line) for line in subject_audit(session, code, entity=entity, field=field)]
+    return subject_audit(session, code, entity=entity, field=field)
 
 
 @router.post("/subjects/{code}/visits/{visit}/alsfrs", response_model=SavedOut, status_code=201)

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alstrial.protocol import Protocol
-from alstrial.services import list_subjects
+from alstrial.services import SubjectSummary, list_subjects
 from alstrial.services.lookup import current_protocol
 from alstrial.services.overview import (
     dashboard,
@@ -41,7 +41,7 @@ def my_sites(session: Session, me: Me) -> list[Site]:
     ]
 
 
-def visible_subjects(session: Session, me: Me) -> list[Any]:
+def visible_subjects(session: Session, me: Me) -> list[SubjectSummary]:
     codes = {s.code for s in my_sites(session, me)}
     return [s for s in list_subjects(session) if s.site in codes]
 

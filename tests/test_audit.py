@@ -158,3 +158,33 @@ def test_removing_the_last_events_is_named(session: Session) -> None:
     session.execute(sa.text("DELETE FROM audit_event WHERE seq = :seq"), {"seq": last})
     session.commit()
     assert "events were removed" in (verify_audit_trail(session).problem or "")
+
+
+def test_events_of_a_rolled_back_transaction_never_reach_the_trail(session: Session) -> None:
+    """Events are collected at each flush and written at commit: a transaction that flushed
+    and then rolled back leaves nothing, and the next commit writes only its own change, with
+    the saved value as its old value."""
+    _rating(session)
+    before = audit_count(session)
+    subject = session.scalars(sa.select(Subject)).one()
+    session.info[ACTOR_KEY] = ACTOR
+    session.info[REASON_KEY] = "weighed again"
+    subject.weight_kg = 70.0
+    session.flush()  # the change and its events are pending
+    session.rollback()
+    assert audit_count(session) == before
+    # After the rollback the attribute is expired: overwriting it is still an overwrite,
+    # which needs a reason, and the trail records the saved value as the old one.
+    session.info[ACTOR_KEY], session.info[REASON_KEY] = ACTOR, None
+    subject.weight_kg = 62.0
+    with pytest.raises(ValidationError, match="reason"):
+        session.commit()
+    session.rollback()
+    session.info[ACTOR_KEY], session.info[REASON_KEY] = ACTOR, "weighed again"
+    subject.weight_kg = 62.0
+    session.commit()
+    events = session.scalars(sa.select(AuditEvent).where(AuditEvent.seq > before)).all()
+    assert [(e.entity, e.field, e.old_value, e.new_value) for e in events] == [
+        ("subject", "weight_kg", "60.0", "62.0")
+    ]
+    assert verify_audit_trail(session).ok

@@ -1,10 +1,14 @@
 """The audit trail: append-only, hash-chained, written by the store for every change.
 
 Every flush of a session that inserts, updates or deletes an :class:`~alstrial.store.base.Audited`
-row writes one audit event per field changed: actor, UTC time, action, entity (table), record
-id, field, old value, new value and reason. Events are chained: each carries the SHA-256 of
-its own content and of the previous event, and a one-row head table holds the last sequence
-number and hash, locked for update so that concurrent writers append in turn.
+row yields one audit event per field changed: actor, UTC time, action, entity (table), record
+id, field, old value, new value and reason. The events of a transaction are collected at each
+flush and written just before it commits, in the same transaction: the data and its trail
+commit together or not at all. Events are chained: each carries the SHA-256 of its own content
+and of the previous event, and a one-row head table holds the last sequence number and hash,
+locked for update so that concurrent writers append in turn. Writing at commit rather than at
+each flush keeps that lock for the last three statements and the commit only, instead of for
+the rest of the service's work, so concurrent saves wait on one another far less.
 
 The listener is attached to every :class:`~sqlalchemy.orm.Session`, so no caller can change
 audited data through the ORM without leaving a trail; a session with no actor, or an update or
@@ -44,7 +48,14 @@ from sqlalchemy import (
 )
 from sqlalchemy import Enum as SqlEnum
 from sqlalchemy.engine import Connection
-from sqlalchemy.orm import LoaderCallableStatus, Mapped, Mapper, Session, mapped_column
+from sqlalchemy.orm import (
+    LoaderCallableStatus,
+    Mapped,
+    Mapper,
+    Session,
+    SessionTransaction,
+    mapped_column,
+)
 from sqlalchemy.types import JSON, TypeEngine
 
 from alstrial.exceptions import IntegrityError, ValidationError
@@ -252,18 +263,53 @@ def _require_actor_and_reason(session: Session, flush_context: Any, instances: A
         )
 
 
+@event.listens_for(Mapper, "mapper_configured")
+def _load_old_values(mapper: Mapper[Any], class_: type) -> None:
+    """Make every column of an audited model load its saved value before it is overwritten.
+
+    Without this, a value set on an expired attribute (after a rollback, say) carries no old
+    value in its history: the trail would record the old value as empty and the change would
+    pass as filling an empty field, without the reason an overwrite needs.
+    """
+    if issubclass(class_, Audited):
+        for prop in mapper.column_attrs:
+            event.listen(getattr(class_, prop.key), "set", _keep_value, active_history=True)
+
+
+def _keep_value(target: object, value: object, oldvalue: object, initiator: object) -> object:
+    return value
+
+
+#: Changes of the open transaction not yet in the trail: (change, actor, reason) each.
+_PENDING_KEY = "alstrial.audit_pending"
+
+
 @event.listens_for(Session, "after_flush")
-def _write_audit_events(session: Session, flush_context: Any) -> None:
+def _collect_audit_events(session: Session, flush_context: Any) -> None:
     changes = list(_changes(session))
-    if not changes:
-        return
-    connection = session.connection()
-    _append(connection, changes, actor=session.info[ACTOR_KEY], reason=session.info.get(REASON_KEY))
+    if changes:
+        actor, reason = session.info[ACTOR_KEY], session.info.get(REASON_KEY)
+        pending = session.info.setdefault(_PENDING_KEY, [])
+        pending.extend((change, actor, reason) for change in changes)
 
 
-def _append(
-    connection: Connection, changes: Sequence[_Change], *, actor: str, reason: str | None
-) -> None:
+@event.listens_for(Session, "before_commit")
+def _write_audit_events(session: Session) -> None:
+    session.flush()
+    pending = session.info.pop(_PENDING_KEY, None)
+    if pending:
+        _append(session.connection(), pending)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _discard_audit_events(session: Session, transaction: SessionTransaction) -> None:
+    """A transaction that ends without its commit (rollback, close) leaves no events behind."""
+    if transaction.parent is None:
+        session.info.pop(_PENDING_KEY, None)
+
+
+def _append(connection: Connection, pending: Sequence[tuple[_Change, str, str | None]]) -> None:
+    """Append one transaction's events to the chain (the head row is locked meanwhile)."""
     head = connection.execute(
         select(AuditHead.last_seq, AuditHead.last_hash).where(AuditHead.id == 1).with_for_update()
     ).one_or_none()
@@ -272,7 +318,7 @@ def _append(
     seq, prev_hash = head
     now = utc_now()
     rows = []
-    for change in changes:
+    for change, actor, reason in pending:
         seq += 1
         row = {
             "seq": seq,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
@@ -21,7 +22,7 @@ from alstrial.services import (
     screen_subject,
     subject_visits,
 )
-from alstrial.store.models import AlsfrsAssessment, Visit
+from alstrial.store.models import AlsfrsAssessment, Subject, Visit
 from alstrial.vocabulary import (
     AdverseEventOutcome,
     DispositionStatus,
@@ -421,3 +422,41 @@ def test_subject_not_enrolled_cannot_be_rated(session: Session) -> None:
         ),
         subject="S01",
     )
+
+
+def test_lookups_follow_the_store(session: Session) -> None:
+    """A subject whose insert was rolled back is not found, though this session looked it
+    up; a newly loaded protocol version is the current one at once."""
+    import hashlib
+
+    from alstrial.protocol import reference_protocol_text
+    from alstrial.services.lookup import current_protocol, find_subject, only_study
+    from alstrial.store.audit import ACTOR_KEY
+    from alstrial.store.models import ProtocolVersion
+    from tests.helpers import register
+
+    register(session, "S01")
+    subject = find_subject(session, "S01")
+    session.info[ACTOR_KEY] = ACTOR
+    ghost = Subject(**{c: getattr(subject, c) for c in ("study_id", "site_id", "sex")})
+    ghost.study_code, ghost.age_years, ghost.onset_region = "S99", 40, subject.onset_region
+    ghost.riluzole, ghost.provenance = False, subject.provenance
+    session.add(ghost)
+    session.flush()
+    assert find_subject(session, "S99") is ghost
+    session.rollback()
+    with pytest.raises(NotFoundError):
+        find_subject(session, "S99")
+    assert current_protocol(session).study.title
+    text = reference_protocol_text().replace('title = "', 'title = "Amended: ', 1)
+    session.info[ACTOR_KEY] = ACTOR
+    session.add(
+        ProtocolVersion(
+            study_id=only_study(session).id,
+            version="2",
+            text=text,
+            digest=hashlib.sha256(text.encode()).hexdigest(),
+        )
+    )
+    session.commit()
+    assert current_protocol(session).study.title.startswith("Amended: ")

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
-
-from sqlalchemy import select
+from sqlalchemy import func, inspect, select
 from sqlalchemy.orm import Session
 
 from alstrial.exceptions import ConflictError, NotFoundError
@@ -45,19 +43,39 @@ def latest_protocol_version(session: Session, study: Study) -> ProtocolVersion:
     return version
 
 
-@lru_cache(maxsize=32)
-def _parse_cached(text: str) -> Protocol:
-    return parse_protocol(text)
+#: Parsed protocols by the SHA-256 of their text (a stored version never changes).
+_PROTOCOLS: dict[str, Protocol] = {}
 
 
 def protocol_of(version: ProtocolVersion) -> Protocol:
     """The validated protocol of a stored version."""
-    return _parse_cached(version.text)
+    protocol = _PROTOCOLS.get(version.digest)
+    if protocol is None:
+        protocol = _PROTOCOLS[version.digest] = parse_protocol(version.text)
+    return protocol
 
 
 def current_protocol(session: Session) -> Protocol:
-    """The validated protocol of the study's latest version."""
-    return protocol_of(latest_protocol_version(session, only_study(session)))
+    """The validated protocol of the study's latest version.
+
+    Every service asks for it, so it costs one statement: the latest version's digest and
+    the number of studies; the text is read and parsed only for a digest not seen before.
+    """
+    studies = select(func.count()).select_from(Study).scalar_subquery()
+    latest = session.execute(
+        select(ProtocolVersion.id, ProtocolVersion.digest, studies)
+        .order_by(ProtocolVersion.id.desc())
+        .limit(1)
+    ).first()
+    if latest is None or latest[2] != 1:
+        study = only_study(session)  # raises the error that says what is wrong
+        return protocol_of(latest_protocol_version(session, study))
+    known = _PROTOCOLS.get(latest[1])
+    if known is not None:
+        return known
+    version = session.get(ProtocolVersion, latest[0])
+    assert version is not None  # it was just read
+    return protocol_of(version)
 
 
 def find_site(session: Session, code: str) -> Site:
@@ -68,11 +86,23 @@ def find_site(session: Session, code: str) -> Site:
     return site
 
 
+#: Subjects this session has looked up, by study code (the code never changes).
+_SUBJECTS_KEY = "alstrial.subjects"
+
+
 def find_subject(session: Session, code: str) -> Subject:
-    """The subject with this pseudonymous study code."""
-    subject = session.scalars(select(Subject).where(Subject.study_code == code)).one_or_none()
-    if subject is None:
-        raise NotFoundError(f"no subject {code!r}", subject=code)
+    """The subject with this pseudonymous study code.
+
+    A request looks the subject up more than once (the site check, then the service); the
+    session remembers it, as its identity map would for a primary key.
+    """
+    known: dict[str, Subject] = session.info.setdefault(_SUBJECTS_KEY, {})
+    subject = known.get(code)
+    if subject is None or not inspect(subject).persistent:  # e.g. its insert rolled back
+        subject = session.scalars(select(Subject).where(Subject.study_code == code)).one_or_none()
+        if subject is None:
+            raise NotFoundError(f"no subject {code!r}", subject=code)
+        known[code] = subject
     return subject
 
 

@@ -7,7 +7,7 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
 
-from alstrial.exceptions import ConflictError, ValidationError
+from alstrial.exceptions import ConflictError, NotFoundError, ValidationError
 from alstrial.protocol import window_status
 from alstrial.services.lookup import (
     current_protocol,
@@ -43,8 +43,11 @@ def visit_for_assessment(
     Raises a validation error when the protocol does not schedule ``assessment`` at the
     visit, when the date is in the future, or when the visit was marked missed.
     """
-    enrolment_of(session, subject, form=assessment)
-    visit = find_visit(session, subject, visit_code, form=assessment)
+    try:
+        visit = find_visit(session, subject, visit_code, form=assessment)
+    except NotFoundError:
+        enrolment_of(session, subject, form=assessment)  # visits exist once enrolled: say so
+        raise
     protocol = current_protocol(session)
     scheduled = [v.code for v in protocol.visits if assessment in v.assessments]
     if visit_code not in scheduled:

@@ -31,9 +31,9 @@ from alstrial.web.security import SessionSigner
 
 __all__ = ["ROUTE_MODULES", "create_app"]
 
-#: The route modules, in the order they are mounted: fixed paths (sign, check, new) before
-#: the generic form routes.
-ROUTE_MODULES = (account, review, subjects, qc, api, entry)
+#: The route modules, in the order they are matched: ``review`` (visit signatures) before
+#: the generic form routes of ``entry``, which come early because data entry is the busiest.
+ROUTE_MODULES = (account, review, entry, subjects, qc, api)
 
 _STATIC = {
     "htmx.min.js": "text/javascript",

@@ -5,18 +5,18 @@ templates, time zone) is set by :func:`alstrial.web.app.create_app` on ``app.sta
 No ``from __future__ import annotations``: FastAPI reads these annotations at run time.
 """
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from alstrial.exceptions import PermissionDeniedError
-from alstrial.services.accounts import user_site_ids
+from alstrial.exceptions import NotFoundError, PermissionDeniedError
+from alstrial.services.accounts import user_and_sites, user_site_ids
 from alstrial.services.api_tokens import token_user
+from alstrial.services.lookup import find_subject
 from alstrial.store.models import Subject, User
 from alstrial.web.permissions import ALL_SITES, allowed
 from alstrial.web.security import COOKIE, SessionData
@@ -56,7 +56,11 @@ class Me:
         return self.sites is None or subject.site_id in self.sites
 
 
-def db(request: Request) -> Iterator[Session]:
+async def db(request: Request) -> AsyncIterator[Session]:
+    """A session for the request. The dependencies are ``async`` so that they run on the
+    event loop: a synchronous dependency costs a hop to the thread pool and back on every
+    request (their database calls are short and a worker's Python runs one at a time anyway).
+    """
     with request.app.state.session_factory() as session:
         yield session
 
@@ -66,25 +70,26 @@ DbSession = Annotated[Session, Depends(db)]
 _PASSWORD_FREE = {"/password", "/logout"}
 
 
-def current(request: Request, session: DbSession) -> Me:
+async def current(request: Request, session: DbSession) -> Me:
     """The user of a session cookie, or of a bearer token on the JSON API; 401 otherwise."""
     data: SessionData | None = None
-    user: User | None = None
+    found: tuple[User, set[int]] | None = None
     authorization = request.headers.get("authorization", "")
     if authorization.lower().startswith("bearer ") and request.url.path.startswith("/api/"):
         try:
             user = token_user(session, authorization[7:].strip())
         except PermissionDeniedError as error:
             raise HTTPException(status_code=401, detail=error.message) from None
+        found = user, user_site_ids(session, user)
     else:
         data = request.app.state.signer.read(request.cookies.get(COOKIE))
-        user = session.get(User, data.user_id) if data else None
-    if user is None or not user.active:
+        found = user_and_sites(session, data.user_id) if data else None
+    if found is None or not found[0].active:
         raise HTTPException(status_code=401, detail="log in first")
+    user, site_ids = found
     if user.must_change_password and request.url.path not in _PASSWORD_FREE:
         raise PasswordChangeRequiredError()
-    sites = None if user.role in ALL_SITES else frozenset(user_site_ids(session, user))
-    return Me(user, data, sites)
+    return Me(user, data, None if user.role in ALL_SITES else frozenset(site_ids))
 
 
 CurrentUser = Annotated[Me, Depends(current)]
@@ -99,7 +104,10 @@ def require(me: Me, action: str) -> None:
 def subject_for(session: Session, me: Me, code: str) -> Subject:
     """The subject with this code if the user may see him; 404 otherwise (another site's
     subject is answered exactly as one that does not exist)."""
-    subject = session.scalars(select(Subject).where(Subject.study_code == code)).first()
+    try:
+        subject = find_subject(session, code)
+    except NotFoundError:
+        subject = None
     if subject is None or not me.may_see(subject):
         raise HTTPException(status_code=404, detail=f"no subject {code}")
     return subject

@@ -54,18 +54,9 @@ def serve_command(
     """Run the web application (uvicorn)."""
     import os
 
-    import uvicorn
-
     from alstrial.cli.context import database_url
+    from alstrial.web.serve import serve
 
     # The workers build the application from the settings: hand them the database chosen here.
     os.environ["ALSTRIAL_DATABASE_URL"] = database_url(database)
-    uvicorn.run(
-        "alstrial.web.asgi:app_from_settings",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        access_log=access_log,
-        log_level="info" if access_log else "warning",
-    )
+    serve(host, port, workers=workers, access_log=access_log)

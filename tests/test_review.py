@@ -1,4 +1,4 @@
-"""Queries and visit signatures through the services, on both back ends."""
+"""Queries, visit and casebook signatures through the services, on both back ends."""
 
 from __future__ import annotations
 
@@ -11,18 +11,24 @@ from sqlalchemy.orm import Session
 from alstrial.exceptions import ConflictError, PermissionDeniedError
 from alstrial.services import (
     answer_query,
+    casebook_state,
     close_query,
     list_queries,
+    mark_visit_missed,
     open_query,
     record_alsfrs,
+    record_disposition,
     record_spirometry,
+    sign_casebook,
     sign_visit,
     verify_audit_trail,
 )
 from alstrial.services.accounts import create_account
-from alstrial.store.models import VisitSignature
-from alstrial.vocabulary import QueryStatus
-from tests.helpers import ACTOR, DAY0, FULL_ITEMS, enrolled, refused
+from alstrial.store.audit import AuditEvent, audited_mappers
+from alstrial.store.casebook_lock import casebook_subject_id
+from alstrial.store.models import CasebookSignature, Subject, VisitSignature
+from alstrial.vocabulary import DispositionStatus, QueryStatus
+from tests.helpers import ACTOR, DAY0, ENROLMENT, FULL_ITEMS, enrolled, refused
 
 PASSWORD = "correct horse battery"
 W6 = DAY0 - timedelta(days=42)
@@ -113,3 +119,171 @@ def test_signature_locks_the_visit(session: Session) -> None:
     spirometry(reason="FVC added from the source after signature")
     assert session.scalars(sa.select(VisitSignature)).first() is None
     assert verify_audit_trail(session).problem is None
+
+
+def test_casebook_signature_needs_a_complete_casebook_and_locks_it(session: Session) -> None:
+    enrolled(session)
+    accounts(session)
+    rating = record_alsfrs(
+        session,
+        actor=ACTOR,
+        subject_code="S01",
+        visit_code="W-6",
+        assessment_date=W6,
+        items=FULL_ITEMS,
+    )
+    query = open_query(
+        session,
+        actor="mon",
+        subject_code="S01",
+        record_table="alsfrs_assessment",
+        record_id=str(rating.id),
+        field="item_1",
+        text="Please confirm speech",
+    )
+    state = casebook_state(session, "S01")
+    assert not state.ready
+    assert state.blockers == ("no disposition is recorded", f"query {query.id} not closed")
+    error = refused(
+        session,
+        ConflictError,
+        lambda: sign_casebook(session, actor="inv", password=PASSWORD, subject_code="S01"),
+        field="casebook",
+    )
+    assert "no disposition is recorded" in error.message
+
+    # Withdrawn before day 0: the visits whose window opened by then must be done or missed.
+    record_disposition(
+        session,
+        actor=ACTOR,
+        subject_code="S01",
+        status=DispositionStatus.WITHDRAWN,
+        disposition_date=ENROLMENT + timedelta(days=30),
+        reason="withdrew consent",
+    )
+    pending = [b for b in casebook_state(session, "S01").blockers if b.startswith("visit")]
+    assert len(pending) == 1 and "W-6" not in pending[0], pending
+    for code in pending[0].split(" before")[0].split(" ", 1)[1].split(", "):
+        mark_visit_missed(session, actor=ACTOR, subject_code="S01", visit_code=code, reason="gone")
+    answer_query(session, actor="coord", query_id=query.id, answer="Confirmed")
+    assert casebook_state(session, "S01").blockers == (f"query {query.id} not closed",)
+    close_query(session, actor="mon", query_id=query.id)
+    assert casebook_state(session, "S01").ready
+
+    refused(
+        session,
+        PermissionDeniedError,
+        lambda: sign_casebook(session, actor="coord", password=PASSWORD, subject_code="S01"),
+    )
+    with pytest.raises(PermissionDeniedError):
+        sign_casebook(session, actor="inv", password="wrong password!", subject_code="S01")
+    sign_casebook(session, actor="inv", password=PASSWORD, subject_code="S01")
+    state = casebook_state(session, "S01")
+    assert (state.signed_by, state.blockers, state.ready) == ("inv", (), False)
+    refused(
+        session,
+        ConflictError,
+        lambda: sign_casebook(session, actor="inv", password=PASSWORD, subject_code="S01"),
+        field="casebook",
+    )
+
+    # A query is not casebook data: opening one leaves the signature in place.
+    open_query(
+        session,
+        actor="mon",
+        subject_code="S01",
+        record_table="alsfrs_assessment",
+        record_id=str(rating.id),
+        field="item_2",
+        text="A late question",
+    )
+    assert session.scalars(sa.select(CasebookSignature)).first() is not None
+
+    def spirometry(reason: str | None = None) -> object:
+        return record_spirometry(
+            session,
+            actor=ACTOR,
+            subject_code="S01",
+            visit_code="W-6",
+            assessment_date=W6,
+            fvc_litres=3.6,
+            reason=reason,
+        )
+
+    error = refused(session, ConflictError, spirometry, field="reason")
+    assert "casebook of S01 is signed" in error.message
+    spirometry(reason="FVC found in the source after the casebook was signed")
+    assert session.scalars(sa.select(CasebookSignature)).first() is None
+    removal = session.scalars(
+        sa.select(AuditEvent).where(
+            AuditEvent.entity == "casebook_signature", AuditEvent.action == "delete"
+        )
+    ).first()
+    assert removal is not None
+    assert removal.reason == "FVC found in the source after the casebook was signed"
+    assert verify_audit_trail(session).problem is None
+
+
+def test_every_casebook_row_leads_to_its_subject(demo_session: Session) -> None:
+    """Each model's ``casebook_key`` reaches the right subject (the demo trial's rows, plus an
+    MRI with a finding, a checklist review and a serology result the demo does not record)."""
+    from alstrial.services import record_checklist_review, record_mri, record_qualitative_lab
+    from alstrial.services.safety import MriFinding
+    from alstrial.store.models import Visit
+
+    from alstrial.services.lookup import current_protocol
+
+    subject = demo_session.scalars(sa.select(Subject).order_by(Subject.id)).first()
+    assert subject is not None
+    held = {
+        v.code: v
+        for v in demo_session.scalars(
+            sa.select(Visit).where(Visit.subject_id == subject.id, Visit.actual_date.is_not(None))
+        )
+    }
+    protocol = current_protocol(demo_session)
+
+    def at(assessment: str) -> dict[str, object]:
+        """The first held visit that schedules ``assessment``, and its date."""
+        visit = next(held[v.code] for v in protocol.visits if assessment in v.assessments)
+        return {"subject_code": subject.study_code, "visit_code": visit.code, "on": visit.actual_date}
+
+    mri, serology, checklist = at("mri"), at("labs"), at("adverse_events")
+    record_mri(
+        demo_session,
+        actor=ACTOR,
+        subject_code=subject.study_code,
+        visit_code=str(mri["visit_code"]),
+        exam_date=mri["on"],  # type: ignore[arg-type]
+        regions=["brain"],
+        findings=[MriFinding("brain", "White matter hyperintensity", "FLAIR")],
+    )
+    record_qualitative_lab(
+        demo_session,
+        actor=ACTOR,
+        subject_code=subject.study_code,
+        visit_code=str(serology["visit_code"]),
+        sample_date=serology["on"],  # type: ignore[arg-type]
+        panel="serology",
+        test="HBsAg",
+        result="negative",
+    )
+    record_checklist_review(
+        demo_session,
+        actor=ACTOR,
+        subject_code=subject.study_code,
+        visit_code=str(checklist["visit_code"]),
+        reviewed_on=checklist["on"],  # type: ignore[arg-type]
+        none_reported=True,
+    )
+    subjects = set(demo_session.scalars(sa.select(Subject.id)))
+    models = [m.class_ for m in audited_mappers() if m.class_.casebook_key is not None]
+    assert len(models) == 16
+    for model in models:
+        rows = demo_session.scalars(sa.select(model)).all()
+        assert rows, f"no {model.__tablename__} row to check"
+        for row in rows:
+            owner = casebook_subject_id(demo_session, row)
+            assert owner in subjects, model.__tablename__
+            if model.__tablename__ in ("mri_finding", "checklist_review"):
+                assert owner == subject.id

@@ -26,10 +26,13 @@ from alstrial.services.outcomes import (
 )
 from alstrial.services.product import BatchResults, record_product_batch
 from alstrial.services.review import (
+    CasebookState,
     answer_query,
+    casebook_state,
     close_query,
     list_queries,
     open_query,
+    sign_casebook,
     sign_visit,
 )
 from alstrial.services.safety import (
@@ -56,6 +59,7 @@ __all__ = [
     "AnalysisFrames",
     "BatchRecord",
     "BatchResults",
+    "CasebookState",
     "SubjectFacts",
     "SubjectSummary",
     "VitalsReading",
@@ -64,6 +68,7 @@ __all__ = [
     "answer_query",
     "audit_head",
     "build_analysis_frames",
+    "casebook_state",
     "close_query",
     "create_study",
     "enrol_subject",
@@ -96,6 +101,7 @@ __all__ = [
     "register_subject",
     "report_adverse_event",
     "screen_subject",
+    "sign_casebook",
     "sign_release",
     "sign_visit",
     "subject_visits",

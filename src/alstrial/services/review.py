@@ -1,13 +1,19 @@
-"""Data queries (monitor opens, site answers, monitor closes) and visit signatures.
+"""Data queries (monitor opens, site answers, monitor closes), visit and casebook signatures.
 
 An investigator signs a visit by entering his password again; the signature locks the
 visit: a later change to any of its records needs a reason, removes the signature and is
 audited (the lock is enforced where every assessment is recorded, in ``hold_visit``).
+
+He signs a subject's whole casebook the same way once it is complete: the disposition is
+recorded, every visit up to the disposition date is done or missed, and no query on the
+subject is still open or answered. That signature locks every casebook row of the subject;
+the store enforces it at each flush (:mod:`alstrial.store.casebook_lock`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -17,10 +23,27 @@ from alstrial.exceptions import ConflictError, NotFoundError, PermissionDeniedEr
 from alstrial.services.accounts import authenticate
 from alstrial.services.lookup import find_subject, find_visit
 from alstrial.services.transaction import transaction
-from alstrial.store.models import DataQuery, User, VisitSignature
-from alstrial.vocabulary import QueryStatus, Role
+from alstrial.store.models import (
+    CasebookSignature,
+    DataQuery,
+    Disposition,
+    Subject,
+    User,
+    Visit,
+    VisitSignature,
+)
+from alstrial.vocabulary import QueryStatus, Role, VisitStatus
 
-__all__ = ["answer_query", "close_query", "list_queries", "open_query", "sign_visit"]
+__all__ = [
+    "CasebookState",
+    "answer_query",
+    "casebook_state",
+    "close_query",
+    "list_queries",
+    "open_query",
+    "sign_casebook",
+    "sign_visit",
+]
 
 
 def _user(session: Session, username: str) -> User:
@@ -106,8 +129,6 @@ def list_queries(
     session: Session, *, status: QueryStatus | None = None, site_ids: AbstractSet[int] | None = None
 ) -> list[DataQuery]:
     """Queries by status and, for a site-bound user, of his sites."""
-    from alstrial.store.models import Subject
-
     rows = session.scalars(select(DataQuery).order_by(DataQuery.id)).all()
     sites = {s.id: s.site_id for s in session.scalars(select(Subject))}
     return [
@@ -128,11 +149,7 @@ def sign_visit(
     meaning: str = "I confirm the data of this visit",
 ) -> VisitSignature:
     """An investigator signs a visit, entering his password again."""
-    user = authenticate(session, actor, password)
-    if user.role is not Role.INVESTIGATOR:
-        raise PermissionDeniedError(
-            "only an investigator signs a visit", form="signature", field="actor", value=actor
-        )
+    user = _investigator(session, actor, password, "a visit")
     subject = find_subject(session, subject_code)
     visit = find_visit(session, subject, visit_code, form="signature")
     if session.scalars(select(VisitSignature).where(VisitSignature.visit_id == visit.id)).first():
@@ -145,6 +162,112 @@ def sign_visit(
     with transaction(session, actor=actor):
         signature = VisitSignature(
             visit_id=visit.id, signed_by_id=user.id, signed_at=datetime.now(UTC), meaning=meaning
+        )
+        session.add(signature)
+    return signature
+
+
+def _investigator(session: Session, actor: str, password: str, what: str) -> User:
+    user = authenticate(session, actor, password)
+    if user.role is not Role.INVESTIGATOR:
+        raise PermissionDeniedError(
+            f"only an investigator signs {what}", form="signature", field="actor", value=actor
+        )
+    return user
+
+
+@dataclass(frozen=True)
+class CasebookState:
+    """Whether a subject's casebook is signed, and if not, what stops it being signed."""
+
+    subject_code: str
+    signed_by: str | None
+    signed_at: datetime | None
+    blockers: tuple[str, ...]
+
+    @property
+    def ready(self) -> bool:
+        """True when unsigned and nothing stops the signature."""
+        return self.signed_by is None and not self.blockers
+
+
+def casebook_state(session: Session, subject_code: str) -> CasebookState:
+    """A casebook's signature, or the reasons it cannot be signed yet (module docstring)."""
+    subject = find_subject(session, subject_code)
+    signed = session.execute(
+        select(User.username, CasebookSignature.signed_at)
+        .join(User, User.id == CasebookSignature.signed_by_id)
+        .where(CasebookSignature.subject_id == subject.id)
+    ).first()
+    if signed is not None:
+        return CasebookState(subject_code, signed[0], signed[1], ())
+    blockers: list[str] = []
+    disposition = session.scalars(
+        select(Disposition).where(Disposition.subject_id == subject.id)
+    ).first()
+    if disposition is None:
+        blockers.append("no disposition is recorded")
+    else:
+        pending = session.scalars(
+            select(Visit.code)
+            .where(
+                Visit.subject_id == subject.id,
+                Visit.status == VisitStatus.SCHEDULED,
+                Visit.window_start <= disposition.disposition_date,
+            )
+            .order_by(Visit.day)
+        ).all()
+        if pending:
+            blockers.append(
+                f"visit{'s' if len(pending) > 1 else ''} {', '.join(pending)} before the "
+                f"disposition ({disposition.disposition_date}) "
+                f"{'are' if len(pending) > 1 else 'is'} neither done nor missed"
+            )
+    unresolved = session.scalars(
+        select(DataQuery.id)
+        .where(DataQuery.subject_id == subject.id, DataQuery.status != QueryStatus.CLOSED)
+        .order_by(DataQuery.id)
+    ).all()
+    if unresolved:
+        blockers.append(
+            f"quer{'ies' if len(unresolved) > 1 else 'y'} "
+            f"{', '.join(str(i) for i in unresolved)} not closed"
+        )
+    return CasebookState(subject_code, None, None, tuple(blockers))
+
+
+def sign_casebook(
+    session: Session,
+    *,
+    actor: str,
+    password: str,
+    subject_code: str,
+    meaning: str = "I confirm the data of this casebook",
+) -> CasebookSignature:
+    """An investigator signs a subject's complete casebook, entering his password again."""
+    user = _investigator(session, actor, password, "a casebook")
+    state = casebook_state(session, subject_code)
+    if state.signed_by is not None:
+        raise ConflictError(
+            f"the casebook of {subject_code} is signed already (by {state.signed_by})",
+            form="signature",
+            field="casebook",
+            value=subject_code,
+        )
+    if state.blockers:
+        raise ConflictError(
+            f"the casebook of {subject_code} is not ready to sign: {'; '.join(state.blockers)}",
+            form="signature",
+            field="casebook",
+            value=subject_code,
+        )
+    subject = find_subject(session, subject_code)
+    with transaction(session, actor=actor):
+        signature = CasebookSignature(
+            subject_id=subject.id,
+            signed_by_id=user.id,
+            signed_at=datetime.now(UTC),
+            meaning=meaning,
         )
         session.add(signature)
     return signature

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import DateTime, Dialect, Enum, MetaData
 from sqlalchemy.orm import DeclarativeBase
@@ -79,3 +79,8 @@ class Audited:
     """
 
     workflow_fields: frozenset[str] = frozenset()
+    #: The column that leads to the subject whose casebook holds this row (``subject_id``,
+    #: ``visit_id``, ``exam_id``, or ``id`` on the subject itself); ``None`` for rows that are
+    #: not casebook data (accounts, manufacturing, queries, signatures). A signed casebook is
+    #: locked through it (:mod:`alstrial.store.casebook_lock`).
+    casebook_key: ClassVar[str | None] = None

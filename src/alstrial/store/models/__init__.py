@@ -10,7 +10,7 @@ from alstrial.store.models.clinical import (
     Spirometry,
 )
 from alstrial.store.models.manufacturing import CultureEvent, FlowMarkerResult, ReleaseDecision
-from alstrial.store.models.review import DataQuery, VisitSignature
+from alstrial.store.models.review import CasebookSignature, DataQuery, VisitSignature
 from alstrial.store.models.safety import (
     ChecklistReview,
     LabResult,
@@ -29,6 +29,7 @@ __all__ = [
     "AdverseEvent",
     "AlsfrsAssessment",
     "ApiToken",
+    "CasebookSignature",
     "ChecklistReview",
     "CultureEvent",
     "DataQuery",
@@ -56,3 +57,6 @@ __all__ = [
     "VisitSignature",
     "VitalSigns",
 ]
+
+# Registers the listener that locks signed casebooks (it needs the models above).
+import alstrial.store.casebook_lock  # noqa: F401

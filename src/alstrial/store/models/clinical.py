@@ -38,6 +38,7 @@ class AlsfrsAssessment(Audited, Base):
     never mixed (``scale_version`` says which)."""
 
     __tablename__ = "alsfrs_assessment"
+    casebook_key = "subject_id"
     __table_args__ = (
         UniqueConstraint("visit_id"),
         CheckConstraint(_ITEM_RANGE, name="item_range"),
@@ -76,6 +77,7 @@ class Spirometry(Audited, Base):
     """Forced vital capacity in litres with its % predicted and the equation behind it."""
 
     __tablename__ = "spirometry"
+    casebook_key = "subject_id"
     __table_args__ = (
         UniqueConstraint("visit_id"),
         CheckConstraint("fvc_litres > 0 AND fvc_litres <= 10", name="fvc_range"),
@@ -142,6 +144,7 @@ class Administration(Audited, Base):
     """Administration of the cell product."""
 
     __tablename__ = "administration"
+    casebook_key = "subject_id"
     __table_args__ = (
         CheckConstraint("cells_given > 0", name="cells_positive"),
         CheckConstraint("volume_ml > 0", name="volume_positive"),
@@ -162,6 +165,7 @@ class AdverseEvent(Audited, Base):
     """An adverse event with grade, seriousness, relatedness and outcome."""
 
     __tablename__ = "adverse_event"
+    casebook_key = "subject_id"
     __table_args__ = (
         CheckConstraint("severity_grade BETWEEN 1 AND 5", name="grade_range"),
         CheckConstraint("end_date IS NULL OR end_date >= onset_date", name="end_after_onset"),
@@ -197,6 +201,7 @@ class Milestone(Audited, Base):
     """Gastrostomy, non-invasive ventilation, tracheostomy or death, with its date."""
 
     __tablename__ = "milestone"
+    casebook_key = "subject_id"
     __table_args__ = (UniqueConstraint("subject_id", "kind"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -211,6 +216,7 @@ class Disposition(Audited, Base):
     """How and when a subject left the study."""
 
     __tablename__ = "disposition"
+    casebook_key = "subject_id"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id"), unique=True)

@@ -1,4 +1,5 @@
-"""Monitoring and sign-off: data queries on a field, and investigators' visit signatures."""
+"""Monitoring and sign-off: data queries on a field, investigators' visit and casebook
+signatures."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from alstrial.store.base import Audited, Base, enum_column
 from alstrial.vocabulary import QueryStatus
 
-__all__ = ["DataQuery", "VisitSignature"]
+__all__ = ["CasebookSignature", "DataQuery", "VisitSignature"]
 
 
 class DataQuery(Audited, Base):
@@ -44,6 +45,22 @@ class VisitSignature(Audited, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     visit_id: Mapped[int] = mapped_column(ForeignKey("visit.id"), unique=True)
+    signed_by_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    signed_at: Mapped[datetime]
+    meaning: Mapped[str] = mapped_column(String(200))
+
+
+class CasebookSignature(Audited, Base):
+    """An investigator's signature on a subject's whole casebook; it locks all its data.
+
+    A later change to any casebook row of the subject (``Audited.casebook_key``) needs a reason
+    and removes this signature, in the same audited transaction.
+    """
+
+    __tablename__ = "casebook_signature"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id"), unique=True)
     signed_by_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
     signed_at: Mapped[datetime]
     meaning: Mapped[str] = mapped_column(String(200))

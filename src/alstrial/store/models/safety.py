@@ -27,6 +27,7 @@ class LabResult(Audited, Base):
     """One analyte at one visit: as entered, in the canonical unit, flagged and graded."""
 
     __tablename__ = "lab_result"
+    casebook_key = "subject_id"
     __table_args__ = (
         UniqueConstraint("visit_id", "analyte"),
         CheckConstraint("value >= 0", name="value_nonnegative"),
@@ -53,6 +54,7 @@ class VitalSigns(Audited, Base):
     """Vital signs at a time of a visit (several per visit: before and after an infusion)."""
 
     __tablename__ = "vital_signs"
+    casebook_key = "subject_id"
     __table_args__ = (
         CheckConstraint(
             "systolic_mmhg IS NULL OR systolic_mmhg BETWEEN 40 AND 300", name="systolic_range"
@@ -115,6 +117,7 @@ class ChecklistReview(Audited, Base):
     found. No row means the checklist was not asked, which is not the same as "none"."""
 
     __tablename__ = "checklist_review"
+    casebook_key = "visit_id"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     visit_id: Mapped[int] = mapped_column(ForeignKey("visit.id"), unique=True)
@@ -126,6 +129,7 @@ class MriExam(Audited, Base):
     """One MRI examination of a subject (brain, spinal cord) at a visit."""
 
     __tablename__ = "mri_exam"
+    casebook_key = "subject_id"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id"), index=True)
@@ -140,6 +144,7 @@ class MriFindingRecord(Audited, Base):
     """An abnormality seen on an examination; ``new`` is derived against the baseline exam."""
 
     __tablename__ = "mri_finding"
+    casebook_key = "exam_id"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     exam_id: Mapped[int] = mapped_column(ForeignKey("mri_exam.id"), index=True)
@@ -155,6 +160,7 @@ class QualitativeLabResult(Audited, Base):
     """A test with a categorical result: serology, virology, urinalysis dipstick, culture."""
 
     __tablename__ = "qualitative_lab_result"
+    casebook_key = "subject_id"
     __table_args__ = (UniqueConstraint("visit_id", "test"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)

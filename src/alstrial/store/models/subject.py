@@ -19,6 +19,7 @@ class Subject(Audited, Base):
     """A patient, known only by a pseudonymous study code."""
 
     __tablename__ = "subject"
+    casebook_key = "id"
     __table_args__ = (
         UniqueConstraint("study_id", "study_code"),
         CheckConstraint("age_years BETWEEN 0 AND 120", name="age_range"),
@@ -50,6 +51,7 @@ class Screening(Audited, Base):
     """A screening: the data entered and each eligibility criterion's result."""
 
     __tablename__ = "screening"
+    casebook_key = "subject_id"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id"), index=True)
@@ -65,6 +67,7 @@ class Enrolment(Audited, Base):
     """Enrolment of a subject into an arm of the protocol."""
 
     __tablename__ = "enrolment"
+    casebook_key = "subject_id"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id"), unique=True)
@@ -78,6 +81,7 @@ class Visit(Audited, Base):
     """A scheduled visit with its window and, once held, the actual date."""
 
     __tablename__ = "visit"
+    casebook_key = "subject_id"
     __table_args__ = (UniqueConstraint("subject_id", "code"),)
     workflow_fields = frozenset({"status", "window_status"})
 

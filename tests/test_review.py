@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -162,7 +162,8 @@ def test_casebook_signature_needs_a_complete_casebook_and_locks_it(session: Sess
         reason="withdrew consent",
     )
     pending = [b for b in casebook_state(session, "S01").blockers if b.startswith("visit")]
-    assert len(pending) == 1 and "W-6" not in pending[0], pending
+    assert len(pending) == 1, pending
+    assert "W-6" not in pending[0]
     for code in pending[0].split(" before")[0].split(" ", 1)[1].split(", "):
         mark_visit_missed(session, actor=ACTOR, subject_code="S01", visit_code=code, reason="gone")
     answer_query(session, actor="coord", query_id=query.id, answer="Confirmed")
@@ -228,10 +229,9 @@ def test_every_casebook_row_leads_to_its_subject(demo_session: Session) -> None:
     """Each model's ``casebook_key`` reaches the right subject (the demo trial's rows, plus an
     MRI with a finding, a checklist review and a serology result the demo does not record)."""
     from alstrial.services import record_checklist_review, record_mri, record_qualitative_lab
+    from alstrial.services.lookup import current_protocol
     from alstrial.services.safety import MriFinding
     from alstrial.store.models import Visit
-
-    from alstrial.services.lookup import current_protocol
 
     subject = demo_session.scalars(sa.select(Subject).order_by(Subject.id)).first()
     assert subject is not None
@@ -243,18 +243,19 @@ def test_every_casebook_row_leads_to_its_subject(demo_session: Session) -> None:
     }
     protocol = current_protocol(demo_session)
 
-    def at(assessment: str) -> dict[str, object]:
+    def at(assessment: str) -> tuple[str, date]:
         """The first held visit that schedules ``assessment``, and its date."""
         visit = next(held[v.code] for v in protocol.visits if assessment in v.assessments)
-        return {"subject_code": subject.study_code, "visit_code": visit.code, "on": visit.actual_date}
+        assert visit.actual_date is not None
+        return visit.code, visit.actual_date
 
     mri, serology, checklist = at("mri"), at("labs"), at("adverse_events")
     record_mri(
         demo_session,
         actor=ACTOR,
         subject_code=subject.study_code,
-        visit_code=str(mri["visit_code"]),
-        exam_date=mri["on"],  # type: ignore[arg-type]
+        visit_code=mri[0],
+        exam_date=mri[1],
         regions=["brain"],
         findings=[MriFinding("brain", "White matter hyperintensity", "FLAIR")],
     )
@@ -262,8 +263,8 @@ def test_every_casebook_row_leads_to_its_subject(demo_session: Session) -> None:
         demo_session,
         actor=ACTOR,
         subject_code=subject.study_code,
-        visit_code=str(serology["visit_code"]),
-        sample_date=serology["on"],  # type: ignore[arg-type]
+        visit_code=serology[0],
+        sample_date=serology[1],
         panel="serology",
         test="HBsAg",
         result="negative",
@@ -272,8 +273,8 @@ def test_every_casebook_row_leads_to_its_subject(demo_session: Session) -> None:
         demo_session,
         actor=ACTOR,
         subject_code=subject.study_code,
-        visit_code=str(checklist["visit_code"]),
-        reviewed_on=checklist["on"],  # type: ignore[arg-type]
+        visit_code=checklist[0],
+        reviewed_on=checklist[1],
         none_reported=True,
     )
     subjects = set(demo_session.scalars(sa.select(Subject.id)))

@@ -312,3 +312,96 @@ def test_token_days_must_be_a_number(web: TestClient, engine: Engine) -> None:
 
 def csrf_of_page(client: TestClient, url: str = "/tokens") -> str:
     return client.get(url).text.split('name="csrf" value="')[1].split('"')[0]
+
+
+def test_casebook_signature_through_the_web(web: TestClient, engine: Engine) -> None:
+    """The subject page says what stops the casebook being signed; once complete, only an
+    investigator with his password signs it; a later entry needs a reason (asked at the
+    field) and removes the signature."""
+    import sqlalchemy as sa
+
+    from alstrial.services import (
+        casebook_state,
+        mark_visit_missed,
+        record_alsfrs,
+        record_disposition,
+    )
+    from alstrial.store.models import CasebookSignature, VitalSigns
+    from alstrial.vocabulary import DispositionStatus
+    from tests.helpers import DAY0, ENROLMENT, FULL_ITEMS
+
+    w6 = DAY0 - timedelta(days=42)
+    with make_session_factory(engine)() as session:
+        create_account(
+            session,
+            actor=ACTOR,
+            username="inv-a",
+            role="investigator",
+            sites=["A"],
+            password=PASSWORD,
+        )
+        record_alsfrs(
+            session,
+            actor=ACTOR,
+            subject_code="S01",
+            visit_code="W-6",
+            assessment_date=w6,
+            items=FULL_ITEMS,
+        )
+    login(web, "inv-a")
+    page = web.get("/subjects/S01").text
+    assert "Not ready to sign" in page
+    assert "no disposition is recorded" in page
+    assert "Sign the casebook" not in page
+    refused = web.post("/subjects/S01/sign", data={"password": PASSWORD, "csrf": csrf_of(web)})
+    assert refused.status_code == 409
+    with make_session_factory(engine)() as session:
+        record_disposition(
+            session,
+            actor=ACTOR,
+            subject_code="S01",
+            status=DispositionStatus.WITHDRAWN,
+            disposition_date=ENROLMENT + timedelta(days=30),
+            reason="withdrew consent",
+        )
+        blockers = casebook_state(session, "S01").blockers
+        visits = blockers[0].split(" before")[0].split(" ", 1)[1].split(", ")
+        for visit in visits:
+            mark_visit_missed(
+                session, actor=ACTOR, subject_code="S01", visit_code=visit, reason="withdrawn"
+            )
+    assert "Sign the casebook" in web.get("/subjects/S01").text
+    login(web, "coord-a")
+    assert "Sign the casebook" not in web.get("/subjects/S01").text
+    sign = {"password": PASSWORD, "csrf": csrf_of(web)}
+    assert web.post("/subjects/S01/sign", data=sign).status_code == 403
+    login(web, "inv-a")
+    token = csrf_of(web)
+    assert (
+        web.post("/subjects/S01/sign", data={"password": "wrong password", "csrf": token})
+    ).status_code == 403
+    response = web.post(
+        "/subjects/S01/sign", data={"password": PASSWORD, "csrf": token}, follow_redirects=False
+    )
+    assert response.status_code == 303
+    assert "Signed by inv-a" in web.get("/subjects/S01").text
+    assert web.get("/api/subjects/S01").json()["casebook"]["signed_by"] == "inv-a"
+
+    login(web, "coord-a")
+    url = "/subjects/S01/visits/W-6/vitals"
+    assert "The casebook is signed by inv-a" in web.get(url).text
+    form = {"measured_at": f"{w6.isoformat()}T10:00", "heart_rate_bpm": "72", "csrf": csrf_of(web)}
+    locked = web.post(url, data=form)
+    assert locked.status_code == 400
+    assert 'data-field="reason"' in locked.text
+    assert "casebook of S01 is signed" in locked.text
+    with make_session_factory(engine)() as session:
+        assert session.scalars(sa.select(VitalSigns)).first() is None
+        assert session.scalars(sa.select(CasebookSignature)).first() is not None
+    saved = web.post(
+        url, data=form | {"reason": "late entry from the source"}, follow_redirects=False
+    )
+    assert saved.status_code == 303
+    with make_session_factory(engine)() as session:
+        assert session.scalars(sa.select(CasebookSignature)).first() is None
+    assert web.get("/api/subjects/S01").json()["casebook"]["signed_by"] is None

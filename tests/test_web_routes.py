@@ -59,6 +59,7 @@ ROUTES: dict[tuple[str, str], tuple[str, str | None]] = {
     ("POST", "/queries/{query_id}/answer"): ("subject", "answer_query"),
     ("POST", "/queries/{query_id}/close"): ("subject", "close_query"),
     ("POST", "/subjects/{code}/visits/{visit_code}/sign"): ("subject", "sign"),
+    ("POST", "/subjects/{code}/sign"): ("subject", "sign"),
     ("GET", "/subjects/{code}/screening"): ("subject", "view_subjects"),
     ("POST", "/subjects/{code}/screening"): ("subject", "enter_data"),
     ("POST", "/subjects/{code}/enrol"): ("subject", "enter_data"),
@@ -161,6 +162,7 @@ def _requests(
             f"/subjects/{code}/visits/{visit}/sign",
             form | {"password": PASSWORD},
         ),
+        ("/subjects/{code}/sign", "POST", f"/subjects/{code}/sign", form | {"password": PASSWORD}),
         ("/subjects/{code}/screening", "GET", f"/subjects/{code}/screening", {}),
         (
             "/subjects/{code}/screening",

@@ -61,8 +61,13 @@ def report_adverse_event(
     subject_code: str,
     report: AdverseEventReport,
     provenance: Provenance = Provenance.SOURCE,
+    reason: str | None = None,
 ) -> AdverseEvent:
-    """Report an adverse event of an enrolled subject."""
+    """Report an adverse event of an enrolled subject.
+
+    ``reason`` is needed once the visit or the subject's casebook is signed: the change
+    removes the signature.
+    """
     subject = find_subject(session, subject_code)
     enrolment = enrolment_of(session, subject, form="adverse_event")
 
@@ -124,7 +129,7 @@ def report_adverse_event(
     except ValidationError as error:
         error.subject = subject_code
         raise
-    with transaction(session, actor=actor):
+    with transaction(session, actor=actor, reason=reason):
         event = AdverseEvent(
             subject_id=subject.id,
             term=report.term.strip(),
@@ -179,8 +184,13 @@ def record_milestone(
     event_date: date,
     cause: str = "",
     provenance: Provenance = Provenance.SOURCE,
+    reason: str | None = None,
 ) -> Milestone:
-    """Record gastrostomy, non-invasive ventilation, tracheostomy or death (once each)."""
+    """Record gastrostomy, non-invasive ventilation, tracheostomy or death (once each).
+
+    ``reason`` is needed once the visit or the subject's casebook is signed: the change
+    removes the signature.
+    """
     subject = find_subject(session, subject_code)
     enrolment = enrolment_of(session, subject, form="milestone")
     if event_date < enrolment.enrolment_date:
@@ -212,7 +222,7 @@ def record_milestone(
             field="kind",
             value=kind.value,
         )
-    with transaction(session, actor=actor):
+    with transaction(session, actor=actor, reason=reason):
         milestone = Milestone(
             subject_id=subject.id,
             kind=kind,

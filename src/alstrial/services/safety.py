@@ -166,8 +166,13 @@ def record_vitals(
     visit_code: str,
     reading: VitalsReading,
     provenance: Provenance = Provenance.SOURCE,
+    reason: str | None = None,
 ) -> VitalSigns:
-    """Record a set of vital signs (the trial's 85/60 mmHg after IV infusion is one)."""
+    """Record a set of vital signs (the trial's 85/60 mmHg after IV infusion is one).
+
+    ``reason`` is needed once the visit or the subject's casebook is signed: the change
+    removes the signature.
+    """
     subject = find_subject(session, subject_code)
     if reading.measured_at.tzinfo is None:
         raise ValidationError(
@@ -209,7 +214,7 @@ def record_vitals(
             allowed=f"< {reading.systolic_mmhg} mmHg",
         )
     visit = visit_for_assessment(session, subject, visit_code, "vitals", reading.measured_at.date())
-    with transaction(session, actor=actor):
+    with transaction(session, actor=actor, reason=reason):
         row = VitalSigns(
             subject_id=subject.id, visit_id=visit.id, provenance=provenance, **vars(reading)
         )
@@ -389,10 +394,15 @@ def record_mri(
     regions: Sequence[str],
     findings: Sequence[MriFinding] = (),
     sequences: Sequence[str] = (),
+    reason: str | None = None,
 ) -> MriExam:
     """Record an MRI examination and its findings; each finding is marked ``new`` when the
     subject's earlier (baseline) examination did not show it (same region and abnormality,
-    or a mass where there was none)."""
+    or a mass where there was none).
+
+    ``reason`` is needed once the visit or the subject's casebook is signed: the change
+    removes the signature.
+    """
     subject = find_subject(session, subject_code)
     unknown = sorted(set(regions) - set(MRI_REGIONS))
     if not regions or unknown:
@@ -419,7 +429,7 @@ def record_mri(
             )
         ]
     new = {id(f) for f in new_abnormal_findings(baseline, findings)} if earlier else set()
-    with transaction(session, actor=actor):
+    with transaction(session, actor=actor, reason=reason):
         exam = MriExam(
             subject_id=subject.id,
             visit_id=visit.id,
@@ -458,8 +468,13 @@ def record_qualitative_lab(
     result: str,
     detail: str = "",
     provenance: Provenance = Provenance.SOURCE,
+    reason: str | None = None,
 ) -> QualitativeLabResult:
-    """Record a serology, virology, urinalysis or culture result (a controlled vocabulary)."""
+    """Record a serology, virology, urinalysis or culture result (a controlled vocabulary).
+
+    ``reason`` is needed once the visit or the subject's casebook is signed: the change
+    removes the signature.
+    """
     subject = find_subject(session, subject_code)
     tests = QUALITATIVE_TESTS.get(panel)
     if tests is None:
@@ -490,7 +505,7 @@ def record_qualitative_lab(
             allowed=", ".join(QUALITATIVE_RESULTS),
         )
     visit = visit_for_assessment(session, subject, visit_code, "labs", sample_date)
-    with transaction(session, actor=actor):
+    with transaction(session, actor=actor, reason=reason):
         row = QualitativeLabResult(
             subject_id=subject.id,
             visit_id=visit.id,

@@ -34,12 +34,16 @@ def record_administration(
     cells_given: float,
     volume_ml: float,
     provenance: Provenance = Provenance.SOURCE,
+    reason: str | None = None,
 ) -> Administration:
     """Record the administration at the protocol's day-0 visit.
 
     The route must be the arm's; the batch must exist and come from this subject (the
     product is autologous); with a recorded weight, the dose (cells / kg) must lie within the
     arm's tolerance around its target dose per kg.
+
+    ``reason`` is needed once the visit or the subject's casebook is signed: the change
+    removes the signature.
     """
     subject = find_subject(session, subject_code)
     enrolment = enrolment_of(session, subject, form="administration")
@@ -106,7 +110,7 @@ def record_administration(
             subject=subject_code,
             form="administration",
         )
-    with transaction(session, actor=actor):
+    with transaction(session, actor=actor, reason=reason):
         record = Administration(
             subject_id=subject.id,
             visit_id=visit.id,

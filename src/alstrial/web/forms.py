@@ -219,7 +219,10 @@ def _enum_choices(enum: Any) -> tuple[tuple[str, str], ...]:
 
 
 _REASON = Field(
-    "reason", "Reason for the change", required=False, hint="needed when saved data is changed"
+    "reason",
+    "Reason for the change",
+    required=False,
+    hint="needed when saved data is changed, or the visit or casebook is signed",
 )
 
 # ALSFRS-R -------------------------------------------------------------------------------
@@ -341,6 +344,7 @@ def _save_vitals(ctx: Context, values: Parsed) -> object:
             spo2_pct=values.get("spo2_pct"),
             note=values.get("note") or "",
         ),
+        reason=values.get("reason"),
     )
 
 
@@ -370,6 +374,7 @@ def _save_qualitative_lab(ctx: Context, values: Parsed) -> object:
         test=test,
         result=values["result"],
         detail=values.get("detail") or "",
+        reason=values.get("reason"),
     )
 
 
@@ -405,6 +410,7 @@ def _save_mri(ctx: Context, values: Parsed) -> object:
         exam_date=values["exam_date"],
         regions=values["regions"],
         findings=findings,
+        reason=values.get("reason"),
     )
 
 
@@ -418,6 +424,7 @@ def _save_administration(ctx: Context, values: Parsed) -> object:
         product_batch=values["product_batch"],
         cells_given=values["cells_given"],
         volume_ml=values["volume_ml"],
+        reason=values.get("reason"),
     )
 
 
@@ -442,6 +449,7 @@ def _save_adverse_event(ctx: Context, values: Parsed) -> object:
             expected=values["expected"],
             action_taken=values.get("action_taken"),
         ),
+        reason=values.get("reason"),
     )
 
 
@@ -453,6 +461,7 @@ def _save_milestone(ctx: Context, values: Parsed) -> object:
         kind=MilestoneKind(values["kind"]),
         event_date=values["event_date"],
         cause=values.get("cause") or "",
+        reason=values.get("reason"),
     )
 
 
@@ -531,6 +540,7 @@ FORMS: dict[str, FormSpec] = {
                 Field("temperature_c", "Temperature", "float", False, unit="°C"),
                 Field("spo2_pct", "SpO2", "float", False, unit="%"),
                 Field("note", "Note", required=False),
+                _REASON,
             ),
             _save_vitals,
             assessment="vitals",
@@ -575,6 +585,7 @@ FORMS: dict[str, FormSpec] = {
                     "result", "Result", "choice", choices=tuple((r, r) for r in QUALITATIVE_RESULTS)
                 ),
                 Field("detail", "Detail", required=False),
+                _REASON,
             ),
             _save_qualitative_lab,
             assessment="labs",
@@ -616,6 +627,7 @@ FORMS: dict[str, FormSpec] = {
                 Field("finding_sequence", "Finding: sequence", required=False),
                 Field("finding_mass", "Finding: a mass", "bool", False),
                 Field("finding_description", "Finding: description", required=False),
+                _REASON,
             ),
             _save_mri,
             assessment="mri",
@@ -635,6 +647,7 @@ FORMS: dict[str, FormSpec] = {
                 Field("product_batch", "Product batch", hint="a released batch of this subject"),
                 Field("cells_given", "Cells given", "float", hint="e.g. 1.4e8"),
                 Field("volume_ml", "Volume", "float", unit="mL"),
+                _REASON,
             ),
             _save_administration,
             assessment="administration",
@@ -677,6 +690,7 @@ FORMS: dict[str, FormSpec] = {
                 Field("treatment", "Treatment", required=False),
                 Field("action_taken", "Action taken", required=False),
                 Field("description", "Description", required=False),
+                _REASON,
             ),
             _save_adverse_event,
         ),
@@ -688,6 +702,7 @@ FORMS: dict[str, FormSpec] = {
                 Field("kind", "Milestone", "choice", choices=_enum_choices(MilestoneKind)),
                 Field("event_date", "Date", "date"),
                 Field("cause", "Cause (death)", required=False),
+                _REASON,
             ),
             _save_milestone,
         ),

@@ -6,7 +6,7 @@ the statistician's exports. Permissions and site boundaries are those of the pag
 site's subject is a 404.
 """
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Request
@@ -14,7 +14,13 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from alstrial.services import SubjectSummary, build_analysis_frames, list_queries, record_alsfrs
+from alstrial.services import (
+    SubjectSummary,
+    build_analysis_frames,
+    casebook_state,
+    list_queries,
+    record_alsfrs,
+)
 from alstrial.services.overview import AuditLine, dashboard, subject_audit, subject_timeline
 from alstrial.store.models import Subject
 from alstrial.web.deps import CurrentUser, DbSession, check_csrf, require, subject_for
@@ -36,8 +42,15 @@ class VisitOut(BaseModel):
     signed_by: str | None
 
 
+class CasebookOut(BaseModel):
+    signed_by: str | None
+    signed_at: datetime | None
+    blockers: list[str] = Field(description="what stops the casebook being signed, if unsigned")
+
+
 class SubjectDetail(BaseModel):
     subject: str
+    casebook: CasebookOut
     visits: list[VisitOut]
 
 
@@ -74,11 +87,18 @@ def api_subjects(session: DbSession, me: CurrentUser) -> list[SubjectSummary]:
 
 @router.get("/subjects/{code}", response_model=SubjectDetail)
 def api_subject(code: str, session: DbSession, me: CurrentUser) -> dict[str, Any]:
-    """A subject's visit calendar with each visit's state today and what is recorded."""
+    """A subject's visit calendar with each visit's state today and what is recorded, and
+    whether his casebook is signed (or what stops it being signed)."""
     require(me, "view_subjects")
     subject_for(session, me, code)
+    casebook = casebook_state(session, code)
     return {
         "subject": code,
+        "casebook": {
+            "signed_by": casebook.signed_by,
+            "signed_at": casebook.signed_at,
+            "blockers": list(casebook.blockers),
+        },
         "visits": [
             {
                 "visit": v.code,

@@ -18,6 +18,7 @@ from starlette.datastructures import FormData
 
 from alstrial.exceptions import AlstrialError
 from alstrial.services.overview import TimelineVisit, saved_record, subject_timeline
+from alstrial.services.review import casebook_state
 from alstrial.web.deps import CurrentUser, DbSession, Me, check_csrf, page, require, subject_for
 from alstrial.web.forms import FORMS, Context, FormSpec, check_form, parse_form
 
@@ -153,8 +154,21 @@ def _notice(
         notes.append(
             f"The visit is signed by {signed}: a change needs a reason and removes the signature."
         )
+    casebook = _casebook_notice(session, code)
+    if casebook:
+        notes.append(casebook)
     values = {k: "" if v is None else str(v) for k, v in (saved or {}).items()}
     return values, " ".join(notes) or None
+
+
+def _casebook_notice(session: Session, code: str) -> str | None:
+    signed_by = casebook_state(session, code).signed_by
+    if signed_by is None:
+        return None
+    return (
+        f"The casebook is signed by {signed_by}: a change needs a reason and removes the "
+        "casebook signature."
+    )
 
 
 @router.get("/subjects/{code}/visits/{visit}/{name}", response_class=HTMLResponse)
@@ -194,7 +208,16 @@ def subject_form(
     spec = _spec(name, "subject")
     require(me, "enter_data")
     subject_for(session, me, code)
-    return render_form(request, me, spec, code=code, visit=None, values={}, errors={})
+    return render_form(
+        request,
+        me,
+        spec,
+        code=code,
+        visit=None,
+        values={},
+        errors={},
+        notice=_casebook_notice(session, code),
+    )
 
 
 @router.post("/subjects/{code}/forms/{name}")

@@ -1,5 +1,5 @@
 """Queries (a monitor opens one on a field, the site answers, the monitor closes it) and
-visit signatures (an investigator enters his password again)."""
+visit and casebook signatures (an investigator enters his password again)."""
 
 from typing import Annotated
 
@@ -9,7 +9,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alstrial.exceptions import PermissionDeniedError
-from alstrial.services import answer_query, close_query, list_queries, open_query, sign_visit
+from alstrial.services import (
+    answer_query,
+    close_query,
+    list_queries,
+    open_query,
+    sign_casebook,
+    sign_visit,
+)
 from alstrial.store.models import DataQuery, Site, Subject
 from alstrial.vocabulary import QueryStatus
 from alstrial.web.deps import CurrentUser, DbSession, Me, check_csrf, page, require, subject_for
@@ -137,6 +144,25 @@ def visit_sign(
             subject_code=code,
             visit_code=visit_code,
         )
+    except PermissionDeniedError as error:
+        raise HTTPException(status_code=403, detail=error.message) from None
+    return RedirectResponse(f"/subjects/{code}", status_code=303)
+
+
+@router.post("/subjects/{code}/sign")
+def casebook_sign(
+    request: Request,
+    code: str,
+    session: DbSession,
+    me: CurrentUser,
+    password: Annotated[str, Form()],
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    check_csrf(request, me, csrf)
+    require(me, "sign")
+    subject_for(session, me, code)
+    try:
+        sign_casebook(session, actor=me.user.username, password=password, subject_code=code)
     except PermissionDeniedError as error:
         raise HTTPException(status_code=403, detail=error.message) from None
     return RedirectResponse(f"/subjects/{code}", status_code=303)

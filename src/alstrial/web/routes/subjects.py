@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alstrial.protocol import Protocol
-from alstrial.services import SubjectSummary, list_subjects
+from alstrial.services import SubjectSummary, casebook_state, list_subjects
 from alstrial.services.lookup import current_protocol
 from alstrial.services.overview import (
     dashboard,
@@ -155,6 +155,7 @@ def subject_page(request: Request, code: str, session: DbSession, me: CurrentUse
         me=me,
         code=code,
         timeline=subject_timeline(session, code, date.today()),
+        casebook=casebook_state(session, code),
         forms=FORMS,
     )
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import cast
 
 import pytest
 from fastapi.routing import APIRoute
@@ -49,6 +50,7 @@ ROUTES: dict[tuple[str, str], tuple[str, str | None]] = {
     ("GET", "/dashboard"): ("list", "view_subjects"),
     ("GET", "/queries"): ("list", "view_subjects"),
     ("GET", "/batches"): ("list", "view_batches"),
+    ("GET", "/batches/new"): ("list", "record_batch"),
     ("GET", "/api/subjects"): ("list", "view_subjects"),
     ("GET", "/api/queries"): ("list", "view_subjects"),
     ("GET", "/api/dashboard"): ("list", "view_subjects"),
@@ -67,6 +69,11 @@ ROUTES: dict[tuple[str, str], tuple[str, str | None]] = {
     ("GET", "/subjects/{code}/audit"): ("subject", "view_audit"),
     ("GET", "/batches/{code}"): ("subject", "view_batches"),
     ("POST", "/batches/{code}/release"): ("subject", "release_batch"),
+    ("POST", "/batches/new"): ("subject", "record_batch"),
+    ("GET", "/batches/{code}/forms/{name}"): ("subject", "record_batch"),
+    ("POST", "/batches/{code}/forms/{name}"): ("subject", "record_batch"),
+    ("GET", "/batches/{code}/flow"): ("subject", "record_batch"),
+    ("POST", "/batches/{code}/flow"): ("subject", "record_batch"),
     ("GET", "/api/subjects/{code}"): ("subject", "view_subjects"),
     ("GET", "/api/subjects/{code}/audit"): ("subject", "view_audit"),
     ("POST", "/api/subjects/{code}/visits/{visit}/alsfrs"): ("subject", "enter_data"),
@@ -185,6 +192,31 @@ def _requests(
             f"/batches/B-{code}/release",
             form | {"decision": "rejected", "reason": "r", "password": PASSWORD},
         ),
+        (
+            "/batches/new",
+            "POST",
+            "/batches/new",
+            form | {"subject": code, "batch_code": f"B2-{code}", "final_cell_count": "1e8"},
+        ),
+        (
+            "/batches/{code}/forms/{name}",
+            "GET",
+            f"/batches/B-{code}/forms/batch_record",
+            {},
+        ),
+        (
+            "/batches/{code}/forms/{name}",
+            "POST",
+            f"/batches/B-{code}/forms/culture_event",
+            form | {"kind": "medium_change"},
+        ),
+        ("/batches/{code}/flow", "GET", f"/batches/B-{code}/flow", {}),
+        (
+            "/batches/{code}/flow",
+            "POST",
+            f"/batches/B-{code}/flow",
+            form | {"markers": "CD73", "files": {"stained": b"x", "isotype": b"y"}},
+        ),
         ("/api/subjects/{code}", "GET", f"/api/subjects/{code}", {}),
         ("/api/subjects/{code}/audit", "GET", f"/api/subjects/{code}/audit", {}),
         (
@@ -216,6 +248,15 @@ def _send(client: TestClient, method: str, url: str, form: dict[str, object], cs
     if "json" in form:
         return client.post(
             url, json=form["json"], headers={"X-CSRF-Token": csrf}, follow_redirects=False
+        ).status_code
+    if "files" in form:
+        files = cast(dict[str, bytes], form["files"])
+        data = {k: v for k, v in form.items() if k != "files"}
+        return client.post(
+            url,
+            data=data,
+            files={name: (f"{name}.fcs", content) for name, content in files.items()},
+            follow_redirects=False,
         ).status_code
     return client.post(url, data=form, follow_redirects=False).status_code
 

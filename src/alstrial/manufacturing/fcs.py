@@ -30,7 +30,7 @@ import numpy.typing as npt
 
 from alstrial.exceptions import ValidationError
 
-__all__ = ["FcsError", "FcsSample", "Spillover", "parse_spillover", "read_fcs"]
+__all__ = ["FcsError", "FcsSample", "Spillover", "parse_fcs", "parse_spillover", "read_fcs"]
 
 _HEADER_BYTES = 58
 _SPILL_KEYWORDS = ("spillover", "spill", "comp")
@@ -301,13 +301,19 @@ def read_fcs(path: str | Path, *, strict: bool = True) -> FcsSample:
         For a missing, truncated, corrupt or inconsistent file, naming the file and the
         problem.
     """
-    import flowio  # deferred: only flow analyses need it
-
     name = str(path)
     try:
         raw = Path(path).read_bytes()
     except OSError as error:
         raise _fail(name, f"cannot be read ({error.strerror})") from None
+    return parse_fcs(raw, name, strict=strict)
+
+
+def parse_fcs(raw: bytes, name: str, *, strict: bool = True) -> FcsSample:
+    """Read an FCS file's bytes (an upload, say); ``name`` names it in errors and on the
+    sample. Otherwise as :func:`read_fcs`."""
+    import flowio  # deferred: only flow analyses need it
+
     repaired, notes = _repair_header(name, raw)
     caught: list[str] = []
     try:

@@ -32,6 +32,7 @@ from alstrial.vocabulary import CultureEventKind, Provenance, ReleaseStatus
 
 __all__ = [
     "BatchRecord",
+    "culture_events",
     "evaluate_batch",
     "find_batch",
     "list_batches",
@@ -87,6 +88,19 @@ def find_batch(session: Session, batch_code: str) -> ProductBatch:
             f"no batch {batch_code!r}", form="product_batch", field="batch_code", value=batch_code
         )
     return batch
+
+
+def culture_events(session: Session, batch_code: str) -> list[CultureEvent]:
+    """The culture steps of a batch in date order (seeding, medium changes, passages,
+    harvest)."""
+    batch = find_batch(session, batch_code)
+    return list(
+        session.scalars(
+            select(CultureEvent)
+            .where(CultureEvent.batch_id == batch.id)
+            .order_by(CultureEvent.event_date, CultureEvent.id)
+        )
+    )
 
 
 def _refuse(

@@ -60,12 +60,14 @@ from alstrial.vocabulary import (
 __all__ = [
     "ENROLMENT",
     "FORMS",
+    "REASON",
     "REGISTRATION",
     "Context",
     "Field",
     "FormSpec",
     "Parsed",
     "check_form",
+    "enum_choices",
     "parse_form",
     "with_choices",
 ]
@@ -97,15 +99,17 @@ class Context:
     subject: str
     visit: str | None
     timezone: ZoneInfo
+    batch: str | None = None
 
 
 @dataclass(frozen=True)
 class FormSpec:
-    """A form: title, scope (at a visit or of the subject), fields, save and live preview."""
+    """A form: title, scope (at a visit, of the subject, or of a cell-product batch), fields,
+    save and live preview."""
 
     name: str
     title: str
-    scope: Literal["visit", "subject"]
+    scope: Literal["visit", "subject", "batch"]
     fields: tuple[Field, ...]
     save: Callable[[Context, Parsed], object]
     preview: Callable[[Context, Parsed], Mapping[str, object]] | None = None
@@ -214,11 +218,11 @@ def with_choices(spec: FormSpec, name: str, choices: Sequence[tuple[str, str]]) 
     return replace(spec, fields=fields)
 
 
-def _enum_choices(enum: Any) -> tuple[tuple[str, str], ...]:
+def enum_choices(enum: Any) -> tuple[tuple[str, str], ...]:
     return tuple((member.value, member.value.replace("_", " ")) for member in enum)
 
 
-_REASON = Field(
+REASON = Field(
     "reason",
     "Reason for the change",
     required=False,
@@ -258,7 +262,7 @@ def _alsfrs_fields() -> tuple[Field, ...]:
             fields.append(Field("item_5", f"5. {label}", "score", hint="0-4"))
         else:
             fields.append(Field(f"item_{number}", f"{number}. {label}", "score", hint="0-4"))
-    return (*fields, _REASON)
+    return (*fields, REASON)
 
 
 def _alsfrs_items(values: Parsed) -> dict[str, int | None]:
@@ -520,7 +524,7 @@ FORMS: dict[str, FormSpec] = {
             (
                 Field("assessment_date", "Date of the test", "date"),
                 Field("fvc_litres", "FVC", "float", unit="L", hint="best of three, in litres"),
-                _REASON,
+                REASON,
             ),
             _save_spirometry,
             _preview_spirometry,
@@ -540,7 +544,7 @@ FORMS: dict[str, FormSpec] = {
                 Field("temperature_c", "Temperature", "float", False, unit="°C"),
                 Field("spo2_pct", "SpO2", "float", False, unit="%"),
                 Field("note", "Note", required=False),
-                _REASON,
+                REASON,
             ),
             _save_vitals,
             assessment="vitals",
@@ -559,7 +563,7 @@ FORMS: dict[str, FormSpec] = {
                 ),
                 Field("value", "Value", "float"),
                 Field("unit", "Unit", hint="as printed by the laboratory; converted"),
-                _REASON,
+                REASON,
             ),
             _save_lab,
             assessment="labs",
@@ -585,7 +589,7 @@ FORMS: dict[str, FormSpec] = {
                     "result", "Result", "choice", choices=tuple((r, r) for r in QUALITATIVE_RESULTS)
                 ),
                 Field("detail", "Detail", required=False),
-                _REASON,
+                REASON,
             ),
             _save_qualitative_lab,
             assessment="labs",
@@ -603,7 +607,7 @@ FORMS: dict[str, FormSpec] = {
                     False,
                     hint="tick only when the patient reported none; report events separately",
                 ),
-                _REASON,
+                REASON,
             ),
             _save_checklist,
             assessment="adverse_events",
@@ -627,7 +631,7 @@ FORMS: dict[str, FormSpec] = {
                 Field("finding_sequence", "Finding: sequence", required=False),
                 Field("finding_mass", "Finding: a mass", "bool", False),
                 Field("finding_description", "Finding: description", required=False),
-                _REASON,
+                REASON,
             ),
             _save_mri,
             assessment="mri",
@@ -647,7 +651,7 @@ FORMS: dict[str, FormSpec] = {
                 Field("product_batch", "Product batch", hint="a released batch of this subject"),
                 Field("cells_given", "Cells given", "float", hint="e.g. 1.4e8"),
                 Field("volume_ml", "Volume", "float", unit="mL"),
-                _REASON,
+                REASON,
             ),
             _save_administration,
             assessment="administration",
@@ -656,7 +660,7 @@ FORMS: dict[str, FormSpec] = {
             "visit_date",
             "Visit took place",
             "visit",
-            (Field("actual_date", "Date of the visit", "date"), _REASON),
+            (Field("actual_date", "Date of the visit", "date"), REASON),
             _save_visit_date,
         ),
         FormSpec(
@@ -682,15 +686,15 @@ FORMS: dict[str, FormSpec] = {
                     "relatedness",
                     "Related to the product",
                     "choice",
-                    choices=_enum_choices(Relatedness),
+                    choices=enum_choices(Relatedness),
                 ),
-                Field("outcome", "Outcome", "choice", choices=_enum_choices(AdverseEventOutcome)),
+                Field("outcome", "Outcome", "choice", choices=enum_choices(AdverseEventOutcome)),
                 Field("expected", "Expected", "bool", False),
                 Field("attributed_to", "Attributed to", required=False),
                 Field("treatment", "Treatment", required=False),
                 Field("action_taken", "Action taken", required=False),
                 Field("description", "Description", required=False),
-                _REASON,
+                REASON,
             ),
             _save_adverse_event,
         ),
@@ -699,10 +703,10 @@ FORMS: dict[str, FormSpec] = {
             "Milestone",
             "subject",
             (
-                Field("kind", "Milestone", "choice", choices=_enum_choices(MilestoneKind)),
+                Field("kind", "Milestone", "choice", choices=enum_choices(MilestoneKind)),
                 Field("event_date", "Date", "date"),
                 Field("cause", "Cause (death)", required=False),
-                _REASON,
+                REASON,
             ),
             _save_milestone,
         ),
@@ -711,7 +715,7 @@ FORMS: dict[str, FormSpec] = {
             "Disposition",
             "subject",
             (
-                Field("status", "Status", "choice", choices=_enum_choices(DispositionStatus)),
+                Field("status", "Status", "choice", choices=enum_choices(DispositionStatus)),
                 Field("disposition_date", "Date", "date"),
                 Field("reason", "Reason", required=False, hint="required unless completed"),
             ),
@@ -754,13 +758,13 @@ REGISTRATION = FormSpec(
     (
         Field("study_code", "Study code", hint="pseudonymous; no names"),
         Field("site", "Site", "choice"),
-        Field("sex", "Sex", "choice", choices=_enum_choices(Sex)),
+        Field("sex", "Sex", "choice", choices=enum_choices(Sex)),
         Field("age_years", "Age", "int", unit="years"),
-        Field("onset_region", "Region of onset", "choice", choices=_enum_choices(OnsetRegion)),
+        Field("onset_region", "Region of onset", "choice", choices=enum_choices(OnsetRegion)),
         Field("riluzole", "Taking riluzole", "bool", False),
         Field("height_cm", "Height", "float", False, unit="cm"),
         Field("weight_kg", "Weight", "float", False, unit="kg"),
-        Field("ethnicity", "GLI ethnic group", "choice", False, _enum_choices(GliEthnicity)),
+        Field("ethnicity", "GLI ethnic group", "choice", False, enum_choices(GliEthnicity)),
         Field("onset_date", "Onset", "date", False),
         Field("diagnosis_date", "Diagnosis", "date", False),
         Field(
@@ -768,7 +772,7 @@ REGISTRATION = FormSpec(
             "El Escorial category",
             "choice",
             False,
-            _enum_choices(DiagnosticCategory),
+            enum_choices(DiagnosticCategory),
         ),
     ),
     _save_registration,

@@ -24,6 +24,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
         {Role.ADMINISTRATOR, Role.INVESTIGATOR, Role.COORDINATOR, Role.MONITOR}
     ),
     "view_batches": frozenset({Role.QC, Role.ADMINISTRATOR, Role.INVESTIGATOR, Role.MONITOR}),
+    "record_batch": frozenset({Role.QC}),
     "release_batch": frozenset({Role.QC}),
     "export": frozenset({Role.STATISTICIAN, Role.ADMINISTRATOR}),
     "manage_users": frozenset({Role.ADMINISTRATOR}),

@@ -93,10 +93,13 @@ def try_save(
     *,
     code: str,
     visit: str | None,
+    batch: str | None = None,
 ) -> dict[str, str]:
     """Parse and save a form through its service; on a refusal, roll back and return the
     error by field (``_form`` when it names none), else nothing."""
-    context = Context(session, me.user.username, code, visit, request.app.state.timezone)
+    context = Context(
+        session, me.user.username, code, visit, request.app.state.timezone, batch=batch
+    )
     try:
         spec.save(context, parse_form(spec, raw, context.timezone))
     except AlstrialError as error:

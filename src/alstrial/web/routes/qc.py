@@ -1,18 +1,30 @@
-"""Manufacturing and release screens for QC: the batches of my sites, a batch against the
-release specification (each test, identity by flow cytometry, deviations), and the signed
-release or rejection, for which QC enters the password again (an electronic signature)."""
+"""Manufacturing and release screens for QC: the batches of my sites; a new batch with its
+release results; the batch record and culture steps; identity from the cytometer's FCS files
+(stained tube and isotype control, uploaded and analysed); a batch against the release
+specification (each test, identity by flow cytometry, deviations); and the signed release or
+rejection, for which QC enters the password again (an electronic signature)."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from alstrial.exceptions import AlstrialError, PermissionDeniedError
 from alstrial.services import evaluate_batch, sign_release
 from alstrial.services.accounts import authenticate
-from alstrial.services.manufacturing import BatchSummary, list_batches
-from alstrial.web.deps import CurrentUser, DbSession, Me, check_csrf, page, require
+from alstrial.services.flow_identity import FcsUpload, record_identity_from_fcs
+from alstrial.services.manufacturing import (
+    BatchSummary,
+    culture_events,
+    find_batch,
+    list_batches,
+)
+from alstrial.web.batch_forms import BATCH_FORMS, NEW_BATCH, VIABILITY_FIELDS
+from alstrial.web.deps import CurrentUser, DbSession, Me, check_csrf, page, require, subject_for
+from alstrial.web.forms import FormSpec, with_choices
+from alstrial.web.routes.entry import raw_values, shown_values, try_save
+from alstrial.web.routes.subjects import visible_subjects
 
 router = APIRouter(include_in_schema=False)
 
@@ -32,6 +44,69 @@ def batches_page(request: Request, session: DbSession, me: CurrentUser) -> HTMLR
     return page(request, "batches.html.j2", me=me, batches=batches)
 
 
+def _new_batch(session: Session, me: Me) -> FormSpec:
+    subjects = [(s.study_code, s.study_code) for s in visible_subjects(session, me)]
+    return with_choices(NEW_BATCH, "subject", subjects)
+
+
+def _form_page(
+    request: Request,
+    me: Me,
+    spec: FormSpec,
+    *,
+    action: str,
+    back: str,
+    values: dict[str, Any],
+    errors: dict[str, str],
+    status: int = 200,
+) -> HTMLResponse:
+    return page(
+        request,
+        "batch_form.html.j2",
+        status=status,
+        me=me,
+        spec=spec,
+        action=action,
+        back=back,
+        values=values,
+        errors=errors,
+    )
+
+
+@router.get("/batches/new", response_class=HTMLResponse)
+def new_batch_form(request: Request, session: DbSession, me: CurrentUser) -> HTMLResponse:
+    require(me, "record_batch")
+    spec = _new_batch(session, me)
+    return _form_page(
+        request, me, spec, action="/batches/new", back="/batches", values={}, errors={}
+    )
+
+
+@router.post("/batches/new")
+async def new_batch_save(request: Request, session: DbSession, me: CurrentUser) -> Response:
+    form = await request.form()
+    check_csrf(request, me, str(form.get("csrf", "")))
+    require(me, "record_batch")
+    raw = raw_values(form)
+    subject = str(shown_values(raw).get("subject", ""))
+    if subject:
+        subject_for(session, me, subject)
+    spec = _new_batch(session, me)
+    errors = try_save(request, session, me, spec, raw, code=subject, visit=None)
+    if errors:
+        return _form_page(
+            request,
+            me,
+            spec,
+            action="/batches/new",
+            back="/batches",
+            values=shown_values(raw),
+            errors=errors,
+            status=400,
+        )
+    return RedirectResponse(f"/batches/{shown_values(raw)['batch_code']}", status_code=303)
+
+
 def _batch_page(
     request: Request,
     session: Session,
@@ -46,7 +121,10 @@ def _batch_page(
         status=status,
         me=me,
         batch=batch_for(session, me, code),
+        record=find_batch(session, code),
+        culture=culture_events(session, code),
         evaluation=evaluate_batch(session, code),
+        forms=BATCH_FORMS,
         error=error,
     )
 
@@ -82,4 +160,167 @@ def batch_release(
     except AlstrialError as error:
         session.rollback()
         return _batch_page(request, session, me, code, 400, error.message)
+    return RedirectResponse(f"/batches/{code}", status_code=303)
+
+
+def _batch_spec(name: str) -> FormSpec:
+    spec = BATCH_FORMS.get(name)
+    if spec is None:
+        raise HTTPException(status_code=404, detail=f"no batch form {name!r}")
+    return spec
+
+
+def _saved_batch_record(session: Session, code: str) -> dict[str, Any]:
+    """The batch record's saved values as the form shows them (a correction starts there)."""
+    batch = find_batch(session, code)
+    spec = BATCH_FORMS["batch_record"]
+    values = {f.name: getattr(batch, f.name) for f in spec.fields if hasattr(batch, f.name)}
+    for name, method in VIABILITY_FIELDS.items():
+        values[name] = (batch.viability_by_method or {}).get(method)
+    return {k: "" if v is None else str(v) for k, v in values.items() if k != "reason"}
+
+
+@router.get("/batches/{code}/forms/{name}", response_class=HTMLResponse)
+def batch_form(
+    request: Request, code: str, name: str, session: DbSession, me: CurrentUser
+) -> HTMLResponse:
+    spec = _batch_spec(name)
+    require(me, "record_batch")
+    batch_for(session, me, code)
+    values = _saved_batch_record(session, code) if spec.corrects else {}
+    return _form_page(
+        request,
+        me,
+        spec,
+        action=f"/batches/{code}/forms/{name}",
+        back=f"/batches/{code}",
+        values=values,
+        errors={},
+    )
+
+
+@router.post("/batches/{code}/forms/{name}")
+async def batch_form_save(
+    request: Request, code: str, name: str, session: DbSession, me: CurrentUser
+) -> Response:
+    spec = _batch_spec(name)
+    form = await request.form()
+    check_csrf(request, me, str(form.get("csrf", "")))
+    require(me, "record_batch")
+    summary = batch_for(session, me, code)
+    raw = raw_values(form)
+    errors = try_save(request, session, me, spec, raw, code=summary.subject, visit=None, batch=code)
+    if errors:
+        return _form_page(
+            request,
+            me,
+            spec,
+            action=f"/batches/{code}/forms/{name}",
+            back=f"/batches/{code}",
+            values=shown_values(raw),
+            errors=errors,
+            status=400,
+        )
+    return RedirectResponse(f"/batches/{code}", status_code=303)
+
+
+#: The ISCT panel, offered as the default list of markers to analyse.
+_ISCT_MARKERS = "CD73, CD90, CD105, CD34, CD45, CD14, CD19, HLA-DR"
+
+
+def _flow_page(
+    request: Request,
+    me: Me,
+    code: str,
+    *,
+    values: dict[str, str],
+    error: str | None = None,
+    field: str | None = None,
+    status: int = 200,
+) -> HTMLResponse:
+    return page(
+        request,
+        "batch_flow.html.j2",
+        status=status,
+        me=me,
+        code=code,
+        values={
+            "markers": _ISCT_MARKERS,
+            "percentile": "99",
+            "method": "percentile",
+            "compensation": "auto",
+            "reason": "",
+        }
+        | values,
+        error=error,
+        field=field,
+    )
+
+
+@router.get("/batches/{code}/flow", response_class=HTMLResponse)
+def batch_flow_form(
+    request: Request, code: str, session: DbSession, me: CurrentUser
+) -> HTMLResponse:
+    require(me, "record_batch")
+    batch_for(session, me, code)
+    return _flow_page(request, me, code, values={})
+
+
+@router.post("/batches/{code}/flow")
+async def batch_flow_save(
+    request: Request,
+    code: str,
+    session: DbSession,
+    me: CurrentUser,
+    stained: Annotated[UploadFile, File()],
+    isotype: Annotated[UploadFile, File()],
+    markers: Annotated[str, Form()],
+    percentile: Annotated[str, Form()] = "99",
+    method: Annotated[str, Form()] = "percentile",
+    compensation: Annotated[str, Form()] = "auto",
+    tolerant: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form()] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    check_csrf(request, me, csrf)
+    require(me, "record_batch")
+    batch_for(session, me, code)
+    shown = {
+        "markers": markers,
+        "percentile": percentile,
+        "method": method,
+        "compensation": compensation,
+        "reason": reason,
+    }
+    try:
+        gate = float(percentile)
+    except ValueError:
+        return _flow_page(
+            request,
+            me,
+            code,
+            values=shown,
+            error=f"the isotype percentile {percentile!r} is not a number",
+            field="percentile",
+            status=400,
+        )
+    try:
+        record_identity_from_fcs(
+            session,
+            actor=me.user.username,
+            batch_code=code,
+            stained=FcsUpload(stained.filename or "stained.fcs", await stained.read()),
+            isotype=FcsUpload(isotype.filename or "isotype.fcs", await isotype.read()),
+            markers=markers.split(","),
+            percentile=gate,
+            method=method,
+            compensation=compensation,
+            tolerant=bool(tolerant),
+            reason=reason or None,
+        )
+    except AlstrialError as error:
+        session.rollback()
+        return _flow_page(
+            request, me, code, values=shown, error=error.message, field=error.field, status=400
+        )
     return RedirectResponse(f"/batches/{code}", status_code=303)

@@ -1,0 +1,144 @@
+"""Manufacturing forms for QC: a new batch with its release results, the batch record, the
+culture steps. Declared like the clinical forms (:mod:`alstrial.web.forms`), saved through
+the same services as the CLI. Identity by flow cytometry is an upload of the cytometer's FCS
+files (:mod:`alstrial.web.routes.qc`), not a typed form.
+"""
+
+from __future__ import annotations
+
+from alstrial.services import BatchRecord, BatchResults, record_batch_record, record_product_batch
+from alstrial.services.manufacturing import record_culture_event
+from alstrial.vocabulary import CultureEventKind
+from alstrial.web.forms import REASON, Context, Field, FormSpec, Parsed, enum_choices
+
+__all__ = ["BATCH_FORMS", "NEW_BATCH", "VIABILITY_FIELDS"]
+
+#: Viability by each counting method the batch record keeps, by form field.
+VIABILITY_FIELDS: dict[str, str] = {
+    "viability_trypan_blue": "trypan blue",
+    "viability_nucleocounter": "nucleocounter",
+    "viability_flow_cytometry": "flow cytometry",
+}
+
+
+def _save_new_batch(ctx: Context, values: Parsed) -> object:
+    return record_product_batch(
+        ctx.session,
+        actor=ctx.actor,
+        subject_code=ctx.subject,
+        results=BatchResults(
+            batch_code=values["batch_code"],
+            final_cell_count=values["final_cell_count"],
+            viability_pct=values["viability_pct"],
+            bacteriology=values["bacteriology"],
+            mycoplasma=values["mycoplasma"],
+            endotoxin_eu_per_ml=values["endotoxin_eu_per_ml"],
+            endotoxin_below_loq=values["endotoxin_below_loq"],
+            karyotype=values["karyotype"],
+        ),
+    )
+
+
+#: A batch made from a subject's marrow (the route offers only the user's sites' subjects).
+NEW_BATCH = FormSpec(
+    "product_batch",
+    "New cell-product batch",
+    "batch",
+    (
+        Field("subject", "Subject (marrow donor and recipient)", "choice"),
+        Field("batch_code", "Batch number"),
+        Field("final_cell_count", "Final cell count", "float", hint="e.g. 1.4e8"),
+        Field("viability_pct", "Viability", "float", unit="%"),
+        Field("bacteriology", "Bacteriology", hint="NC: no contamination"),
+        Field("mycoplasma", "Mycoplasma", hint="NC: not detected"),
+        Field("endotoxin_eu_per_ml", "Endotoxin", "float", unit="EU/mL"),
+        Field("endotoxin_below_loq", "Endotoxin below the limit of quantification", "bool", False),
+        Field("karyotype", "Karyotype", hint="e.g. 46,XY"),
+    ),
+    _save_new_batch,
+)
+
+
+def _save_batch_record(ctx: Context, values: Parsed) -> object:
+    by_method = {
+        method: values[name] for name, method in VIABILITY_FIELDS.items() if values.get(name)
+    }
+    return record_batch_record(
+        ctx.session,
+        actor=ctx.actor,
+        batch_code=str(ctx.batch),
+        record=BatchRecord(
+            aspiration_date=values.get("aspiration_date"),
+            aspiration_volume_ml=values.get("aspiration_volume_ml"),
+            mnc_count=values.get("mnc_count"),
+            seeding_density_per_cm2=values.get("seeding_density_per_cm2"),
+            harvest_date=values.get("harvest_date"),
+            viability_method=values.get("viability_method") or None,
+            viability_by_method=by_method or None,
+            concentration_per_ml=values.get("concentration_per_ml"),
+            product_volume_ml=values.get("product_volume_ml"),
+            excipient=values.get("excipient") or None,
+        ),
+        reason=values.get("reason"),
+    )
+
+
+def _save_culture_event(ctx: Context, values: Parsed) -> object:
+    return record_culture_event(
+        ctx.session,
+        actor=ctx.actor,
+        batch_code=str(ctx.batch),
+        event_date=values["event_date"],
+        kind=values["kind"],
+        passage_number=values.get("passage_number"),
+        confluence_pct=values.get("confluence_pct"),
+        note=values.get("note") or "",
+    )
+
+
+_METHODS = tuple((m, m) for m in VIABILITY_FIELDS.values())
+
+#: The forms of an existing batch, by name (``/batches/{code}/forms/{name}``).
+BATCH_FORMS: dict[str, FormSpec] = {
+    spec.name: spec
+    for spec in (
+        FormSpec(
+            "batch_record",
+            "Batch record",
+            "batch",
+            (
+                Field("aspiration_date", "Marrow aspiration", "date", False),
+                Field("aspiration_volume_ml", "Aspirated volume", "float", False, unit="mL"),
+                Field("mnc_count", "Mononuclear cells", "float", False, hint="e.g. 6.1e8"),
+                Field(
+                    "seeding_density_per_cm2", "Seeding density", "float", False, unit="cells/cm²"
+                ),
+                Field("harvest_date", "Harvest", "date", False),
+                Field("viability_method", "Release viability by", "choice", False, _METHODS),
+                *(
+                    Field(name, f"Viability ({method})", "float", False, unit="%")
+                    for name, method in VIABILITY_FIELDS.items()
+                ),
+                Field("concentration_per_ml", "Concentration", "float", False, unit="cells/mL"),
+                Field("product_volume_ml", "Product volume", "float", False, unit="mL"),
+                Field("excipient", "Excipient", required=False, hint="e.g. saline + 1% albumin"),
+                REASON,
+            ),
+            _save_batch_record,
+            corrects=True,
+        ),
+        FormSpec(
+            "culture_event",
+            "Culture step",
+            "batch",
+            (
+                Field("event_date", "Date", "date"),
+                Field("kind", "Step", "choice", choices=enum_choices(CultureEventKind)),
+                Field("passage_number", "Passage number", "int", False, hint="for a passage"),
+                Field("confluence_pct", "Confluence", "float", False, unit="%"),
+                Field("note", "Note", required=False),
+            ),
+            _save_culture_event,
+        ),
+    )
+}

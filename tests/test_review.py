@@ -19,14 +19,15 @@ from alstrial.services import (
     record_alsfrs,
     record_disposition,
     record_spirometry,
+    record_visit_date,
     sign_casebook,
     sign_visit,
     verify_audit_trail,
 )
 from alstrial.services.accounts import create_account
 from alstrial.store.audit import AuditEvent, audited_mappers
-from alstrial.store.casebook_lock import casebook_subject_id
 from alstrial.store.models import CasebookSignature, Subject, VisitSignature
+from alstrial.store.signature_locks import casebook_subject_id
 from alstrial.vocabulary import DispositionStatus, QueryStatus
 from tests.helpers import ACTOR, DAY0, ENROLMENT, FULL_ITEMS, enrolled, refused
 
@@ -117,6 +118,22 @@ def test_signature_locks_the_visit(session: Session) -> None:
     error = refused(session, ConflictError, spirometry)
     assert "signed" in error.message
     spirometry(reason="FVC added from the source after signature")
+    assert session.scalars(sa.select(VisitSignature)).first() is None
+    # The visit row itself is covered too: moving a signed visit's date unlocks it.
+    sign_visit(session, actor="inv", password=PASSWORD, subject_code="S01", visit_code="W-6")
+
+    def move(reason: str | None = None) -> object:
+        return record_visit_date(
+            session,
+            actor=ACTOR,
+            subject_code="S01",
+            visit_code="W-6",
+            actual_date=W6 + timedelta(days=1),
+            reason=reason,
+        )
+
+    assert "visit W-6 is signed" in refused(session, ConflictError, move, field="reason").message
+    move(reason="date misread from the source")
     assert session.scalars(sa.select(VisitSignature)).first() is None
     assert verify_audit_trail(session).problem is None
 

@@ -7,7 +7,7 @@ audited (the lock is enforced where every assessment is recorded, in ``hold_visi
 He signs a subject's whole casebook the same way once it is complete: the disposition is
 recorded, every visit up to the disposition date is done or missed, and no query on the
 subject is still open or answered. That signature locks every casebook row of the subject;
-the store enforces it at each flush (:mod:`alstrial.store.casebook_lock`).
+the store enforces it at each flush (:mod:`alstrial.store.signature_locks`).
 """
 
 from __future__ import annotations

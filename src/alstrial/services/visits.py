@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, object_session
+from sqlalchemy.orm import Session
 
 from alstrial.exceptions import ConflictError, NotFoundError, ValidationError
 from alstrial.protocol import window_status
@@ -16,8 +15,7 @@ from alstrial.services.lookup import (
     find_visit,
 )
 from alstrial.services.transaction import transaction
-from alstrial.store.audit import REASON_KEY
-from alstrial.store.models import Subject, Visit, VisitSignature
+from alstrial.store.models import Subject, Visit
 from alstrial.vocabulary import VisitStatus
 
 __all__ = ["hold_visit", "mark_visit_missed", "record_visit_date", "visit_for_assessment"]
@@ -74,24 +72,10 @@ def visit_for_assessment(
 def hold_visit(visit: Visit, on: date) -> None:
     """Mark a visit done on a date (the first assessment's date), with its window status.
 
-    Every assessment passes here, so this is where a signed visit is locked: a change needs
-    the transaction's reason, and removes the signature (audited, with that reason).
+    A signed visit (or casebook) is locked by the store itself: a change to any of its records
+    needs the transaction's reason and removes the signature
+    (:mod:`alstrial.store.signature_locks`).
     """
-    session = object_session(visit)
-    if session is not None and visit.id is not None:
-        signature = session.scalars(
-            select(VisitSignature).where(VisitSignature.visit_id == visit.id)
-        ).first()
-        if signature is not None:
-            if not session.info.get(REASON_KEY):
-                raise ConflictError(
-                    f"visit {visit.code} is signed: a change needs a reason, and removes the "
-                    "signature",
-                    form="signature",
-                    field="reason",
-                    value=visit.code,
-                )
-            session.delete(signature)
     if visit.actual_date is None:
         visit.actual_date = on
         visit.status = VisitStatus.DONE

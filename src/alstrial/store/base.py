@@ -82,5 +82,5 @@ class Audited:
     #: The column that leads to the subject whose casebook holds this row (``subject_id``,
     #: ``visit_id``, ``exam_id``, or ``id`` on the subject itself); ``None`` for rows that are
     #: not casebook data (accounts, manufacturing, queries, signatures). A signed casebook is
-    #: locked through it (:mod:`alstrial.store.casebook_lock`).
+    #: locked through it (:mod:`alstrial.store.signature_locks`).
     casebook_key: ClassVar[str | None] = None

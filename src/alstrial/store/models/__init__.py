@@ -59,4 +59,4 @@ __all__ = [
 ]
 
 # Registers the listener that locks signed casebooks (it needs the models above).
-import alstrial.store.casebook_lock  # noqa: F401
+import alstrial.store.signature_locks  # noqa: F401

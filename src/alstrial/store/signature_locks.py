@@ -1,0 +1,120 @@
+"""The locks signatures put on casebook data, enforced by the store at every flush.
+
+An investigator's visit signature (:class:`~alstrial.store.models.VisitSignature`) covers the
+rows of that visit; his casebook signature (:class:`~alstrial.store.models.CasebookSignature`)
+covers every row of the subject's casebook. Casebook rows are those of models whose
+``Audited.casebook_key`` leads to a subject; a row belongs to a visit through its
+``visit_id`` (the visit itself, or an MRI finding through its examination).
+
+Once a signature exists, any insert, update or delete of a row it covers needs the
+transaction's reason and removes the signature in the same flush, so the removal is audited
+with that reason and commits with the change or not at all. The listener is attached to every
+session, like the audit trail's, so no service (nor any other ORM caller) changes signed data
+without unlocking it. Both kinds of signature are looked up in one statement per flush.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event, literal, select, union_all
+from sqlalchemy.orm import Session
+
+from alstrial.exceptions import ConflictError
+from alstrial.store.audit import REASON_KEY
+from alstrial.store.base import Audited
+from alstrial.store.models.review import CasebookSignature, VisitSignature
+from alstrial.store.models.safety import MriExam
+from alstrial.store.models.subject import Subject, Visit
+
+__all__ = ["casebook_subject_id", "casebook_visit_id"]
+
+
+def _parent(session: Session, row: Audited) -> Visit | MriExam | None:
+    key = type(row).casebook_key
+    value = getattr(row, key) if key in ("visit_id", "exam_id") else None
+    if value is None:
+        return None
+    with session.no_autoflush:
+        return session.get(Visit, value) if key == "visit_id" else session.get(MriExam, value)
+
+
+def casebook_subject_id(session: Session, row: Audited) -> int | None:
+    """The id of the subject whose casebook holds ``row``, or ``None`` if it holds none.
+
+    Follows ``casebook_key``: the subject's own id, its ``subject_id``, or the subject of the
+    visit (``visit_id``) or MRI examination (``exam_id``) the row belongs to.
+    """
+    key = type(row).casebook_key
+    if key in ("id", "subject_id"):
+        value = getattr(row, key)
+        return int(value) if value is not None else None
+    parent = _parent(session, row)
+    return parent.subject_id if parent is not None else None
+
+
+def casebook_visit_id(session: Session, row: Audited) -> int | None:
+    """The id of the visit ``row`` was recorded at (a visit's own id), or ``None``."""
+    if isinstance(row, Visit):
+        return row.id
+    visit_id = getattr(row, "visit_id", None)
+    if visit_id is not None:
+        return int(visit_id)
+    parent = _parent(session, row)
+    return parent.visit_id if isinstance(parent, MriExam) else None
+
+
+def _touched(session: Session) -> list[Audited]:
+    rows = [
+        row
+        for row in (*session.new, *session.deleted)
+        if isinstance(row, Audited) and type(row).casebook_key is not None
+    ]
+    return rows + [
+        row
+        for row in session.dirty
+        if isinstance(row, Audited)
+        and type(row).casebook_key is not None
+        and session.is_modified(row)
+    ]
+
+
+# Inserted first, so that a change to signed data is refused for the signature (the clearer
+# message) before the audit listener asks for the reason an overwrite needs.
+@event.listens_for(Session, "before_flush", insert=True)
+def _unlock_signed_data(session: Session, flush_context: Any, instances: Any) -> None:
+    rows = _touched(session)
+    if not rows:
+        return
+    visit_ids = {v for row in rows if (v := casebook_visit_id(session, row)) is not None}
+    subject_ids = {s for row in rows if (s := casebook_subject_id(session, row)) is not None}
+    if not subject_ids and not visit_ids:
+        return
+    lookup = union_all(
+        select(literal("visit"), VisitSignature.id, Visit.code).where(
+            VisitSignature.visit_id.in_(visit_ids), Visit.id == VisitSignature.visit_id
+        ),
+        select(literal("casebook"), CasebookSignature.id, Subject.study_code).where(
+            CasebookSignature.subject_id.in_(subject_ids),
+            Subject.id == CasebookSignature.subject_id,
+        ),
+    )
+    with session.no_autoflush:
+        found = session.execute(lookup).all()
+    if not found:
+        return
+    if not (session.info.get(REASON_KEY) or "").strip():
+        kind, _, code = min(found)
+        what = f"the casebook of {code}" if kind == "casebook" else f"visit {code}"
+        raise ConflictError(
+            f"{what} is signed: a change needs a reason, and removes the signature",
+            form="signature",
+            field="reason",
+            value=code,
+        )
+    with session.no_autoflush:
+        for kind, signature_id, _ in found:
+            model = CasebookSignature if kind == "casebook" else VisitSignature
+            signature = session.get(model, signature_id)
+            if signature is not None:
+                session.delete(signature)

@@ -5,8 +5,10 @@ internet from these machines). The application runs in uvicorn on a real SQLite 
 The walk: a coordinator logs in, registers a subject, screens him (each criterion's result
 shown) and enrols him; enters an ALSFRS-R with an error (seen live, then at the field after
 saving) and corrects it; a monitor opens a query on an item that the coordinator answers and
-the monitor closes; an investigator signs the visit with his password. Each main screen is
-saved as a PNG under ``out/e2e-screenshots/`` (or ``$ALSTRIAL_SCREENSHOTS``).
+the monitor closes; an investigator signs the visit with his password. A second walk takes QC
+through a new batch (an error at the field, corrected), identity from uploaded FCS files and
+the signed release. Each main screen is saved as a PNG under ``out/e2e-screenshots/`` (or
+``$ALSTRIAL_SCREENSHOTS``).
 
 Without Chromium the test is skipped with a message saying how to install it, unless
 ``ALSTRIAL_REQUIRE_BROWSER`` is set (as ``.ci/run`` does), when it fails instead.
@@ -30,7 +32,8 @@ from alstrial.services.accounts import create_account
 from alstrial.store import make_session_factory
 from alstrial.web.app import create_app
 from tests.conftest import Templates, _engine
-from tests.helpers import ACTOR
+from tests.fcs_writer import write_fcs
+from tests.helpers import ACTOR, enrolled
 
 PASSWORD = "correct horse battery"
 CHROMIUM = os.environ.get("ALSTRIAL_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
@@ -81,6 +84,7 @@ def server(sqlite_engine: Engine) -> Iterator[str]:
             ("coord", "coordinator"),
             ("monitor", "monitor"),
             ("inv", "investigator"),
+            ("qc", "qc"),
         ):
             create_account(
                 session, actor=ACTOR, username=username, role=role, sites=["A"], password=PASSWORD
@@ -235,3 +239,85 @@ def test_site_workflow_in_chromium(server: str) -> None:
         shot("14-dashboard")
         browser.close()
     assert len(list(SHOTS.glob("*.png"))) >= 14
+
+
+#: The ISCT panel in one synthetic tube: bright on the positive markers, dim on the negative.
+PANEL = ["CD73", "CD90", "CD105", "CD34", "CD45", "CD14", "CD19", "HLA-DR"]
+
+
+def _panel_tubes(folder: Path) -> tuple[Path, Path]:
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    n = 5000
+    scatter = np.column_stack([rng.uniform(200, 800, n), rng.uniform(100, 600, n)])
+    isotype = np.column_stack([scatter, rng.normal(50, 10, (n, len(PANEL))).clip(0)])
+    stained = isotype.copy()
+    for column in range(3):  # CD73, CD90, CD105 bright on 98.5 % of cells
+        bright = int(0.985 * n)
+        stained[:bright, 2 + column] = rng.normal(700, 60, bright)
+    channels = ["FSC-H", "SSC-H", *(f"FL{i}-H" for i in range(1, len(PANEL) + 1))]
+    markers = ["", "", *PANEL]
+    return (
+        write_fcs(folder / "panel_stained.fcs", stained, channels, markers=markers),
+        write_fcs(folder / "panel_isotype.fcs", isotype, channels, markers=markers),
+    )
+
+
+def test_qc_batch_walk_in_chromium(server: str, sqlite_engine: Engine, tmp_path: Path) -> None:
+    """QC enters a batch (an error at the field, corrected), uploads the FCS files of the
+    identity panel, and signs the release with his password."""
+    from playwright.sync_api import expect, sync_playwright
+
+    with make_session_factory(sqlite_engine)() as session:
+        enrolled(session, "Q01", site="A")
+    stained, isotype = _panel_tubes(tmp_path)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.set_default_timeout(15_000)
+
+        def shot(name: str) -> None:
+            page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+        page.goto(f"{server}/login")
+        page.fill("input[name=username]", "qc")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("text=Log in")
+        page.goto(f"{server}/batches")
+        page.click("#new-batch")
+        page.select_option("#subject", "Q01")
+        page.fill("#batch_code", "MSC-Q01")
+        page.fill("#final_cell_count", "1.2e8")
+        page.fill("#viability_pct", "197")
+        page.fill("#bacteriology", "NC")
+        page.fill("#mycoplasma", "NC")
+        page.fill("#endotoxin_eu_per_ml", "0.125")
+        page.check("#endotoxin_below_loq")
+        page.fill("#karyotype", "46,XY")
+        page.click("#save")
+        expect(page.locator("#form-error")).to_have_attribute("data-field", "viability_pct")
+        shot("15-batch-error-at-field")
+        page.fill("#viability_pct", "97")
+        page.click("#save")
+        expect(page.locator("h1")).to_contain_text("Batch MSC-Q01 (subject Q01)")
+        expect(page.locator("#release-status")).to_have_text("pending")
+        shot("16-batch-pending")
+
+        page.click("text=Identity from FCS files")
+        page.set_input_files("#stained", str(stained))
+        page.set_input_files("#isotype", str(isotype))
+        shot("17-identity-upload")
+        page.click("#save")
+        expect(page.locator("#identity")).to_contain_text("CD105")
+        shot("18-batch-identity")
+
+        form = page.locator("#release-form")
+        form.locator("select[name=decision]").select_option("released")
+        form.locator("input[name=reason]").fill("All release tests within specification")
+        form.locator("input[name=password]").fill(PASSWORD)
+        form.locator("button").click()
+        expect(page.locator("#release-status")).to_have_text("released")
+        shot("19-batch-released")
+        browser.close()

@@ -91,12 +91,11 @@ def _unlock_signed_data(session: Session, flush_context: Any, instances: Any) ->
     if not subject_ids and not visit_ids:
         return
     lookup = union_all(
-        select(literal("visit"), VisitSignature.id, Visit.code).where(
-            VisitSignature.visit_id.in_(visit_ids), Visit.id == VisitSignature.visit_id
+        select(literal("visit"), VisitSignature.id, VisitSignature.visit_id).where(
+            VisitSignature.visit_id.in_(visit_ids)
         ),
-        select(literal("casebook"), CasebookSignature.id, Subject.study_code).where(
-            CasebookSignature.subject_id.in_(subject_ids),
-            Subject.id == CasebookSignature.subject_id,
+        select(literal("casebook"), CasebookSignature.id, CasebookSignature.subject_id).where(
+            CasebookSignature.subject_id.in_(subject_ids)
         ),
     )
     with session.no_autoflush:
@@ -104,13 +103,19 @@ def _unlock_signed_data(session: Session, flush_context: Any, instances: Any) ->
     if not found:
         return
     if not (session.info.get(REASON_KEY) or "").strip():
-        kind, _, code = min(found)
-        what = f"the casebook of {code}" if kind == "casebook" else f"visit {code}"
+        kind, _, owner = min(found)
+        with session.no_autoflush:
+            if kind == "casebook":
+                subject = session.get(Subject, owner)
+                what = f"the casebook of {subject.study_code if subject else owner}"
+            else:
+                visit = session.get(Visit, owner)
+                what = f"visit {visit.code if visit else owner}"
         raise ConflictError(
             f"{what} is signed: a change needs a reason, and removes the signature",
             form="signature",
             field="reason",
-            value=code,
+            value=what,
         )
     with session.no_autoflush:
         for kind, signature_id, _ in found:

@@ -147,3 +147,25 @@ def refused(
         assert getattr(caught.value, key) == value, key
     assert row_counts(session) == before
     return caught.value
+
+
+def withdraw_and_close_visits(session: Session, code: str = "S01") -> tuple[str, ...]:
+    """Record a withdrawal 30 days after enrolment and mark missed the visits that the
+    casebook signature then waits for; the visits marked."""
+    from alstrial.services import casebook_state, mark_visit_missed, record_disposition
+    from alstrial.vocabulary import DispositionStatus
+
+    record_disposition(
+        session,
+        actor=ACTOR,
+        subject_code=code,
+        status=DispositionStatus.WITHDRAWN,
+        disposition_date=ENROLMENT + timedelta(days=30),
+        reason="withdrew consent",
+    )
+    pending = casebook_state(session, code).pending_visits
+    for visit in pending:
+        mark_visit_missed(
+            session, actor=ACTOR, subject_code=code, visit_code=visit, reason="withdrawn"
+        )
+    return pending

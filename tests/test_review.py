@@ -14,10 +14,8 @@ from alstrial.services import (
     casebook_state,
     close_query,
     list_queries,
-    mark_visit_missed,
     open_query,
     record_alsfrs,
-    record_disposition,
     record_spirometry,
     record_visit_date,
     sign_casebook,
@@ -28,8 +26,15 @@ from alstrial.services.accounts import create_account
 from alstrial.store.audit import AuditEvent, audited_mappers
 from alstrial.store.models import CasebookSignature, Subject, VisitSignature
 from alstrial.store.signature_locks import casebook_subject_id
-from alstrial.vocabulary import DispositionStatus, QueryStatus
-from tests.helpers import ACTOR, DAY0, ENROLMENT, FULL_ITEMS, enrolled, refused
+from alstrial.vocabulary import QueryStatus
+from tests.helpers import (
+    ACTOR,
+    DAY0,
+    FULL_ITEMS,
+    enrolled,
+    refused,
+    withdraw_and_close_visits,
+)
 
 PASSWORD = "correct horse battery"
 W6 = DAY0 - timedelta(days=42)
@@ -170,19 +175,9 @@ def test_casebook_signature_needs_a_complete_casebook_and_locks_it(session: Sess
     assert "no disposition is recorded" in error.message
 
     # Withdrawn before day 0: the visits whose window opened by then must be done or missed.
-    record_disposition(
-        session,
-        actor=ACTOR,
-        subject_code="S01",
-        status=DispositionStatus.WITHDRAWN,
-        disposition_date=ENROLMENT + timedelta(days=30),
-        reason="withdrew consent",
-    )
-    pending = [b for b in casebook_state(session, "S01").blockers if b.startswith("visit")]
-    assert len(pending) == 1, pending
-    assert "W-6" not in pending[0]
-    for code in pending[0].split(" before")[0].split(" ", 1)[1].split(", "):
-        mark_visit_missed(session, actor=ACTOR, subject_code="S01", visit_code=code, reason="gone")
+    missed = withdraw_and_close_visits(session)
+    assert missed
+    assert "W-6" not in missed  # held: the ALSFRS-R above
     answer_query(session, actor="coord", query_id=query.id, answer="Confirmed")
     assert casebook_state(session, "S01").blockers == (f"query {query.id} not closed",)
     close_query(session, actor="mon", query_id=query.id)

@@ -320,15 +320,9 @@ def test_casebook_signature_through_the_web(web: TestClient, engine: Engine) -> 
     field) and removes the signature."""
     import sqlalchemy as sa
 
-    from alstrial.services import (
-        casebook_state,
-        mark_visit_missed,
-        record_alsfrs,
-        record_disposition,
-    )
+    from alstrial.services import record_alsfrs
     from alstrial.store.models import CasebookSignature, VitalSigns
-    from alstrial.vocabulary import DispositionStatus
-    from tests.helpers import DAY0, ENROLMENT, FULL_ITEMS
+    from tests.helpers import DAY0, FULL_ITEMS, withdraw_and_close_visits
 
     w6 = DAY0 - timedelta(days=42)
     with make_session_factory(engine)() as session:
@@ -356,20 +350,7 @@ def test_casebook_signature_through_the_web(web: TestClient, engine: Engine) -> 
     refused = web.post("/subjects/S01/sign", data={"password": PASSWORD, "csrf": csrf_of(web)})
     assert refused.status_code == 409
     with make_session_factory(engine)() as session:
-        record_disposition(
-            session,
-            actor=ACTOR,
-            subject_code="S01",
-            status=DispositionStatus.WITHDRAWN,
-            disposition_date=ENROLMENT + timedelta(days=30),
-            reason="withdrew consent",
-        )
-        blockers = casebook_state(session, "S01").blockers
-        visits = blockers[0].split(" before")[0].split(" ", 1)[1].split(", ")
-        for visit in visits:
-            mark_visit_missed(
-                session, actor=ACTOR, subject_code="S01", visit_code=visit, reason="withdrawn"
-            )
+        withdraw_and_close_visits(session)
     assert "Sign the casebook" in web.get("/subjects/S01").text
     login(web, "coord-a")
     assert "Sign the casebook" not in web.get("/subjects/S01").text

@@ -106,29 +106,21 @@ def _store_flow(
     isotype: Path,
     method: str,
 ) -> None:
-    import hashlib
-
     from alstrial.cli.context import database_url, open_session
     from alstrial.exceptions import ValidationError
-    from alstrial.services import record_flow_results
+    from alstrial.services.flow_identity import store_flow_results
 
     if not user:
         raise ValidationError("--batch needs --user: who records the results", field="user")
-
-    def digest(path: Path) -> str:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-
     with open_session(database_url(database)) as session:
-        record_flow_results(
+        store_flow_results(
             session,
             actor=user,
             batch_code=batch,
-            percent_positive={r.marker: r.percent_positive for r in results},
-            isotype_percent={r.marker: r.isotype_percent for r in results},
-            thresholds={r.marker: r.threshold for r in results},
+            results=results,
             method=method,
-            stained_sha256=digest(stained),
-            isotype_sha256=digest(isotype),
+            stained=stained.read_bytes(),
+            isotype=isotype.read_bytes(),
         )
 
 

@@ -21,7 +21,7 @@ from alstrial.manufacturing.fcs import parse_fcs
 from alstrial.manufacturing.flow import MarkerResult, analyze_tubes
 from alstrial.services.manufacturing import find_batch, record_flow_results
 
-__all__ = ["FcsUpload", "record_identity_from_fcs"]
+__all__ = ["FcsUpload", "record_identity_from_fcs", "store_flow_results"]
 
 
 @dataclass(frozen=True)
@@ -87,6 +87,31 @@ def record_identity_from_fcs(
         method=method,
         compensation=compensation,
     )
+    store_flow_results(
+        session,
+        actor=actor,
+        batch_code=batch_code,
+        results=results,
+        method=method,
+        stained=stained.content,
+        isotype=isotype.content,
+        reason=reason,
+    )
+    return results
+
+
+def store_flow_results(
+    session: Session,
+    *,
+    actor: str,
+    batch_code: str,
+    results: Sequence[MarkerResult],
+    method: str,
+    stained: bytes,
+    isotype: bytes,
+    reason: str | None = None,
+) -> None:
+    """Store analysed markers on a batch with the SHA-256 of the two files behind them."""
     record_flow_results(
         session,
         actor=actor,
@@ -95,8 +120,7 @@ def record_identity_from_fcs(
         isotype_percent={r.marker: r.isotype_percent for r in results},
         thresholds={r.marker: r.threshold for r in results},
         method=method,
-        stained_sha256=hashlib.sha256(stained.content).hexdigest(),
-        isotype_sha256=hashlib.sha256(isotype.content).hexdigest(),
+        stained_sha256=hashlib.sha256(stained).hexdigest(),
+        isotype_sha256=hashlib.sha256(isotype).hexdigest(),
         reason=reason,
     )
-    return results

@@ -184,6 +184,8 @@ class CasebookState:
     signed_by: str | None
     signed_at: datetime | None
     blockers: tuple[str, ...]
+    pending_visits: tuple[str, ...] = ()
+    unclosed_queries: tuple[int, ...] = ()
 
     @property
     def ready(self) -> bool:
@@ -202,38 +204,43 @@ def casebook_state(session: Session, subject_code: str) -> CasebookState:
     if signed is not None:
         return CasebookState(subject_code, signed[0], signed[1], ())
     blockers: list[str] = []
+    pending: tuple[str, ...] = ()
     disposition = session.scalars(
         select(Disposition).where(Disposition.subject_id == subject.id)
     ).first()
     if disposition is None:
         blockers.append("no disposition is recorded")
     else:
-        pending = session.scalars(
-            select(Visit.code)
-            .where(
-                Visit.subject_id == subject.id,
-                Visit.status == VisitStatus.SCHEDULED,
-                Visit.window_start <= disposition.disposition_date,
+        pending = tuple(
+            session.scalars(
+                select(Visit.code)
+                .where(
+                    Visit.subject_id == subject.id,
+                    Visit.status == VisitStatus.SCHEDULED,
+                    Visit.window_start <= disposition.disposition_date,
+                )
+                .order_by(Visit.day)
             )
-            .order_by(Visit.day)
-        ).all()
+        )
         if pending:
             blockers.append(
                 f"visit{'s' if len(pending) > 1 else ''} {', '.join(pending)} before the "
                 f"disposition ({disposition.disposition_date}) "
                 f"{'are' if len(pending) > 1 else 'is'} neither done nor missed"
             )
-    unresolved = session.scalars(
-        select(DataQuery.id)
-        .where(DataQuery.subject_id == subject.id, DataQuery.status != QueryStatus.CLOSED)
-        .order_by(DataQuery.id)
-    ).all()
+    unresolved = tuple(
+        session.scalars(
+            select(DataQuery.id)
+            .where(DataQuery.subject_id == subject.id, DataQuery.status != QueryStatus.CLOSED)
+            .order_by(DataQuery.id)
+        )
+    )
     if unresolved:
         blockers.append(
             f"quer{'ies' if len(unresolved) > 1 else 'y'} "
             f"{', '.join(str(i) for i in unresolved)} not closed"
         )
-    return CasebookState(subject_code, None, None, tuple(blockers))
+    return CasebookState(subject_code, None, None, tuple(blockers), pending, unresolved)
 
 
 def sign_casebook(

@@ -1,6 +1,7 @@
 """Queries (a monitor opens one on a field, the site answers, the monitor closes it) and
 visit and casebook signatures (an investigator enters his password again)."""
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request
@@ -123,6 +124,25 @@ def queries_close(
     return RedirectResponse("/queries", status_code=303)
 
 
+def _signed(
+    request: Request,
+    session: Session,
+    me: Me,
+    code: str,
+    csrf: str,
+    sign: Callable[[], object],
+) -> Response:
+    """Check the token, the role and the site, then sign; a wrong password is a 403."""
+    check_csrf(request, me, csrf)
+    require(me, "sign")
+    subject_for(session, me, code)
+    try:
+        sign()
+    except PermissionDeniedError as error:
+        raise HTTPException(status_code=403, detail=error.message) from None
+    return RedirectResponse(f"/subjects/{code}", status_code=303)
+
+
 @router.post("/subjects/{code}/visits/{visit_code}/sign")
 def visit_sign(
     request: Request,
@@ -133,20 +153,20 @@ def visit_sign(
     password: Annotated[str, Form()],
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
-    check_csrf(request, me, csrf)
-    require(me, "sign")
-    subject_for(session, me, code)
-    try:
-        sign_visit(
+    return _signed(
+        request,
+        session,
+        me,
+        code,
+        csrf,
+        lambda: sign_visit(
             session,
             actor=me.user.username,
             password=password,
             subject_code=code,
             visit_code=visit_code,
-        )
-    except PermissionDeniedError as error:
-        raise HTTPException(status_code=403, detail=error.message) from None
-    return RedirectResponse(f"/subjects/{code}", status_code=303)
+        ),
+    )
 
 
 @router.post("/subjects/{code}/sign")
@@ -158,11 +178,13 @@ def casebook_sign(
     password: Annotated[str, Form()],
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
-    check_csrf(request, me, csrf)
-    require(me, "sign")
-    subject_for(session, me, code)
-    try:
-        sign_casebook(session, actor=me.user.username, password=password, subject_code=code)
-    except PermissionDeniedError as error:
-        raise HTTPException(status_code=403, detail=error.message) from None
-    return RedirectResponse(f"/subjects/{code}", status_code=303)
+    return _signed(
+        request,
+        session,
+        me,
+        code,
+        csrf,
+        lambda: sign_casebook(
+            session, actor=me.user.username, password=password, subject_code=code
+        ),
+    )

@@ -197,6 +197,10 @@ def test_identity_from_uploaded_fcs_files(web: TestClient, engine: Engine, tmp_p
     truncated = upload(stained[:-40])
     assert truncated.status_code == 400
     assert "stained.fcs" in truncated.text
+    for percentile in ("ninety", "150"):  # not a number; outside (0, 100)
+        gate = upload(stained, percentile=percentile)
+        assert gate.status_code == 400
+        assert 'data-field="percentile"' in gate.text
     absent = upload(stained, markers="CD105")
     assert absent.status_code == 400
     assert "CD105" in absent.text

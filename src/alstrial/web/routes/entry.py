@@ -72,13 +72,14 @@ def render_form(
 
 
 async def submission(
-    request: Request, session: Session, me: Me, code: str | None
+    request: Request, session: Session, me: Me, code: str | None, action: str = "enter_data"
 ) -> dict[str, list[str]]:
-    """A data-entry POST's fields, once its CSRF token, the role's right to enter data and
-    (for a subject's form) the site boundary are checked."""
+    """A data-entry POST's fields, once its CSRF token, the role's right to ``action`` (enter
+    clinical data, or record a batch) and (for a subject's form) the site boundary are
+    checked."""
     form = await request.form()
     check_csrf(request, me, str(form.get("csrf", "")))
-    require(me, "enter_data")
+    require(me, action)
     if code is not None:
         subject_for(session, me, code)
     return raw_values(form)

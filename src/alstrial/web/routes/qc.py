@@ -23,7 +23,7 @@ from alstrial.services.manufacturing import (
 from alstrial.web.batch_forms import BATCH_FORMS, NEW_BATCH, VIABILITY_FIELDS
 from alstrial.web.deps import CurrentUser, DbSession, Me, check_csrf, page, require, subject_for
 from alstrial.web.forms import FormSpec, with_choices
-from alstrial.web.routes.entry import raw_values, shown_values, try_save
+from alstrial.web.routes.entry import shown_values, submission, try_save
 from alstrial.web.routes.subjects import visible_subjects
 
 router = APIRouter(include_in_schema=False)
@@ -82,29 +82,46 @@ def new_batch_form(request: Request, session: DbSession, me: CurrentUser) -> HTM
     )
 
 
+def _save_batch_form(
+    request: Request,
+    session: Session,
+    me: Me,
+    spec: FormSpec,
+    raw: dict[str, list[str]],
+    *,
+    subject: str,
+    batch: str | None,
+    action: str,
+    back: str,
+) -> Response:
+    """Save a batch form; on a refusal show it again (400) with the error at its field, else
+    go to the batch."""
+    errors = try_save(request, session, me, spec, raw, code=subject, visit=None, batch=batch)
+    shown = shown_values(raw)
+    if errors:
+        return _form_page(
+            request, me, spec, action=action, back=back, values=shown, errors=errors, status=400
+        )
+    return RedirectResponse(f"/batches/{batch or shown['batch_code']}", status_code=303)
+
+
 @router.post("/batches/new")
 async def new_batch_save(request: Request, session: DbSession, me: CurrentUser) -> Response:
-    form = await request.form()
-    check_csrf(request, me, str(form.get("csrf", "")))
-    require(me, "record_batch")
-    raw = raw_values(form)
+    raw = await submission(request, session, me, None, action="record_batch")
     subject = str(shown_values(raw).get("subject", ""))
     if subject:
         subject_for(session, me, subject)
-    spec = _new_batch(session, me)
-    errors = try_save(request, session, me, spec, raw, code=subject, visit=None)
-    if errors:
-        return _form_page(
-            request,
-            me,
-            spec,
-            action="/batches/new",
-            back="/batches",
-            values=shown_values(raw),
-            errors=errors,
-            status=400,
-        )
-    return RedirectResponse(f"/batches/{shown_values(raw)['batch_code']}", status_code=303)
+    return _save_batch_form(
+        request,
+        session,
+        me,
+        _new_batch(session, me),
+        raw,
+        subject=subject,
+        batch=None,
+        action="/batches/new",
+        back="/batches",
+    )
 
 
 def _batch_page(
@@ -204,24 +221,19 @@ async def batch_form_save(
     request: Request, code: str, name: str, session: DbSession, me: CurrentUser
 ) -> Response:
     spec = _batch_spec(name)
-    form = await request.form()
-    check_csrf(request, me, str(form.get("csrf", "")))
-    require(me, "record_batch")
+    raw = await submission(request, session, me, None, action="record_batch")
     summary = batch_for(session, me, code)
-    raw = raw_values(form)
-    errors = try_save(request, session, me, spec, raw, code=summary.subject, visit=None, batch=code)
-    if errors:
-        return _form_page(
-            request,
-            me,
-            spec,
-            action=f"/batches/{code}/forms/{name}",
-            back=f"/batches/{code}",
-            values=shown_values(raw),
-            errors=errors,
-            status=400,
-        )
-    return RedirectResponse(f"/batches/{code}", status_code=303)
+    return _save_batch_form(
+        request,
+        session,
+        me,
+        spec,
+        raw,
+        subject=summary.subject,
+        batch=code,
+        action=f"/batches/{code}/forms/{name}",
+        back=f"/batches/{code}",
+    )
 
 
 #: The ISCT panel, offered as the default list of markers to analyse.

@@ -168,8 +168,20 @@ def mmrm_command(
         list[str] | None, typer.Option(help="Reference level, COLUMN=LEVEL (repeatable).")
     ] = None,
     visit_order: Annotated[
-        str | None, typer.Option(help="Visits in order, comma-separated (default: sorted).")
+        str | None,
+        typer.Option(
+            help="Visits in order, comma-separated (default: numeric visits by value, text "
+            "visits by label with numbers compared as numbers)."
+        ),
     ] = None,
+    factor: Annotated[
+        list[str] | None,
+        typer.Option(help="Numeric column to treat as a factor (SAS CLASS; repeatable)."),
+    ] = None,
+    information: Annotated[
+        str,
+        typer.Option(help="Kenward-Roger W from the observed (SAS) or expected (pbkrtest) one."),
+    ] = "observed",
     lsmeans: Annotated[
         str | None,
         typer.Option(help="Factors for LS means, comma-separated (default: arm-like x visit)."),
@@ -190,8 +202,10 @@ def mmrm_command(
         df=df,
         references=_references(reference),
         visit_order=visit_order.split(",") if visit_order else None,
+        categorical=factor or (),
+        information=information,
     )
-    by = lsmeans.split(",") if lsmeans else _default_lsmeans(result.design.terms, visit)
+    by = lsmeans.split(",") if lsmeans else _default_lsmeans(result.design, visit)
     payload = _model_payload(result, formula, by)
     if as_json:
         _echo_json(payload)
@@ -207,6 +221,8 @@ def _model_payload(result: Any, formula: str, lsmeans_by: list[str]) -> dict[str
         "covariance_structure": result.structure.name,
         "method": "REML" if result.reml else "ML",
         "df_method": result.df_method,
+        "information": result.information,
+        "notes": list(result.notes),
         "n_subjects": result.n_subjects,
         "n_obs": result.n_obs,
         "loglik": result.loglik,
@@ -240,15 +256,17 @@ def _print_model(result: Any, ml: bool, cov: str) -> None:
         f"{result.n_subjects} subjects, {result.n_obs} observations; -2 log-likelihood "
         f"{result.neg2_loglik:.6f} ({'ML' if ml else 'REML'}, {cov}, {result.df_method} df)"
     )
+    for note in result.notes:
+        typer.echo(f"note: {note}")
 
 
-def _default_lsmeans(terms: Any, visit: str) -> list[str]:
-    """The factors of the highest-order term that contains the visit, else the visit."""
-    candidates = [t for t in terms if visit in t.factors]
+def _default_lsmeans(design: Any, visit: str) -> list[str]:
+    """The categorical factors of the highest-order term that contains the visit."""
+    candidates = [t for t in design.terms if visit in t.factors]
     if not candidates:
         return []
     best = max(candidates, key=lambda t: len(t.factors))
-    return list(best.factors)
+    return [f for f in best.factors if f in design.levels]
 
 
 @stats_app.command("describe")

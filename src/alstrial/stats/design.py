@@ -3,8 +3,9 @@
 The formula is parsed by formulaic (``y ~ a + b*c``, ``a:b``, ``0 +`` / ``- 1``); the columns are
 built here, so that categorical coding is under our control:
 
-- treatment coding, reference = the first level in sorted order unless the caller names
-  another (``references={"SEX": "Male"}``), as R's ``contr.treatment`` with sorted levels;
+- treatment coding, reference = the first level in sorted order (numeric codes by value)
+  unless the caller names another (``references={"SEX": "Male"}``), as R's
+  ``contr.treatment`` with sorted levels;
 - the same model in sum-to-zero coding, whose coefficients give the Type III hypotheses of
   SAS (a term's sum-coded coefficients are zero);
 - LS-means rows (SAS ``LSMEANS``): named factors at a level, other classification factors
@@ -17,6 +18,7 @@ refused with the missing term named.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -28,7 +30,15 @@ import pandas as pd
 
 from alstrial.exceptions import ValidationError
 
-__all__ = ["Design", "DesignTerm", "build_design", "formula_variables", "level_codes"]
+__all__ = [
+    "Design",
+    "DesignTerm",
+    "build_design",
+    "formula_variables",
+    "level_codes",
+    "natural_key",
+    "visit_levels",
+]
 
 Matrix = npt.NDArray[np.float64]
 
@@ -195,9 +205,12 @@ def _levels(
     references: Mapping[str, str],
     orders: Mapping[str, Sequence[str]],
 ) -> tuple[str, ...]:
-    present = {str(v) for v in pd.unique(data[name].to_numpy(dtype=object))}
+    uniques = pd.unique(data[name].to_numpy(dtype=object))
+    present = {str(v) for v in uniques}
     if name in orders:
         values = [str(v) for v in orders[name] if str(v) in present]
+    elif pd.api.types.is_numeric_dtype(data[name]) and not pd.api.types.is_bool_dtype(data[name]):
+        values = [str(v) for v in sorted(uniques, key=float)]  # 8 before 10, not as text
     else:
         values = sorted(present)
     reference = references.get(name)
@@ -218,6 +231,25 @@ def _levels(
             field=name,
         )
     return tuple(values)
+
+
+def natural_key(text: str) -> tuple[tuple[int, float | str], ...]:
+    """Sort key that orders the numbers inside labels by value: VIS2 before VIS10."""
+    parts = re.split(r"(\d+(?:\.\d+)?)", text)
+    return tuple((0, float(part)) if i % 2 else (1, part) for i, part in enumerate(parts) if part)
+
+
+def visit_levels(values: pd.Series) -> tuple[str, ...]:
+    """The visits of a column in time order, as text keys.
+
+    Numeric visits (days, weeks, ages) are ordered by value (8 before 10); text visits by
+    their labels with the numbers inside them compared as numbers (VIS2 before VIS10). An
+    order that neither rule gives is passed as ``visit_order``.
+    """
+    present = pd.unique(values.dropna().to_numpy(dtype=object))
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        return tuple(str(v) for v in sorted(present, key=float))
+    return tuple(sorted({str(v) for v in present}, key=natural_key))
 
 
 def level_codes(series: pd.Series, levels: Sequence[str]) -> npt.NDArray[np.intp]:

@@ -105,30 +105,39 @@ def ftest_satterthwaite(
 
 @dataclass(frozen=True)
 class KenwardRoger:
-    """The Kenward-Roger adjusted covariance and its df for contrasts and F tests."""
+    """The Kenward-Roger adjusted covariance and its df for contrasts and F tests.
+
+    Cost: building is O(q^2 p^2 + q p^3) once per model (q covariance parameters, p fixed
+    effects); each contrast of rank l then costs O(q l p^2 + q^2 l^2), through the
+    l x l matrices L Phi P_k Phi L' (tr(Theta Phi P_k Phi) = tr(C^-1 L Phi P_k Phi L') with
+    C = L Phi L').
+    """
 
     beta_cov: Matrix
     adjusted_cov: Matrix
     P: Matrix
     W: Matrix
+    sandwiches: Matrix  # Phi P_k Phi, (q, p, p)
 
     @classmethod
     def build(cls, *, beta_cov: Matrix, P: Matrix, Q: Matrix, R: Matrix, W: Matrix) -> KenwardRoger:
         """Phi_A = Phi + 2 Phi [sum_ij W_ij (Q_ij - P_i Phi P_j - R_ij / 4)] Phi."""
         phi = beta_cov
-        chained = np.einsum("ipq,qr,jrs->ijps", P, phi, P)
-        inner = np.einsum("ij,ijps->ps", W, Q - chained - 0.25 * R)
+        weighted_p = np.tensordot(W, P, axes=([1], [0]))  # sum_j W_ij P_j, (q, p, p)
+        chained = np.einsum("ipq,iqs->ps", np.matmul(P, phi), weighted_p, optimize=True)
+        inner = np.tensordot(W, Q - 0.25 * R, axes=([0, 1], [0, 1])) - chained
         adjusted = phi + 2 * phi @ inner @ phi
-        return cls(beta_cov, 0.5 * (adjusted + adjusted.T), P, W)
+        sandwiches = np.matmul(np.matmul(phi[None], P), phi[None])
+        return cls(beta_cov, 0.5 * (adjusted + adjusted.T), P, W, sandwiches)
 
     def _scale_and_df(self, rows: Matrix) -> tuple[float, float]:
         ell = rows.shape[0]
-        phi = self.beta_cov
-        theta = rows.T @ np.linalg.solve(rows @ phi @ rows.T, rows)
-        blocks = np.einsum("ab,bc,kcd,de->kae", theta, phi, self.P, phi)  # Theta Phi P_k Phi
+        C = rows @ self.beta_cov @ rows.T
+        projected = np.matmul(np.matmul(rows[None], self.sandwiches), rows.T[None])  # (q, l, l)
+        blocks = np.linalg.solve(C[None], projected)  # C^-1 L Phi P_k Phi L'
         traces = np.einsum("kaa->k", blocks)
         a1 = float(traces @ self.W @ traces)
-        products = np.einsum("iab,jba->ij", blocks, blocks)
+        products = np.einsum("iab,jba->ij", blocks, blocks, optimize=True)
         a2 = float(np.sum(self.W * products))
         b = (a1 + 6 * a2) / (2 * ell)
         g = ((ell + 1) * a1 - (ell + 4) * a2) / ((ell + 2) * a2)

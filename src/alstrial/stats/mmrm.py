@@ -14,9 +14,15 @@ with r_i = y_i - X_i beta-hat (ML drops the second term and uses n log 2 pi). Su
 grouped by their pattern of attended visits, so each pattern's Sigma_i is factorised once and
 the sums are tensor contractions. The gradient is analytic:
 dF/dSigma_i = Sigma_i^-1 - Sigma_i^-1 X_i A^-1 X_i' Sigma_i^-1 - Sigma_i^-1 r_i r_i' Sigma_i^-1
-(A = sum X'Sigma^-1 X; the middle term for REML only); BFGS is followed by Newton steps on a
-finite-difference Hessian of the analytic gradient, which also gives the asymptotic
-covariance of the covariance parameters, W = 2 H^-1, used by the degrees of freedom.
+(A = sum X'Sigma^-1 X; the middle term for REML only); Newton steps on the analytic Hessian
+(BFGS first when Newton from the start fails) also give the asymptotic covariance of the
+covariance parameters, W = 2 H^-1, used by the degrees of freedom.
+
+Scale. The fit is made on the response divided by c, the root mean square of its ordinary
+least-squares residuals, and mapped back (variances times c^2, correlations unchanged), and
+convergence is judged by the Newton decrement g' H^-1 g, which does not depend on the units
+of y or of the parameters. So the same data in litres or in millilitres give the same t, F and
+df, and -2 log-likelihood shifted by exactly 2 (n - p) log c (REML; 2 n log c under ML).
 
 References
 ----------
@@ -28,7 +34,7 @@ documentation (Type III tests, LSMEANS, DDFM=SATTERTHWAITE and KR).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -37,7 +43,13 @@ from scipy import linalg, optimize
 
 from alstrial.exceptions import ValidationError
 from alstrial.stats.covariance import CovarianceStructure, covariance_structure
-from alstrial.stats.design import Design, build_design, formula_variables, level_codes
+from alstrial.stats.design import (
+    Design,
+    build_design,
+    formula_variables,
+    level_codes,
+    visit_levels,
+)
 from alstrial.stats.inference import (
     ContrastResult,
     FTestResult,
@@ -46,7 +58,7 @@ from alstrial.stats.inference import (
     ftest_satterthwaite,
 )
 
-__all__ = ["MmrmConvergenceError", "MmrmResult", "mmrm"]
+__all__ = ["INFORMATION_TYPES", "MmrmConvergenceError", "MmrmResult", "mmrm"]
 
 Matrix = npt.NDArray[np.float64]
 Vector = npt.NDArray[np.float64]
@@ -157,6 +169,7 @@ class _SecondOrder:
     gradient: Vector
     hessian: Matrix
     M: npt.NDArray[np.float64]  # M_k = X' V^-1 V_k V^-1 X = -dA/dphi_k
+    expected: Matrix  # E[hessian]: tr(P V_k P V_l) (REML) or tr(V^-1 V_k V^-1 V_l) (ML)
 
 
 def _second_order(
@@ -188,13 +201,14 @@ def _second_order(
             np.zeros((0, t, p)),
             np.zeros((0, t)),
         )
-        return _SecondOrder(False, dummy, np.zeros((q, t, t)), np.zeros(q), empty, empty)
+        return _SecondOrder(False, dummy, np.zeros((q, t, t)), np.zeros(q), empty, empty, empty)
     jacobian = structure.jacobian_phi(phi)  # (q, T, T)
     second = structure.hessian_phi(phi)
     inverses, Z, u = evaluation.inverses, evaluation.Z, evaluation.u
     a_inverse = evaluation.a_inverse
     sv = np.matmul(inverses[:, None], jacobian[None])  # (P, q, T, T): S^-1 V_a per pattern
-    hessian = -np.einsum("p,paij,pbji->ab", data.counts, sv, sv, optimize=True)
+    t1 = np.einsum("p,paij,pbji->ab", data.counts, sv, sv, optimize=True)
+    hessian = -t1
     vu = np.einsum("aij,nj->ani", jacobian, u)  # V_a u_i
     per_subject = inverses[data.pattern_of]
     w = np.matmul(per_subject[None], vu[:, :, :, None])[..., 0]  # V_i^-1 V_a u_i
@@ -205,10 +219,13 @@ def _second_order(
     hessian -= 2 * h @ a_inverse @ h.T
     B_subject = np.matmul(Z @ a_inverse, np.swapaxes(Z, 1, 2))  # (N, T, T)
     B = np.tensordot(data.members, B_subject, axes=1)  # per pattern
+    expected = t1
     if reml:
-        hessian += 2 * np.einsum("aij,pbjk,pki->ab", jacobian, sv, B, optimize=True)
+        t2 = np.einsum("aij,pbjk,pki->ab", jacobian, sv, B, optimize=True)
         am = np.matmul(a_inverse, M)
-        hessian -= np.einsum("aij,bji->ab", am, am)
+        t3 = np.einsum("aij,bji->ab", am, am)
+        hessian += 2 * t2 - t3
+        expected = t1 - (t2 + t2.T) + t3
     if np.any(second):
         hessian += np.einsum("p,pij,abji->ab", data.counts, inverses, second, optimize=True)
         hessian -= np.einsum("abij,ij->ab", second, u.T @ u)
@@ -216,7 +233,8 @@ def _second_order(
             hessian -= np.einsum("abij,ji->ab", second, B.sum(axis=0))
     gradient = np.einsum("ij,kij->k", evaluation.gradient_sigma, jacobian)
     hessian = 0.5 * (hessian + hessian.T)
-    return _SecondOrder(True, evaluation, jacobian, gradient, hessian, M)
+    expected = 0.5 * (expected + expected.T)
+    return _SecondOrder(True, evaluation, jacobian, gradient, hessian, M, expected)
 
 
 @dataclass(frozen=True)
@@ -261,6 +279,10 @@ class MmrmResult:
     n_subjects: int
     n_obs: int
     iterations: int
+    information: str
+    """The information matrix behind W in the Kenward-Roger df (observed or expected)."""
+    notes: tuple[str, ...]
+    """What a reader must know about the fit (a structure reduced, a visit as covariate)."""
     _P: npt.NDArray[np.float64] = field(repr=False)
     _kr: KenwardRoger | None = field(repr=False, default=None)
 
@@ -311,6 +333,14 @@ class MmrmResult:
 
     def lsmeans(self, by: Sequence[str]) -> pd.DataFrame:
         """LS means for every combination of the factors ``by`` (SAS LSMEANS)."""
+        for name in by:
+            if name not in self.design.levels:
+                raise ValidationError(
+                    f"LS means need categorical factors of the model; {name!r} is not one",
+                    field="lsmeans",
+                    value=name,
+                    allowed=", ".join(self.design.levels) or "none",
+                )
         grid = pd.MultiIndex.from_product([self.design.levels[f] for f in by], names=list(by))
         rows = []
         for combination in grid:
@@ -373,22 +403,23 @@ def _newton(
 ) -> tuple[Vector, _SecondOrder, int] | None:
     """Newton-Raphson in phi with step halving; ``None`` unless it converges.
 
-    A step must keep Sigma positive definite and lower -2 log-likelihood; the Hessian must be
-    positive definite (else the caller falls back to BFGS). Converged: the largest gradient
-    component below 1e-10 relative to the objective's scale.
+    A step must keep Sigma positive definite and not raise -2 log-likelihood; the Hessian
+    must be positive definite (else the caller falls back to BFGS). Converged: the Newton
+    decrement g' H^-1 g (twice the predicted gain in -2 log-likelihood; free of units) below
+    1e-12.
     """
     second = _second_order(structure, phi, data, reml, p)
     for iteration in range(1, max_iterations + 1):
         if not second.ok:
             return None
-        scale = max(1.0, abs(second.evaluation.f))
-        if np.max(np.abs(second.gradient)) < 1e-10 * scale:
-            return phi, second, iteration - 1
         try:
             np.linalg.cholesky(second.hessian)
             step = np.linalg.solve(second.hessian, second.gradient)
         except np.linalg.LinAlgError:
             return None
+        if float(second.gradient @ step) < _DECREMENT_CONVERGED:
+            return phi, second, iteration - 1
+        scale = max(1.0, abs(second.evaluation.f))
         for _ in range(30):
             candidate = _second_order(structure, phi - step, data, reml, p)
             if candidate.ok and candidate.evaluation.f <= second.evaluation.f + 1e-12 * scale:
@@ -398,6 +429,62 @@ def _newton(
             return None
         phi, second = phi - step, candidate
     return None
+
+
+_DECREMENT_CONVERGED = 1e-12
+_DECREMENT_ACCEPTED = 1e-6
+INFORMATION_TYPES = ("observed", "expected")
+
+
+def _newton_decrement(second: _SecondOrder) -> float:
+    """g' H^-1 g at a point (inf where H is not positive definite)."""
+    try:
+        np.linalg.cholesky(second.hessian)
+        return float(second.gradient @ np.linalg.solve(second.hessian, second.gradient))
+    except np.linalg.LinAlgError:
+        return float("inf")
+
+
+def _response_scale(design: Design, name: str) -> float:
+    """Root mean square of the OLS residuals: the unit the fit is made in (module docstring).
+
+    Raises
+    ------
+    ValidationError
+        When the response is not finite, or the fixed effects fit it exactly (a constant
+        response): no residual variation is left to model.
+    """
+    if not np.all(np.isfinite(design.y)):
+        raise ValidationError(f"the response {name!r} has infinite values", field=name, value="inf")
+    beta, *_ = np.linalg.lstsq(design.X, design.y, rcond=None)
+    residual = design.y - design.X @ beta
+    scale = float(np.sqrt(np.mean(residual**2)))
+    size = float(np.max(np.abs(design.y))) if len(design.y) else 0.0
+    if not scale > 1e-10 * max(size, np.finfo(float).tiny):
+        raise ValidationError(
+            f"the response {name!r} has no variation left once the fixed effects are fitted "
+            "(a constant response?); there is no covariance to estimate",
+            field=name,
+        )
+    return scale
+
+
+def _numeric_response(used: pd.DataFrame, response: str) -> pd.DataFrame:
+    """``used`` with the response as floats; text that is no number is refused by name."""
+    if response not in used.columns or (
+        pd.api.types.is_numeric_dtype(used[response])
+        and not pd.api.types.is_bool_dtype(used[response])
+    ):
+        return used
+    numbers = pd.to_numeric(used[response], errors="coerce")
+    bad = used[response][numbers.isna()]
+    if len(bad):
+        raise ValidationError(
+            f"the response {response!r} must be numeric; it holds {str(bad.iloc[0])!r}",
+            field=response,
+            value=str(bad.iloc[0]),
+        )
+    return used.assign(**{response: numbers.astype(float)})
 
 
 def mmrm(
@@ -411,6 +498,8 @@ def mmrm(
     df: str = "satterthwaite",
     references: Mapping[str, str] | None = None,
     visit_order: Sequence[str] | None = None,
+    categorical: Sequence[str] = (),
+    information: str = "observed",
     max_iterations: int = 1000,
     structure: CovarianceStructure | None = None,
 ) -> MmrmResult:
@@ -422,7 +511,8 @@ def mmrm(
         Long data, one row per subject and visit; rows with a missing value in the formula's
         variables are dropped (missing at random).
     formula
-        Fixed effects, e.g. ``"FEV1 ~ RACE + SEX + ARMCD*AVISIT"``.
+        Fixed effects, e.g. ``"FEV1 ~ RACE + SEX + ARMCD*AVISIT"``. A numeric column enters as
+        a covariate (as in R) unless it is named in ``categorical`` (SAS ``CLASS``).
     subject, visit
         Columns identifying the subject and the visit (the covariance is over visits).
     covariance
@@ -434,7 +524,14 @@ def mmrm(
     references
         Reference level per categorical factor (default: first level in sorted order).
     visit_order
-        Order of the visits (default: sorted); AR(1) and Toeplitz depend on it.
+        Order of the visits; AR(1) and Toeplitz depend on it. Default :func:`visit_levels`:
+        numeric visits by value, text visits by label with embedded numbers as numbers.
+    categorical
+        Numeric columns of the formula to treat as classification factors.
+    information
+        The information matrix behind W in the Kenward-Roger df: ``observed`` (the Hessian,
+        as SAS PROC MIXED) or ``expected`` (Fisher scoring, as R pbkrtest). Satterthwaite
+        always uses the observed one, as SAS and lmerTest.
     structure
         A covariance structure built by the caller over the visits in ``visit_order`` (the
         random-intercept-and-slope model of :func:`~alstrial.stats.lmm.lmm`); overrides
@@ -443,9 +540,10 @@ def mmrm(
     Raises
     ------
     ValidationError
-        For bad columns, a subject seen twice at a visit, or a rank-deficient design.
+        For bad columns, a non-numeric or infinite response, a subject seen twice at a
+        visit, a constant response, or a rank-deficient design.
     MmrmConvergenceError
-        When the optimiser does not converge; the message says what to try.
+        When the optimiser does not reach a maximum; the message says what to try.
     """
     df_method = {
         "satterthwaite": "satterthwaite",
@@ -459,6 +557,13 @@ def mmrm(
             value=df,
             allowed="satterthwaite, kenward-roger",
         )
+    if information not in INFORMATION_TYPES:
+        raise ValidationError(
+            f"unknown information matrix {information!r}",
+            field="information",
+            value=information,
+            allowed=", ".join(INFORMATION_TYPES),
+        )
     for column in (subject, visit):
         if column not in data.columns:
             raise ValidationError(
@@ -471,6 +576,7 @@ def mmrm(
     used = data.dropna(subset=[v for v in variables if v in data.columns]).reset_index(drop=True)
     if used.empty:
         raise ValidationError("no complete rows to analyse", field="data")
+    used = _numeric_response(used, variables[0])
     duplicated = used.duplicated([subject, visit])
     if duplicated.any():
         first = used[duplicated].iloc[0]
@@ -480,23 +586,35 @@ def mmrm(
             value=str(first[visit]),
         )
     visits = (
-        tuple(visit_order)
-        if visit_order is not None
-        else tuple(sorted({str(v) for v in pd.unique(data[visit].dropna().to_numpy(dtype=object))}))
+        tuple(str(v) for v in visit_order) if visit_order is not None else visit_levels(data[visit])
     )
     unknown = sorted({str(v) for v in pd.unique(used[visit].to_numpy(dtype=object))} - set(visits))
     if unknown:
         raise ValidationError(
             f"visit {unknown[0]!r} is not in the visit order", field=visit, value=unknown[0]
         )
-    design = build_design(formula, used, references=references, orders={visit: visits})
+    design = build_design(
+        formula, used, references=references, orders={visit: visits}, categorical=categorical
+    )
     visit_index = level_codes(used[visit], visits)
+    notes: list[str] = []
     if structure is None:
+        if len(visits) == 1 and covariance != "us":
+            notes.append(
+                f"one visit: the {covariance} structure reduces to a single variance "
+                "(ordinary least squares); fitted as us"
+            )
+            covariance = "us"
         structure = covariance_structure(covariance, len(visits))
     elif structure.n_visits != len(visits):
         raise ValidationError(
             f"the covariance structure has {structure.n_visits} visits, the data {len(visits)}",
             field="visit",
+        )
+    if visit in design.means:
+        notes.append(
+            f"{visit} is numeric and enters the formula as a covariate (a linear trend); "
+            f"treat it as a factor for one mean per visit"
         )
     covariance = structure.name
     padded = _padded(design, used[subject].to_numpy(dtype=object), visit_index, len(visits))
@@ -504,18 +622,21 @@ def mmrm(
     n = len(design.y)
     if n - p <= 0:
         raise ValidationError(f"{n} observations cannot fit {p} fixed effects", field="data")
+    scale = _response_scale(design, design.response)
+    unit = replace(padded, y=padded.y / scale)
+    unit_design = replace(design, y=design.y / scale)
 
     def objective(theta: Vector) -> tuple[float, Vector]:
         try:
-            evaluation = _evaluate(structure.sigma_theta(theta), padded, reml, p)
+            evaluation = _evaluate(structure.sigma_theta(theta), unit, reml, p)
         except _NotPositiveDefiniteError:
             return float("inf"), np.zeros_like(theta)
         return evaluation.f, _gradient_theta(structure, theta, evaluation.gradient_sigma)
 
-    theta0 = structure.start(_visit_variances(design, visit_index, len(visits)))
-    newton = _newton(structure, structure.phi_of_theta(theta0), padded, reml, p, max_iterations)
+    theta0 = structure.start(_visit_variances(unit_design, visit_index, len(visits)))
+    newton = _newton(structure, structure.phi_of_theta(theta0), unit, reml, p, max_iterations)
     if newton is not None:
-        phi, second, iterations = newton
+        phi_unit, _, iterations = newton
         message = "Newton iterations converged"
     else:  # Newton from the start did not converge: BFGS, then Newton to polish
         found = optimize.minimize(
@@ -523,23 +644,27 @@ def mmrm(
             theta0,
             jac=True,
             method="BFGS",
-            options={"maxiter": max_iterations, "gtol": 1e-6},
+            options={"maxiter": max_iterations, "gtol": 1e-8},
         )
         message = str(found.message)
-        polished = _newton(structure, structure.phi_of_theta(found.x), padded, reml, p, 20)
+        polished = _newton(structure, structure.phi_of_theta(found.x), unit, reml, p, 50)
         if polished is None:
-            phi = structure.phi_of_theta(np.asarray(found.x, dtype=np.float64))
-            second = _second_order(structure, phi, padded, reml, p)
+            phi_unit = structure.phi_of_theta(np.asarray(found.x, dtype=np.float64))
             iterations = int(found.nit)
         else:
-            phi, second, extra = polished
+            phi_unit, _, extra = polished
             iterations = int(found.nit) + extra
-    gradient_size = float(np.max(np.abs(second.gradient))) if second.ok else float("inf")
-    if not second.ok or gradient_size > 1e-3:
+    phi = structure.rescale_phi(phi_unit, scale)
+    second = _second_order(structure, phi, padded, reml, p)
+    decrement = _newton_decrement(second) if second.ok else float("inf")
+    if not second.ok or decrement > _DECREMENT_ACCEPTED:
+        if second.ok and np.all(np.isfinite(second.hessian)) and decrement == float("inf"):
+            reason = "at a point that is not a maximum of the likelihood"
+        else:
+            reason = f"short of the maximum ({message}; Newton decrement {decrement:.2g})"
         raise MmrmConvergenceError(
-            f"the {covariance} MMRM did not converge ({message}; gradient "
-            f"{gradient_size:.2g}); try a simpler covariance structure (cs, ar1), "
-            "check that every visit has enough subjects, or rescale the response",
+            f"the {covariance} MMRM stopped {reason}; try a simpler covariance structure "
+            "(cs, ar1), or check that every visit has enough subjects",
             field="cov",
             value=covariance,
         )
@@ -555,24 +680,20 @@ def mmrm(
             field="cov",
             value=covariance,
         ) from None
-    if np.any(np.linalg.eigvalsh(second.hessian) <= 0):
-        raise MmrmConvergenceError(
-            f"the {covariance} MMRM stopped at a point that is not a maximum of the "
-            "likelihood; try a simpler covariance structure or other starting values",
-            field="cov",
-            value=covariance,
-        )
     beta_cov = np.asarray(np.linalg.inv(evaluation.A), dtype=np.float64)
     P = -second.M
     kr = None
     beta_cov_adjusted = beta_cov
     if df_method == "kenward-roger":
+        W = phi_cov
+        if information == "expected":
+            W = np.asarray(2.0 * np.linalg.inv(second.expected), dtype=np.float64)
         kr = KenwardRoger.build(
             beta_cov=beta_cov,
             P=P,
             Q=_q_terms(padded, evaluation.inverses, jacobian),
             R=_r_terms(padded, evaluation.inverses, structure.hessian_phi(phi)),
-            W=phi_cov,
+            W=W,
         )
         beta_cov_adjusted = kr.adjusted_cov
     constant = (n - p) * LOG_2PI if reml else n * LOG_2PI
@@ -592,6 +713,8 @@ def mmrm(
         n_subjects=int(used[subject].nunique()),
         n_obs=n,
         iterations=iterations,
+        information=information if df_method == "kenward-roger" else "observed",
+        notes=tuple(notes),
         _P=P,
         _kr=kr,
     )

@@ -22,14 +22,16 @@ and afex report, ``((df_e + 1) p eps - 2) / (p (df_e - p eps))``; both capped at
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
 from alstrial.exceptions import ValidationError
+from alstrial.stats.design import natural_key
 
 __all__ = ["AnovaEffect", "ExcludedSubject", "Mauchly", "RmAnovaResult", "rm_anova"]
 
@@ -141,6 +143,13 @@ def _hypothesis_ss(
     return float(np.trace(LB.T @ middle @ LB))
 
 
+def _level_key(values: pd.Series) -> Callable[[Any], Any]:
+    """Numeric levels by value, text levels by label with embedded numbers as numbers."""
+    if pd.api.types.is_numeric_dtype(values):
+        return float
+    return lambda level: natural_key(str(level))
+
+
 def rm_anova(
     data: pd.DataFrame,
     *,
@@ -161,7 +170,8 @@ def rm_anova(
     between
         Columns of between-subject factors (constant within a subject).
     within_order
-        Order of the within levels (default: sorted).
+        Order of the within levels (default: numeric levels by value, text levels by label
+        with the numbers inside compared as numbers: VIS2 before VIS10).
 
     Returns
     -------
@@ -181,7 +191,24 @@ def rm_anova(
                 field=column,
                 allowed=", ".join(map(str, data.columns)),
             )
-    levels = list(within_order) if within_order is not None else sorted(data[within].unique())
+    if not pd.api.types.is_numeric_dtype(data[dv]) or pd.api.types.is_bool_dtype(data[dv]):
+        values = data[dv].dropna()
+        bad = values[pd.to_numeric(values, errors="coerce").isna()]
+        if len(bad) or pd.api.types.is_bool_dtype(data[dv]):
+            raise ValidationError(
+                f"the response {dv!r} must be numeric; it holds {str(values.iloc[0])!r}"
+                if not len(bad)
+                else f"the response {dv!r} must be numeric; it holds {str(bad.iloc[0])!r}",
+                field=dv,
+            )
+        data = data.assign(**{dv: pd.to_numeric(data[dv], errors="coerce").astype(float)})
+    if np.isinf(data[dv].to_numpy(dtype=float)).any():
+        raise ValidationError(f"the response {dv!r} has infinite values", field=dv, value="inf")
+    levels = (
+        list(within_order)
+        if within_order is not None
+        else sorted(data[within].dropna().unique(), key=_level_key(data[within]))
+    )
     if len(levels) < 2:
         raise ValidationError("the within factor needs at least 2 levels", field=within)
     duplicated = data.duplicated([subject, within])
@@ -215,6 +242,15 @@ def rm_anova(
         if between
         else pd.DataFrame(index=complete.index)
     )
+    for factor in between:
+        kept = between_frame[factor].nunique()
+        if kept < 2:
+            raise ValidationError(
+                f"the between-subjects factor {factor!r} has {kept} level among the "
+                f"{len(complete)} complete subjects (after leaving out {len(excluded)} with a "
+                "missing value); it cannot be tested",
+                field=factor,
+            )
     Y = complete.to_numpy(dtype=float)
     N, k = Y.shape
     X, terms = _design(between_frame, between)
@@ -237,6 +273,18 @@ def rm_anova(
     u = np.ones((k, 1)) / np.sqrt(k)
     C = _orthonormal_contrasts(k)
     p = k - 1
+    # Round-off leaves about (1e-16 |Y|)^2 per cell: 1e-24 of the raw sum of squares is zero.
+    spread = float(np.sum(Y**2))
+    for stratum, error_ss in (
+        ("between-subjects", float((u.T @ E @ u).item())),
+        ("within-subjects", float(np.trace(C.T @ E @ C))),
+    ):
+        if not error_ss > 1e-24 * spread:
+            raise ValidationError(
+                f"{dv!r} has no {stratum} residual variation (a constant response, or one "
+                "the design fits exactly): the F tests are undefined",
+                field=dv,
+            )
 
     effects: list[AnovaEffect] = []
     error_between = float((u.T @ E @ u).item())
@@ -256,7 +304,7 @@ def rm_anova(
     eps_hf = min(1.0, (N * p * eps_gg - 2) / (p * (df_e - p * eps_gg)))
     eps_lecoutre = min(1.0, ((df_e + 1) * p * eps_gg - 2) / (p * (df_e - p * eps_gg)))
     if p > 1:
-        W = float(np.linalg.det(S) / (trace / p) ** p)
+        W = max(float(np.linalg.det(S) / (trace / p) ** p), np.finfo(float).tiny)
         chi2 = -(df_e - (2 * p**2 + p + 2) / (6 * p)) * np.log(W)
         df_m = p * (p + 1) // 2 - 1
         mauchly = Mauchly(W, float(chi2), df_m, float(sps.chi2.sf(chi2, df_m)))

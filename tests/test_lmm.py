@@ -15,8 +15,7 @@ import pandas as pd
 import pytest
 
 from alstrial.exceptions import ValidationError
-from alstrial.stats.lmm import lmm, piecewise_lmm
-from alstrial.stats.mmrm import MmrmResult
+from alstrial.stats.lmm import LmmResult, lmm, piecewise_lmm
 
 REFERENCE = Path(__file__).parent / "reference"
 
@@ -31,7 +30,7 @@ def data() -> pd.DataFrame:
     return pd.read_csv(REFERENCE / "lmm_data.csv")
 
 
-def check(fit: MmrmResult, model: str) -> None:
+def check(fit: LmmResult, model: str) -> None:
     values = expected()
     assert fit.neg2_loglik == pytest.approx(values[f"{model}:-2reml"], abs=1e-6)
     for c in fit.coefficients:
@@ -64,9 +63,17 @@ def test_piecewise_against_lmertest(data: pd.DataFrame) -> None:
         )
 
 
-def test_time_must_be_numeric_and_on_a_grid(data: pd.DataFrame) -> None:
-    with pytest.raises(ValidationError, match="must be numeric"):
+def test_time_must_be_numeric(data: pd.DataFrame) -> None:
+    with pytest.raises(ValidationError, match="must be numeric; it holds 'soon'"):
         lmm(data.assign(months="soon"), "score ~ arm", subject="id", time="months")
+
+
+def test_any_number_of_distinct_times(data: pd.DataFrame) -> None:
+    # Before: refused over 60 distinct times ("use nominal visit times").
     spread = data.assign(months=data["months"] + data.index * 1e-3)
-    with pytest.raises(ValidationError, match="distinct values"):
-        lmm(spread, "score ~ arm*months", subject="id", time="months")
+    fit = lmm(spread, "score ~ arm*months", subject="id", time="months")
+    assert fit.n_times == len(spread)
+    assert fit.coefficients[2].estimate == pytest.approx(
+        lmm(data, "score ~ arm*months", subject="id", time="months").coefficients[2].estimate,
+        rel=0.05,
+    )

@@ -240,6 +240,7 @@ def _model_payload(result: Any, formula: str, lsmeans_by: list[str]) -> dict[str
 
 
 def _print_model(result: Any, ml: bool, cov: str) -> None:
+    """Coefficients, Type III tests, the likelihood and the fit's notes, as text."""
     table = Table("term", "estimate", "SE", "df", "t", "p")
     for c in result.coefficients:
         table.add_row(
@@ -294,15 +295,33 @@ def lmm_command(
     file: FileArgument,
     formula: Annotated[str, typer.Option(help='Fixed effects, e.g. "Y ~ ARM*MONTH".')],
     subject: Annotated[str, typer.Option(help="Subject id column.")],
-    time: Annotated[str, typer.Option(help="Numeric time column (random slope on it).")],
+    time: Annotated[
+        str | None,
+        typer.Option(help="Numeric time of the random slope (actual days are fine)."),
+    ] = None,
+    random: Annotated[
+        str, typer.Option(help="Random part: intercept, slope (and intercept) or quadratic.")
+    ] = "slope",
+    independent: Annotated[
+        bool,
+        typer.Option("--independent", help="Uncorrelated random terms (lme4's ||)."),
+    ] = False,
     ml: Annotated[bool, typer.Option("--ml", help="Maximum likelihood instead of REML.")] = False,
     df: Annotated[str, typer.Option(help="satterthwaite or kenward-roger.")] = "satterthwaite",
+    information: Annotated[
+        str,
+        typer.Option(help="Kenward-Roger W from the observed (SAS) or expected (pbkrtest) one."),
+    ] = "observed",
     reference: Annotated[
         list[str] | None, typer.Option(help="Reference level, COLUMN=LEVEL (repeatable).")
     ] = None,
+    factor: Annotated[
+        list[str] | None,
+        typer.Option(help="Numeric column to treat as a factor (SAS CLASS; repeatable)."),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Linear mixed model with random intercept and slope (lmerTest's (time | subject))."""
+    """Linear mixed model with random effects on any time scale (lmerTest's (t | subject))."""
     from alstrial.stats.lmm import lmm
 
     data = read_table(file)
@@ -311,16 +330,37 @@ def lmm_command(
         formula,
         subject=subject,
         time=time,
+        random=random,
+        correlated=not independent,
         reml=not ml,
         df=df,
         references=_references(reference),
+        categorical=factor or (),
+        information=information,
     )
-    payload = _model_payload(result, formula, [])
-    payload["random_effects"] = payload.pop("covariance_parameters")
+    payload = {
+        "formula": formula,
+        "random": random,
+        "correlated": result.correlated,
+        "method": "REML" if result.reml else "ML",
+        "df_method": result.df_method,
+        "information": result.information,
+        "n_subjects": result.n_subjects,
+        "n_obs": result.n_obs,
+        "n_times": result.n_times,
+        "loglik": result.loglik,
+        "neg2_loglik": result.neg2_loglik,
+        "aic": result.aic,
+        "coefficients": [asdict(c) for c in result.coefficients],
+        "random_effects": dict(zip(result.phi_names, result.phi.tolist(), strict=True)),
+        "G": result.G.tolist(),
+        "type3": [asdict(row) for row in result.type3],
+    }
     if as_json:
         _echo_json(payload)
         return
-    _print_model(result, ml, "random intercept and slope")
+    terms = " + ".join(result.random_terms)
+    _print_model(result, ml, f"random {terms}{'' if result.correlated else ', independent'}")
 
 
 @stats_app.command("km")

@@ -35,7 +35,7 @@ ill-conditioned (an AR(1) correlation of 0.99).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,7 +47,6 @@ __all__ = [
     "COVARIANCE_STRUCTURES",
     "CovarianceStructure",
     "covariance_structure",
-    "random_slope_structure",
 ]
 
 Matrix = npt.NDArray[np.float64]
@@ -386,60 +385,6 @@ def _toeplitz(t: int) -> CovarianceStructure:
         names,
         linear=True,
         variance=(True,) * t,
-    )
-
-
-def random_slope_structure(times: Sequence[float]) -> CovarianceStructure:
-    """Random intercept and slope over the time grid ``times``: Sigma = Z G Z' + s2 I.
-
-    Z has rows (1, t_j); G is the 2 x 2 covariance of the subject's intercept and slope.
-    phi = (G11, G21, G22, s2) (linear, as SAS's UN(1,1), UN(2,1), UN(2,2), Residual);
-    theta = (log L11, L21, log L22, log s2) with G = L L'.
-    """
-    grid = np.asarray(times, dtype=np.float64)
-    t = len(grid)
-    Z = np.column_stack([np.ones(t), grid])
-
-    def g_of(lower: Matrix) -> Matrix:
-        return np.asarray(lower @ lower.T, dtype=np.float64)
-
-    def sigma_theta(theta: Vector) -> Matrix:
-        lower = np.array([[np.exp(theta[0]), 0.0], [theta[1], np.exp(theta[2])]])
-        return np.asarray(Z @ g_of(lower) @ Z.T + np.exp(theta[3]) * np.eye(t), dtype=np.float64)
-
-    def phi_of_theta(theta: Vector) -> Vector:
-        lower = np.array([[np.exp(theta[0]), 0.0], [theta[1], np.exp(theta[2])]])
-        g = g_of(lower)
-        return np.array([g[0, 0], g[1, 0], g[1, 1], np.exp(theta[3])])
-
-    def sigma_phi(phi: Vector) -> Matrix:
-        g = np.array([[phi[0], phi[1]], [phi[1], phi[2]]])
-        return np.asarray(Z @ g @ Z.T + phi[3] * np.eye(t), dtype=np.float64)
-
-    def start(variances: Vector) -> Vector:
-        level = float(np.mean(variances))
-        spread = float(np.ptp(grid)) or 1.0
-        return np.array(
-            [
-                0.5 * np.log(level / 2),
-                0.0,
-                0.5 * np.log(level / 4) - np.log(spread),
-                np.log(level / 2),
-            ]
-        )
-
-    names = ("UN(1,1)", "UN(2,1)", "UN(2,2)", "Residual")
-    return CovarianceStructure(
-        "rslope",
-        t,
-        4,
-        sigma_theta,
-        phi_of_theta,
-        sigma_phi,
-        start,
-        names,
-        linear=True,
-        variance=(True,) * 4,
     )
 
 

@@ -50,15 +50,17 @@ from alstrial.stats.design import (
     level_codes,
     visit_levels,
 )
-from alstrial.stats.inference import (
-    ContrastResult,
-    FTestResult,
-    KenwardRoger,
-    contrast_satterthwaite,
-    ftest_satterthwaite,
-)
+from alstrial.stats.inference import KenwardRoger
+from alstrial.stats.results import Coefficient, FixedEffectsInference, Type3Row
 
-__all__ = ["INFORMATION_TYPES", "MmrmConvergenceError", "MmrmResult", "mmrm"]
+__all__ = [
+    "INFORMATION_TYPES",
+    "Coefficient",
+    "MmrmConvergenceError",
+    "MmrmResult",
+    "Type3Row",
+    "mmrm",
+]
 
 Matrix = npt.NDArray[np.float64]
 Vector = npt.NDArray[np.float64]
@@ -238,30 +240,7 @@ def _second_order(
 
 
 @dataclass(frozen=True)
-class Coefficient:
-    """One fixed-effect coefficient."""
-
-    term: str
-    estimate: float
-    se: float
-    df: float
-    t: float
-    p: float
-
-
-@dataclass(frozen=True)
-class Type3Row:
-    """The Type III F test of one model term."""
-
-    effect: str
-    df_num: int
-    df_den: float
-    F: float
-    p: float
-
-
-@dataclass(frozen=True)
-class MmrmResult:
+class MmrmResult(FixedEffectsInference):
     """A fitted MMRM; see the module docstring for the model."""
 
     design: Design
@@ -285,83 +264,6 @@ class MmrmResult:
     """What a reader must know about the fit (a structure reduced, a visit as covariate)."""
     _P: npt.NDArray[np.float64] = field(repr=False)
     _kr: KenwardRoger | None = field(repr=False, default=None)
-
-    @property
-    def loglik(self) -> float:
-        """The (restricted) log-likelihood, constants included, as SAS reports it."""
-        return -0.5 * self.neg2_loglik
-
-    @property
-    def aic(self) -> float:
-        """-2 log-likelihood + 2 x covariance parameters (+ fixed effects under ML), as SAS."""
-        extra = 0 if self.reml else len(self.beta)
-        return self.neg2_loglik + 2 * (len(self.phi) + extra)
-
-    def contrast(self, row: Sequence[float] | Vector) -> ContrastResult:
-        """Estimate, SE, df, t and p of ``row @ beta`` with the model's df method."""
-        vector = np.asarray(row, dtype=np.float64)
-        if self._kr is not None:
-            return self._kr.contrast(vector, self.beta)
-        return contrast_satterthwaite(vector, self.beta, self.beta_cov, self._P, self.phi_cov)
-
-    def test(self, rows: Matrix) -> FTestResult:
-        """F test of ``rows @ beta = 0`` (rows of full rank)."""
-        matrix = np.atleast_2d(np.asarray(rows, dtype=np.float64))
-        if self._kr is not None:
-            return self._kr.ftest(matrix, self.beta)
-        return ftest_satterthwaite(matrix, self.beta, self.beta_cov, self._P, self.phi_cov)
-
-    @property
-    def coefficients(self) -> list[Coefficient]:
-        """Every fixed effect with its SE, df, t and p."""
-        out = []
-        for j, name in enumerate(self.design.column_names):
-            row = np.zeros(len(self.beta))
-            row[j] = 1.0
-            result = self.contrast(row)
-            out.append(Coefficient(name, result.estimate, result.se, result.df, result.t, result.p))
-        return out
-
-    @property
-    def type3(self) -> list[Type3Row]:
-        """Type III F test of every term (SAS: hypotheses of the sum-to-zero coding)."""
-        rows = []
-        for term in self.design.terms:
-            test = self.test(self.design.type3_contrast(term))
-            rows.append(Type3Row(term.name, test.df_num, test.df_den, test.F, test.p))
-        return rows
-
-    def lsmeans(self, by: Sequence[str]) -> pd.DataFrame:
-        """LS means for every combination of the factors ``by`` (SAS LSMEANS)."""
-        for name in by:
-            if name not in self.design.levels:
-                raise ValidationError(
-                    f"LS means need categorical factors of the model; {name!r} is not one",
-                    field="lsmeans",
-                    value=name,
-                    allowed=", ".join(self.design.levels) or "none",
-                )
-        grid = pd.MultiIndex.from_product([self.design.levels[f] for f in by], names=list(by))
-        rows = []
-        for combination in grid:
-            at = dict(zip(by, combination, strict=True))
-            result = self.contrast(self.design.lsmeans_row(at))
-            rows.append({**at, **result.as_dict()})
-        return pd.DataFrame(rows)
-
-    def differences(self, factor: str, by: str) -> pd.DataFrame:
-        """Each level of ``factor`` minus its reference, within each level of ``by``."""
-        levels = self.design.levels[factor]
-        rows = []
-        for level_by in self.design.levels[by]:
-            base = self.design.lsmeans_row({factor: levels[0], by: level_by})
-            for level in levels[1:]:
-                row = self.design.lsmeans_row({factor: level, by: level_by}) - base
-                result = self.contrast(row)
-                rows.append(
-                    {by: level_by, "contrast": f"{level} - {levels[0]}", **result.as_dict()}
-                )
-        return pd.DataFrame(rows)
 
 
 def _visit_variances(design: Design, visit_index: npt.NDArray[np.integer], n_visits: int) -> Vector:
@@ -445,7 +347,7 @@ def _newton_decrement(second: _SecondOrder) -> float:
         return float("inf")
 
 
-def _response_scale(design: Design, name: str) -> float:
+def response_scale(design: Design, name: str) -> float:
     """Root mean square of the OLS residuals: the unit the fit is made in (module docstring).
 
     Raises
@@ -533,9 +435,8 @@ def mmrm(
         as SAS PROC MIXED) or ``expected`` (Fisher scoring, as R pbkrtest). Satterthwaite
         always uses the observed one, as SAS and lmerTest.
     structure
-        A covariance structure built by the caller over the visits in ``visit_order`` (the
-        random-intercept-and-slope model of :func:`~alstrial.stats.lmm.lmm`); overrides
-        ``covariance``.
+        A covariance structure built by the caller over the visits in ``visit_order``;
+        overrides ``covariance``.
 
     Raises
     ------
@@ -622,7 +523,7 @@ def mmrm(
     n = len(design.y)
     if n - p <= 0:
         raise ValidationError(f"{n} observations cannot fit {p} fixed effects", field="data")
-    scale = _response_scale(design, design.response)
+    scale = response_scale(design, design.response)
     unit = replace(padded, y=padded.y / scale)
     unit_design = replace(design, y=design.y / scale)
 

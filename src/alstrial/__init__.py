@@ -9,7 +9,6 @@ pandas before a command needs them.
 from __future__ import annotations
 
 from importlib import import_module
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -33,11 +32,6 @@ if TYPE_CHECKING:
         score_alsfrs_r,
     )
     from alstrial.stats import RmAnovaResult, describe_by, rm_anova
-
-try:
-    __version__ = version("alstrial")
-except PackageNotFoundError:  # running from a source tree without installation
-    __version__ = "0.0.0+unknown"
 
 _EXPORTS = {
     "alstrial.exceptions": (
@@ -89,8 +83,22 @@ __all__ = [
 ]
 
 
+def _version() -> str:
+    # importlib.metadata costs 40 ms at import; read only when asked for.
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("alstrial")
+    except PackageNotFoundError:  # running from a source tree without installation
+        return "0.0.0+unknown"
+
+
 def __getattr__(name: str) -> Any:
-    """Import a public name from its module on first use."""
+    """Import a public name from its module on first use (``__version__`` too)."""
+    if name == "__version__":
+        value = _version()
+        globals()[name] = value
+        return value
     module = _HOME.get(name)
     if module is None:
         raise AttributeError(f"module 'alstrial' has no attribute {name!r}")

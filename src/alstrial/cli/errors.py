@@ -6,7 +6,6 @@ import json
 import sys
 from collections.abc import Callable
 
-import sqlalchemy.exc
 import typer
 from typer.exceptions import TyperException
 
@@ -27,6 +26,10 @@ def render_error(error: AlstrialError, *, as_json: bool) -> str:
 def _translate(error: Exception) -> AlstrialError | None:
     if isinstance(error, AlstrialError):
         return error
+    if "sqlalchemy" not in sys.modules:  # no database was opened: not a database error
+        return None
+    import sqlalchemy.exc
+
     if isinstance(error, sqlalchemy.exc.OperationalError):
         return ConfigurationError(f"the database cannot be used: {error.orig}")
     if isinstance(error, sqlalchemy.exc.IntegrityError):

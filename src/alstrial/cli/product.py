@@ -7,15 +7,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from alstrial.cli.options import DatabaseOption, JsonOption, echo_json
+from alstrial.cli.options import DatabaseOption, JsonOption, echo_json, new_table, print_rich
 
 __all__ = ["batch_app", "dose_command", "flow_app", "release_app"]
 
 flow_app = typer.Typer(help="Flow cytometry of the cell product (FCS files).", no_args_is_help=True)
-console = Console()
 
 
 @flow_app.command("analyze")
@@ -81,7 +78,7 @@ def flow_analyze(
     if as_json:
         echo_json(payload)
         return
-    table = Table("marker", "channel", "% positive", "isotype %", "threshold", "events")
+    table = new_table("marker", "channel", "% positive", "isotype %", "threshold", "events")
     for r in results:
         table.add_row(
             r.marker,
@@ -91,7 +88,7 @@ def flow_analyze(
             f"{r.threshold:.4g}",
             str(r.stained_events),
         )
-    console.print(table)
+    print_rich(table)
     typer.echo(f"ISCT: {identity.status}")
     for deviation in identity.deviations:
         typer.echo(f"  deviation: {deviation}")
@@ -178,7 +175,7 @@ def batch_list(database: DatabaseOption = None, as_json: JsonOption = False) -> 
     if as_json:
         echo_json(rows)
         return
-    table = Table("batch", "subject", "cells", "viability %", "status", "provenance")
+    table = new_table("batch", "subject", "cells", "viability %", "status", "provenance")
     for row in rows:
         table.add_row(
             str(row["batch"]),
@@ -188,7 +185,7 @@ def batch_list(database: DatabaseOption = None, as_json: JsonOption = False) -> 
             str(row["release_status"]),
             str(row["provenance"]),
         )
-    console.print(table)
+    print_rich(table)
 
 
 @release_app.command("check")
@@ -214,10 +211,10 @@ def release_check(
     if as_json:
         echo_json(payload)
     else:
-        table = Table("test", "result", "value", "limit")
+        table = new_table("test", "result", "value", "limit")
         for o in evaluation.outcomes:
             table.add_row(o.test, o.status, o.value, o.limit)
-        console.print(table)
+        print_rich(table)
         typer.echo(
             f"{batch}: {'conforms' if evaluation.conforms else 'does NOT conform'} "
             f"(status {status})"

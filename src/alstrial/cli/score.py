@@ -3,32 +3,19 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from alstrial.cli.options import JsonOption, echo_json
+from alstrial.cli.options import JsonOption, echo_json, new_table, print_rich
 from alstrial.exceptions import ValidationError
-from alstrial.scoring import (
-    REGIONS,
-    AlsfrsScale,
-    AlsfrsScore,
-    CriteriaResult,
-    EncalsInputs,
-    GoldCoastResult,
-    RegionFindings,
-    delta_fs,
-    encals_predict,
-    evaluate_criteria,
-    fvc_percent_predicted,
-    kings_stage,
-    mitos_stage,
-    months_between,
-    scale_maximum,
-    score_alsfrs,
-)
+
+if TYPE_CHECKING:
+    from alstrial.scoring import (
+        AlsfrsScale,
+        AlsfrsScore,
+        RegionFindings,
+    )
 
 __all__ = ["score_app"]
 
@@ -36,13 +23,14 @@ score_app = typer.Typer(
     help="Score ALSFRS-R/ALSFRS, FVC % predicted, diagnostic criteria, delta-FS, ENCALS.",
     no_args_is_help=True,
 )
-console = Console()
 
 MISSING_TOKENS = {"-", "na", "NA", "."}
 
 
 def _parse_items(tokens: list[str], scale: AlsfrsScale) -> dict[str, int | None]:
     """Items in questionnaire order; item 5 as ``3`` (5a) or ``3b`` (5b); ``-`` missing."""
+    from alstrial.scoring import AlsfrsScale
+
     expected = 12 if scale is AlsfrsScale.ALSFRS_R else 10
     if len(tokens) != expected:
         raise ValidationError(
@@ -77,6 +65,8 @@ def _parse_items(tokens: list[str], scale: AlsfrsScale) -> dict[str, int | None]
 def _score_payload(
     score: AlsfrsScore, *, gastrostomy: bool, niv: bool, dead: bool
 ) -> dict[str, Any]:
+    from alstrial.scoring import AlsfrsScale, kings_stage, mitos_stage
+
     payload: dict[str, Any] = {
         "scale": str(score.scale),
         "total": score.total,
@@ -103,7 +93,7 @@ def _score_payload(
 
 
 def _print_score(payload: dict[str, Any]) -> None:
-    table = Table("", payload["scale"], show_header=True)
+    table = new_table("", payload["scale"], show_header=True)
     total = payload["total"]
     table.add_row("total", str(total) if total is not None else "missing")
     for name in ("bulbar", "fine_motor", "gross_motor", "respiratory"):
@@ -112,7 +102,7 @@ def _print_score(payload: dict[str, Any]) -> None:
     if payload["kings"] is not None:
         table.add_row("King's stage", payload["kings"])
         table.add_row("MiToS stage", str(payload["mitos"]))
-    console.print(table)
+    print_rich(table)
     if payload["missing_reason"]:
         typer.echo(payload["missing_reason"])
 
@@ -135,6 +125,8 @@ def score_alsfrs_r_command(
     as_json: JsonOption = False,
 ) -> None:
     """ALSFRS-R total, domain subscores, King's stage and MiToS stage."""
+    from alstrial.scoring import AlsfrsScale, score_alsfrs
+
     score = score_alsfrs(_parse_items(items, AlsfrsScale.ALSFRS_R), AlsfrsScale.ALSFRS_R)
     payload = _score_payload(score, gastrostomy=gastrostomy, niv=niv, dead=dead)
     echo_json(payload) if as_json else _print_score(payload)
@@ -148,6 +140,8 @@ def score_alsfrs_original_command(
     as_json: JsonOption = False,
 ) -> None:
     """Original ALSFRS (1996, 10 items, 0-40) total and domain subscores; no stages."""
+    from alstrial.scoring import AlsfrsScale, score_alsfrs
+
     score = score_alsfrs(_parse_items(items, AlsfrsScale.ALSFRS), AlsfrsScale.ALSFRS)
     payload = _score_payload(score, gastrostomy=False, niv=False, dead=False)
     echo_json(payload) if as_json else _print_score(payload)
@@ -170,6 +164,8 @@ def score_fvc_command(
     as_json: JsonOption = False,
 ) -> None:
     """FVC % predicted, z-score and lower limit of normal from litres."""
+    from alstrial.scoring import fvc_percent_predicted
+
     result = fvc_percent_predicted(
         fvc, sex=sex, age_years=age, height_cm=height, equation=equation, ethnicity=ethnicity
     )
@@ -197,6 +193,8 @@ _SIGN_NAMES = {"umn": "umn", "lmn": "lmn", "emg": "emg_lmn"}
 
 
 def _findings(region: str, text: str | None) -> RegionFindings:
+    from alstrial.scoring import RegionFindings
+
     if not text:
         return RegionFindings()
     signs = {part.strip().lower() for part in text.split(",") if part.strip()}
@@ -241,6 +239,8 @@ def score_criteria_command(
     as_json: JsonOption = False,
 ) -> None:
     """Revised El Escorial, Awaji and Gold Coast categories from regional findings."""
+    from alstrial.scoring import REGIONS, CriteriaResult, GoldCoastResult, evaluate_criteria
+
     given = dict(zip(REGIONS, (bulbar, cervical, thoracic, lumbosacral), strict=True))
     findings = {region: _findings(region, text) for region, text in given.items()}
     results = evaluate_criteria(
@@ -272,6 +272,8 @@ def score_dfs_command(
     as_json: JsonOption = False,
 ) -> None:
     """Delta-FS: points lost per month since onset (Kimura 2006)."""
+    from alstrial.scoring import delta_fs, months_between, scale_maximum
+
     onset_day, visit_day = _date("onset", onset), _date("visit", visit)
     maximum = scale_maximum(_scale(scale))
     rate = delta_fs(total, onset_day, visit_day, maximum=maximum)
@@ -299,6 +301,8 @@ def score_encals_command(
     as_json: JsonOption = False,
 ) -> None:
     """ENCALS predicted survival from diagnosis (a natural-history yardstick)."""
+    from alstrial.scoring import EncalsInputs, encals_predict
+
     prediction = encals_predict(
         EncalsInputs(age_onset, dfs, delay, fvc, bulbar, definite, ftd, c9orf72)
     )
@@ -331,6 +335,8 @@ def _date(name: str, text: str) -> date:
 
 
 def _scale(text: str) -> AlsfrsScale:
+    from alstrial.scoring import AlsfrsScale
+
     try:
         return AlsfrsScale(text)
     except ValueError:

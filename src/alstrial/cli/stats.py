@@ -5,15 +5,15 @@ from __future__ import annotations
 import math
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
-import pandas as pd
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from alstrial.cli.options import JsonOption, echo_json
+from alstrial.cli.options import JsonOption, echo_json, new_table, print_rich
 from alstrial.exceptions import ValidationError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["read_table", "stats_app"]
 
@@ -23,13 +23,14 @@ stats_app = typer.Typer(
     help="Statistics on a CSV or Parquet file: describe, rm-anova, mmrm, lmm, km, cafs, power.",
     no_args_is_help=True,
 )
-console = Console()
 
 FileArgument = Annotated[Path, typer.Argument(help="CSV or Parquet file, one row per observation.")]
 
 
 def read_table(path: Path) -> pd.DataFrame:
     """Read a CSV or Parquet file; a missing, unreadable or empty file is a clear error."""
+    import pandas as pd  # deferred: every command but the statistics starts without pandas
+
     if not path.is_file():
         raise ValidationError(f"{path} does not exist", field="file", value=str(path))
     try:
@@ -131,7 +132,9 @@ def rm_anova_command(
     if as_json:
         _echo_json(payload)
         return
-    table = Table("effect", "SS", "df", "error df", "F", "p", "eps GG", "p GG", "eps HF", "p HF")
+    table = new_table(
+        "effect", "SS", "df", "error df", "F", "p", "eps GG", "p GG", "eps HF", "p HF"
+    )
     for row in effects:
         table.add_row(
             str(row["effect"]),
@@ -145,7 +148,7 @@ def rm_anova_command(
                 for k in ("eps_gg", "p_gg", "eps_hf", "p_hf")
             ),
         )
-    console.print(table)
+    print_rich(table)
     m = result.mauchly
     typer.echo(
         f"{result.n_subjects} subjects; Mauchly W = {m.W:.4f}, chi2({m.df}) = {m.chi2:.4f}, "
@@ -215,6 +218,8 @@ def mmrm_command(
 
 def _model_payload(result: Any, formula: str, lsmeans_by: list[str]) -> dict[str, Any]:
     """The JSON of a fitted MMRM or LMM (keys pinned by tests/test_cli_stats.py)."""
+    import pandas as pd
+
     means = result.lsmeans(lsmeans_by) if lsmeans_by else pd.DataFrame()
     return {
         "formula": formula,
@@ -241,18 +246,18 @@ def _model_payload(result: Any, formula: str, lsmeans_by: list[str]) -> dict[str
 
 def _print_model(result: Any, ml: bool, cov: str) -> None:
     """Coefficients, Type III tests, the likelihood and the fit's notes, as text."""
-    table = Table("term", "estimate", "SE", "df", "t", "p")
+    table = new_table("term", "estimate", "SE", "df", "t", "p")
     for c in result.coefficients:
         table.add_row(
             c.term, f"{c.estimate:.5f}", f"{c.se:.5f}", f"{c.df:.2f}", f"{c.t:.3f}", f"{c.p:.4g}"
         )
-    console.print(table)
-    tests = Table("effect", "num df", "den df", "F", "p")
+    print_rich(table)
+    tests = new_table("effect", "num df", "den df", "F", "p")
     for row in result.type3:
         tests.add_row(
             row.effect, str(row.df_num), f"{row.df_den:.2f}", f"{row.F:.4f}", f"{row.p:.4g}"
         )
-    console.print(tests)
+    print_rich(tests)
     typer.echo(
         f"{result.n_subjects} subjects, {result.n_obs} observations; -2 log-likelihood "
         f"{result.neg2_loglik:.6f} ({'ML' if ml else 'REML'}, {cov}, {result.df_method} df)"
@@ -284,10 +289,10 @@ def describe_command(
     if as_json:
         _echo_json(summary.to_dict("records"))
         return
-    table = Table(*map(str, summary.columns))
+    table = new_table(*map(str, summary.columns))
     for row in summary.itertuples(index=False):
         table.add_row(*(f"{v:.4g}" if isinstance(v, float) else str(v) for v in row))
-    console.print(table)
+    print_rich(table)
 
 
 @stats_app.command("lmm")
@@ -456,6 +461,12 @@ def cafs_command(
     typer.echo(f"Mann-Whitney U = {result.statistic:g}, p = {result.p:.4g}")
 
 
+def _all_cores() -> int:
+    from alstrial.stats.parallel import default_workers
+
+    return default_workers()
+
+
 def _floats(text: str, name: str) -> list[float]:
     try:
         return [float(part) for part in text.split(",") if part.strip()]
@@ -492,6 +503,14 @@ def power_command(
     ] = None,
     n_sim: Annotated[int, typer.Option(help="simulate: trials simulated.")] = 200,
     seed: Annotated[int, typer.Option(help="simulate: random seed.")] = 1,
+    workers: Annotated[
+        int | None,
+        typer.Option(help="simulate: local processes (default: every core of this machine)."),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(help="simulate: a Dask scheduler to run on instead, tcp://host:8786."),
+    ] = None,
     alpha: Annotated[float, typer.Option(help="Significance level.")] = 0.05,
     power: Annotated[float, typer.Option(help="Target power.")] = 0.8,
     one_sided: Annotated[bool, typer.Option("--one-sided", help="One-sided test.")] = False,
@@ -540,6 +559,8 @@ def power_command(
         }
     elif method == "simulate":
         table = read_table(Path(need(means, "means")))
+        import pandas as pd
+
         sigma = pd.read_csv(Path(need(covariance, "covariance")), header=None)
         result = engine.simulate_power(
             table.set_index(table.columns[0]),
@@ -549,6 +570,8 @@ def power_command(
             n_sim=n_sim,
             alpha=alpha,
             seed=seed,
+            workers=workers if workers is not None else _all_cores(),
+            scheduler=scheduler,
         )
         payload |= asdict(result)
     else:

@@ -19,11 +19,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-
-import numpy as np
-import numpy.typing as npt
+from numbers import Integral
+from typing import TYPE_CHECKING
 
 from alstrial.exceptions import ValidationError
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
 __all__ = [
     "ALSFRS_DOMAINS",
@@ -150,7 +153,7 @@ def _form(scale: AlsfrsScale) -> str:
 
 
 def _check_item(scale: AlsfrsScale, key: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or not 0 <= value <= 4:
+    if isinstance(value, bool) or not isinstance(value, Integral) or not 0 <= int(value) <= 4:
         raise ValidationError(
             f"{scale} {key} must be an integer 0-4, got {value!r}",
             form=_form(scale),
@@ -255,6 +258,8 @@ class AlsfrsArrays:
 
 def _as_item_matrix(items: npt.ArrayLike, scale: AlsfrsScale) -> npt.NDArray[np.float64]:
     """Check an ``(n, k)`` item matrix (NaN = missing) and return it as float64."""
+    import numpy as np  # deferred: the scalar scoring of a form needs no numpy
+
     width = len(_ITEMS[scale]) - 1
     matrix = np.asarray(items, dtype=np.float64)
     if matrix.ndim != 2 or matrix.shape[1] != width:
@@ -303,6 +308,7 @@ def score_alsfrs_array(
     ValidationError
         For a wrong shape, or the first value that is not an integer 0-4 (row and item named).
     """
+
     scale = AlsfrsScale(scale)
     matrix = _as_item_matrix(items, scale)
     sums: dict[str, npt.NDArray[np.float64]] = {}

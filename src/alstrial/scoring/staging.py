@@ -20,11 +20,13 @@ stage 0-4, 5 = death. Both stages need the ALSFRS-R (items 10-12 do not exist in
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING
 
 from alstrial.exceptions import ValidationError
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 from alstrial.scoring.alsfrs import AlsfrsScale, AlsfrsScore, _as_item_matrix
 
 __all__ = [
@@ -150,6 +152,8 @@ def mitos_stage(score: AlsfrsScore, *, dead: bool = False) -> MitosStage:
 
 
 def _flags(values: npt.ArrayLike | bool | None, n: int, name: str) -> npt.NDArray[np.bool_]:
+    import numpy as np  # deferred: the scalar scoring of a form needs no numpy
+
     array = np.zeros(n, dtype=bool) if values is None else np.asarray(values, dtype=bool)
     array = np.broadcast_to(array, (n,)) if array.ndim == 0 else array
     if array.shape != (n,):
@@ -185,6 +189,8 @@ def kings_stage_array(
         Stage 0-5 as floats (NaN when an item the stage needs is missing and the subject is
         alive), and the 4A and 4B flags.
     """
+    import numpy as np  # deferred: the scalar scoring of a form needs no numpy
+
     matrix = _as_item_matrix(items, AlsfrsScale.ALSFRS_R)
     n = matrix.shape[0]
     is_5b = _flags(item_5b, n, "item_5b")
@@ -207,6 +213,8 @@ def mitos_stage_array(
     items: npt.ArrayLike, *, dead: npt.ArrayLike | bool | None = None
 ) -> npt.NDArray[np.float64]:
     """MiToS stage of many ALSFRS-R ratings; NaN when a needed item is missing (and alive)."""
+    import numpy as np  # deferred: the scalar scoring of a form needs no numpy
+
     matrix = _as_item_matrix(items, AlsfrsScale.ALSFRS_R)
     item = {k: matrix[:, k - 1] for k in range(1, 13)}
     lost = (

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from alstrial.exceptions import ValidationError
 
@@ -113,6 +112,8 @@ def cafs(
     )
     first = table.loc[table["arm"] == arms[0], "score"]
     second = table.loc[table["arm"] == arms[1], "score"]
+    from scipy import stats  # deferred: scipy.stats costs 0.5 s to import
+
     test = stats.mannwhitneyu(second, first, alternative="two-sided")
     return CafsResult(
         scores=table,

@@ -6,9 +6,9 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 
 from alstrial.exceptions import ValidationError
+from alstrial.stats.distributions import t_ppf
 
 __all__ = ["describe_by"]
 
@@ -40,7 +40,7 @@ def describe_by(
         mean = float(values.mean()) if n else np.nan
         sd = float(values.std(ddof=1)) if n > 1 else np.nan
         se = sd / np.sqrt(n) if n > 1 else np.nan
-        half = float(sps.t.ppf(0.5 + confidence / 2, n - 1) * se) if n > 1 else np.nan
+        half = t_ppf(0.5 + confidence / 2, n - 1) * se if n > 1 else np.nan
         key_tuple = key if isinstance(key, tuple) else (key,)
         rows.append(
             {

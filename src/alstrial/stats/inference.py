@@ -17,7 +17,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats
+
+from alstrial.stats.distributions import f_sf, t_ppf, t_two_sided
 
 __all__ = [
     "ContrastResult",
@@ -61,8 +62,8 @@ class FTestResult:
 def _contrast(estimate: float, variance: float, df: float) -> ContrastResult:
     se = float(np.sqrt(variance))
     t = estimate / se if se > 0 else float("nan")
-    p = float(2 * stats.t.sf(abs(t), df)) if np.isfinite(df) else float(2 * stats.norm.sf(abs(t)))
-    quantile = float(stats.t.ppf(0.975, df)) if np.isfinite(df) else 1.959963984540054
+    p = t_two_sided(t, df)
+    quantile = t_ppf(0.975, df)
     return ContrastResult(
         estimate, se, df, t, p, estimate - quantile * se, estimate + quantile * se
     )
@@ -100,7 +101,7 @@ def ftest_satterthwaite(
         keep = nus > 2
         expectation = float(np.sum(nus[keep] / (nus[keep] - 2)))
         df = 2 * expectation / (expectation - q) if expectation > q else float(nus.min())
-    return FTestResult(F, q, df, float(stats.f.sf(F, q, df)))
+    return FTestResult(F, q, df, f_sf(F, q, df))
 
 
 @dataclass(frozen=True)
@@ -162,4 +163,4 @@ class KenwardRoger:
         F = float(estimate @ np.linalg.solve(rows @ self.adjusted_cov @ rows.T, estimate)) / q
         scale, m = self._scale_and_df(rows)
         scaled = scale * F
-        return FTestResult(scaled, q, m, float(stats.f.sf(scaled, q, m)))
+        return FTestResult(scaled, q, m, f_sf(scaled, q, m))

@@ -54,7 +54,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from scipy import optimize
 
 from alstrial.exceptions import ValidationError
 from alstrial.stats.design import Design, build_design, formula_variables
@@ -374,6 +373,8 @@ def _bfgs(
             ]
         )
         return d.evaluation.f, jacobian @ d.gradient
+
+    from scipy import optimize
 
     found = optimize.minimize(
         objective,

@@ -31,14 +31,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from scipy import optimize, stats
 
 from alstrial.exceptions import ValidationError
+from alstrial.stats.distributions import norm_ppf, t_ppf
 
 if TYPE_CHECKING:
     from alstrial.stats.mmrm import MmrmResult
 
 Matrix = npt.NDArray[np.float64]
+Vector = npt.NDArray[np.float64]
 
 __all__ = [
     "SimulatedPower",
@@ -67,7 +68,7 @@ def _z(alpha: float, power: float, alternative: str) -> float:
             allowed="two-sided, one-sided",
         )
     tail = alpha if alternative == "one-sided" else alpha / 2
-    return float(stats.norm.ppf(1 - tail) + stats.norm.ppf(power))
+    return norm_ppf(1 - tail) + norm_ppf(power)
 
 
 def _spread(times: Sequence[float]) -> float:
@@ -196,8 +197,10 @@ def llc_n(
 
     def gap(n: float) -> float:
         df = n - 4  # longpower's df: reproduces its t-test column of LLC Table 1 to 1e-3
-        t = float(stats.t.ppf(1 - alpha / 2, df) + stats.t.ppf(power, df))
+        t = t_ppf(1 - alpha / 2, df) + t_ppf(power, df)
         return n - (1 + ratio) * t**2 * inflation
+
+    from scipy import optimize
 
     return float(optimize.brentq(gap, max(total * 0.5, 3.0), total * 2 + 10))
 
@@ -219,6 +222,73 @@ class SimulatedPower:
     n_sim: int
     n_per_arm: int
     failures: int
+    seed: int
+    workers: int
+    scheduler: str | None
+
+
+@dataclass(frozen=True)
+class _TrialSpec:
+    """What one simulated trial needs (pickled to the workers)."""
+
+    means: Matrix  # arms x visits
+    lower: Matrix  # Cholesky factor of the visit covariance
+    retention: Vector
+    arms: tuple[str, ...]
+    visits: tuple[str, ...]
+    n_per_arm: int
+    alpha: float
+    covariance_structure: str
+    seed: int
+    n_sim: int
+
+
+def _simulate_trials(spec: _TrialSpec, indices: Sequence[int]) -> list[bool | None]:
+    """Significant (True/False) or failed to fit (None), for each replicate in ``indices``.
+
+    Replicate s draws from its own stream, SeedSequence(seed).spawn(n_sim)[s], so its trial
+    is the same in whichever process it runs.
+    """
+    from alstrial.stats.mmrm import MmrmConvergenceError, mmrm
+
+    streams = np.random.SeedSequence(spec.seed).spawn(spec.n_sim)
+    arms, visits = list(spec.arms), list(spec.visits)
+    T = len(visits)
+    n = spec.n_per_arm * len(arms)
+    mean_matrix = spec.means[np.repeat(np.arange(len(arms)), spec.n_per_arm)]
+    subject_ids = np.repeat(np.arange(n), T)
+    visit_ids = np.tile(visits, n)
+    arm_ids = np.repeat(np.repeat(arms, spec.n_per_arm), T)
+    out: list[bool | None] = []
+    for s in indices:
+        rng = np.random.default_rng(streams[s])
+        outcomes = mean_matrix + rng.standard_normal((n, T)) @ spec.lower.T
+        seen = (rng.random((n, T)) < spec.retention[None, :]).cumprod(axis=1).astype(bool)
+        frame = pd.DataFrame(
+            {
+                "subject": subject_ids,
+                "visit": visit_ids,
+                "arm": arm_ids,
+                "y": np.where(seen, outcomes, np.nan).reshape(-1),
+            }
+        )
+        try:
+            fit = mmrm(
+                frame,
+                "y ~ arm*visit",
+                subject="subject",
+                visit="visit",
+                covariance=spec.covariance_structure,
+                references={"arm": arms[0]},
+                visit_order=visits,
+            )
+        except (MmrmConvergenceError, ValidationError):
+            out.append(None)
+            continue
+        last = fit.differences("arm", "visit")
+        p_value = float(last[last["visit"] == visits[-1]]["p"].iloc[0])
+        out.append(p_value < spec.alpha)
+    return out
 
 
 def simulate_power(
@@ -231,6 +301,8 @@ def simulate_power(
     alpha: float = 0.05,
     seed: int = 1,
     covariance_structure: str = "us",
+    workers: int = 1,
+    scheduler: str | None = None,
 ) -> SimulatedPower:
     """Power of the last-visit arm difference of an MMRM, by simulating and refitting trials.
 
@@ -247,60 +319,55 @@ def simulate_power(
     retention
         Probability of still being observed at each visit (monotone dropout); default 1.
     n_sim, alpha, seed
-        Trials simulated, test level and random seed (the result is reproducible).
+        Trials simulated, test level and random seed. Trial s is drawn from its own stream
+        of ``seed`` (``numpy.random.SeedSequence.spawn``), so the result does not depend on
+        ``workers`` or ``scheduler``.
     covariance_structure
         The structure refitted to each simulated trial.
+    workers
+        Local processes (1: this one); see :mod:`~alstrial.stats.parallel`.
+    scheduler
+        Address of a Dask distributed scheduler to run the trials on instead.
     """
-    from alstrial.stats.mmrm import MmrmConvergenceError, mmrm
+    from alstrial.stats.parallel import run_replicates
 
     sigma = np.asarray(covariance, dtype=np.float64)
-    visits = [str(v) for v in means.columns]
+    visits = tuple(str(v) for v in means.columns)
     T = len(visits)
     if sigma.shape != (T, T):
         raise ValidationError(
             f"the covariance must be {T} x {T} for {T} visits", field="covariance"
         )
+    if not np.all(np.isfinite(sigma)) or not np.all(np.isfinite(means.to_numpy(dtype=float))):
+        raise ValidationError("the means and the covariance must be finite", field="covariance")
     if n_per_arm < 3 or n_sim < 1:
         raise ValidationError("n_per_arm >= 3 and n_sim >= 1 are needed", field="n_per_arm")
+    try:
+        lower = np.asarray(np.linalg.cholesky(sigma), dtype=np.float64)
+    except np.linalg.LinAlgError:
+        raise ValidationError(
+            "the covariance is not positive definite", field="covariance"
+        ) from None
     keep = np.ones(T) if retention is None else np.asarray(retention, dtype=np.float64)
-    rng = np.random.default_rng(seed)
-    arms = [str(a) for a in means.index]
-    n = n_per_arm * len(arms)
-    arm_of = np.repeat(arms, n_per_arm)
-    mean_matrix = means.to_numpy(dtype=np.float64)[np.repeat(np.arange(len(arms)), n_per_arm)]
-    lower = np.linalg.cholesky(sigma)
-    # All trials at once: (n_sim, n, T) outcomes and the last visit each subject reaches.
-    outcomes = mean_matrix[None] + rng.standard_normal((n_sim, n, T)) @ lower.T
-    last_seen = (rng.random((n_sim, n, 1)) < keep[None, None, :]).cumprod(axis=2).astype(bool)
-    significant = failures = 0
-    subject_ids = np.repeat(np.arange(n), T)
-    visit_ids = np.tile(visits, n)
-    arm_ids = np.repeat(arm_of, T)
-    for s in range(n_sim):
-        frame = pd.DataFrame(
-            {
-                "subject": subject_ids,
-                "visit": visit_ids,
-                "arm": arm_ids,
-                "y": np.where(last_seen[s], outcomes[s], np.nan).reshape(-1),
-            }
+    if keep.shape != (T,) or np.any((keep < 0) | (keep > 1)):
+        raise ValidationError(
+            f"retention needs {T} probabilities between 0 and 1", field="retention"
         )
-        try:
-            fit = mmrm(
-                frame,
-                "y ~ arm*visit",
-                subject="subject",
-                visit="visit",
-                covariance=covariance_structure,
-                references={"arm": arms[0]},
-                visit_order=visits,
-            )
-        except (MmrmConvergenceError, ValidationError):
-            failures += 1
-            continue
-        last = fit.differences("arm", "visit")
-        p_value = float(last[last["visit"] == visits[-1]]["p"].iloc[0])
-        significant += p_value < alpha
+    spec = _TrialSpec(
+        means=means.to_numpy(dtype=np.float64),
+        lower=lower,
+        retention=keep,
+        arms=tuple(str(a) for a in means.index),
+        visits=visits,
+        n_per_arm=n_per_arm,
+        alpha=alpha,
+        covariance_structure=covariance_structure,
+        seed=seed,
+        n_sim=n_sim,
+    )
+    outcomes = run_replicates(_simulate_trials, spec, n_sim, workers=workers, scheduler=scheduler)
+    failures = sum(outcome is None for outcome in outcomes)
+    significant = sum(outcome is True for outcome in outcomes)
     done = n_sim - failures
     power = significant / done if done else float("nan")
     return SimulatedPower(
@@ -309,4 +376,7 @@ def simulate_power(
         n_sim=n_sim,
         n_per_arm=n_per_arm,
         failures=failures,
+        seed=seed,
+        workers=workers,
+        scheduler=scheduler,
     )

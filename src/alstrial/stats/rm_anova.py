@@ -28,10 +28,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 
 from alstrial.exceptions import ValidationError
 from alstrial.stats.design import natural_key
+from alstrial.stats.distributions import chi2_sf, f_sf
 
 __all__ = ["AnovaEffect", "ExcludedSubject", "Mauchly", "RmAnovaResult", "rm_anova"]
 
@@ -293,9 +293,7 @@ def rm_anova(
         q = columns.stop - columns.start
         F = (ss / q) / (error_between / df_e)
         effects.append(
-            AnovaEffect(
-                name, "between", ss, q, df_e, ss / q, F, float(sps.f.sf(F, q, df_e)), error_between
-            )
+            AnovaEffect(name, "between", ss, q, df_e, ss / q, F, f_sf(F, q, df_e), error_between)
         )
 
     S = C.T @ E @ C / df_e
@@ -307,7 +305,7 @@ def rm_anova(
         W = max(float(np.linalg.det(S) / (trace / p) ** p), np.finfo(float).tiny)
         chi2 = -(df_e - (2 * p**2 + p + 2) / (6 * p)) * np.log(W)
         df_m = p * (p + 1) // 2 - 1
-        mauchly = Mauchly(W, float(chi2), df_m, float(sps.chi2.sf(chi2, df_m)))
+        mauchly = Mauchly(W, float(chi2), df_m, chi2_sf(chi2, df_m))
     else:
         mauchly = Mauchly(1.0, 0.0, 0, None)
     error_within = float(np.trace(C.T @ E @ C))
@@ -324,7 +322,7 @@ def rm_anova(
         def corrected(
             eps: float, F: float = F, df_num: float = df_num, df_den: float = df_den
         ) -> float:
-            return float(sps.f.sf(F, df_num * eps, df_den * eps))
+            return f_sf(F, df_num * eps, df_den * eps)
 
         effects.insert(
             len([e for e in effects if e.kind == "within"]),
@@ -336,7 +334,7 @@ def rm_anova(
                 df_den,
                 ss / df_num,
                 F,
-                float(sps.f.sf(F, df_num, df_den)),
+                f_sf(F, df_num, df_den),
                 error_within,
                 eps_gg=eps_gg,
                 p_gg=corrected(eps_gg),

@@ -25,9 +25,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from scipy import stats
 
 from alstrial.exceptions import ValidationError
+from alstrial.stats.distributions import chi2_sf, norm_ppf
 
 __all__ = ["KaplanMeier", "LogRank", "kaplan_meier", "log_rank"]
 
@@ -134,7 +134,7 @@ def kaplan_meier(
     with np.errstate(divide="ignore", invalid="ignore"):
         greenwood = np.cumsum(n_event / (n_risk * (n_risk - n_event)))
         se: Vector = np.asarray(survival * np.sqrt(greenwood), dtype=np.float64)
-        z = float(stats.norm.ppf(0.5 + level / 2))
+        z = norm_ppf(0.5 + level / 2)
         low: Vector
         high: Vector
         if conf_type == "log":
@@ -211,4 +211,4 @@ def log_rank(
             covariance += d * (n - d) / (n - 1) * (np.diag(share) - np.outer(share, share))
     difference = (observed - expected)[:-1]
     chi2 = float(difference @ np.linalg.solve(covariance[:-1, :-1], difference))
-    return LogRank(names, observed, expected, chi2, k - 1, float(stats.chi2.sf(chi2, k - 1)))
+    return LogRank(names, observed, expected, chi2, k - 1, chi2_sf(chi2, k - 1))

@@ -322,19 +322,30 @@ def _decrement(d: _Derivatives) -> float:
         return float("inf")
 
 
+def _step(hessian: Matrix, expected: Matrix, gradient: Vector) -> Vector | None:
+    """The Newton step, or the scoring step where the Hessian is not positive definite."""
+    for matrix in (hessian, expected):
+        try:
+            np.linalg.cholesky(matrix)
+        except np.linalg.LinAlgError:
+            continue
+        return np.asarray(np.linalg.solve(matrix, gradient), dtype=np.float64)
+    return None
+
+
 def _newton(
     phi: Vector, data: _Subjects, random: _Random, reml: bool, max_iterations: int
 ) -> tuple[Vector, int] | None:
-    """Newton-Raphson in phi with step halving (G must stay positive semi-definite)."""
+    """Newton-Raphson in phi with step halving (G must stay positive semi-definite); where
+    the observed Hessian is not positive definite (far from the maximum), a Fisher scoring
+    step on the expected information, as SAS PROC MIXED's first iterations."""
     try:
         current = _derivatives(phi, data, random, reml)
     except _NotPositiveDefiniteError:
         return None
     for iteration in range(max_iterations):
-        try:
-            np.linalg.cholesky(current.hessian)
-            step = np.linalg.solve(current.hessian, current.gradient)
-        except np.linalg.LinAlgError:
+        step = _step(current.hessian, current.expected, current.gradient)
+        if step is None:
             return None
         if float(current.gradient @ step) < _DECREMENT_CONVERGED:
             return phi, iteration

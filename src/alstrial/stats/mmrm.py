@@ -162,7 +162,8 @@ def _evaluate(sigma: Matrix, data: _Data, reml: bool, p: int) -> _Evaluation:
     gradient = np.tensordot(data.counts, inverses, axes=1) - u.T @ u
     if reml:
         f += 2.0 * float(np.log(np.diag(a_factor[0])).sum())
-        gradient -= np.tensordot(Z @ a_inverse, Z, axes=([0, 2], [0, 2]))
+        # sum_i Z_i A^-1 Z_i', as batched products (tensordot copied Z twice, transposed)
+        gradient -= np.matmul(Z @ a_inverse, np.swapaxes(Z, 1, 2)).sum(axis=0)
     gradient = 0.5 * (gradient + gradient.T)
     return _Evaluation(f, beta, A, a_inverse, gradient, inverses, Z, u)
 
@@ -219,13 +220,14 @@ def _second_order(
     sv = np.matmul(inverses[:, None], jacobian[None])  # (P, q, T, T): S^-1 V_a per pattern
     t1 = np.einsum("p,paij,pbji->ab", data.counts, sv, sv, optimize=True)
     hessian = -t1
-    vu = np.einsum("aij,nj->ani", jacobian, u)  # V_a u_i
-    per_subject = inverses[data.pattern_of]
-    w = np.matmul(per_subject[None], vu[:, :, :, None])[..., 0]  # V_i^-1 V_a u_i
-    hessian += 2 * np.tensordot(w, vu, axes=([1, 2], [1, 2]))
-    cross = np.tensordot(Z, Z, axes=([0], [0]))  # (T, p, T, p)
+    # sum_i u_i' V_a S_i^-1 V_b u_i = sum_p tr(V_a S_p^-1 V_b U_p), U_p = sum_{i in p} u_i u_i':
+    # per pattern, so no (q, N, T) arrays (they took 900 MB at 100,000 subjects, q = 55).
+    U = data.per_pattern(u[:, :, None] * u[:, None, :])
+    hessian += 2 * np.einsum("aij,pbjk,pki->ab", jacobian, sv, U, optimize=True)
+    flat = Z.reshape(Z.shape[0], -1)
+    cross = (flat.T @ flat).reshape(Z.shape[1:] * 2)  # (T, p, T, p), no transposed copy
     M = np.einsum("aij,ipjq->apq", jacobian, cross)
-    h = np.tensordot(vu, Z, axes=([1, 2], [0, 1]))  # (q, p)
+    h = np.einsum("ajk,jpk->ap", jacobian, np.einsum("njp,nk->jpk", Z, u, optimize=True))
     hessian -= 2 * h @ a_inverse @ h.T
     B_subject = np.matmul(Z @ a_inverse, np.swapaxes(Z, 1, 2))  # (N, T, T)
     B = data.per_pattern(B_subject)
@@ -313,8 +315,9 @@ def _newton(
 ) -> tuple[Vector, _SecondOrder, int] | None:
     """Newton-Raphson in phi with step halving; ``None`` unless it converges.
 
-    A step must keep Sigma positive definite and not raise -2 log-likelihood; the Hessian
-    must be positive definite (else the caller falls back to BFGS). Converged: the Newton
+    A step must keep Sigma positive definite and not raise -2 log-likelihood. Where the
+    Hessian is not positive definite (far from the maximum) the step is Fisher scoring's, on
+    the expected information; where neither is, the caller falls back to BFGS. Converged: the Newton
     decrement g' H^-1 g (twice the predicted gain in -2 log-likelihood; free of units) below
     1e-12.
     """
@@ -322,10 +325,15 @@ def _newton(
     for iteration in range(1, max_iterations + 1):
         if not second.ok:
             return None
-        try:
-            np.linalg.cholesky(second.hessian)
-            step = np.linalg.solve(second.hessian, second.gradient)
-        except np.linalg.LinAlgError:
+        step = None
+        for matrix in (second.hessian, second.expected):  # scoring where H is not PD
+            try:
+                np.linalg.cholesky(matrix)
+            except np.linalg.LinAlgError:
+                continue
+            step = np.linalg.solve(matrix, second.gradient)
+            break
+        if step is None:
             return None
         if float(second.gradient @ step) < _DECREMENT_CONVERGED:
             return phi, second, iteration - 1
@@ -639,7 +647,7 @@ def _q_terms(
     p = data.X.shape[2]
     Q = np.zeros((q, q, p, p))
     for pattern, inverse in enumerate(inverses):
-        X = data.X[data.pattern_of == pattern]
+        X = data.X[data.starts[pattern] : data.starts[pattern] + int(data.counts[pattern])]
         cross = np.einsum("mkp,mlq->klpq", X, X)
         left = np.matmul(inverse, jacobian)  # S^-1 V_a
         chain = np.einsum("aij,bjk,kl->abil", left, left, inverse, optimize=True)
@@ -657,7 +665,7 @@ def _r_terms(
     if not np.any(second):
         return R
     for pattern, inverse in enumerate(inverses):
-        X = data.X[data.pattern_of == pattern]
+        X = data.X[data.starts[pattern] : data.starts[pattern] + int(data.counts[pattern])]
         middle = np.einsum("ij,abjk,kl->abil", inverse, second, inverse, optimize=True)
         R += np.einsum("mkp,abkl,mlq->abpq", X, middle, X, optimize=True)
     return R

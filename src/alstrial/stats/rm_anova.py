@@ -229,13 +229,18 @@ def rm_anova(
             subject=str(bad),
             field=", ".join(between),
         )
-    excluded = []
-    for subject_id, row in wide.iterrows():
-        missing = [str(level) for level, value in row.items() if pd.isna(value)]
-        if missing:
-            excluded.append(
-                ExcludedSubject(str(subject_id), f"missing {dv} at {', '.join(missing)}")
-            )
+    missing_mask = wide.isna()
+    excluded = [
+        ExcludedSubject(
+            str(subject_id),
+            f"missing {dv} at {', '.join(str(level) for level in wide.columns[row])}",
+        )
+        for subject_id, row in zip(
+            wide.index[missing_mask.any(axis=1)],
+            missing_mask.to_numpy()[missing_mask.any(axis=1).to_numpy()],
+            strict=True,
+        )
+    ]
     complete = wide.dropna()
     between_frame = (
         data.groupby(subject)[list(between)].first().loc[complete.index]

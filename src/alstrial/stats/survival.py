@@ -82,6 +82,22 @@ def _check(time: Vector, event: Vector) -> None:
         raise ValidationError("event must be 0 (censored) or 1 (event)", field="event")
 
 
+def _risk_table(t: Vector, e: Vector, times: Vector | None = None) -> tuple[Vector, Vector, Vector]:
+    """Distinct event times (or the given ``times``), events and number at risk at each.
+
+    At risk at u: the subjects with t >= u, n - (number with t < u), by binary search in the
+    sorted times: O(n log n), not one pass over the data per event time.
+    """
+    event_times, counts = np.unique(t[e == 1], return_counts=True)
+    if times is None:
+        times = event_times
+    n_event = np.zeros(len(times))
+    found = np.searchsorted(times, event_times)
+    n_event[found] = counts
+    n_risk = len(t) - np.searchsorted(np.sort(t), times, side="left")
+    return times, n_event, n_risk.astype(np.float64)
+
+
 def _median(time: Vector, curve: Vector) -> float | None:
     below = np.flatnonzero(curve <= 0.5 + 1e-12)
     if below.size == 0:
@@ -127,9 +143,7 @@ def kaplan_meier(
             value=conf_type,
             allowed=", ".join(_CONF_TYPES),
         )
-    times = np.unique(t[e == 1])
-    n_risk = np.array([(t >= u).sum() for u in times], dtype=np.float64)
-    n_event = np.array([((t == u) & (e == 1)).sum() for u in times], dtype=np.float64)
+    times, n_event, n_risk = _risk_table(t, e)
     survival: Vector = np.asarray(np.cumprod(1 - n_event / n_risk), dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         greenwood = np.cumsum(n_event / (n_risk * (n_risk - n_event)))
@@ -195,20 +209,22 @@ def log_rank(
     if len(names) < 2:
         raise ValidationError("the log-rank test needs at least two groups", field="group")
     k = len(names)
-    observed = np.zeros(k)
-    expected = np.zeros(k)
-    covariance = np.zeros((k, k))
-    for u in np.unique(t[e == 1]):
-        at_risk = np.array([((t >= u) & (labels == g)).sum() for g in names], dtype=np.float64)
-        deaths = np.array(
-            [((t == u) & (e == 1) & (labels == g)).sum() for g in names], dtype=np.float64
-        )
-        n, d = at_risk.sum(), deaths.sum()
-        observed += deaths
-        expected += at_risk * d / n
-        if n > 1:
-            share = at_risk / n
-            covariance += d * (n - d) / (n - 1) * (np.diag(share) - np.outer(share, share))
+    times = np.unique(t[e == 1])
+    deaths = np.empty((len(times), k))
+    at_risk = np.empty((len(times), k))
+    for j, name in enumerate(names):  # one pass per group, vectorised over event times
+        own = labels == name
+        _, deaths[:, j], at_risk[:, j] = _risk_table(t[own], e[own], times)
+    n = at_risk.sum(axis=1)
+    d = deaths.sum(axis=1)
+    observed = deaths.sum(axis=0)
+    expected = (at_risk * (d / n)[:, None]).sum(axis=0)
+    several = n > 1
+    weight = np.where(several, d * (n - d) / np.where(several, n - 1, 1.0), 0.0)
+    share = at_risk / n[:, None]
+    covariance = np.diag((weight[:, None] * share).sum(axis=0)) - np.einsum(
+        "u,ua,ub->ab", weight, share, share
+    )
     difference = (observed - expected)[:-1]
     chi2 = float(difference @ np.linalg.solve(covariance[:-1, :-1], difference))
     return LogRank(names, observed, expected, chi2, k - 1, chi2_sf(chi2, k - 1))

@@ -230,3 +230,41 @@ def test_cli_mmrm_on_numeric_visits_without_lsmeans(tmp_path: Path) -> None:
     assert as_factor.returncode == 0, as_factor.stderr
     terms = [c["term"] for c in json.loads(as_factor.stdout)["coefficients"]]
     assert {"age10", "age12", "age14"} <= set(terms)
+
+
+def test_kenward_roger_terms_against_a_direct_sum(fev: pd.DataFrame) -> None:
+    # sum_ab W_ab (Q_ab - R_ab / 4) computed per pattern must equal the textbook sum over
+    # subjects of X_i'V^-1 V_a V^-1 V_b V^-1 X_i and X_i'V^-1 V_ab V^-1 X_i (ar1: R != 0).
+    import importlib
+
+    engine = importlib.import_module("alstrial.stats.mmrm")
+    from alstrial.stats.covariance import covariance_structure
+    from alstrial.stats.design import build_design, level_codes
+
+    data = fev.dropna(subset=["FEV1"]).reset_index(drop=True)
+    visits = ("VIS1", "VIS2", "VIS3", "VIS4")
+    design = build_design("FEV1 ~ ARMCD*AVISIT", data, orders={"AVISIT": visits})
+    padded = engine._padded(
+        design, data["USUBJID"].to_numpy(dtype=object), level_codes(data["AVISIT"], visits), 4
+    )
+    structure = covariance_structure("ar1", 4)
+    phi = np.array([30.0, 0.4])
+    evaluation = engine._evaluate(structure.sigma_phi(phi), padded, True, design.X.shape[1])
+    jacobian, second = structure.jacobian_phi(phi), structure.hessian_phi(phi)
+    weights = np.array([[2.0, 0.3], [0.3, 0.5]])
+    fast = engine._kr_weighted_terms(padded, evaluation, jacobian, second, weights)
+    sigma = structure.sigma_phi(phi)
+    direct = np.zeros_like(fast)
+    for x_padded, pattern in zip(padded.X, padded.pattern_of, strict=True):
+        seen = padded.pattern_masks[pattern]
+        inverse = np.linalg.inv(sigma[np.ix_(seen, seen)])
+        xi = x_padded[seen]
+        for a in range(2):
+            for b in range(2):
+                v_a = jacobian[a][np.ix_(seen, seen)]
+                v_b = jacobian[b][np.ix_(seen, seen)]
+                v_ab = second[a, b][np.ix_(seen, seen)]
+                q_ab = xi.T @ inverse @ v_a @ inverse @ v_b @ inverse @ xi
+                r_ab = xi.T @ inverse @ v_ab @ inverse @ xi
+                direct += weights[a, b] * (q_ab - r_ab / 4)
+    assert fast == pytest.approx(direct, rel=1e-10, abs=1e-12)

@@ -109,7 +109,8 @@ class KenwardRoger:
     """The Kenward-Roger adjusted covariance and its df for contrasts and F tests.
 
     Cost: building is O(q^2 p^2 + q p^3) once per model (q covariance parameters, p fixed
-    effects); each contrast of rank l then costs O(q l p^2 + q^2 l^2), through the
+    effects) given sum_ij W_ij (Q_ij - R_ij / 4) from the model; each contrast of rank l
+    then costs O(q l p^2 + q^2 l^2), through the
     l x l matrices L Phi P_k Phi L' (tr(Theta Phi P_k Phi) = tr(C^-1 L Phi P_k Phi L') with
     C = L Phi L').
     """
@@ -121,12 +122,16 @@ class KenwardRoger:
     sandwiches: Matrix  # Phi P_k Phi, (q, p, p)
 
     @classmethod
-    def build(cls, *, beta_cov: Matrix, P: Matrix, Q: Matrix, R: Matrix, W: Matrix) -> KenwardRoger:
-        """Phi_A = Phi + 2 Phi [sum_ij W_ij (Q_ij - P_i Phi P_j - R_ij / 4)] Phi."""
+    def build(cls, *, beta_cov: Matrix, P: Matrix, W: Matrix, weighted_qr: Matrix) -> KenwardRoger:
+        """Phi_A = Phi + 2 Phi [sum_ij W_ij (Q_ij - P_i Phi P_j - R_ij / 4)] Phi.
+
+        ``weighted_qr`` is sum_ij W_ij (Q_ij - R_ij / 4) (p x p): the model computes it in
+        whatever way its covariance makes cheap.
+        """
         phi = beta_cov
         weighted_p = np.tensordot(W, P, axes=([1], [0]))  # sum_j W_ij P_j, (q, p, p)
         chained = np.einsum("ipq,iqs->ps", np.matmul(P, phi), weighted_p, optimize=True)
-        inner = np.tensordot(W, Q - 0.25 * R, axes=([0, 1], [0, 1])) - chained
+        inner = weighted_qr - chained
         adjusted = phi + 2 * phi @ inner @ phi
         sandwiches = np.matmul(np.matmul(phi[None], P), phi[None])
         return cls(beta_cov, 0.5 * (adjusted + adjusted.T), P, W, sandwiches)

@@ -593,7 +593,8 @@ def lmm(
     beta_cov_adjusted = beta_cov
     if df_method == "kenward-roger":
         W = phi_cov if information == "observed" else _scaled_inverse(final.expected, 2.0)
-        kr = KenwardRoger.build(beta_cov=beta_cov, P=P, Q=final.N, R=np.zeros_like(final.N), W=W)
+        weighted = np.tensordot(W, final.N, axes=([0, 1], [0, 1]))  # R = 0: linear in phi
+        kr = KenwardRoger.build(beta_cov=beta_cov, P=P, W=W, weighted_qr=weighted)
         beta_cov_adjusted = kr.adjusted_cov
     constant = (n - p) * LOG_2PI if reml else n * LOG_2PI
     G = structure.covariance(phi)

@@ -268,3 +268,71 @@ def test_kenward_roger_terms_against_a_direct_sum(fev: pd.DataFrame) -> None:
                 r_ab = xi.T @ inverse @ v_ab @ inverse @ xi
                 direct += weights[a, b] * (q_ab - r_ab / 4)
     assert fast == pytest.approx(direct, rel=1e-10, abs=1e-12)
+
+
+def test_an_arm_never_seen_at_a_visit_is_named(fev: pd.DataFrame) -> None:
+    data = fev[~((fev["ARMCD"] == "TRT") & (fev["AVISIT"] == "VIS4"))]
+    with pytest.raises(ValidationError, match="ARMCDTRT:AVISITVIS4 has no observation") as error:
+        mmrm(data, "FEV1 ~ ARMCD*AVISIT", subject="USUBJID", visit="AVISIT")
+    assert error.value.field == "ARMCD:AVISIT"
+
+
+@pytest.mark.parametrize(
+    ("extra", "formula", "column"),
+    [
+        ({"W2": "WEIGHT"}, "FEV1 ~ WEIGHT + W2 + AVISIT", "W2"),
+        ({"C": None}, "FEV1 ~ C + AVISIT", "C"),
+    ],
+    ids=["collinear", "constant"],
+)
+def test_collinear_or_constant_covariates_are_named(
+    fev: pd.DataFrame, extra: dict[str, str | None], formula: str, column: str
+) -> None:
+    name, source = next(iter(extra.items()))
+    data = fev.assign(**{name: fev[source] * 2 if source else 3.0})
+    with pytest.raises(ValidationError, match=f"{column} is a linear combination") as error:
+        mmrm(data, formula, subject="USUBJID", visit="AVISIT")
+    assert error.value.field == column
+
+
+def test_subjects_with_one_observation(fev: pd.DataFrame) -> None:
+    # A subject seen once informs the variance at that visit, as in SAS and nlme.
+    complete = fev.dropna(subset=["FEV1"])
+    counts = complete.groupby("USUBJID")["FEV1"].transform("size")
+    mixed = pd.concat([complete[counts > 1], complete[counts == 1]])
+    fit = mmrm(mixed, "FEV1 ~ ARMCD + AVISIT", subject="USUBJID", visit="AVISIT")
+    assert fit.n_subjects == mixed["USUBJID"].nunique()
+    # When every subject is seen once, no correlation between visits can be estimated.
+    single = complete.groupby("USUBJID").head(1)
+    with pytest.raises(ValidationError, match="every subject has one observation"):
+        mmrm(single, "FEV1 ~ ARMCD + AVISIT", subject="USUBJID", visit="AVISIT", covariance="cs")
+
+
+def test_missing_covariates_drop_their_rows(fev: pd.DataFrame) -> None:
+    data = fev.copy()
+    data.loc[data.index[:40], "WEIGHT"] = np.nan
+    fit = mmrm(data, "FEV1 ~ WEIGHT + AVISIT", subject="USUBJID", visit="AVISIT")
+    expected = data.dropna(subset=["FEV1", "WEIGHT"])
+    assert fit.n_obs == len(expected)
+
+
+def test_a_factor_left_with_one_level_is_named(fev: pd.DataFrame) -> None:
+    data = fev.assign(FEV1=np.where(fev["ARMCD"] == "TRT", np.nan, fev["FEV1"]))
+    with pytest.raises(ValidationError, match="ARMCD has a single level") as error:
+        mmrm(data, "FEV1 ~ ARMCD*AVISIT", subject="USUBJID", visit="AVISIT")
+    assert error.value.field == "ARMCD"
+
+
+def test_lmm_on_degenerate_input() -> None:
+    from alstrial.stats.lmm import lmm
+
+    data = pd.read_csv(REFERENCE / "lmm_data.csv")
+    with pytest.raises(ValidationError, match="no variation"):
+        lmm(data.assign(score=4.0), "score ~ arm*months", subject="id", time="months")
+    with pytest.raises(ValidationError, match=r"(months|double) is a linear combination"):
+        lmm(
+            data.assign(double=data["months"] * 2),
+            "score ~ months + double",
+            subject="id",
+            time="months",
+        )

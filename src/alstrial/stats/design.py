@@ -259,7 +259,7 @@ def level_codes(series: pd.Series, levels: Sequence[str]) -> npt.NDArray[np.intp
     return np.asarray(lookup[inverse.reshape(-1)], dtype=np.intp)
 
 
-def _rank_and_r(X: Matrix) -> tuple[int, Matrix]:
+def _rank_and_r(X: Matrix) -> tuple[int, Matrix, list[int]]:
     """Numerical rank of X and the R of its QR (R'R = X'X, columns in their order).
 
     Rank from the column-pivoted QR of R with unit-length columns (so a covariate's units do
@@ -271,16 +271,18 @@ def _rank_and_r(X: Matrix) -> tuple[int, Matrix]:
 
     n, p = X.shape
     if p == 0:
-        return 0, np.zeros((0, 0))
+        return 0, np.zeros((0, 0)), []
     stacked = np.zeros((0, p))
     for start in range(0, n, 65536):
         block = np.vstack([stacked, X[start : start + 65536]])
         stacked = np.asarray(linalg.qr(block, mode="r", check_finite=False)[0][:p], dtype=float)
     norms = np.sqrt(np.sum(stacked**2, axis=0))
     unit = stacked / np.where(norms > 0, norms, 1.0)
-    diagonal = np.abs(np.diag(linalg.qr(unit, mode="r", pivoting=True)[0]))
+    factor, pivot = linalg.qr(unit, mode="r", pivoting=True)
+    diagonal = np.abs(np.diag(factor))
     rank = int(np.sum(diagonal > 1e-7 * diagonal.max())) if diagonal.size else 0
-    return rank, stacked
+    aliased = sorted(int(j) for j in pivot[rank:]) if rank < p else []
+    return rank, stacked, aliased
 
 
 def _is_categorical(series: pd.Series) -> bool:
@@ -380,12 +382,26 @@ def build_design(
     # an SVD and a least-squares solve (that tripled the memory of a 100,000-subject design).
     cross_sum = np.hstack([X.T @ block for block in sum_blocks]) if sum_blocks else None
     del sum_blocks
-    rank, R = _rank_and_r(X)
+    rank, R, aliased = _rank_and_r(X)
     if rank < X.shape[1]:
+        empty = [column_names[j] for j in aliased if not np.any(X[:, j])]
+        dependent = [column_names[j] for j in aliased if np.any(X[:, j])]
+        reasons = []
+        if empty:
+            reasons.append(
+                f"{', '.join(empty)} has no observation (a combination of factor levels with "
+                "no data, e.g. an arm never seen at a visit)"
+            )
+        if dependent:
+            reasons.append(
+                f"{', '.join(dependent)} is a linear combination of the other columns "
+                "(collinear or constant covariates, or a factor that another determines)"
+            )
+        owners = [t.name for t in design_terms if t.columns.start <= aliased[0] < t.columns.stop]
         raise ValidationError(
             f"the design of {formula!r} is rank deficient ({rank} of {X.shape[1]} columns): "
-            "a factor level combination has no data, or a covariate is constant",
-            field="formula",
+            + "; ".join(reasons),
+            field=owners[0] if owners else "(Intercept)",
             value=formula,
         )
     # so beta_sum = A^-1 beta_treatment.

@@ -534,6 +534,12 @@ def mmrm(
             f"treat it as a factor for one mean per visit"
         )
     covariance = structure.name
+    if len(visits) > 1 and not used.duplicated(subject).any():
+        raise ValidationError(
+            f"every subject has one observation: the {covariance} covariance between visits "
+            "cannot be estimated; analyse one visit, or use a model without correlation",
+            field=subject,
+        )
     padded = _padded(design, used[subject].to_numpy(dtype=object), visit_index, len(visits))
     p = design.X.shape[1]
     n = len(design.y)

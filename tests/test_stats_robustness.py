@@ -336,3 +336,45 @@ def test_lmm_on_degenerate_input() -> None:
             subject="id",
             time="months",
         )
+
+
+BAD_ROWS = "id,arm,visit,y,t,e\n1,A,1,x,3,1\n1,A,2,2,3,1\n2,B,1,3,abc,0\n2,B,2,inf,5,1\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["describe", "FILE", "--value", "y", "--by", "arm"], "column 'y' must be numeric"),
+        (["km", "FILE", "--time", "t", "--event", "e"], "column 't' must be numeric"),
+        (["rm-anova", "FILE", "--subject", "id", "--within", "visit", "--dv", "y"], "'y'"),
+        (["mmrm", "FILE", "--formula", "y ~ arm", "--subject", "id", "--visit", "visit"], "'y'"),
+        (["lmm", "FILE", "--formula", "y ~ arm", "--subject", "id", "--time", "visit"], "'y'"),
+        (
+            [
+                "cafs",
+                "FILE",
+                "--subject",
+                "id",
+                "--arm",
+                "arm",
+                "--death-time",
+                "t",
+                "--followup-time",
+                "t",
+                "--change",
+                "y",
+            ],
+            "column 't' must be numeric",
+        ),
+    ],
+    ids=["describe", "km", "rm-anova", "mmrm", "lmm", "cafs"],
+)
+def test_every_stats_command_names_text_in_a_numeric_column(
+    tmp_path: Path, args: list[str], words: str
+) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text(BAD_ROWS, encoding="utf-8")
+    done = _cli("stats", *[str(path) if a == "FILE" else a for a in args])
+    assert done.returncode == 2, done.stderr
+    assert words in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1  # one line, no traceback

@@ -378,12 +378,14 @@ def km_command(
     as_json: JsonOption = False,
 ) -> None:
     """Kaplan-Meier curves with Greenwood CIs, medians, and the log-rank test."""
+    from alstrial.stats.design import numeric_column
     from alstrial.stats.survival import kaplan_meier, log_rank
 
     data = read_table(file)
     for column in (time, event, *([group] if group else [])):
         if column not in data.columns:
             raise ValidationError(f"column {column!r} is not in the data", field=column)
+    data = data.assign(**{time: numeric_column(data, time), event: numeric_column(data, event)})
     groups = sorted({str(g) for g in data[group]}) if group else ["all"]
     curves: dict[str, dict[str, Any]] = {}
     for name in groups:

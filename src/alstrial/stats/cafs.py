@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from alstrial.exceptions import ValidationError
+from alstrial.stats.design import numeric_column
 
 __all__ = ["CafsResult", "cafs"]
 
@@ -87,9 +88,9 @@ def cafs(
         raise ValidationError(
             f"CAFS compares two arms; the data have {len(arms)}", field=arm, value=len(arms)
         )
-    death = pd.to_numeric(data[death_time]).to_numpy(dtype=float)
-    end = pd.to_numeric(data[followup_time]).to_numpy(dtype=float)
-    delta = pd.to_numeric(data[change]).to_numpy(dtype=float)
+    death = numeric_column(data, death_time)
+    end = numeric_column(data, followup_time)
+    delta = numeric_column(data, change)
     if np.any(end < 0) or np.any(np.nan_to_num(death, nan=0.0) < 0):
         raise ValidationError("times must be non-negative", field=followup_time)
     if np.any(death > end + 1e-9):

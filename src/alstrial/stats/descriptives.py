@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from alstrial.exceptions import ValidationError
+from alstrial.stats.design import numeric_column
 from alstrial.stats.distributions import t_ppf
 
 __all__ = ["describe_by"]
@@ -33,6 +34,7 @@ def describe_by(
         raise ValidationError(
             "confidence must be between 0 and 1", field="confidence", value=confidence
         )
+    data = data.assign(**{value: numeric_column(data, value)})
     rows = []
     for key, group in data.groupby(list(by), sort=True, observed=True):
         values = group[value].dropna().to_numpy(dtype=float)

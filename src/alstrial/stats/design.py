@@ -37,6 +37,7 @@ __all__ = [
     "formula_variables",
     "level_codes",
     "natural_key",
+    "numeric_column",
     "visit_levels",
 ]
 
@@ -231,6 +232,35 @@ def _levels(
             field=name,
         )
     return tuple(values)
+
+
+def numeric_column(data: pd.DataFrame, name: str) -> npt.NDArray[np.float64]:
+    """Column ``name`` as floats (missing as NaN); text that is no number, and infinities,
+    are refused with the column and the first bad value named.
+
+    Raises
+    ------
+    ValidationError
+        For a missing column, a value that is not a number, or an infinite value.
+    """
+    if name not in data.columns:
+        raise ValidationError(
+            f"column {name!r} is not in the data",
+            field=name,
+            allowed=", ".join(map(str, data.columns)),
+        )
+    column = data[name]
+    numbers = pd.to_numeric(column, errors="coerce")
+    bad = column[numbers.isna() & column.notna()]
+    if len(bad) or pd.api.types.is_bool_dtype(column):
+        shown = str(bad.iloc[0]) if len(bad) else str(column.iloc[0])
+        raise ValidationError(
+            f"column {name!r} must be numeric; it holds {shown!r}", field=name, value=shown
+        )
+    values = numbers.to_numpy(dtype=np.float64)
+    if np.isinf(values).any():
+        raise ValidationError(f"column {name!r} has infinite values", field=name, value="inf")
+    return values
 
 
 def natural_key(text: str) -> tuple[tuple[int, float | str], ...]:

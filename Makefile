@@ -30,6 +30,8 @@ bench: $(BIN)/.installed
 	$(BIN)/python bench/bench_store.py
 	$(BIN)/python bench/bench_scoring.py
 	$(BIN)/python bench/bench_mmrm.py
+	$(BIN)/python bench/bench_cold_start.py
+	$(BIN)/python bench/bench_scale.py
 	$(BIN)/python bench/bench_web.py
 	$(BIN)/pip install -q -e '.[bench]' && $(BIN)/python bench/bench_flow.py
 

@@ -13,26 +13,18 @@ from __future__ import annotations
 import argparse
 import platform
 import resource
-import shutil
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from machine import cpu_model  # bench/machine.py
+
 ROOT = Path(__file__).resolve().parents[1]
 BCVA = ROOT.parent / "shared" / "stats-reference" / "bcva_data.csv"
 FEV = ROOT / "tests" / "reference" / "fev_data.csv"
 ITEMS = ["3", "4", "4", "3", "4", "3", "4", "4", "3", "4", "4", "4"]
-
-
-def _cpu_model() -> str:
-    if shutil.which("lscpu"):
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
-        for line in out.splitlines():
-            if line.startswith("Model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown CPU"
 
 
 def _run(args: list[str], runs: int) -> tuple[float, float]:
@@ -99,7 +91,7 @@ def main() -> None:
         )
     else:
         print(f"bcva_data not found at {BCVA}: its case is skipped")
-    print(f"CPU: {_cpu_model()}; Python {platform.python_version()}; {options.runs} runs each")
+    print(f"CPU: {cpu_model()}; Python {platform.python_version()}; {options.runs} runs each")
     print(f"{'command':<36} {'wall s':>8} {'CPU s':>8} {'goal s':>7}  verdict")
     for label, args, goal in cases:
         wall, cpu = _run(args, options.runs)

@@ -29,6 +29,8 @@ import tempfile
 import textwrap
 from pathlib import Path
 
+from machine import cpu_model  # bench/machine.py
+
 WORKER = textwrap.dedent(
     """
     import json, resource, statistics, sys, time
@@ -126,15 +128,6 @@ cat(t[["elapsed"]])
 """
 
 
-def _cpu_model() -> str:
-    if shutil.which("lscpu"):
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
-        for line in out.splitlines():
-            if line.startswith("Model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown CPU"
-
-
 def _case(case: str, n: int, folder: Path, csv: Path | None) -> dict[str, float | str]:
     out = folder / f"{case}.json"
     args = [sys.executable, "-c", WORKER, case, str(n), str(out)]
@@ -168,7 +161,7 @@ def main() -> None:
         ("rm_anova", 10_000, 0.1, None),
         ("survival", 1_000_000, 1.0, R_SURVIVAL),
     ]
-    print(f"CPU: {_cpu_model()}; Python {platform.python_version()}")
+    print(f"CPU: {cpu_model()}; Python {platform.python_version()}")
     header = f"{'case':<10} {'size':>9} {'seconds':>9} {'goal':>6} {'peak MiB':>9}  verdict"
     print(header + ("   R" if with_r else ""))
     with tempfile.TemporaryDirectory() as folder:

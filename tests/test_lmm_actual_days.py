@@ -160,3 +160,9 @@ def test_bad_input_is_named(data: pd.DataFrame) -> None:
     few = data[data["id"].isin(["P001", "P002"])]
     with pytest.raises(ValidationError, match="2 subjects cannot estimate"):
         lmm(few, "score ~ year", subject="id", time="year")
+
+
+def test_a_random_slope_without_a_fixed_one_is_noted(data: pd.DataFrame) -> None:
+    fit = lmm(data, "score ~ arm", subject="id", time="year")
+    assert any("no fixed slope" in note for note in fit.notes)
+    assert _fit(data, "slope", True, "satterthwaite").notes == ()

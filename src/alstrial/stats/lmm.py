@@ -58,7 +58,15 @@ import pandas as pd
 from alstrial.exceptions import ValidationError
 from alstrial.stats.design import Design, build_design, formula_variables
 from alstrial.stats.inference import ContrastResult, KenwardRoger
-from alstrial.stats.mmrm import INFORMATION_TYPES, MmrmConvergenceError, response_scale
+from alstrial.stats.mmrm import MmrmConvergenceError, response_scale
+from alstrial.stats.newton import (
+    DECREMENT_ACCEPTED,
+    DECREMENT_CONVERGED,
+    NotPositiveDefiniteError,
+    check_inference_options,
+    newton_decrement,
+    newton_step,
+)
 from alstrial.stats.results import FixedEffectsInference
 
 __all__ = ["RANDOM_TERMS", "LmmResult", "PiecewiseSlopes", "lmm", "piecewise_lmm"]
@@ -68,8 +76,6 @@ Vector = npt.NDArray[np.float64]
 Tensor = npt.NDArray[np.float64]
 LOG_2PI = float(np.log(2 * np.pi))
 RANDOM_TERMS = ("intercept", "slope", "quadratic")
-_DECREMENT_CONVERGED = 1e-12
-_DECREMENT_ACCEPTED = 1e-6
 
 
 @dataclass(frozen=True)
@@ -181,10 +187,6 @@ def _subjects(
     return _Subjects(_cross_products(codes, D, n_subjects), n, Z.shape[1], X.shape[1])
 
 
-class _NotPositiveDefiniteError(Exception):
-    pass
-
-
 @dataclass
 class _Evaluation:
     """-2 log-likelihood (no constant) at phi, with what the derivatives need."""
@@ -204,13 +206,13 @@ def _evaluate(phi: Vector, data: _Subjects, random: _Random, reml: bool) -> _Eva
     s2 = float(phi[-1])
     G = random.covariance(phi)
     if not s2 > 0 or np.linalg.eigvalsh(G).min() < -1e-10 * max(1.0, float(np.abs(G).max())):
-        raise _NotPositiveDefiniteError
+        raise NotPositiveDefiniteError
     M = data.C[:, :r, :r]
     core = s2 * np.eye(r)[None] + G[None] @ M  # sigma^2 I + G M
     K = np.asarray(np.linalg.solve(core, np.broadcast_to(G, core.shape)), dtype=np.float64)
     sign, logdets = np.linalg.slogdet(core)
     if np.any(sign <= 0):
-        raise _NotPositiveDefiniteError
+        raise NotPositiveDefiniteError
     cz = data.C[:, :, :r]
     Q1 = (data.C - cz @ K @ np.swapaxes(cz, 1, 2)) / s2
     x = slice(r, r + p)
@@ -219,7 +221,7 @@ def _evaluate(phi: Vector, data: _Subjects, random: _Random, reml: bool) -> _Eva
     try:
         lower = np.linalg.cholesky(A)
     except np.linalg.LinAlgError:
-        raise _NotPositiveDefiniteError from None
+        raise NotPositiveDefiniteError from None
     beta = np.linalg.solve(A, b)
     a_inverse = np.linalg.inv(A)
     quadratic = float(Q1[:, r + p, r + p].sum() - b @ beta)
@@ -314,25 +316,6 @@ def _derivatives(phi: Vector, data: _Subjects, random: _Random, reml: bool) -> _
     return _Derivatives(ev, gradient, hessian, expected, Mk, N)
 
 
-def _decrement(d: _Derivatives) -> float:
-    try:
-        np.linalg.cholesky(d.hessian)
-        return float(d.gradient @ np.linalg.solve(d.hessian, d.gradient))
-    except np.linalg.LinAlgError:
-        return float("inf")
-
-
-def _step(hessian: Matrix, expected: Matrix, gradient: Vector) -> Vector | None:
-    """The Newton step, or the scoring step where the Hessian is not positive definite."""
-    for matrix in (hessian, expected):
-        try:
-            np.linalg.cholesky(matrix)
-        except np.linalg.LinAlgError:
-            continue
-        return np.asarray(np.linalg.solve(matrix, gradient), dtype=np.float64)
-    return None
-
-
 def _newton(
     phi: Vector, data: _Subjects, random: _Random, reml: bool, max_iterations: int
 ) -> tuple[Vector, int] | None:
@@ -341,19 +324,19 @@ def _newton(
     step on the expected information, as SAS PROC MIXED's first iterations."""
     try:
         current = _derivatives(phi, data, random, reml)
-    except _NotPositiveDefiniteError:
+    except NotPositiveDefiniteError:
         return None
     for iteration in range(max_iterations):
-        step = _step(current.hessian, current.expected, current.gradient)
+        step = newton_step(current.hessian, current.expected, current.gradient)
         if step is None:
             return None
-        if float(current.gradient @ step) < _DECREMENT_CONVERGED:
+        if float(current.gradient @ step) < DECREMENT_CONVERGED:
             return phi, iteration
         scale = max(1.0, abs(current.evaluation.f))
         for _ in range(30):
             try:
                 candidate = _derivatives(phi - step, data, random, reml)
-            except _NotPositiveDefiniteError:
+            except NotPositiveDefiniteError:
                 step = step / 2
                 continue
             if candidate.evaluation.f <= current.evaluation.f + 1e-12 * scale:
@@ -374,7 +357,7 @@ def _bfgs(
         phi = random.phi_of_theta(theta)
         try:
             d = _derivatives(phi, data, random, reml)
-        except _NotPositiveDefiniteError:
+        except NotPositiveDefiniteError:
             return float("inf"), np.zeros_like(theta)
         steps = 1e-7 * np.maximum(np.abs(theta), 1.0)
         jacobian = np.stack(
@@ -422,6 +405,7 @@ class LmmResult(FixedEffectsInference):
     n_times: int
     iterations: int
     notes: tuple[str, ...]
+    """What a reader must know about the fit (a random slope without a fixed one)."""
     _P: npt.NDArray[np.float64] = field(repr=False)
     _kr: KenwardRoger | None = field(repr=False, default=None)
 
@@ -482,23 +466,7 @@ def lmm(
         When the optimiser does not reach a maximum, or the random-effects covariance is
         singular (a variance estimated at zero: a boundary fit), with what to try.
     """
-    df_method = {"satterthwaite": "satterthwaite", "kenward-roger": "kenward-roger"}.get(
-        "kenward-roger" if df == "kr" else df
-    )
-    if df_method is None:
-        raise ValidationError(
-            f"unknown degrees-of-freedom method {df!r}",
-            field="df",
-            value=df,
-            allowed="satterthwaite, kenward-roger",
-        )
-    if information not in INFORMATION_TYPES:
-        raise ValidationError(
-            f"unknown information matrix {information!r}",
-            field="information",
-            value=information,
-            allowed=", ".join(INFORMATION_TYPES),
-        )
+    df_method = check_inference_options(df, information)
     structure = _random(random, correlated)
     if structure.r > 1 and time is None:
         raise ValidationError(f"a random {random} needs a time column", field="time")
@@ -545,6 +513,12 @@ def lmm(
             field=subject,
         )
     t = used[time].to_numpy(dtype=float) if time else np.zeros(n)
+    notes = []
+    if time and structure.r > 1 and time not in {f for term in design.terms for f in term.factors}:
+        notes.append(
+            f"the random slope on {time} has no fixed slope in the formula: the mean slope is "
+            f"taken as zero; add {time} to the formula for an estimated mean slope"
+        )
     y_scale = response_scale(design, design.response)
     t_scale = float(np.max(np.abs(t))) or 1.0
     tu = t / t_scale
@@ -575,10 +549,12 @@ def lmm(
     original = _subjects(codes, Z_orig, design.X, design.y, n_subjects)
     try:
         final = _derivatives(phi, original, structure, reml)
-    except _NotPositiveDefiniteError:
+    except NotPositiveDefiniteError:
         final = None
-    decrement = _decrement(final) if final is not None else float("inf")
-    if final is None or decrement > _DECREMENT_ACCEPTED:
+    decrement = (
+        newton_decrement(final.hessian, final.gradient) if final is not None else float("inf")
+    )
+    if final is None or decrement > DECREMENT_ACCEPTED:
         raise MmrmConvergenceError(
             f"the mixed model stopped short of the maximum ({message}; Newton decrement "
             f"{decrement:.2g}); simplify the random part or check the data",
@@ -619,7 +595,7 @@ def lmm(
         n_obs=n,
         n_times=len(np.unique(t)),
         iterations=iterations,
-        notes=(),
+        notes=tuple(notes),
         _P=P,
         _kr=kr,
     )

@@ -51,6 +51,15 @@ from alstrial.stats.design import (
     visit_levels,
 )
 from alstrial.stats.inference import KenwardRoger
+from alstrial.stats.newton import (
+    DECREMENT_ACCEPTED,
+    DECREMENT_CONVERGED,
+    INFORMATION_TYPES,
+    NotPositiveDefiniteError,
+    check_inference_options,
+    newton_decrement,
+    newton_step,
+)
 from alstrial.stats.results import Coefficient, FixedEffectsInference, Type3Row
 
 __all__ = [
@@ -142,7 +151,7 @@ def _evaluate(sigma: Matrix, data: _Data, reml: bool, p: int) -> _Evaluation:
     try:
         lower = np.linalg.cholesky(blocks)
     except np.linalg.LinAlgError:
-        raise _NotPositiveDefiniteError from None
+        raise NotPositiveDefiniteError from None
     logdets = 2.0 * np.log(np.diagonal(lower, axis1=1, axis2=2)).sum(axis=1)
     inverses = np.asarray(np.linalg.inv(blocks) * outer, dtype=np.float64)
     per_subject = inverses[data.pattern_of]
@@ -153,7 +162,7 @@ def _evaluate(sigma: Matrix, data: _Data, reml: bool, p: int) -> _Evaluation:
     try:
         a_factor = linalg.cho_factor(A, lower=True, check_finite=False)
     except linalg.LinAlgError:
-        raise _NotPositiveDefiniteError from None
+        raise NotPositiveDefiniteError from None
     beta = linalg.cho_solve(a_factor, b, check_finite=False)
     a_inverse = linalg.cho_solve(a_factor, np.eye(p), check_finite=False)
     residual = data.y - data.X @ beta
@@ -166,10 +175,6 @@ def _evaluate(sigma: Matrix, data: _Data, reml: bool, p: int) -> _Evaluation:
         gradient -= np.matmul(Z @ a_inverse, np.swapaxes(Z, 1, 2)).sum(axis=0)
     gradient = 0.5 * (gradient + gradient.T)
     return _Evaluation(f, beta, A, a_inverse, gradient, inverses, Z, u)
-
-
-class _NotPositiveDefiniteError(Exception):
-    pass
 
 
 @dataclass
@@ -200,7 +205,7 @@ def _second_order(
     empty = np.zeros((q, q))
     try:
         evaluation = _evaluate(sigma, data, reml, p)
-    except _NotPositiveDefiniteError:
+    except NotPositiveDefiniteError:
         t = sigma.shape[0]
         dummy = _Evaluation(
             float("inf"),
@@ -325,17 +330,10 @@ def _newton(
     for iteration in range(1, max_iterations + 1):
         if not second.ok:
             return None
-        step = None
-        for matrix in (second.hessian, second.expected):  # scoring where H is not PD
-            try:
-                np.linalg.cholesky(matrix)
-            except np.linalg.LinAlgError:
-                continue
-            step = np.linalg.solve(matrix, second.gradient)
-            break
+        step = newton_step(second.hessian, second.expected, second.gradient)
         if step is None:
             return None
-        if float(second.gradient @ step) < _DECREMENT_CONVERGED:
+        if float(second.gradient @ step) < DECREMENT_CONVERGED:
             return phi, second, iteration - 1
         scale = max(1.0, abs(second.evaluation.f))
         for _ in range(30):
@@ -347,20 +345,6 @@ def _newton(
             return None
         phi, second = phi - step, candidate
     return None
-
-
-_DECREMENT_CONVERGED = 1e-12
-_DECREMENT_ACCEPTED = 1e-6
-INFORMATION_TYPES = ("observed", "expected")
-
-
-def _newton_decrement(second: _SecondOrder) -> float:
-    """g' H^-1 g at a point (inf where H is not positive definite)."""
-    try:
-        np.linalg.cholesky(second.hessian)
-        return float(second.gradient @ np.linalg.solve(second.hessian, second.gradient))
-    except np.linalg.LinAlgError:
-        return float("inf")
 
 
 def response_scale(design: Design, name: str) -> float:
@@ -462,25 +446,7 @@ def mmrm(
     MmrmConvergenceError
         When the optimiser does not reach a maximum; the message says what to try.
     """
-    df_method = {
-        "satterthwaite": "satterthwaite",
-        "kenward-roger": "kenward-roger",
-        "kr": "kenward-roger",
-    }.get(df)
-    if df_method is None:
-        raise ValidationError(
-            f"unknown degrees-of-freedom method {df!r}",
-            field="df",
-            value=df,
-            allowed="satterthwaite, kenward-roger",
-        )
-    if information not in INFORMATION_TYPES:
-        raise ValidationError(
-            f"unknown information matrix {information!r}",
-            field="information",
-            value=information,
-            allowed=", ".join(INFORMATION_TYPES),
-        )
+    df_method = check_inference_options(df, information)
     for column in (subject, visit):
         if column not in data.columns:
             raise ValidationError(
@@ -552,7 +518,7 @@ def mmrm(
     def objective(theta: Vector) -> tuple[float, Vector]:
         try:
             evaluation = _evaluate(structure.sigma_theta(theta), unit, reml, p)
-        except _NotPositiveDefiniteError:
+        except NotPositiveDefiniteError:
             return float("inf"), np.zeros_like(theta)
         return evaluation.f, _gradient_theta(structure, theta, evaluation.gradient_sigma)
 
@@ -581,8 +547,8 @@ def mmrm(
             iterations = int(found.nit) + extra
     phi = structure.rescale_phi(phi_unit, scale)
     second = _second_order(structure, phi, padded, reml, p)
-    decrement = _newton_decrement(second) if second.ok else float("inf")
-    if not second.ok or decrement > _DECREMENT_ACCEPTED:
+    decrement = newton_decrement(second.hessian, second.gradient) if second.ok else float("inf")
+    if not second.ok or decrement > DECREMENT_ACCEPTED:
         if second.ok and np.all(np.isfinite(second.hessian)) and decrement == float("inf"):
             reason = "at a point that is not a maximum of the likelihood"
         else:

@@ -81,3 +81,44 @@ for (name in names(models)) {
   }
 }
 write.csv(out, "tests/reference/lmm_days_lmertest.csv", row.names = FALSE)
+
+# A quadratic random term, on data with real curvature between subjects (a second simulated
+# trial: 120 subjects, visits on actual days up to 18 months): (1 + year + year2 | id).
+set.seed(20261203)
+rows <- list()
+nominal <- c(0, 30, 60, 90, 180, 270, 365, 450, 540)
+G <- matrix(c(16, -2, 0.5, -2, 9, -1.5, 0.5, -1.5, 4), 3)
+for (i in 1:120) {
+  arm <- if (i %% 2 == 0) "IT" else "IV"
+  b <- MASS::mvrnorm(1, c(0, 0, 0), G)
+  for (day in nominal) {
+    actual <- if (day == 0) 0 else day + sample(-10:10, 1)
+    if (day > 0 && runif(1) < 0.1) next
+    year <- actual / 365.25
+    mu <- 38 + b[1] + (-10 + 3 * (arm == "IT") + b[2]) * year + (1 + b[3]) * year^2
+    rows[[length(rows) + 1]] <- data.frame(id = sprintf("Q%03d", i), arm = arm, day = actual,
+                                           score = round(mu + rnorm(1, 0, 1.5), 2))
+  }
+}
+q <- do.call(rbind, rows)
+write.csv(q, "tests/reference/lmm_quadratic.csv", row.names = FALSE)
+q$arm <- factor(q$arm)
+q$year <- q$day / 365.25
+q$year2 <- q$year^2
+fit <- lmer(score ~ arm * year + year2 + (year + year2 | id), data = q, REML = TRUE,
+            control = control)
+out2 <- data.frame(quantity = character(), value = numeric())
+add2 <- function(k, v) out2[nrow(out2) + 1, ] <<- list(k, v)
+add2("quadratic:-2loglik", REMLcrit(fit))
+s <- coef(summary(fit, ddf = "Satterthwaite"))
+for (term in rownames(s)) {
+  add2(paste0("quadratic:estimate:", term), s[term, "Estimate"])
+  add2(paste0("quadratic:se:", term), s[term, "Std. Error"])
+  add2(paste0("quadratic:df:", term), s[term, "df"])
+}
+vc <- as.data.frame(VarCorr(fit))
+for (j in seq_len(nrow(vc))) {
+  label <- paste(na.omit(c(vc$var1[j], vc$var2[j])), collapse = ",")
+  add2(paste0("quadratic:vc:", vc$grp[j], ":", label), vc$vcov[j])
+}
+write.csv(out2, "tests/reference/lmm_quadratic_lmertest.csv", row.names = FALSE)

@@ -122,7 +122,7 @@ def serve(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
     alstrial = str(Path(sys.executable).parent / "alstrial")
     command = [alstrial, "serve", "--port", str(port), "--workers", str(workers)]
     command += ["--no-access-log", "--database", url]
-    env = os.environ | {"ALSTRIAL_SECRET_KEY": "bench-secret-key-0123456789"}
+    env = os.environ | {"ALSTRIAL_SECRET_KEY": "bench-secret-key-0123456789-abcdefghijklmnop"}
     process = subprocess.Popen(command, env=env)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -137,7 +137,9 @@ def serve(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
 def login(base: str) -> tuple[str, str]:
     """A fresh session of the coordinator: its cookie header and CSRF token (not timed)."""
     with httpx2.Client(base_url=base, timeout=30) as http:
-        http.post("/login", data={"username": "coord", "password": PASSWORD})
+        form = http.get("/login").text
+        token = form.split('name="csrf" value="')[1].split('"')[0]
+        http.post("/login", data={"username": "coord", "password": PASSWORD, "csrf": token})
         page = http.get("/password").text
         cookie = "; ".join(f"{name}={value}" for name, value in http.cookies.items())
     return cookie, page.split('name="csrf" value="')[1].split('"')[0]

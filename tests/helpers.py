@@ -38,10 +38,14 @@ ELIGIBLE = {
 FULL_ITEMS = {f"item_{i}": 4 for i in range(1, 13) if i != 5} | {"item_5a": 4}
 
 
+# Security state, not trial data: a refused password counts an attempt there by design.
+SECURITY_TABLES = {"login_throttle", "web_session"}
+
+
 def row_counts(session: Session) -> dict[str, int]:
-    """Rows in every table, audit trail included: a refused call must change none."""
+    """Rows in every trial table, audit trail included: a refused call must change none."""
     session.rollback()
-    tables = sa.inspect(session.get_bind()).get_table_names()
+    tables = set(sa.inspect(session.get_bind()).get_table_names()) - SECURITY_TABLES
     return {t: session.execute(sa.text(f'SELECT COUNT(*) FROM "{t}"')).scalar_one() for t in tables}
 
 
@@ -169,3 +173,16 @@ def withdraw_and_close_visits(session: Session, code: str = "S01") -> tuple[str,
             session, actor=ACTOR, subject_code=code, visit_code=visit, reason="withdrawn"
         )
     return pending
+
+
+def post_login(client: Any, username: str, password: str) -> Any:
+    """Log in through the form as a browser does: GET /login for its double-submit CSRF token
+    (a cookie and a hidden field), then POST it back with the credentials."""
+    client.cookies.clear()
+    form = client.get("/login").text
+    token = form.split('name="csrf" value="')[1].split('"')[0]
+    return client.post(
+        "/login",
+        data={"username": username, "password": password, "csrf": token},
+        follow_redirects=False,
+    )

@@ -89,7 +89,9 @@ def server(sqlite_engine: Engine) -> Iterator[str]:
             create_account(
                 session, actor=ACTOR, username=username, role=role, sites=["A"], password=PASSWORD
             )
-    app = create_app(engine, secret_key="e2e-secret-key-long-enough", secure_cookies=False)
+    app = create_app(
+        engine, secret_key="e2e-secret-key-long-enough-0123456789abcdefghij", secure_cookies=False
+    )
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]

@@ -28,7 +28,7 @@ def _answers(port: int) -> bool:
 
 def test_serve_with_two_workers_answers_and_stops(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'serve.db'}"
-    env = os.environ | {"ALSTRIAL_SECRET_KEY": "serve-test-secret-key-0123456789"}
+    env = os.environ | {"ALSTRIAL_SECRET_KEY": "serve-test-secret-key-0123456789-abcdefghij"}
     subprocess.run([ALSTRIAL, "init", "--database", url], check=True, env=env, capture_output=True)
     port = _free_port()
     command = [ALSTRIAL, "serve", "--port", str(port), "--workers", "2", "--no-access-log"]

@@ -21,7 +21,10 @@ def test_production_needs_a_secret_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ALSTRIAL_ENVIRONMENT", "production")
     with pytest.raises(ConfigurationError, match="ALSTRIAL_SECRET_KEY"):
         get_settings()
-    monkeypatch.setenv("ALSTRIAL_SECRET_KEY", "a-real-secret")
+    monkeypatch.setenv("ALSTRIAL_SECRET_KEY", "short")
+    with pytest.raises(ConfigurationError, match="32 characters"):
+        get_settings()
+    monkeypatch.setenv("ALSTRIAL_SECRET_KEY", "a-real-secret-of-more-than-32-characters")
     assert get_settings().environment == "production"
 
 

@@ -14,7 +14,7 @@ from alstrial.services.accounts import MAX_FAILED_LOGINS, create_account
 from alstrial.store import make_session_factory
 from alstrial.web.app import create_app
 from alstrial.web.security import COOKIE
-from tests.helpers import ACTOR, enrolled
+from tests.helpers import ACTOR, enrolled, post_login
 
 PASSWORD = "correct horse battery"
 
@@ -36,17 +36,15 @@ def web(engine: Engine) -> Iterator[TestClient]:
             create_account(
                 session, actor=ACTOR, username=username, role=role, sites=sites, password=PASSWORD
             )
-    app = create_app(engine, secret_key="test-secret-key-long-enough", secure_cookies=False)
+    app = create_app(
+        engine, secret_key="test-secret-key-long-enough-0123456789abcdefghij", secure_cookies=False
+    )
     with TestClient(app) as client:
         yield client
 
 
 def login(client: TestClient, username: str, password: str = PASSWORD) -> int:
-    client.cookies.clear()
-    response = client.post(
-        "/login", data={"username": username, "password": password}, follow_redirects=False
-    )
-    return response.status_code
+    return int(post_login(client, username, password).status_code)
 
 
 def test_login_and_site_boundary(web: TestClient) -> None:
@@ -97,7 +95,7 @@ def test_sessions_and_csrf(web: TestClient) -> None:
 def test_login_throttling(web: TestClient) -> None:
     for _ in range(MAX_FAILED_LOGINS):
         assert login(web, "coord-a", "wrong password") == 401
-    response = web.post("/login", data={"username": "coord-a", "password": PASSWORD})
+    response = post_login(web, "coord-a", PASSWORD)
     assert response.status_code == 401
     assert "locked" in response.text
 

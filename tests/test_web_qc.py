@@ -22,7 +22,7 @@ from alstrial.store.audit import AuditEvent
 from alstrial.store.models import CultureEvent, FlowMarkerResult, ProductBatch
 from alstrial.web.app import create_app
 from tests.fcs_writer import write_fcs
-from tests.helpers import ACTOR, enrolled
+from tests.helpers import ACTOR, enrolled, post_login
 
 PASSWORD = "correct horse battery"
 NEW_BATCH = {
@@ -51,16 +51,15 @@ def web(engine: Engine) -> Iterator[TestClient]:
             create_account(
                 session, actor=ACTOR, username=username, role=role, sites=[site], password=PASSWORD
             )
-    app = create_app(engine, secret_key="test-secret-key-long-enough", secure_cookies=False)
+    app = create_app(
+        engine, secret_key="test-secret-key-long-enough-0123456789abcdefghij", secure_cookies=False
+    )
     with TestClient(app) as client:
         yield client
 
 
 def login(client: TestClient, username: str) -> str:
-    client.cookies.clear()
-    response = client.post(
-        "/login", data={"username": username, "password": PASSWORD}, follow_redirects=False
-    )
+    response = post_login(client, username, PASSWORD)
     assert response.status_code == 303
     return client.get("/password").text.split('name="csrf" value="')[1].split('"')[0]
 

@@ -32,7 +32,7 @@ from alstrial.vocabulary import Role
 from alstrial.web.app import ROUTE_MODULES, create_app
 from alstrial.web.forms import FORMS
 from alstrial.web.permissions import allowed
-from tests.helpers import ACTOR, DAY0, audit_count, batch, enrolled
+from tests.helpers import ACTOR, DAY0, audit_count, batch, enrolled, post_login
 
 PASSWORD = "correct horse battery"
 
@@ -120,16 +120,15 @@ def web(engine: Engine) -> Iterator[tuple[TestClient, Engine, dict[str, int]]]:
                 text=f"check {code}",
             ).id
         ids["token-b"] = create_api_token(session, username="coordinator-b", name="b").token.id
-    app = create_app(engine, secret_key="test-secret-key-long-enough", secure_cookies=False)
+    app = create_app(
+        engine, secret_key="test-secret-key-long-enough-0123456789abcdefghij", secure_cookies=False
+    )
     with TestClient(app) as client:
         yield client, engine, ids
 
 
 def _login(client: TestClient, username: str) -> str:
-    client.cookies.clear()
-    response = client.post(
-        "/login", data={"username": username, "password": PASSWORD}, follow_redirects=False
-    )
+    response = post_login(client, username, PASSWORD)
     assert response.status_code == 303, username
     page = client.get("/password").text
     return page.split('name="csrf" value="')[1].split('"')[0]

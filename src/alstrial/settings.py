@@ -6,7 +6,15 @@
 ``ALSTRIAL_ENVIRONMENT``
     ``development`` (default) or ``production``.
 ``ALSTRIAL_SECRET_KEY``
-    Key for the web sessions; refused when left at the development default in production.
+    Key that signs the web session cookies, at least 32 characters. There is no default:
+    ``alstrial serve`` refuses to start without one unless ``--insecure-dev`` is given (then a
+    random key per start, and every page says so).
+``ALSTRIAL_SESSION_IDLE_MINUTES``, ``ALSTRIAL_SESSION_HOURS``
+    A web session ends after this long without a request (default 30 minutes) and at the
+    latest this long after the login (default 12 hours).
+``ALSTRIAL_MAX_FORM_KIB``, ``ALSTRIAL_MAX_UPLOAD_MIB``
+    Largest request body of a form (default 1024 KiB) and of an FCS upload (default 64 MiB);
+    a request without credentials may send 16 KiB.
 ``ALSTRIAL_TIMEZONE``
     IANA name of the trial's local time zone, used to show times; storage is always UTC.
 """
@@ -17,14 +25,12 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from alstrial.exceptions import ConfigurationError
 
-__all__ = ["DEVELOPMENT_SECRET_KEY", "Settings", "get_settings"]
-
-DEVELOPMENT_SECRET_KEY = "development-only-not-secret"
+__all__ = ["Settings", "get_settings"]
 
 
 class Settings(BaseSettings):
@@ -34,8 +40,13 @@ class Settings(BaseSettings):
 
     database_url: str = ""
     environment: Literal["development", "production"] = "development"
-    secret_key: str = DEVELOPMENT_SECRET_KEY
+    secret_key: str = ""
     timezone: str = "UTC"
+    insecure_dev: bool = False
+    session_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    session_hours: int = Field(default=12, ge=1, le=72)
+    max_form_kib: int = Field(default=1024, ge=16, le=64 * 1024)
+    max_upload_mib: int = Field(default=64, ge=1, le=4096)
 
     @field_validator("timezone")
     @classmethod
@@ -48,8 +59,12 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _secret_key_set_outside_development(self) -> Settings:
-        if self.environment != "development" and self.secret_key == DEVELOPMENT_SECRET_KEY:
-            raise ValueError("ALSTRIAL_SECRET_KEY must be set outside development")
+        if self.environment != "development" and len(self.secret_key) < 32:
+            raise ValueError(
+                "ALSTRIAL_SECRET_KEY (32 characters or more) must be set in production"
+            )
+        if self.environment != "development" and self.insecure_dev:
+            raise ValueError("ALSTRIAL_INSECURE_DEV cannot be set in production")
         return self
 
     def resolved_database_url(self) -> str:

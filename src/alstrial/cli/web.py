@@ -49,14 +49,41 @@ def serve_command(
         int, typer.Option(help="Worker processes (each with its own database connections).")
     ] = 1,
     access_log: Annotated[bool, typer.Option(help="Log every request.")] = True,
+    insecure_dev: Annotated[
+        bool,
+        typer.Option(
+            "--insecure-dev",
+            help="Start without ALSTRIAL_SECRET_KEY on a random key (development only; every "
+            "page says so).",
+        ),
+    ] = False,
     database: DatabaseOption = None,
 ) -> None:
-    """Run the web application (uvicorn)."""
+    """Run the web application (uvicorn). Needs ALSTRIAL_SECRET_KEY (32+ characters)."""
     import os
+    import secrets
 
     from alstrial.cli.context import database_url
+    from alstrial.exceptions import ConfigurationError
+    from alstrial.settings import get_settings
+    from alstrial.web.app import MIN_SECRET_KEY
     from alstrial.web.serve import serve
 
+    settings = get_settings()
+    if len(settings.secret_key) < MIN_SECRET_KEY:
+        if not insecure_dev:
+            raise ConfigurationError(
+                f"alstrial serve needs ALSTRIAL_SECRET_KEY ({MIN_SECRET_KEY} characters or "
+                "more): a default key would be public, and anyone could forge a session. "
+                "Make one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'; "
+                "or pass --insecure-dev on a development machine"
+            )
+        # One random key for every worker of this start (they must read each other's cookies).
+        os.environ["ALSTRIAL_SECRET_KEY"] = secrets.token_urlsafe(48)
+    if insecure_dev:
+        os.environ["ALSTRIAL_INSECURE_DEV"] = "1"
+        get_settings()  # refuses --insecure-dev in production
+        typer.echo("INSECURE DEVELOPMENT MODE: never enter real patient data", err=True)
     # The workers build the application from the settings: hand them the database chosen here.
     os.environ["ALSTRIAL_DATABASE_URL"] = database_url(database)
     serve(host, port, workers=workers, access_log=access_log)

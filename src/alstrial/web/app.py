@@ -9,6 +9,7 @@ The two exception handlers here are the one place that turns errors into output:
 No ``from __future__ import annotations`` here: FastAPI reads annotations at run time.
 """
 
+from datetime import timedelta
 from importlib import resources
 from zoneinfo import ZoneInfo
 
@@ -20,6 +21,7 @@ from sqlalchemy.engine import Engine
 import alstrial
 from alstrial.exceptions import (
     AlstrialError,
+    ConfigurationError,
     ConflictError,
     NotFoundError,
     PermissionDeniedError,
@@ -27,7 +29,7 @@ from alstrial.exceptions import (
 from alstrial.store import make_session_factory
 from alstrial.web.deps import PasswordChangeRequiredError, page
 from alstrial.web.routes import account, api, entry, qc, review, subjects
-from alstrial.web.security import SessionSigner
+from alstrial.web.security import Limits, SecurityMiddleware, SessionSigner
 
 __all__ = ["ROUTE_MODULES", "create_app"]
 
@@ -53,6 +55,11 @@ def _templates() -> jinja2.Environment:
     )
 
 
+def _is_upload(path: str) -> bool:
+    """Routes that take the cytometer's FCS files (the upload limit applies)."""
+    return path.startswith("/batches/") and path.endswith("/flow")
+
+
 def _status(error: AlstrialError) -> int:
     if isinstance(error, NotFoundError):
         return 404
@@ -63,10 +70,34 @@ def _status(error: AlstrialError) -> int:
     return 422
 
 
+MIN_SECRET_KEY = 32
+
+
 def create_app(
-    engine: Engine, *, secret_key: str, secure_cookies: bool = True, timezone: str = "UTC"
+    engine: Engine,
+    *,
+    secret_key: str,
+    secure_cookies: bool = True,
+    timezone: str = "UTC",
+    session_idle: timedelta = timedelta(minutes=30),
+    session_lifetime: timedelta = timedelta(hours=12),
+    limits: Limits | None = None,
+    insecure_dev: bool = False,
 ) -> FastAPI:
-    """The web application on a migrated store (see the module docstring)."""
+    """The web application on a migrated store (see the module docstring).
+
+    Raises
+    ------
+    ConfigurationError
+        For a secret key shorter than 32 characters (there is no default key: a default
+        would be public, and a forged cookie would log anyone in).
+    """
+    if len(secret_key) < MIN_SECRET_KEY:
+        raise ConfigurationError(
+            f"the web application needs a secret key of at least {MIN_SECRET_KEY} characters "
+            "(ALSTRIAL_SECRET_KEY; make one with: python -c 'import secrets; "
+            "print(secrets.token_urlsafe(48))')"
+        )
     app = FastAPI(
         title="alstrial",
         version=alstrial.__version__,
@@ -78,6 +109,15 @@ def create_app(
     app.state.templates = _templates()
     app.state.timezone = ZoneInfo(timezone)
     app.state.secure_cookies = secure_cookies
+    app.state.session_idle = session_idle
+    app.state.session_lifetime = session_lifetime
+    app.state.insecure_dev = insecure_dev
+    app.add_middleware(
+        SecurityMiddleware,
+        limits=limits or Limits(),
+        upload_paths=_is_upload,
+        hsts=secure_cookies,
+    )
     static = {
         name: resources.files("alstrial.web").joinpath("static", name).read_bytes()
         for name in _STATIC

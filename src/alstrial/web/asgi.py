@@ -14,9 +14,12 @@ __all__ = ["app_from_settings"]
 
 def app_from_settings() -> FastAPI:
     """The web application on the settings' database, secret key and time zone."""
+    from datetime import timedelta
+
     from alstrial.settings import get_settings
     from alstrial.store import make_engine
     from alstrial.web.app import create_app
+    from alstrial.web.security import Limits
 
     settings = get_settings()
     return create_app(
@@ -24,4 +27,10 @@ def app_from_settings() -> FastAPI:
         secret_key=settings.secret_key,
         secure_cookies=settings.environment == "production",
         timezone=settings.timezone,
+        session_idle=timedelta(minutes=settings.session_idle_minutes),
+        session_lifetime=timedelta(hours=settings.session_hours),
+        limits=Limits(
+            form=settings.max_form_kib * 1024, upload=settings.max_upload_mib * 1024 * 1024
+        ),
+        insecure_dev=settings.insecure_dev,
     )

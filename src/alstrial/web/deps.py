@@ -14,9 +14,10 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
 from alstrial.exceptions import NotFoundError, PermissionDeniedError
-from alstrial.services.accounts import user_and_sites, user_site_ids
+from alstrial.services.accounts import user_site_ids
 from alstrial.services.api_tokens import token_user
 from alstrial.services.lookup import find_subject
+from alstrial.services.web_sessions import find_session
 from alstrial.store.models import Subject, User
 from alstrial.web.permissions import ALL_SITES, allowed
 from alstrial.web.security import COOKIE, SessionData
@@ -73,8 +74,9 @@ _PASSWORD_FREE = {"/password", "/logout"}
 async def current(request: Request, session: DbSession) -> Me:
     """The user of a session cookie, or of a bearer token on the JSON API; 401 otherwise."""
     data: SessionData | None = None
-    found: tuple[User, set[int]] | None = None
+    found: tuple[User, set[int] | frozenset[int]] | None = None
     authorization = request.headers.get("authorization", "")
+    state = request.app.state
     if authorization.lower().startswith("bearer ") and request.url.path.startswith("/api/"):
         try:
             user = token_user(session, authorization[7:].strip())
@@ -82,8 +84,12 @@ async def current(request: Request, session: DbSession) -> Me:
             raise HTTPException(status_code=401, detail=error.message) from None
         found = user, user_site_ids(session, user)
     else:
-        data = request.app.state.signer.read(request.cookies.get(COOKIE))
-        found = user_and_sites(session, data.user_id) if data else None
+        lifetime_s = int(state.session_lifetime.total_seconds())
+        token = state.signer.read(request.cookies.get(COOKIE), lifetime_s)
+        live = find_session(session, token, idle=state.session_idle) if token else None
+        if live is not None:
+            data = SessionData(live.session_id, live.user.id, live.csrf)
+            found = live.user, live.site_ids
     if found is None or not found[0].active:
         raise HTTPException(status_code=401, detail="log in first")
     user, site_ids = found
@@ -126,5 +132,6 @@ def check_csrf(request: Request, me: Me, token: str | None) -> None:
 def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
     """Render a template with the request's user (``me``) where there is one."""
     context.setdefault("me", None)
+    context.setdefault("insecure_dev", getattr(request.app.state, "insecure_dev", False))
     template = request.app.state.templates.get_template(name)
     return HTMLResponse(template.render(**context), status_code=status)

@@ -21,6 +21,7 @@ from alstrial.store.models.safety import (
     StoppingDecision,
     VitalSigns,
 )
+from alstrial.store.models.security import LoginThrottle, WebSession
 from alstrial.store.models.subject import Enrolment, Screening, Subject, Visit
 from alstrial.store.models.trial import ApiToken, ProtocolVersion, Site, Study, User, UserSite
 
@@ -37,6 +38,7 @@ __all__ = [
     "Enrolment",
     "FlowMarkerResult",
     "LabResult",
+    "LoginThrottle",
     "Milestone",
     "MriExam",
     "MriFindingRecord",
@@ -56,6 +58,7 @@ __all__ = [
     "Visit",
     "VisitSignature",
     "VitalSigns",
+    "WebSession",
 ]
 
 # Registers the listener that locks signed casebooks (it needs the models above).

@@ -1,5 +1,6 @@
 """Login, logout, password change and the user's API tokens."""
 
+import hmac
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -8,45 +9,76 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from alstrial.exceptions import AlstrialError, PermissionDeniedError, ValidationError
 from alstrial.services.accounts import authenticate, change_password
 from alstrial.services.api_tokens import create_api_token, list_api_tokens, revoke_api_token
+from alstrial.services.web_sessions import end_session, start_session
 from alstrial.web.deps import CurrentUser, DbSession, check_csrf, page
-from alstrial.web.security import COOKIE, MAX_AGE_S
+from alstrial.web.security import COOKIE, LOGIN_CSRF_COOKIE, new_login_csrf
 
 router = APIRouter(include_in_schema=False)
 
+_LOGIN_CSRF_MAX_AGE_S = 3600
+
+
+def _login_page(request: Request, *, status: int = 200, error: str | None = None) -> Response:
+    """The login form with a fresh double-submit token in its field and in a cookie."""
+    token = new_login_csrf()
+    response = page(request, "login.html.j2", status=status, error=error, login_csrf=token)
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        token,
+        max_age=_LOGIN_CSRF_MAX_AGE_S,
+        httponly=True,
+        samesite="strict",
+        secure=request.app.state.secure_cookies,
+    )
+    return response
+
 
 @router.get("/login", response_class=HTMLResponse)
-def login_form(request: Request) -> HTMLResponse:
-    return page(request, "login.html.j2", error=None)
+def login_form(request: Request) -> Response:
+    return _login_page(request)
 
 
 @router.post("/login")
 def login(
     request: Request,
     session: DbSession,
-    username: Annotated[str, Form()],
-    password: Annotated[str, Form()],
+    username: Annotated[str, Form(max_length=200)],
+    password: Annotated[str, Form(max_length=1000)],
+    csrf: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
+    expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if not csrf or not expected or not hmac.compare_digest(csrf, expected):
+        return _login_page(
+            request, status=403, error="the login form expired; enter your name and password again"
+        )
+    client = request.client.host if request.client else None
     try:
-        user = authenticate(session, username, password)
+        user = authenticate(session, username, password, client=client)
     except PermissionDeniedError as error:
-        return page(request, "login.html.j2", status=401, error=error.message)
-    _, cookie = request.app.state.signer.new(user.id)
+        return _login_page(request, status=401, error=error.message)
+    state = request.app.state
+    token, _ = start_session(session, user, lifetime=state.session_lifetime)
     target = "/password" if user.must_change_password else "/"
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
         COOKIE,
-        cookie,
-        max_age=MAX_AGE_S,
+        state.signer.sign(token),
+        max_age=int(state.session_lifetime.total_seconds()),
         httponly=True,
         samesite="lax",
-        secure=request.app.state.secure_cookies,
+        secure=state.secure_cookies,
     )
+    response.delete_cookie(LOGIN_CSRF_COOKIE)
     return response
 
 
 @router.post("/logout")
-def logout(request: Request, me: CurrentUser, csrf: Annotated[str, Form()] = "") -> Response:
+def logout(
+    request: Request, session: DbSession, me: CurrentUser, csrf: Annotated[str, Form()] = ""
+) -> Response:
     check_csrf(request, me, csrf)
+    if me.session_data is not None:
+        end_session(session, me.session_data.session_id)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE)
     return response
@@ -78,6 +110,7 @@ def password_change(
                 username=me.user.username,
                 current_password=current_password,
                 new_password=new_password,
+                keep=me.session_data.session_id if me.session_data else None,
             )
         except AlstrialError as problem:
             field = (

@@ -1,0 +1,119 @@
+"""Server-side sessions of the web application.
+
+A session is a random 256-bit token in the browser's cookie; the database keeps its SHA-256
+(as for API tokens: no dictionary reaches a random secret), the user, the session's CSRF
+token, when it was made and last used, its absolute expiry and its revocation. A request finds
+its session in one statement with the user and his sites. A session ends:
+
+- at logout (revoked), at a password change (every session of the user), when an
+  administrator revokes the user's sessions, or when the account is disabled;
+- after ``idle`` without a request (the last use is written at most once a minute, so a busy
+  session costs no write per request) or at ``expires_at`` (the absolute lifetime).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from alstrial.store.models import User, UserSite, WebSession
+
+__all__ = [
+    "SessionFound",
+    "end_session",
+    "find_session",
+    "revoke_user_sessions",
+    "start_session",
+]
+
+_TOUCH_EVERY = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class SessionFound:
+    """A live session: its id, CSRF token, user and the user's site ids."""
+
+    session_id: int
+    csrf: str
+    user: User
+    site_ids: frozenset[int]
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def start_session(session: Session, user: User, *, lifetime: timedelta) -> tuple[str, str]:
+    """A new session for ``user``: (cookie token, CSRF token); the token is never stored."""
+    token = secrets.token_urlsafe(32)
+    csrf = secrets.token_urlsafe(24)
+    now = datetime.now(UTC)
+    session.add(
+        WebSession(
+            digest=_digest(token),
+            user_id=user.id,
+            csrf=csrf,
+            created_at=now,
+            last_seen_at=now,
+            expires_at=now + lifetime,
+        )
+    )
+    session.commit()
+    return token, csrf
+
+
+def find_session(
+    session: Session, token: str, *, idle: timedelta, now: datetime | None = None
+) -> SessionFound | None:
+    """The live session of a cookie token with its user and sites, or None (unknown,
+    revoked, idle too long, past its lifetime, or its user disabled)."""
+    moment = now or datetime.now(UTC)
+    rows = session.execute(
+        select(WebSession, User, UserSite.site_id)
+        .join(User, User.id == WebSession.user_id)
+        .outerjoin(UserSite, UserSite.user_id == User.id)
+        .where(
+            WebSession.digest == _digest(token),
+            WebSession.revoked_at.is_(None),
+            WebSession.expires_at > moment,
+            WebSession.last_seen_at > moment - idle,
+            User.active.is_(True),
+        )
+    ).all()
+    if not rows:
+        return None
+    web, user = rows[0][0], rows[0][1]
+    if moment - web.last_seen_at > _TOUCH_EVERY:
+        session.execute(
+            update(WebSession).where(WebSession.id == web.id).values(last_seen_at=moment)
+        )
+        session.commit()
+    sites = frozenset(site for _, _, site in rows if site is not None)
+    return SessionFound(web.id, web.csrf, user, sites)
+
+
+def end_session(session: Session, session_id: int) -> None:
+    """Revoke one session (logout)."""
+    session.execute(
+        update(WebSession)
+        .where(WebSession.id == session_id, WebSession.revoked_at.is_(None))
+        .values(revoked_at=datetime.now(UTC))
+    )
+    session.commit()
+
+
+def revoke_user_sessions(session: Session, user_id: int, *, keep: int | None = None) -> int:
+    """Revoke every live session of a user (but ``keep``); the number revoked."""
+    statement = update(WebSession).where(
+        WebSession.user_id == user_id, WebSession.revoked_at.is_(None)
+    )
+    if keep is not None:
+        statement = statement.where(WebSession.id != keep)
+    result = session.execute(statement.values(revoked_at=datetime.now(UTC)))
+    session.commit()
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -139,20 +139,30 @@ class SecurityMiddleware:
             return
         seen = 0
         started = False
+        refused = False
 
         async def limited_receive() -> Message:
-            nonlocal seen
+            # Past the limit: answer 413 at once and tell the application that the client
+            # went away (a raised error would be turned into a 400 by the form parser).
+            nonlocal seen, refused
+            if refused:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
-                    raise _BodyTooLargeError
+                    refused = True
+                    if not started:
+                        await _too_large(send, limit)
+                    return {"type": "http.disconnect"}
             return message
 
         path = str(scope.get("path", ""))
 
         async def send_with_headers(message: Message) -> None:
             nonlocal started
+            if refused:
+                return  # the 413 is the answer
             if message["type"] == "http.response.start":
                 started = True
                 headers = list(message.get("headers", []))
@@ -162,13 +172,9 @@ class SecurityMiddleware:
 
         try:
             await self.app(scope, limited_receive, send_with_headers)
-        except _BodyTooLargeError:
-            if not started:
-                await _too_large(send, limit)
-
-
-class _BodyTooLargeError(Exception):
-    pass
+        except Exception:
+            if not refused:
+                raise
 
 
 _CSP = (

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -88,9 +89,11 @@ def plan_dose(
             f"{low:g}-{high:g} kg",
             f"weight {weight_kg} kg is implausible{hint}",
         )
-    if not dose_per_kg > 0:
-        raise _refuse("dose_per_kg", dose_per_kg, "> 0", "the dose per kg must be positive")
-    if not concentration_per_ml > 0:
+    if not (dose_per_kg > 0 and math.isfinite(dose_per_kg)):
+        raise _refuse(
+            "dose_per_kg", dose_per_kg, "> 0, finite", "the dose per kg must be a positive number"
+        )
+    if not (concentration_per_ml > 0 and math.isfinite(concentration_per_ml)):
         raise _refuse(
             "concentration_per_ml",
             concentration_per_ml,

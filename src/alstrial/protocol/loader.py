@@ -21,6 +21,9 @@ __all__ = [
 ]
 
 
+MAX_PROTOCOL_CHARS = 2_000_000
+
+
 def _key_path(location: tuple[int | str, ...]) -> str:
     path = ""
     for part in location:
@@ -45,10 +48,16 @@ def parse_protocol(text: str, *, source: str = "<protocol>") -> Protocol:
     ProtocolError
         Naming the source, the key (``visits[2].day``), the value found and what was expected.
     """
+    if len(text) > MAX_PROTOCOL_CHARS:
+        raise ProtocolError(
+            f"{source}: {len(text)} characters; a protocol has at most {MAX_PROTOCOL_CHARS}"
+        )
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ProtocolError(f"{source}: not valid TOML: {error}") from error
+    except RecursionError:
+        raise ProtocolError(f"{source}: not valid TOML: nested too deeply") from None
     try:
         return Protocol.model_validate(data)
     except pydantic.ValidationError as error:
@@ -84,6 +93,14 @@ def load_protocol(path: str | Path) -> Protocol:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as error:
         raise NotFoundError(f"protocol file {path} does not exist", value=str(path)) from error
+    except IsADirectoryError:
+        raise ProtocolError(f"{path} is a folder; give the protocol's TOML file") from None
+    except UnicodeDecodeError as error:
+        raise ProtocolError(
+            f"{path} is not a text file (byte {error.start} is not UTF-8); a protocol is TOML"
+        ) from None
+    except OSError as error:
+        raise ProtocolError(f"{path} cannot be read: {error.strerror}") from None
     return parse_protocol(text, source=str(path))
 
 

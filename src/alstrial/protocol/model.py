@@ -42,7 +42,8 @@ Operator = Literal[">=", ">", "<=", "<", "==", "!=", "in", "not_in"]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # allow_inf_nan=False: an infinite dose or window is refused by name (issue 14).
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class StudyInfo(_Strict):

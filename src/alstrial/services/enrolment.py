@@ -14,6 +14,7 @@ from alstrial.exceptions import ConflictError, ValidationError
 from alstrial.protocol import EligibilityResult, evaluate_eligibility, plan_visits
 from alstrial.scoring import GliEthnicity, derive_screening_values
 from alstrial.services.lookup import (
+    check_code,
     current_protocol,
     find_site,
     find_subject,
@@ -106,6 +107,7 @@ def _validate_facts(facts: SubjectFacts) -> None:
 
 def register_subject(session: Session, *, actor: str, facts: SubjectFacts) -> Subject:
     """Register a subject at a site under a pseudonymous study code."""
+    check_code(facts.study_code, form="subject", field="study_code", length=40)
     _validate_facts(facts)
     study = only_study(session)
     site = find_site(session, facts.site_code)

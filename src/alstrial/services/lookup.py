@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import func, inspect, select
 from sqlalchemy.orm import Session
 
-from alstrial.exceptions import ConflictError, NotFoundError
+from alstrial.exceptions import ConflictError, NotFoundError, ValidationError
 from alstrial.protocol import Protocol, parse_protocol
 from alstrial.store.models import Enrolment, ProtocolVersion, Site, Study, Subject, Visit
 
@@ -19,6 +21,25 @@ __all__ = [
     "only_study",
     "protocol_of",
 ]
+
+
+_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+def check_code(value: str, *, form: str, field: str, length: int) -> str:
+    """A code that can stand in a URL, a file name and an export: letters, digits, '.', '_'
+    and '-', starting with a letter or digit, at most ``length`` characters (issue 14: a
+    subject code with '/' was accepted and its page could not be opened)."""
+    if not value or len(value) > length or _CODE.fullmatch(value) is None:
+        raise ValidationError(
+            f"{field} {value!r} must be 1-{length} letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit",
+            form=form,
+            field=field,
+            value=value,
+            allowed=f"[A-Za-z0-9][A-Za-z0-9._-]{{0,{length - 1}}}",
+        )
+    return value
 
 
 def only_study(session: Session) -> Study:

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alstrial.exceptions import ConflictError, ValidationError
-from alstrial.services.lookup import find_subject
+from alstrial.services.lookup import check_code, find_subject
 from alstrial.services.transaction import transaction
 from alstrial.store.models import ProductBatch
 from alstrial.vocabulary import Provenance, ReleaseStatus
@@ -53,6 +53,7 @@ def record_product_batch(
 
     if not results.batch_code.strip():
         raise refuse("batch_code", results.batch_code, "a batch number", "the batch is required")
+    check_code(results.batch_code, form="product_batch", field="batch_code", length=60)
     if not results.final_cell_count > 0:
         raise refuse(
             "final_cell_count", results.final_cell_count, "> 0", "the cell count must be positive"

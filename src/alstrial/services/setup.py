@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from alstrial.exceptions import ConflictError, ValidationError
 from alstrial.protocol import parse_protocol, protocol_digest
+from alstrial.services.lookup import check_code
 from alstrial.services.transaction import transaction
 from alstrial.store.models import ProtocolVersion, Site, Study, User
 
@@ -42,10 +43,7 @@ def create_study(session: Session, *, actor: str, protocol_text: str) -> Study:
 
 def add_site(session: Session, *, actor: str, code: str, name: str) -> Site:
     """Add a clinical site."""
-    if not code.strip() or len(code) > 20:
-        raise ValidationError(
-            "a site code is 1-20 characters", form="site", field="code", value=code
-        )
+    check_code(code, form="site", field="code", length=20)
     if session.scalars(select(Site).where(Site.code == code)).first() is not None:
         raise ConflictError(f"site {code!r} exists already", form="site", field="code", value=code)
     with transaction(session, actor=actor):

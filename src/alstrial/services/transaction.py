@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import sqlalchemy.exc
 from sqlalchemy.orm import Session
 
 from alstrial.exceptions import ConflictError, ValidationError
@@ -32,6 +33,15 @@ def transaction(session: Session, *, actor: str, reason: str | None = None) -> I
     try:
         yield session
         session.commit()
+    except sqlalchemy.exc.IntegrityError as error:
+        # A uniqueness or foreign-key rule the service's own checks did not see: in practice
+        # two saves of one key at the same moment (8 parallel registrations of one code gave
+        # a server error on PostgreSQL). Nothing is written; the caller may retry.
+        session.rollback()
+        raise ConflictError(
+            "another save changed the same record at the same time, or the record exists "
+            "already; nothing was saved: reload and try again"
+        ) from error
     except BaseException:
         session.rollback()
         raise

@@ -38,7 +38,9 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-    cursor.execute("PRAGMA synchronous=NORMAL")
+    # FULL: every commit reaches the disk before the save is acknowledged. With WAL, NORMAL
+    # keeps the file consistent but can lose the last commits at a power loss (issue 14).
+    cursor.execute("PRAGMA synchronous=FULL")
     cursor.close()
 
 

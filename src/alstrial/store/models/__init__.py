@@ -62,4 +62,5 @@ __all__ = [
 ]
 
 # Registers the listener that locks signed casebooks (it needs the models above).
-import alstrial.store.signature_locks  # noqa: F401
+import alstrial.store.signature_locks
+import alstrial.store.value_checks  # noqa: F401  (refuses NUL, over-long text, inf, nan)

@@ -9,6 +9,13 @@
     Key that signs the web session cookies, at least 32 characters. There is no default:
     ``alstrial serve`` refuses to start without one unless ``--insecure-dev`` is given (then a
     random key per start, and every page says so).
+``ALSTRIAL_AUDIT_KEY``
+    Key of the audit trail's MACs (HMAC-SHA-256, 32 characters or more), kept outside the
+    database (a secrets manager, a file readable by the service only). Every audit event is
+    then written with the MAC of its hash, and ``alstrial audit verify`` checks them: whoever
+    owns the database but not the key cannot append or rewrite the trail unseen. Required in
+    production; set it before ``alstrial init`` (a trail verified with a key must carry MACs
+    from its first event).
 ``ALSTRIAL_SESSION_IDLE_MINUTES``, ``ALSTRIAL_SESSION_HOURS``
     A web session ends after this long without a request (default 30 minutes) and at the
     latest this long after the login (default 12 hours).
@@ -41,6 +48,7 @@ class Settings(BaseSettings):
     database_url: str = ""
     environment: Literal["development", "production"] = "development"
     secret_key: str = ""
+    audit_key: str = ""
     timezone: str = "UTC"
     insecure_dev: bool = False
     session_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
@@ -63,9 +71,17 @@ class Settings(BaseSettings):
             raise ValueError(
                 "ALSTRIAL_SECRET_KEY (32 characters or more) must be set in production"
             )
+        if self.audit_key and len(self.audit_key) < 32:
+            raise ValueError("ALSTRIAL_AUDIT_KEY must have 32 characters or more")
+        if self.environment != "development" and not self.audit_key:
+            raise ValueError("ALSTRIAL_AUDIT_KEY must be set in production")
         if self.environment != "development" and self.insecure_dev:
             raise ValueError("ALSTRIAL_INSECURE_DEV cannot be set in production")
         return self
+
+    def audit_key_bytes(self) -> bytes | None:
+        """The audit MAC key, or None when none is set (development)."""
+        return self.audit_key.encode("utf-8") if self.audit_key else None
 
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to ``sqlite:///alstrial.db`` in the working directory."""

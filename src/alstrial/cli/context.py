@@ -39,7 +39,7 @@ def open_session(url: str, *, migrate: bool = False) -> Iterator[Session]:
                     f"the database schema is at {revision}, this alstrial needs "
                     f"{head_revision()}; run `alstrial init` to upgrade"
                 )
-        session = make_session_factory(engine)()
+        session = make_session_factory(engine, audit_key=get_settings().audit_key_bytes())()
         try:
             yield session
         finally:

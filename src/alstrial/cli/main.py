@@ -164,21 +164,53 @@ def report(
 
 
 @audit_app.command("verify")
-def audit_verify(database: DatabaseOption = None, as_json: JsonOption = False) -> None:
-    """Replay the audit trail against the data; exit 1 naming the first mismatch."""
+def audit_verify(
+    anchors: Annotated[
+        Path | None,
+        typer.Option(help="Folder of anchors (alstrial audit anchor) to check the chain against."),
+    ] = None,
+    database: DatabaseOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Check the chain, its MACs (with ALSTRIAL_AUDIT_KEY) and the anchors, then replay the
+    trail against the data; exit 1 naming the first mismatch."""
     from alstrial.cli.context import database_url, open_session
-    from alstrial.services import verify_audit_trail
+    from alstrial.services.audit_trail import read_anchors, verify_audit_trail
+    from alstrial.settings import get_settings
 
+    key = get_settings().audit_key_bytes()
+    checkpoints = read_anchors(anchors) if anchors is not None else []
     with open_session(database_url(database)) as session:
-        result = verify_audit_trail(session)
+        result = verify_audit_trail(session, key=key, anchors=checkpoints)
+    checked = {"mac_checked": key is not None, "anchors_checked": len(checkpoints)}
     if as_json:
-        echo_json(asdict(result) | {"ok": result.ok})
+        echo_json(asdict(result) | {"ok": result.ok} | checked)
     elif result.ok:
-        typer.echo(f"audit trail intact: {result.events} events, {result.records} records match")
+        typer.echo(
+            f"audit trail intact: {result.events} events, {result.records} records match; "
+            + ("MACs verified" if key else "MACs not checked (no ALSTRIAL_AUDIT_KEY)")
+            + f"; {len(checkpoints)} anchors hold"
+        )
     else:
         typer.echo(f"AUDIT FAILURE: {result.problem}", err=True)
     if not result.ok:
         raise typer.Exit(1)
+
+
+@audit_app.command("anchor")
+def audit_anchor(
+    out: Annotated[Path, typer.Option(help="Folder outside the database for the anchor file.")],
+    database: DatabaseOption = None,
+) -> None:
+    """Write a checkpoint of the chain (sequence, hash, time; MAC with ALSTRIAL_AUDIT_KEY)."""
+    from alstrial.cli.context import database_url, open_session
+    from alstrial.services.audit_trail import write_anchor
+    from alstrial.settings import get_settings
+
+    key = get_settings().audit_key_bytes()
+    with open_session(database_url(database)) as session:
+        path = write_anchor(session, out, key)
+    typer.echo(f"anchor written: {path}" + ("" if key else " (unsigned: no ALSTRIAL_AUDIT_KEY)"))
 
 
 @audit_app.command("head")

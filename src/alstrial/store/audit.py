@@ -24,6 +24,7 @@ exactly the values the database returns on SQLite and PostgreSQL alike.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -64,19 +65,25 @@ from alstrial.store.base import Audited, Base, UTCDateTime, utc_now
 __all__ = [
     "ACTOR_KEY",
     "GENESIS_HASH",
+    "MAC_KEY",
     "REASON_KEY",
+    "Anchor",
     "AuditEvent",
     "AuditHead",
     "AuditVerification",
     "audited_mappers",
     "encode_value",
     "event_hash",
+    "event_mac",
+    "make_anchor",
     "verify_audit_trail",
 ]
 
 #: ``session.info`` keys the services set for each transaction.
 ACTOR_KEY = "alstrial.actor"
 REASON_KEY = "alstrial.reason"
+#: ``session.info`` key of the audit MAC key (set by the session factory from the settings).
+MAC_KEY = "alstrial.audit_mac_key"
 GENESIS_HASH = "0" * 64
 
 
@@ -97,6 +104,7 @@ class AuditEvent(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    mac: Mapped[str | None] = mapped_column(String(64))
 
 
 class AuditHead(Base):
@@ -141,6 +149,11 @@ def event_hash(prev_hash: str, fields: Sequence[Any]) -> str:
     """SHA-256 of the previous hash and an event's fields, in canonical JSON."""
     payload = json.dumps([prev_hash, *fields], separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def event_mac(key: bytes, digest: str) -> str:
+    """HMAC-SHA-256 of an event's hash under the audit key (hex)."""
+    return hmac.new(key, digest.encode("ascii"), hashlib.sha256).hexdigest()
 
 
 def _hashed_fields(row: Any) -> list[Any]:
@@ -298,7 +311,7 @@ def _write_audit_events(session: Session) -> None:
     session.flush()
     pending = session.info.pop(_PENDING_KEY, None)
     if pending:
-        _append(session.connection(), pending)
+        _append(session.connection(), pending, session.info.get(MAC_KEY))
 
 
 @event.listens_for(Session, "after_transaction_end")
@@ -308,8 +321,13 @@ def _discard_audit_events(session: Session, transaction: SessionTransaction) -> 
         session.info.pop(_PENDING_KEY, None)
 
 
-def _append(connection: Connection, pending: Sequence[tuple[_Change, str, str | None]]) -> None:
-    """Append one transaction's events to the chain (the head row is locked meanwhile)."""
+def _append(
+    connection: Connection,
+    pending: Sequence[tuple[_Change, str, str | None]],
+    key: bytes | None = None,
+) -> None:
+    """Append one transaction's events to the chain (the head row is locked meanwhile); with
+    an audit key, each event carries the MAC of its hash."""
     head = connection.execute(
         select(AuditHead.last_seq, AuditHead.last_hash).where(AuditHead.id == 1).with_for_update()
     ).one_or_none()
@@ -333,7 +351,8 @@ def _append(connection: Connection, pending: Sequence[tuple[_Change, str, str | 
             "reason": reason,
         }
         digest = event_hash(prev_hash, _hashed_fields(_Row(row)))
-        rows.append({**row, "prev_hash": prev_hash, "hash": digest})
+        mac = event_mac(key, digest) if key else None
+        rows.append({**row, "prev_hash": prev_hash, "hash": digest, "mac": mac})
         prev_hash = digest
     if connection.dialect.name == "postgresql":
         _append_postgresql(connection, rows, seq, prev_hash)
@@ -358,6 +377,7 @@ _PG_COLUMNS = (
     ("reason", "text"),
     ("prev_hash", "text"),
     ("hash", "text"),
+    ("mac", "text"),
 )
 _PG_APPEND = (
     "WITH added AS (INSERT INTO audit_event ("
@@ -394,6 +414,49 @@ class _Row:
 
 
 @dataclass(frozen=True)
+class Anchor:
+    """A checkpoint of the chain kept outside the database: sequence, hash, time, and the
+    MAC of the three under the audit key (``alstrial audit anchor``)."""
+
+    seq: int
+    hash: str
+    recorded_at: str
+    mac: str | None
+    source: str = ""
+
+    def payload(self) -> str:
+        return f"{self.seq}:{self.hash}:{self.recorded_at}"
+
+    def check(self, hashes: dict[int, str], events: int, key: bytes | None) -> str | None:
+        """What is wrong with the chain at this anchor, or None."""
+        where = f"anchor {self.source or self.seq}"
+        if key is not None and not (
+            self.mac
+            and hmac.compare_digest(
+                self.mac, hmac.new(key, self.payload().encode(), hashlib.sha256).hexdigest()
+            )
+        ):
+            return f"{where} has no valid MAC: it was not written with this audit key"
+        if self.seq > events:
+            return (
+                f"{where} records event {self.seq} but the trail ends at {events}: "
+                "events were removed"
+            )
+        if hashes.get(self.seq) != self.hash:
+            return f"{where}: event {self.seq} has another hash now: the trail was rewritten"
+        return None
+
+
+def make_anchor(session: Session, key: bytes | None) -> Anchor:
+    """An anchor of the chain's current head (signed when a key is given)."""
+    head = session.execute(select(AuditHead.last_seq, AuditHead.last_hash)).one()
+    moment = utc_now().isoformat()
+    unsigned = Anchor(int(head.last_seq), str(head.last_hash), moment, None)
+    mac = hmac.new(key, unsigned.payload().encode(), hashlib.sha256).hexdigest() if key else None
+    return Anchor(unsigned.seq, unsigned.hash, moment, mac)
+
+
+@dataclass(frozen=True)
 class AuditVerification:
     """Outcome of :func:`verify_audit_trail`."""
 
@@ -407,15 +470,26 @@ class AuditVerification:
         return self.problem is None
 
 
-def verify_audit_trail(session: Session) -> AuditVerification:
-    """Check the hash chain, then replay the trail and compare it with the current data.
+def verify_audit_trail(
+    session: Session,
+    *,
+    key: bytes | None = None,
+    anchors: Sequence[Anchor] = (),
+) -> AuditVerification:
+    """Check the hash chain (and, given the audit key, every event's MAC), the anchors kept
+    outside the database, then replay the trail and compare it with the current data.
 
-    Returns the first problem found, naming the audit event (by sequence number) or the
-    record (table, id, field) that does not match, or ``problem=None`` when all is well.
+    Returns the first problem found, naming the audit event (by sequence number), the anchor
+    or the record (table, id, field) that does not match, or ``problem=None`` when all is well.
+    Without the key, a trail rewritten whole by someone who owns the database (new hashes,
+    new head) cannot be told from the real one; with it, each event must carry the MAC only
+    the key's holder can compute, and each anchor must still be in the chain.
     """
     events = 0
     state: dict[tuple[str, str], dict[str, str | None]] = {}
     prev_hash = GENESIS_HASH
+    hashes: dict[int, str] = {}
+    wanted = {anchor.seq for anchor in anchors}
     for row in session.execute(select(AuditEvent.__table__).order_by(AuditEvent.seq)):
         events += 1
         if row.seq != events:
@@ -426,12 +500,27 @@ def verify_audit_trail(session: Session) -> AuditVerification:
             return AuditVerification(
                 events, 0, f"audit event {row.seq} does not match its hash (the trail was edited)"
             )
+        if key is not None and not (
+            row.mac and hmac.compare_digest(row.mac, event_mac(key, row.hash))
+        ):
+            return AuditVerification(
+                events,
+                0,
+                f"audit event {row.seq} has no valid MAC: it was written or rewritten without "
+                "the audit key (or the key given is not this trail's)",
+            )
+        if row.seq in wanted:
+            hashes[row.seq] = row.hash
         prev_hash = row.hash
-        key = (row.entity, row.record_id)
+        record = (row.entity, row.record_id)
         if row.action == "delete":
-            state.pop(key, None)
+            state.pop(record, None)
         else:
-            state.setdefault(key, {})[row.field] = row.new_value
+            state.setdefault(record, {})[row.field] = row.new_value
+    for anchor in anchors:
+        problem = anchor.check(hashes, events, key)
+        if problem:
+            return AuditVerification(events, 0, problem)
     head = session.execute(select(AuditHead.last_seq, AuditHead.last_hash)).one_or_none()
     if head is None or head.last_seq != events or head.last_hash != prev_hash:
         return AuditVerification(

@@ -53,6 +53,12 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return engine
 
 
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    """Sessions that keep loaded values after commit, so services can return their objects."""
-    return sessionmaker(bind=engine, expire_on_commit=False)
+def make_session_factory(
+    engine: Engine, *, audit_key: bytes | None = None
+) -> sessionmaker[Session]:
+    """Sessions that keep loaded values after commit, so services can return their objects;
+    with ``audit_key``, every audit event they write carries its MAC."""
+    from alstrial.store.audit import MAC_KEY
+
+    info = {MAC_KEY: audit_key} if audit_key else {}
+    return sessionmaker(bind=engine, expire_on_commit=False, info=info)

@@ -83,6 +83,7 @@ def create_app(
     session_lifetime: timedelta = timedelta(hours=12),
     limits: Limits | None = None,
     insecure_dev: bool = False,
+    audit_key: bytes | None = None,
 ) -> FastAPI:
     """The web application on a migrated store (see the module docstring).
 
@@ -104,7 +105,7 @@ def create_app(
         description="Data capture and exports of an ALS cell-therapy trial. Authenticate with "
         "the session cookie or an API token (`Authorization: Bearer alst_...`).",
     )
-    app.state.session_factory = make_session_factory(engine)
+    app.state.session_factory = make_session_factory(engine, audit_key=audit_key)
     app.state.signer = SessionSigner(secret_key)
     app.state.templates = _templates()
     app.state.timezone = ZoneInfo(timezone)

@@ -33,4 +33,5 @@ def app_from_settings() -> FastAPI:
             form=settings.max_form_kib * 1024, upload=settings.max_upload_mib * 1024 * 1024
         ),
         insecure_dev=settings.insecure_dev,
+        audit_key=settings.audit_key_bytes(),
     )

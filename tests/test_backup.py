@@ -79,3 +79,31 @@ def test_a_tampered_backup_is_not_restored(templates: Templates, tmp_path: Path)
     target = tmp_path / "restored.db"
     with pytest.raises(IntegrityError, match=r"field weight_kg: data 99.0 but audit trail"):
         restore_database(result.path, f"sqlite:///{target}")
+
+
+def test_command_line_backup_and_restore(tmp_path: Path) -> None:
+    # As a user runs them: a fresh process that imports only what the command needs (the
+    # verification once missed models no command had imported, and refused a sound backup).
+    import subprocess
+    import sys
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "alstrial.cli.main", *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    source = f"sqlite:///{tmp_path / 'trial.db'}"
+    assert cli("init", "--database", source).returncode == 0
+    saved = cli("backup", "--out", str(tmp_path / "trial.backup"), "--database", source)
+    assert saved.returncode == 0, saved.stderr
+    assert "its audit trail verifies" in saved.stdout
+    target = f"sqlite:///{tmp_path / 'restored.db'}"
+    restored = cli("restore", str(tmp_path / "trial.backup"), "--database", target)
+    assert restored.returncode == 0, restored.stderr
+    again = cli("restore", str(tmp_path / "trial.backup"), "--database", target)
+    assert again.returncode == 2
+    assert "restore into a new file" in again.stderr

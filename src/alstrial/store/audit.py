@@ -485,6 +485,10 @@ def verify_audit_trail(
     new head) cannot be told from the real one; with it, each event must carry the MAC only
     the key's holder can compute, and each anchor must still be in the chain.
     """
+    # Every audited model must be mapped, or its records would be "in the trail but not in
+    # the data" (a caller that imported only the store, as `alstrial backup` does).
+    import alstrial.store.models  # noqa: F401
+
     events = 0
     state: dict[tuple[str, str], dict[str, str | None]] = {}
     prev_hash = GENESIS_HASH

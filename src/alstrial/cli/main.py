@@ -38,9 +38,11 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 audit_app = typer.Typer(help="Verify and read the audit trail.", no_args_is_help=True)
+db_app = typer.Typer(help="Database administration (PostgreSQL roles).", no_args_is_help=True)
 subjects_app = typer.Typer(help="Look at subjects and their visits.", no_args_is_help=True)
 protocol_app = typer.Typer(help="Check and show protocol files.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
+app.add_typer(db_app, name="db")
 app.add_typer(subjects_app, name="subjects")
 app.add_typer(protocol_app, name="protocol")
 app.add_typer(score_app, name="score")
@@ -247,6 +249,37 @@ def restore(
         f"restored; its audit trail verifies: {verification.events} events, "
         f"{verification.records} records"
     )
+
+
+@db_app.command("grant-app-role")
+def db_grant_app_role(
+    role: Annotated[str, typer.Argument(help="Role the application connects as.")],
+    password_env: Annotated[
+        str | None,
+        typer.Option(help="Name of an environment variable holding the role's password."),
+    ] = None,
+    database: DatabaseOption = None,
+) -> None:
+    """As the owner: create or update the application's least-privileged PostgreSQL role
+    (no ALTER, no trigger changes; audit events SELECT and INSERT only)."""
+    import os
+
+    from alstrial.cli.context import database_url
+    from alstrial.exceptions import ConfigurationError
+    from alstrial.store import make_engine
+    from alstrial.store.roles import grant_application_role
+
+    password = None
+    if password_env is not None:
+        password = os.environ.get(password_env)
+        if not password:
+            raise ConfigurationError(f"the environment variable {password_env} is not set")
+    engine = make_engine(database_url(database))
+    try:
+        tables = grant_application_role(engine, role, password)
+    finally:
+        engine.dispose()
+    typer.echo(f"role {role}: privileges on {len(tables)} tables; audit_event SELECT, INSERT only")
 
 
 @audit_app.command("head")

@@ -26,7 +26,31 @@ from alstrial.store.models import Subject
 from alstrial.web.deps import CurrentUser, DbSession, check_csrf, require, subject_for
 from alstrial.web.routes.subjects import visible_subjects
 
-router = APIRouter(prefix="/api", tags=["api"])
+
+class ErrorOut(BaseModel):
+    """An error: what is wrong, and the field it concerns where there is one."""
+
+    error: str | None = None
+    message: str | None = None
+    field: str | None = None
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"model": ErrorOut, "description": description}
+
+
+#: Every answer an API client must handle, documented on every operation (issue 14).
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _error("The request is malformed."),
+    401: _error("No valid session or API token (Authorization: Bearer alst_...)."),
+    403: _error("The role may not do this, or the password must be changed first."),
+    404: _error("No such record, or one of another site (answered alike)."),
+    409: _error("The record changed meanwhile or exists already; nothing was saved."),
+    413: _error("The request body is over the limit."),
+    422: _error("A value is invalid; the field is named."),
+}
+
+router = APIRouter(prefix="/api", tags=["api"], responses=ERROR_RESPONSES)
 
 
 class VisitOut(BaseModel):
@@ -200,7 +224,18 @@ def api_dashboard(session: DbSession, me: CurrentUser) -> dict[str, Any]:
 Frame = Literal["subjects", "visits", "measures", "batches", "adverse_events", "milestones", "labs"]
 
 
-@router.get("/export/{frame}")
+@router.get(
+    "/export/{frame}",
+    responses={
+        200: {
+            "description": "The frame as JSON records, or as CSV with ?format=csv.",
+            "content": {
+                "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+                "text/csv": {"schema": {"type": "string"}},
+            },
+        }
+    },
+)
 def api_export(
     frame: Frame,
     session: DbSession,

@@ -86,7 +86,7 @@ def test_new_batch_errors_at_the_field_and_site_boundary(web: TestClient, engine
     assert 'id="batch-actions"' in page
     again = web.post("/batches/new", data=NEW_BATCH | {"csrf": csrf})
     assert again.status_code == 400
-    assert "exists already" in again.text
+    assert "batch codes are unique across the trial" in again.text
     # A coordinator enters clinical data, not batches; a monitor reads them.
     csrf = login(web, "coord-a")
     assert web.get("/batches/new").status_code == 403

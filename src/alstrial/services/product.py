@@ -71,8 +71,11 @@ def record_product_batch(
         select(ProductBatch).where(ProductBatch.batch_code == results.batch_code)
     ).first()
     if duplicate is not None:
+        # The same words whether the code is taken at this site or another: a site's user
+        # must not learn another site's batch codes from the refusal (issue 14).
         raise ConflictError(
-            f"batch {results.batch_code} exists already",
+            f"batch code {results.batch_code} cannot be used: batch codes are unique across "
+            "the trial; choose another",
             subject=subject_code,
             form="product_batch",
             field="batch_code",

@@ -339,3 +339,30 @@ def test_login_session_query_count_stays_one(accounts_made: Engine, web: TestCli
 
 def _session(engine: Engine) -> Session:
     return make_session_factory(engine)()
+
+
+def test_an_administrator_ends_a_users_sessions_from_the_command_line(
+    accounts_made: Engine, web: TestClient
+) -> None:
+    assert post_login(web, "coord", PASSWORD).status_code == 303
+    assert web.get("/", follow_redirects=False).status_code == 200
+    url = accounts_made.url.render_as_string(hide_password=False)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "alstrial.cli.main",
+            "users",
+            "revoke-sessions",
+            "coord",
+            "--database",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "1 session(s) of coord ended" in done.stdout
+    assert web.get("/", follow_redirects=False).status_code == 303

@@ -42,6 +42,27 @@ def users_add(
     typer.echo(f"one-time password (shown once): {account.one_time_password}")
 
 
+@users_app.command("revoke-sessions")
+def users_revoke_sessions(
+    username: Annotated[str, typer.Argument(help="The user whose web sessions end now.")],
+    database: DatabaseOption = None,
+) -> None:
+    """End every web session of a user at once (a lost laptop, a departure)."""
+    from sqlalchemy import select
+
+    from alstrial.cli.context import database_url, open_session
+    from alstrial.exceptions import NotFoundError
+    from alstrial.services.web_sessions import revoke_user_sessions
+    from alstrial.store.models import User
+
+    with open_session(database_url(database)) as session:
+        user = session.scalars(select(User).where(User.username == username)).first()
+        if user is None:
+            raise NotFoundError(f"no user {username!r}", field="username", value=username)
+        ended = revoke_user_sessions(session, user.id)
+    typer.echo(f"{ended} session(s) of {username} ended")
+
+
 def serve_command(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 8000,

@@ -186,3 +186,35 @@ def post_login(client: Any, username: str, password: str) -> Any:
         data={"username": username, "password": password, "csrf": token},
         follow_redirects=False,
     )
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> Any:
+    """``alstrial ARGS`` as a user runs it: a fresh process (its exit code, stdout, stderr)."""
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", "alstrial.cli.main", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on now."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def port_answers(port: int) -> bool:
+    """Whether a server accepts connections on ``port`` of this machine."""
+    import socket
+
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0

@@ -16,7 +16,7 @@ from alstrial.exceptions import IntegrityError, ValidationError
 from alstrial.store import make_engine, make_session_factory
 from alstrial.store.backup import backup_database, restore_database
 from tests.conftest import POSTGRES_URL, Templates
-from tests.helpers import enrolled, row_counts
+from tests.helpers import enrolled, row_counts, run_cli
 
 
 @pytest.fixture
@@ -84,18 +84,7 @@ def test_a_tampered_backup_is_not_restored(templates: Templates, tmp_path: Path)
 def test_command_line_backup_and_restore(tmp_path: Path) -> None:
     # As a user runs them: a fresh process that imports only what the command needs (the
     # verification once missed models no command had imported, and refused a sound backup).
-    import subprocess
-    import sys
-
-    def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "alstrial.cli.main", *args],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-
+    cli = run_cli
     source = f"sqlite:///{tmp_path / 'trial.db'}"
     assert cli("init", "--database", source).returncode == 0
     saved = cli("backup", "--out", str(tmp_path / "trial.backup"), "--database", source)

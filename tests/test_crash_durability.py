@@ -8,7 +8,6 @@ from __future__ import annotations
 import http.client
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -24,22 +23,11 @@ from sqlalchemy import Engine
 from alstrial.services.accounts import create_account
 from alstrial.store import make_engine, make_session_factory
 from alstrial.store.audit import verify_audit_trail
-from tests.helpers import ACTOR, DAY0, enrolled
+from tests.helpers import ACTOR, DAY0, enrolled, free_port, port_answers
 
 PASSWORD = "correct horse battery"
 CLIENTS = 4
 ALSTRIAL = str(Path(sys.executable).parent / "alstrial")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _answers(port: int) -> bool:
-    with socket.socket() as probe:
-        return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
 def _request(
@@ -135,7 +123,7 @@ def test_every_acknowledged_save_survives_sigkill(engine: Engine, tmp_path: Path
         )
     url = engine.url.render_as_string(hide_password=False)
     engine.dispose()
-    port = _free_port()
+    port = free_port()
     env = os.environ | {"ALSTRIAL_SECRET_KEY": "crash-test-secret-key-0123456789abcdefghij"}
     server = subprocess.Popen(
         [
@@ -156,7 +144,7 @@ def test_every_acknowledged_save_survives_sigkill(engine: Engine, tmp_path: Path
     stop = threading.Event()
     try:
         deadline = time.monotonic() + 30
-        while not _answers(port):
+        while not port_answers(port):
             assert server.poll() is None, "the server exited"
             assert time.monotonic() < deadline, "the server did not start"
             time.sleep(0.1)

@@ -9,8 +9,6 @@ dose and ended in tracebacks on a folder, a binary file and deeply nested TOML.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -23,7 +21,7 @@ from alstrial.exceptions import AlstrialError, ConflictError, ValidationError
 from alstrial.protocol import reference_protocol_text
 from alstrial.services import BatchResults, add_site, record_product_batch
 from alstrial.store import make_session_factory
-from tests.helpers import ACTOR, enrolled, refused, register
+from tests.helpers import ACTOR, enrolled, refused, register, run_cli
 
 
 def test_nul_bytes_and_over_long_text_are_refused_by_name(session: Session) -> None:
@@ -91,16 +89,6 @@ def test_sqlite_commits_reach_the_disk_before_they_are_acknowledged(tmp_path: Pa
     engine.dispose()
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "alstrial.cli.main", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
 def test_command_line_refuses_bad_files_and_numbers_in_one_line(tmp_path: Path) -> None:
     binary = tmp_path / "binary.toml"
     binary.write_bytes(bytes(range(256)) * 8)
@@ -120,7 +108,7 @@ def test_command_line_refuses_bad_files_and_numbers_in_one_line(tmp_path: Path) 
         (["dose", "--weight", "70", "--per-kg", "2e6", "--concentration", "nan"], "not"),
     ]
     for args, words in cases:
-        done = _cli(*args)
+        done = run_cli(*args)
         assert done.returncode == 2, (args, done.stderr)
         lines = done.stderr.strip().splitlines()
         assert len(lines) == 1, (args, done.stderr)  # one line, no traceback

@@ -5,37 +5,27 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
 
+from tests.helpers import free_port, port_answers
+
 ALSTRIAL = str(Path(sys.executable).parent / "alstrial")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _answers(port: int) -> bool:
-    with socket.socket() as probe:
-        return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
 def test_serve_with_two_workers_answers_and_stops(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'serve.db'}"
     env = os.environ | {"ALSTRIAL_SECRET_KEY": "serve-test-secret-key-0123456789-abcdefghij"}
     subprocess.run([ALSTRIAL, "init", "--database", url], check=True, env=env, capture_output=True)
-    port = _free_port()
+    port = free_port()
     command = [ALSTRIAL, "serve", "--port", str(port), "--workers", "2", "--no-access-log"]
     server = subprocess.Popen([*command, "--database", url], env=env)
     try:
         deadline = time.monotonic() + 30
-        while not _answers(port):
+        while not port_answers(port):
             assert server.poll() is None, "the server exited"
             assert time.monotonic() < deadline, "the server did not start"
             time.sleep(0.1)
@@ -47,6 +37,6 @@ def test_serve_with_two_workers_answers_and_stops(tmp_path: Path) -> None:
         server.send_signal(signal.SIGTERM)
         assert server.wait(timeout=20) is not None
     deadline = time.monotonic() + 10
-    while _answers(port) and time.monotonic() < deadline:
+    while port_answers(port) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not _answers(port), "a worker outlived the server"
+    assert not port_answers(port), "a worker outlived the server"

@@ -17,8 +17,6 @@ derivatives) on nlme's BodyWeight and Orthodont, written to ``mmrm_structures.cs
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +26,7 @@ import pytest
 from alstrial.exceptions import ValidationError
 from alstrial.stats.mmrm import MmrmResult, mmrm
 from alstrial.stats.rm_anova import rm_anova
+from tests.helpers import run_cli
 
 REFERENCE = Path(__file__).parent / "reference"
 FORMULA = "FEV1 ~ RACE + SEX + ARMCD*AVISIT"
@@ -187,16 +186,6 @@ def test_rm_anova_text_and_inf_outcomes_are_named() -> None:
         rm_anova(frame.astype({"y": float}), dv="y", subject="id", within="visit")
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "alstrial.cli.main", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-
-
 def test_cli_mmrm_on_numeric_visits_without_lsmeans(tmp_path: Path) -> None:
     # Before: a KeyError traceback (LS means over the numeric age).
     path = tmp_path / "orthodont.csv"
@@ -214,19 +203,19 @@ def test_cli_mmrm_on_numeric_visits_without_lsmeans(tmp_path: Path) -> None:
         "--cov",
         "ar1",
     ]
-    done = _cli(*args, "--json")
+    done = run_cli(*args, "--json")
     assert done.returncode == 0, done.stderr
     payload = json.loads(done.stdout)
     assert payload["visits"] == ["8", "10", "12", "14"]
     assert [row["Sex"] for row in payload["lsmeans"]] == ["Female", "Male"]
     assert any("covariate" in note for note in payload["notes"])
-    refused = _cli(*args, "--lsmeans", "age")
+    refused = run_cli(*args, "--lsmeans", "age")
     assert refused.returncode == 2
     assert refused.stderr.strip().splitlines() == [
         "error: LS means need categorical factors of the model; 'age' is not one "
         "(field='lsmeans', value='age', allowed='Sex')"
     ]
-    as_factor = _cli(*args, "--factor", "age", "--json")
+    as_factor = run_cli(*args, "--factor", "age", "--json")
     assert as_factor.returncode == 0, as_factor.stderr
     terms = [c["term"] for c in json.loads(as_factor.stdout)["coefficients"]]
     assert {"age10", "age12", "age14"} <= set(terms)
@@ -374,7 +363,7 @@ def test_every_stats_command_names_text_in_a_numeric_column(
 ) -> None:
     path = tmp_path / "bad.csv"
     path.write_text(BAD_ROWS, encoding="utf-8")
-    done = _cli("stats", *[str(path) if a == "FILE" else a for a in args])
+    done = run_cli("stats", *[str(path) if a == "FILE" else a for a in args])
     assert done.returncode == 2, done.stderr
     assert words in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1  # one line, no traceback

@@ -25,7 +25,18 @@ def test_production_needs_a_secret_key(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ConfigurationError, match="32 characters"):
         get_settings()
     monkeypatch.setenv("ALSTRIAL_SECRET_KEY", "a-real-secret-of-more-than-32-characters")
-    assert get_settings().environment == "production"
+    with pytest.raises(ConfigurationError, match="ALSTRIAL_AUDIT_KEY must be set in production"):
+        get_settings()
+    monkeypatch.setenv("ALSTRIAL_AUDIT_KEY", "short")
+    with pytest.raises(ConfigurationError, match="32 characters or more"):
+        get_settings()
+    monkeypatch.setenv("ALSTRIAL_AUDIT_KEY", "an-audit-key-kept-outside-the-database-0123")
+    settings = get_settings()
+    assert settings.environment == "production"
+    assert settings.audit_key_bytes() == b"an-audit-key-kept-outside-the-database-0123"
+    monkeypatch.setenv("ALSTRIAL_INSECURE_DEV", "1")
+    with pytest.raises(ConfigurationError, match="INSECURE_DEV cannot be set in production"):
+        get_settings()
 
 
 def test_bad_time_zone_and_url(monkeypatch: pytest.MonkeyPatch) -> None:

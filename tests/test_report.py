@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from alstrial.reporting.report import build_report, render_html
 from alstrial.services import build_analysis_frames
+from alstrial.store import make_session_factory
 
 
 def test_report_has_every_element_and_the_label(demo_session: Session, tmp_path: Path) -> None:
@@ -84,3 +86,24 @@ def test_safety_section(demo_session: Session) -> None:
     html = render_html(report)
     section = html[html.index('id="safety"') :][:3000]
     assert "SYNTHETIC DATA" in section
+
+
+def test_the_report_on_any_trial_state(engine: Engine, tmp_path: Path) -> None:
+    # Issue 15: `alstrial report` ended in KeyError 'nominal_day' on an empty trial and in a
+    # ValueError from the RM-ANOVA with one subject. Each analysis that cannot run yet now
+    # says why in its section.
+    import warnings
+
+    from alstrial.reporting.report import write_report
+    from alstrial.services import build_analysis_frames
+    from tests.helpers import enrolled
+
+    with make_session_factory(engine)() as session, warnings.catch_warnings():
+        warnings.simplefilter("error")
+        empty = write_report(build_analysis_frames(session), tmp_path / "empty.html").read_text()
+        enrolled(session, "S01")
+        one = write_report(build_analysis_frames(session), tmp_path / "one.html").read_text()
+    for text in (empty, one):
+        assert "Not available yet:" in text
+        assert "no data yet" in text
+    assert "has 0 levels among the 0 complete subjects" in one

@@ -106,7 +106,7 @@ class SurvivalSummary:
 
 def survival_summary(frames: AnalysisFrames) -> SurvivalSummary:
     """Kaplan-Meier by arm of death or tracheostomy (the first), censored at disposition."""
-    subjects = frames.subjects[frames.subjects["administered"]]
+    subjects = frames.subjects[frames.subjects["administered"].astype(bool)]
     milestones = frames.milestones
     rows = []
     for record in subjects.to_dict("records"):
@@ -129,7 +129,7 @@ def survival_summary(frames: AnalysisFrames) -> SurvivalSummary:
                 "event": event,
             }
         )
-    data = pd.DataFrame(rows)
+    data = pd.DataFrame(rows, columns=["subject", "arm", "months", "event"])
     table = []
     for arm, own in data.groupby("arm", sort=True):
         fit = kaplan_meier(own["months"].to_numpy(float), own["event"].to_numpy(float))
@@ -148,7 +148,7 @@ def survival_summary(frames: AnalysisFrames) -> SurvivalSummary:
             data["months"].to_numpy(float), data["event"].to_numpy(float), data["arm"].tolist()
         )
     return SurvivalSummary(
-        pd.DataFrame(table),
+        pd.DataFrame(table, columns=["arm", "n", "events", "survival_12_months", "median"]),
         None if test is None else test.chi2,
         None if test is None or np.isnan(test.p) else test.p,
     )

@@ -49,7 +49,10 @@ def figure_means_by_visit(
         ax.set_xlabel("Months from administration")
         ax.set_ylabel(label)
         ax.set_title(f"{label}: mean ± SE", fontsize=10)
-        ax.legend(frameon=False, fontsize=8)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(frameon=False, fontsize=8)
+        else:  # a trial without ratings yet
+            ax.text(0.5, 0.5, "no data yet", transform=ax.transAxes, ha="center", va="center")
         if synthetic:
             ax.text(
                 0.5,

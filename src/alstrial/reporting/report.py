@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
+from typing import Any, TypeVar
 
 import jinja2
 import pandas as pd
 
 import alstrial
+from alstrial.exceptions import AlstrialError
 from alstrial.reporting.analyses import (
     MmrmSummary,
     SurvivalSummary,
@@ -60,18 +63,40 @@ class Report:
     table3: pd.DataFrame
     flow: pd.DataFrame
     summaries: dict[str, pd.DataFrame]
-    anovas: dict[str, RmAnovaResult]
+    anovas: dict[str, RmAnovaResult | Unavailable]
     figure_svg: str
     pre_post: dict[str, pd.DataFrame]
     stages: pd.DataFrame
     encals: pd.DataFrame
     mmrms: dict[str, MmrmSummary]
-    piecewise: dict[str, pd.DataFrame]
+    piecewise: dict[str, pd.DataFrame | Unavailable]
     survival: SurvivalSummary
     ae_grades: pd.DataFrame
     saes: pd.DataFrame
     lab_shifts: dict[str, pd.DataFrame]
     generated_at: datetime
+
+
+@dataclass(frozen=True)
+class Unavailable:
+    """An analysis the data cannot support yet (too few subjects, no follow-up), and why:
+    the report says so in the section instead of failing (a trial in progress, one subject,
+    none)."""
+
+    reason: str
+    unavailable: bool = True
+
+
+T = TypeVar("T")
+
+
+def _attempt(compute: Callable[..., T], *args: Any) -> T | Unavailable:
+    """``compute(*args)``, or :class:`Unavailable` with the error's words when the data
+    cannot support it (an alstrial error: a named, expected refusal, never a bug hidden)."""
+    try:
+        return compute(*args)
+    except AlstrialError as error:
+        return Unavailable(error.message)
 
 
 def _anova(frames: AnalysisFrames, measure: str) -> RmAnovaResult:
@@ -99,13 +124,17 @@ def build_report(frames: AnalysisFrames) -> Report:
         table3=table3_adverse_events(frames),
         flow=participant_flow(frames),
         summaries=summaries,
-        anovas={label: _anova(frames, measure) for measure, label in MEASURE_LABELS.items()},
+        anovas={
+            label: _attempt(_anova, frames, measure) for measure, label in MEASURE_LABELS.items()
+        },
         figure_svg=figure_means_by_visit(summaries, synthetic=frames.synthetic),
         pre_post={label: pre_post_table(frames, m) for m, label in MEASURE_LABELS.items()},
         stages=stage_table(frames),
         encals=encals_table(frames),
         mmrms={label: mmrm_summary(frames, m) for m, label in MEASURE_LABELS.items()},
-        piecewise={label: piecewise_summary(frames, m) for m, label in MEASURE_LABELS.items()},
+        piecewise={
+            label: _attempt(piecewise_summary, frames, m) for m, label in MEASURE_LABELS.items()
+        },
         survival=survival_summary(frames),
         ae_grades=events_by_category_and_grade(frames),
         saes=sae_listing(frames),
@@ -153,6 +182,7 @@ def render_html(report: Report) -> str:
         notice=SYNTHETIC_NOTICE,
         encals_source=ENCALS_SOURCE,
         version=alstrial.__version__,
+        anova_visits=list(ANOVA_VISITS),
     )
 
 

@@ -61,7 +61,7 @@ def table1_patients(frames: AnalysisFrames) -> pd.DataFrame:
 
 def characteristics_by_arm(frames: AnalysisFrames) -> pd.DataFrame:
     """Baseline characteristics summarised by arm (n, age, sex, onset, disease duration)."""
-    subjects = frames.subjects[frames.subjects["enrolled"]]
+    subjects = frames.subjects[frames.subjects["enrolled"].astype(bool)]
     rows = []
     for arm, group in [*subjects.groupby("arm"), ("All", subjects)]:
         age = group["age_years"]
@@ -72,8 +72,8 @@ def characteristics_by_arm(frames: AnalysisFrames) -> pd.DataFrame:
                 "n": len(group),
                 "age_mean": float(age.mean()),
                 "age_sd": float(age.std(ddof=1)),
-                "age_min": int(age.min()),
-                "age_max": int(age.max()),
+                "age_min": int(age.min()) if len(group) else None,  # no subject yet
+                "age_max": int(age.max()) if len(group) else None,
                 "male": int((group["sex"] == "male").sum()),
                 "female": int((group["sex"] == "female").sum()),
                 "bulbar_onset": int((group["onset_region"] == "bulbar").sum()),
@@ -149,7 +149,7 @@ def participant_flow(frames: AnalysisFrames) -> pd.DataFrame:
     """Counts by arm: enrolled, treated, lost to follow-up, withdrawn, completed follow-up
     (an assessment at the protocol's last visit), died (a patient who completed the last
     visit and then died counts in both)."""
-    subjects = frames.subjects[frames.subjects["enrolled"]]
+    subjects = frames.subjects[frames.subjects["enrolled"].astype(bool)]
     measures = frames.measures
     last_visit = frames.visits["visit"].iloc[-1]
     with_m12 = set(measures[measures["visit"] == last_visit]["subject"])

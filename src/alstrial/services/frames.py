@@ -73,6 +73,30 @@ class AnalysisFrames:
         )
 
 
+SUBJECT_COLUMNS = [
+    "subject",
+    "site",
+    "arm",
+    "sex",
+    "age_years",
+    "weight_kg",
+    "height_cm",
+    "onset_region",
+    "onset_date",
+    "diagnosis_date",
+    "diagnostic_category",
+    "enrolment_date",
+    "months_from_diagnosis",
+    "enrolled",
+    "administered",
+    "administration_date",
+    "disposition",
+    "disposition_date",
+    "disposition_reason",
+    "provenance",
+]
+
+
 def _frame(rows: Sequence[Mapping[str, Any]], columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
@@ -143,7 +167,7 @@ def build_analysis_frames(session: Session) -> AnalysisFrames:
                 "provenance": subject.provenance.value,
             }
         )
-    subjects = pd.DataFrame(subject_rows)
+    subjects = _frame(subject_rows, SUBJECT_COLUMNS)  # the columns even with no subject
     codes = {s.id: s.study_code for s in session.scalars(select(Subject))}
     visits_by_id = {v.id: v for v in session.scalars(select(Visit))}
 

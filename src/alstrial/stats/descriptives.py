@@ -59,4 +59,5 @@ def describe_by(
                 "q3": float(np.percentile(values, 75)) if n else np.nan,
             }
         )
-    return pd.DataFrame(rows)
+    columns = [*by, "n", "n_missing", "mean", "sd", "se", "ci_low", "ci_high", "median", "q1", "q3"]
+    return pd.DataFrame(rows, columns=columns)  # the columns even when there is no group

@@ -251,7 +251,9 @@ def rm_anova(
         kept = between_frame[factor].nunique()
         if kept < 2:
             raise ValidationError(
-                f"the between-subjects factor {factor!r} has {kept} level among the "
+                f"the between-subjects factor {factor!r} has {kept} level"
+                + ("s" if kept != 1 else "")
+                + " among the "
                 f"{len(complete)} complete subjects (after leaving out {len(excluded)} with a "
                 "missing value); it cannot be tested",
                 field=factor,

@@ -323,3 +323,31 @@ def test_qc_batch_walk_in_chromium(server: str, sqlite_engine: Engine, tmp_path:
         expect(page.locator("#release-status")).to_have_text("released")
         shot("19-batch-released")
         browser.close()
+
+
+def test_api_docs_load_from_the_package_in_chromium(server: str) -> None:
+    # Issue 15: /docs was blank without internet (Swagger UI came from a CDN); the
+    # Content-Security-Policy now also forbids any script not served by alstrial itself.
+    from playwright.sync_api import expect, sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.set_default_timeout(15_000)
+        hosts: set[str] = set()
+        refused: list[str] = []
+        page.on("request", lambda request: hosts.add(request.url.split("/")[2]))
+        page.on(
+            "console",
+            lambda message: (
+                refused.append(message.text) if "Content Security Policy" in message.text else None
+            ),
+        )
+        page.goto(f"{server}/docs")
+        expect(page.locator(".swagger-ui .info .title")).to_contain_text("alstrial")
+        expect(page.get_by_text("/api/export/{frame}")).to_be_visible()
+        page.screenshot(path=str(SHOTS / "20-api-docs-offline.png"), full_page=False)
+        browser.close()
+    assert hosts == {server.split("/")[2]}, hosts  # nothing fetched from anywhere else
+    assert not refused, refused

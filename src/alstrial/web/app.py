@@ -40,7 +40,20 @@ ROUTE_MODULES = (account, review, entry, subjects, qc, api)
 _STATIC = {
     "htmx.min.js": "text/javascript",
     "app.css": "text/css",
+    # Swagger UI 5.35.0 (Apache-2.0, swagger-ui.LICENSE and .NOTICE beside it), from the npm
+    # package swagger-ui-dist: /docs works without internet (FastAPI's loads it from a CDN).
+    "swagger-ui-bundle.js": "text/javascript",
+    "swagger-ui.css": "text/css",
+    "swagger-init.js": "text/javascript",
 }
+
+_DOCS_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>alstrial API</title>
+<link rel="stylesheet" href="/static/swagger-ui.css"></head>
+<body><div id="swagger-ui"></div>
+<script src="/static/swagger-ui-bundle.js"></script>
+<script src="/static/swagger-init.js"></script></body></html>
+"""
 
 
 def _templates() -> jinja2.Environment:
@@ -100,6 +113,8 @@ def create_app(
             "print(secrets.token_urlsafe(48))')"
         )
     app = FastAPI(
+        docs_url=None,  # served below from the package, not from a CDN
+        redoc_url=None,
         title="alstrial",
         version=alstrial.__version__,
         description="Data capture and exports of an ALS cell-therapy trial. Authenticate with "
@@ -133,6 +148,10 @@ def create_app(
             media_type=_STATIC[name],
             headers={"Cache-Control": "public, max-age=86400"},
         )
+
+    @app.get("/docs", include_in_schema=False)
+    def api_docs() -> Response:
+        return Response(_DOCS_PAGE, media_type="text/html")
 
     for module in ROUTE_MODULES:
         app.include_router(module.router)

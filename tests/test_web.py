@@ -384,3 +384,51 @@ def test_casebook_signature_through_the_web(web: TestClient, engine: Engine) -> 
     with make_session_factory(engine)() as session:
         assert session.scalars(sa.select(CasebookSignature)).first() is None
     assert web.get("/api/subjects/S01").json()["casebook"]["signed_by"] is None
+
+
+@pytest.mark.parametrize(
+    ("username", "home", "shown", "hidden"),
+    [
+        ("coord-a", "/", ["/queries", "/dashboard"], ["/report", "/batches"]),
+        ("monitor-a", "/", ["/queries", "/batches"], ["/report"]),
+        ("stats", "/tokens", ["/report", "/tokens"], ['href="/"', "/queries", "/batches"]),
+        ("admin", "/", ["/report", "/batches"], []),
+    ],
+)
+def test_navigation_and_landing_follow_the_role(
+    web: TestClient, username: str, home: str, shown: list[str], hidden: list[str]
+) -> None:
+    # Issue 15: a statistician landed on a 403 page after logging in; a coordinator was
+    # offered Batches and an administrator pages his role may not open.
+    response = post_login(web, username, PASSWORD)
+    assert response.headers["location"] == home
+    landing = web.get(home)
+    assert landing.status_code == 200
+    nav = landing.text.split("<nav>")[1].split("</nav>")[0]
+    for link in shown:
+        assert link in nav, (username, link)
+    for link in hidden:
+        assert link not in nav, (username, link)
+
+
+def test_error_pages_keep_the_navigation(web: TestClient) -> None:
+    post_login(web, "coord-a", PASSWORD)
+    refused = web.get("/batches")  # a coordinator may not see batches
+    assert refused.status_code == 403
+    assert "<nav>" in refused.text
+    assert "coord-a (coordinator)" in refused.text
+    missing = web.get("/subjects/NOPE")
+    assert missing.status_code == 404
+    assert "<nav>" in missing.text
+
+
+def test_the_report_opens_from_the_web_for_study_wide_roles(web: TestClient) -> None:
+    post_login(web, "stats", PASSWORD)
+    report = web.get("/report")
+    assert report.status_code == 200
+    assert "Table 1" in report.text
+    csp = report.headers["content-security-policy"]
+    assert "script-src" not in csp  # default-src 'none': no script may run
+    assert "default-src 'none'" in csp
+    post_login(web, "coord-a", PASSWORD)
+    assert web.get("/report").status_code == 403

@@ -55,6 +55,7 @@ ROUTES: dict[tuple[str, str], tuple[str, str | None]] = {
     ("GET", "/api/queries"): ("list", "view_subjects"),
     ("GET", "/api/dashboard"): ("list", "view_subjects"),
     ("GET", "/api/export/{frame}"): ("list", "export"),
+    ("GET", "/report"): ("list", "export"),
     ("GET", "/subjects/new"): ("own", "enter_data"),
     ("POST", "/subjects/new"): ("own", "enter_data"),
     ("POST", "/queries"): ("subject", "open_query"),

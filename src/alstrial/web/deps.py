@@ -19,6 +19,7 @@ from alstrial.services.api_tokens import token_user
 from alstrial.services.lookup import find_subject
 from alstrial.services.web_sessions import find_session
 from alstrial.store.models import Subject, User
+from alstrial.vocabulary import Role
 from alstrial.web.permissions import ALL_SITES, allowed
 from alstrial.web.security import COOKIE, SessionData
 
@@ -28,6 +29,7 @@ __all__ = [
     "Me",
     "PasswordChangeRequiredError",
     "check_csrf",
+    "home_of",
     "page",
     "require",
     "subject_for",
@@ -95,7 +97,9 @@ async def current(request: Request, session: DbSession) -> Me:
     user, site_ids = found
     if user.must_change_password and request.url.path not in _PASSWORD_FREE:
         raise PasswordChangeRequiredError()
-    return Me(user, data, None if user.role in ALL_SITES else frozenset(site_ids))
+    me = Me(user, data, None if user.role in ALL_SITES else frozenset(site_ids))
+    request.state.me = me  # for the error pages, which keep the user's navigation
+    return me
 
 
 CurrentUser = Annotated[Me, Depends(current)]
@@ -129,9 +133,23 @@ def check_csrf(request: Request, me: Me, token: str | None) -> None:
         raise HTTPException(status_code=403, detail="the form's CSRF token is missing or wrong")
 
 
+def home_of(role: Role) -> str:
+    """Where a role works: the subjects for the site roles, the batches for QC, the API
+    tokens of the exports for the statistician, with the report in his navigation (he may
+    not open subject pages; issue 15: he landed on a 403)."""
+    if allowed(role, "view_subjects"):
+        return "/"
+    if allowed(role, "view_batches"):
+        return "/batches"
+    return "/tokens"
+
+
 def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
     """Render a template with the request's user (``me``) where there is one."""
-    context.setdefault("me", None)
+    context.setdefault("me", getattr(request.state, "me", None))
+    context.setdefault("home", home_of(context["me"].user.role) if context["me"] else "/login")
     context.setdefault("insecure_dev", getattr(request.app.state, "insecure_dev", False))
+    me = context["me"]
+    context.setdefault("can", lambda action: me is not None and allowed(me.user.role, action))
     template = request.app.state.templates.get_template(name)
     return HTMLResponse(template.render(**context), status_code=status)

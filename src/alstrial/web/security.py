@@ -166,8 +166,11 @@ class SecurityMiddleware:
             if message["type"] == "http.response.start":
                 started = True
                 headers = list(message.get("headers", []))
-                headers += _security_headers(static=path.startswith("/static/"), hsts=self.hsts)
-                message["headers"] = headers
+                own_policy = any(key.lower() == b"content-security-policy" for key, _ in headers)
+                extra = _security_headers(static=path.startswith("/static/"), hsts=self.hsts)
+                if own_policy:  # a page that set a stricter or narrower policy keeps it
+                    extra = [h for h in extra if h[0] != b"content-security-policy"]
+                message["headers"] = headers + extra
             await send(message)
 
         try:

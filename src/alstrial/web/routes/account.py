@@ -10,7 +10,7 @@ from alstrial.exceptions import AlstrialError, PermissionDeniedError, Validation
 from alstrial.services.accounts import authenticate, change_password
 from alstrial.services.api_tokens import create_api_token, list_api_tokens, revoke_api_token
 from alstrial.services.web_sessions import end_session, start_session
-from alstrial.web.deps import CurrentUser, DbSession, check_csrf, page
+from alstrial.web.deps import CurrentUser, DbSession, check_csrf, home_of, page
 from alstrial.web.security import COOKIE, LOGIN_CSRF_COOKIE, new_login_csrf
 
 router = APIRouter(include_in_schema=False)
@@ -58,7 +58,7 @@ def login(
         return _login_page(request, status=401, error=error.message)
     state = request.app.state
     token, _ = start_session(session, user, lifetime=state.session_lifetime)
-    target = "/password" if user.must_change_password else "/"
+    target = "/password" if user.must_change_password else home_of(user.role)
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
         COOKIE,

@@ -173,3 +173,23 @@ def audit_page(
     subject_for(session, me, code)
     lines = subject_audit(session, code, entity=entity or None, field=field or None)
     return page(request, "audit.html.j2", me=me, code=code, lines=lines, entity=entity, field=field)
+
+
+#: The report is one self-contained document with its own <style> and inline SVG figures and
+#: no script at all: its page allows inline styles and nothing else.
+REPORT_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; "
+    "base-uri 'none'; form-action 'none'"
+)
+
+
+@router.get("/report", response_class=HTMLResponse)
+def trial_report(session: DbSession, me: CurrentUser) -> Response:
+    """The trial report of the current data, for the roles that may export the study (the
+    statistician and the administrator); the same document as ``alstrial report``."""
+    from alstrial.reporting.report import build_report, render_html
+    from alstrial.services import build_analysis_frames
+
+    require(me, "export")  # study-wide roles only: the report covers every site
+    html = render_html(build_report(build_analysis_frames(session)))
+    return HTMLResponse(html, headers={"Content-Security-Policy": REPORT_CSP})

@@ -23,7 +23,7 @@ from alstrial.cli.product import batch_app, dose_command, flow_app, release_app
 from alstrial.cli.safety import safety_app
 from alstrial.cli.score import score_app
 from alstrial.cli.stats import stats_app
-from alstrial.cli.web import serve_command, users_app
+from alstrial.cli.web import serve_command, sites_app, users_app
 from alstrial.exceptions import ConflictError, IntegrityError
 
 # Every command imports what it uses inside its body: `alstrial --help` and `alstrial score`
@@ -49,6 +49,7 @@ app.add_typer(score_app, name="score")
 app.add_typer(stats_app, name="stats")
 app.add_typer(safety_app, name="safety")
 app.add_typer(users_app, name="users")
+app.add_typer(sites_app, name="sites")
 app.command("serve")(serve_command)
 app.add_typer(flow_app, name="flow")
 app.add_typer(batch_app, name="batch")

@@ -31,7 +31,12 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import case, select, update
 from sqlalchemy.orm import Session
 
-from alstrial.exceptions import ConflictError, PermissionDeniedError, ValidationError
+from alstrial.exceptions import (
+    ConflictError,
+    NotFoundError,
+    PermissionDeniedError,
+    ValidationError,
+)
 from alstrial.services.lookup import find_site
 from alstrial.services.transaction import transaction
 from alstrial.store.models import LoginThrottle, User, UserSite
@@ -44,12 +49,18 @@ __all__ = [
     "MAX_FAILED_LOGINS",
     "MIN_PASSWORD_LENGTH",
     "REFUSED_LOGIN",
+    "AccountLine",
     "NewAccount",
     "authenticate",
     "change_password",
     "check_password_policy",
     "create_account",
+    "grant",
+    "list_accounts",
+    "reset_password",
+    "set_active",
     "set_password",
+    "unlock",
     "user_and_sites",
     "user_site_ids",
 ]
@@ -314,3 +325,128 @@ def user_and_sites(session: Session, user_id: int) -> tuple[User, set[int]] | No
 def user_site_ids(session: Session, user: User) -> set[int]:
     """The sites whose subjects the user may see."""
     return set(session.scalars(select(UserSite.site_id).where(UserSite.user_id == user.id)))
+
+
+@dataclass(frozen=True)
+class AccountLine:
+    """One account as the administrator lists it."""
+
+    username: str
+    full_name: str
+    role: str
+    active: bool
+    sites: tuple[str, ...]
+    locked: bool
+    must_change_password: bool
+
+
+def list_accounts(session: Session, now: datetime | None = None) -> list[AccountLine]:
+    """Every account with its role, sites, and whether it is disabled or locked."""
+    from alstrial.store.models import Site
+
+    moment = now or datetime.now(UTC)
+    sites: dict[int, list[str]] = {}
+    for user_id, code in session.execute(
+        select(UserSite.user_id, Site.code).join(Site, Site.id == UserSite.site_id)
+    ):
+        sites.setdefault(user_id, []).append(code)
+    locks = {
+        key.removeprefix("user:")
+        for key, until in session.execute(
+            select(LoginThrottle.key, LoginThrottle.locked_until).where(
+                LoginThrottle.key.startswith("user:")
+            )
+        )
+        if until is not None and until.replace(tzinfo=UTC) > moment
+    }
+    return [
+        AccountLine(
+            user.username,
+            user.full_name,
+            user.role.value,
+            user.active,
+            tuple(sorted(sites.get(user.id, []))),
+            user.username in locks,
+            user.must_change_password,
+        )
+        for user in session.scalars(select(User).order_by(User.username))
+    ]
+
+
+def _account(session: Session, username: str) -> User:
+    user = session.scalars(select(User).where(User.username == username)).first()
+    if user is None:
+        raise NotFoundError(f"no user {username!r}", form="user", field="username", value=username)
+    return user
+
+
+def set_active(session: Session, *, actor: str, username: str, active: bool, reason: str) -> User:
+    """Disable (or enable again) an account, audited with the reason; disabling ends its
+    sessions at once (a disabled user's session and API tokens no longer authenticate)."""
+    from alstrial.services.web_sessions import revoke_user_sessions
+
+    user = _account(session, username)
+    if user.username == actor and not active:
+        raise ValidationError(
+            "an administrator cannot disable his own account", form="user", field="username"
+        )
+    with transaction(session, actor=actor, reason=reason):
+        user.active = active
+    if not active:
+        revoke_user_sessions(session, user.id)
+    return user
+
+
+def unlock(session: Session, *, username: str) -> None:
+    """Lift a login lock of the account before its 15 minutes are over."""
+    _account(session, username)
+    _release(session, f"user:{username}")
+
+
+def reset_password(session: Session, *, actor: str, username: str, reason: str) -> str:
+    """A new one-time password (returned once), to be replaced at the next login; the
+    account's sessions end and its lock is lifted."""
+    from alstrial.services.web_sessions import revoke_user_sessions
+
+    user = _account(session, username)
+    secret = secrets.token_urlsafe(15)
+    with transaction(session, actor=actor, reason=reason):
+        user.password_hash = _hasher().hash(secret)
+        user.must_change_password = True
+    _release(session, f"user:{username}")
+    revoke_user_sessions(session, user.id)
+    return secret
+
+
+def grant(
+    session: Session,
+    *,
+    actor: str,
+    username: str,
+    reason: str,
+    role: Role | str | None = None,
+    sites: Sequence[str] = (),
+) -> User:
+    """Change an account's role and/or give it sites, audited with the reason."""
+    user = _account(session, username)
+    new_role = None
+    if role is not None:
+        try:
+            new_role = Role(role)
+        except ValueError:
+            raise ValidationError(
+                f"unknown role {role!r}",
+                form="user",
+                field="role",
+                value=role,
+                allowed=", ".join(Role),
+            ) from None
+    site_rows = [find_site(session, code) for code in sites]
+    held = user_site_ids(session, user)
+    with transaction(session, actor=actor, reason=reason):
+        if new_role is not None:
+            user.role = new_role
+        for site in site_rows:
+            if site.id not in held:
+                session.add(UserSite(user_id=user.id, site_id=site.id))
+    return user

@@ -66,3 +66,8 @@ def add_user(session: Session, *, actor: str, username: str, full_name: str = ""
         user = User(username=username, full_name=full_name)
         session.add(user)
     return user
+
+
+def list_sites(session: Session) -> list[Site]:
+    """Every site, by code."""
+    return list(session.scalars(select(Site).order_by(Site.code)))

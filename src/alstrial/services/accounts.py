@@ -174,17 +174,26 @@ def set_password(
     session: Session, *, actor: str, username: str, password: str, reason: str = "password changed"
 ) -> User:
     """Set a user's password (argon2 hash); unlocks the account and ends its sessions."""
-    from alstrial.services.web_sessions import revoke_user_sessions
-
     _check_password(password, username)
     user = session.scalars(select(User).where(User.username == username)).first()
     if user is None:
         raise PermissionDeniedError(f"no user {username!r}", form="user", field="username")
-    with transaction(session, actor=actor, reason=reason):
-        user.password_hash = _hasher().hash(password)
-    _release(session, f"user:{username}")
-    revoke_user_sessions(session, user.id)
+    _replace_password(session, user, actor=actor, reason=reason, secret=password)
     return user
+
+
+def _replace_password(
+    session: Session, user: User, *, actor: str, reason: str, secret: str, one_time: bool = False
+) -> None:
+    """Store a new password (audited), lift the account's lock and end its sessions."""
+    from alstrial.services.web_sessions import revoke_user_sessions
+
+    with transaction(session, actor=actor, reason=reason):
+        user.password_hash = _hasher().hash(secret)
+        if one_time:
+            user.must_change_password = True
+    _release(session, f"user:{user.username}")
+    revoke_user_sessions(session, user.id)
 
 
 def change_password(
@@ -406,15 +415,9 @@ def unlock(session: Session, *, username: str) -> None:
 def reset_password(session: Session, *, actor: str, username: str, reason: str) -> str:
     """A new one-time password (returned once), to be replaced at the next login; the
     account's sessions end and its lock is lifted."""
-    from alstrial.services.web_sessions import revoke_user_sessions
-
     user = _account(session, username)
     secret = secrets.token_urlsafe(15)
-    with transaction(session, actor=actor, reason=reason):
-        user.password_hash = _hasher().hash(secret)
-        user.must_change_password = True
-    _release(session, f"user:{username}")
-    revoke_user_sessions(session, user.id)
+    _replace_password(session, user, actor=actor, reason=reason, secret=secret, one_time=True)
     return secret
 
 

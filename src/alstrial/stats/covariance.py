@@ -70,13 +70,13 @@ class CovarianceStructure:
     sigma_phi: Callable[[Vector], Matrix]
     start: Callable[[Vector], Vector]
     phi_names: tuple[str, ...]
-    linear: bool
     variance: tuple[bool, ...]
     """Per ``phi``: True where it is in the response's squared units (a variance or a
     covariance), False for a correlation; multiplying the response by c multiplies the
     first by c^2 and leaves the second."""
     derivatives: Callable[[Vector], tuple[Tensor, Tensor]] | None = None
-    """Exact (d Sigma / d phi, d2 Sigma / d phi^2) for a non-linear structure."""
+    """Exact (d Sigma / d phi, d2 Sigma / d phi^2) of a non-linear structure; None for a
+    linear one (constant first derivatives, no second)."""
 
     def jacobian_theta(self, theta: Vector) -> npt.NDArray[np.float64]:
         """d Sigma / d theta_k, shape (k, T, T), by central differences (BFGS only)."""
@@ -181,7 +181,6 @@ def _unstructured(t: int) -> CovarianceStructure:
         sigma_phi,
         start,
         names,
-        linear=True,
         variance=(True,) * len(rows),
     )
 
@@ -215,7 +214,6 @@ def _compound_symmetry(t: int) -> CovarianceStructure:
         sigma_phi,
         start,
         ("CS", "Residual"),
-        linear=True,
         variance=(True, True),
     )
 
@@ -258,7 +256,6 @@ def _heterogeneous_cs(t: int) -> CovarianceStructure:
         sigma_phi,
         start,
         names,
-        linear=False,
         variance=(*(True,) * t, False),
         derivatives=derivatives,
     )
@@ -300,7 +297,6 @@ def _ar1(t: int) -> CovarianceStructure:
         sigma_phi,
         start,
         ("Variance", "AR(1)"),
-        linear=False,
         variance=(True, False),
         derivatives=derivatives,
     )
@@ -337,7 +333,6 @@ def _ar1_heterogeneous(t: int) -> CovarianceStructure:
         sigma_phi,
         start,
         names,
-        linear=False,
         variance=(*(True,) * t, False),
         derivatives=derivatives,
     )
@@ -383,7 +378,6 @@ def _toeplitz(t: int) -> CovarianceStructure:
         sigma_phi,
         start,
         names,
-        linear=True,
         variance=(True,) * t,
     )
 

@@ -56,7 +56,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from alstrial.exceptions import ValidationError
-from alstrial.stats.design import Design, build_design, formula_variables
+from alstrial.stats.design import Design, build_design, formula_variables, numeric_column
 from alstrial.stats.inference import ContrastResult, KenwardRoger
 from alstrial.stats.mmrm import MmrmConvergenceError, response_scale
 from alstrial.stats.newton import (
@@ -410,9 +410,8 @@ class LmmResult(FixedEffectsInference):
     _kr: KenwardRoger | None = field(repr=False, default=None)
 
 
-def _start(design: Design, codes: npt.NDArray[np.intp], t: Vector, random: _Random) -> Vector:
-    beta, *_ = np.linalg.lstsq(design.X, design.y, rcond=None)
-    residual = design.y - design.X @ beta
+def _start(residual: Vector, t: Vector, random: _Random) -> Vector:
+    """Start values from the OLS residuals (in the fit's units) and the spread of time."""
     level = float(np.mean(residual**2))
     spread = max(float(np.std(t)), 1e-3)
     variances = [level / 2, level / 4 / spread**2, level / 8 / spread**4][: random.r]
@@ -483,22 +482,8 @@ def lmm(
     if used.empty:
         raise ValidationError("no complete rows to analyse", field="data")
     for column in [formula_variables(formula)[0], *([time] if time else [])]:
-        if column not in used.columns:
-            continue
-        numbers = pd.to_numeric(used[column], errors="coerce")
-        if numbers.isna().any() or pd.api.types.is_bool_dtype(used[column]):
-            bad = used[column][numbers.isna()]
-            shown = str(bad.iloc[0]) if len(bad) else str(used[column].iloc[0])
-            raise ValidationError(
-                f"column {column!r} must be numeric; it holds {shown!r}",
-                field=column,
-                value=shown,
-            )
-        if not np.all(np.isfinite(numbers.to_numpy(dtype=float))):
-            raise ValidationError(
-                f"column {column!r} has infinite values", field=column, value="inf"
-            )
-        used[column] = numbers.astype(float)
+        if column in used.columns:
+            used[column] = numeric_column(used, column)
     design = build_design(formula, used, references=references or {}, categorical=categorical)
     n, p = design.X.shape
     if n - p <= 0:
@@ -519,12 +504,12 @@ def lmm(
             f"the random slope on {time} has no fixed slope in the formula: the mean slope is "
             f"taken as zero; add {time} to the formula for an estimated mean slope"
         )
-    y_scale = response_scale(design, design.response)
+    y_scale, residual = response_scale(design, design.response)
     t_scale = float(np.max(np.abs(t))) or 1.0
     tu = t / t_scale
     Z = np.column_stack([tu**j for j in range(structure.r)])
     unit = _subjects(codes, Z, design.X, design.y / y_scale, n_subjects)
-    phi0 = _start(design, codes, tu, structure) / y_scale**2
+    phi0 = _start(residual / y_scale, tu, structure)
     newton = _newton(phi0, unit, structure, reml, max_iterations)
     message = "Newton iterations converged"
     if newton is None:

@@ -48,6 +48,7 @@ from alstrial.stats.design import (
     build_design,
     formula_variables,
     level_codes,
+    numeric_column,
     visit_levels,
 )
 from alstrial.stats.inference import KenwardRoger
@@ -281,9 +282,10 @@ class MmrmResult(FixedEffectsInference):
     _kr: KenwardRoger | None = field(repr=False, default=None)
 
 
-def _visit_variances(design: Design, visit_index: npt.NDArray[np.integer], n_visits: int) -> Vector:
-    beta, *_ = np.linalg.lstsq(design.X, design.y, rcond=None)
-    residual = design.y - design.X @ beta
+def _visit_variances(
+    residual: Vector, visit_index: npt.NDArray[np.integer], n_visits: int
+) -> Vector:
+    """Start values: the OLS residuals' variance at each visit (floored above zero)."""
     variances = np.array(
         [
             residual[visit_index == v].var() if (visit_index == v).sum() > 1 else 1.0
@@ -347,17 +349,17 @@ def _newton(
     return None
 
 
-def response_scale(design: Design, name: str) -> float:
-    """Root mean square of the OLS residuals: the unit the fit is made in (module docstring).
+def response_scale(design: Design, name: str) -> tuple[float, Vector]:
+    """Root mean square of the OLS residuals, the unit the fit is made in (module
+    docstring), and the residuals themselves (the start values come from them: one least
+    squares fit per model). The response is finite already (``numeric_column``).
 
     Raises
     ------
     ValidationError
-        When the response is not finite, or the fixed effects fit it exactly (a constant
-        response): no residual variation is left to model.
+        When the fixed effects fit the response exactly (a constant response): no residual
+        variation is left to model.
     """
-    if not np.all(np.isfinite(design.y)):
-        raise ValidationError(f"the response {name!r} has infinite values", field=name, value="inf")
     beta, *_ = np.linalg.lstsq(design.X, design.y, rcond=None)
     residual = design.y - design.X @ beta
     scale = float(np.sqrt(np.mean(residual**2)))
@@ -368,25 +370,7 @@ def response_scale(design: Design, name: str) -> float:
             "(a constant response?); there is no covariance to estimate",
             field=name,
         )
-    return scale
-
-
-def _numeric_response(used: pd.DataFrame, response: str) -> pd.DataFrame:
-    """``used`` with the response as floats; text that is no number is refused by name."""
-    if response not in used.columns or (
-        pd.api.types.is_numeric_dtype(used[response])
-        and not pd.api.types.is_bool_dtype(used[response])
-    ):
-        return used
-    numbers = pd.to_numeric(used[response], errors="coerce")
-    bad = used[response][numbers.isna()]
-    if len(bad):
-        raise ValidationError(
-            f"the response {response!r} must be numeric; it holds {str(bad.iloc[0])!r}",
-            field=response,
-            value=str(bad.iloc[0]),
-        )
-    return used.assign(**{response: numbers.astype(float)})
+    return scale, residual
 
 
 def mmrm(
@@ -459,7 +443,8 @@ def mmrm(
     used = data.dropna(subset=[v for v in variables if v in data.columns]).reset_index(drop=True)
     if used.empty:
         raise ValidationError("no complete rows to analyse", field="data")
-    used = _numeric_response(used, variables[0])
+    if variables[0] in used.columns:
+        used = used.assign(**{variables[0]: numeric_column(used, variables[0])})
     duplicated = used.duplicated([subject, visit])
     if duplicated.any():
         first = used[duplicated].iloc[0]
@@ -511,9 +496,8 @@ def mmrm(
     n = len(design.y)
     if n - p <= 0:
         raise ValidationError(f"{n} observations cannot fit {p} fixed effects", field="data")
-    scale = response_scale(design, design.response)
+    scale, residual = response_scale(design, design.response)
     unit = replace(padded, y=padded.y / scale)
-    unit_design = replace(design, y=design.y / scale)
 
     def objective(theta: Vector) -> tuple[float, Vector]:
         try:
@@ -522,7 +506,7 @@ def mmrm(
             return float("inf"), np.zeros_like(theta)
         return evaluation.f, _gradient_theta(structure, theta, evaluation.gradient_sigma)
 
-    theta0 = structure.start(_visit_variances(unit_design, visit_index, len(visits)))
+    theta0 = structure.start(_visit_variances(residual / scale, visit_index, len(visits)))
     newton = _newton(structure, structure.phi_of_theta(theta0), unit, reml, p, max_iterations)
     if newton is not None:
         phi_unit, _, iterations = newton

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from alstrial.exceptions import ValidationError
-from alstrial.stats.design import natural_key
+from alstrial.stats.design import natural_key, numeric_column
 from alstrial.stats.distributions import chi2_sf, f_sf
 
 __all__ = ["AnovaEffect", "ExcludedSubject", "Mauchly", "RmAnovaResult", "rm_anova"]
@@ -191,19 +191,7 @@ def rm_anova(
                 field=column,
                 allowed=", ".join(map(str, data.columns)),
             )
-    if not pd.api.types.is_numeric_dtype(data[dv]) or pd.api.types.is_bool_dtype(data[dv]):
-        values = data[dv].dropna()
-        bad = values[pd.to_numeric(values, errors="coerce").isna()]
-        if len(bad) or pd.api.types.is_bool_dtype(data[dv]):
-            raise ValidationError(
-                f"the response {dv!r} must be numeric; it holds {str(values.iloc[0])!r}"
-                if not len(bad)
-                else f"the response {dv!r} must be numeric; it holds {str(bad.iloc[0])!r}",
-                field=dv,
-            )
-        data = data.assign(**{dv: pd.to_numeric(data[dv], errors="coerce").astype(float)})
-    if np.isinf(data[dv].to_numpy(dtype=float)).any():
-        raise ValidationError(f"the response {dv!r} has infinite values", field=dv, value="inf")
+    data = data.assign(**{dv: numeric_column(data, dv)})  # text and inf refused by name
     levels = (
         list(within_order)
         if within_order is not None

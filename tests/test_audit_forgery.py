@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -33,7 +31,7 @@ from alstrial.store.audit import (
     event_hash,
     verify_audit_trail,
 )
-from tests.helpers import ACTOR, register
+from tests.helpers import ACTOR, register, run_cli
 
 KEY = b"audit-key-kept-outside-the-database-0123456789"
 
@@ -174,15 +172,8 @@ def test_command_line_anchor_and_verify(tmp_path: Path) -> None:
     env = os.environ | {"ALSTRIAL_AUDIT_KEY": KEY.decode()}
     url = f"sqlite:///{tmp_path / 'trial.db'}"
 
-    def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "alstrial.cli.main", *args, "--database", url],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=120,
-            check=False,
-        )
+    def cli(*args: str) -> Any:
+        return run_cli(*args, "--database", url, env=env)
 
     assert cli("init").returncode == 0
     assert cli("audit", "anchor", "--out", str(tmp_path / "anchors")).returncode == 0

@@ -9,8 +9,7 @@ security headers, and request bodies of any size read before the redirect to the
 
 from __future__ import annotations
 
-import subprocess
-import sys
+import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -38,7 +37,7 @@ from alstrial.store import make_session_factory
 from alstrial.store.models import LoginThrottle, User
 from alstrial.web.app import create_app
 from alstrial.web.security import COOKIE, Limits
-from tests.helpers import ACTOR, post_login
+from tests.helpers import ACTOR, post_login, run_cli
 
 PASSWORD = "correct horse battery"
 KEY = "security-test-secret-key-0123456789abcdefghij"
@@ -236,23 +235,9 @@ def test_login_form_needs_its_csrf_token(web: TestClient) -> None:
 def test_no_default_secret_key(accounts_made: Engine, tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="at least 32 characters"):
         create_app(accounts_made, secret_key="")
-    env = {k: v for k, v in __import__("os").environ.items() if k != "ALSTRIAL_SECRET_KEY"}
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "alstrial.cli.main",
-            "serve",
-            "--port",
-            "1",
-            "--database",
-            f"sqlite:///{tmp_path / 'none.db'}",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
+    env = {k: v for k, v in os.environ.items() if k != "ALSTRIAL_SECRET_KEY"}
+    done = run_cli(
+        "serve", "--port", "1", "--database", f"sqlite:///{tmp_path / 'none.db'}", env=env
     )
     assert done.returncode == 2
     assert "needs ALSTRIAL_SECRET_KEY" in done.stderr
@@ -347,22 +332,7 @@ def test_an_administrator_ends_a_users_sessions_from_the_command_line(
     assert post_login(web, "coord", PASSWORD).status_code == 303
     assert web.get("/", follow_redirects=False).status_code == 200
     url = accounts_made.url.render_as_string(hide_password=False)
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "alstrial.cli.main",
-            "users",
-            "revoke-sessions",
-            "coord",
-            "--database",
-            url,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = run_cli("users", "revoke-sessions", "coord", "--database", url)
     assert done.returncode == 0, done.stderr
     assert "1 session(s) of coord ended" in done.stdout
     assert web.get("/", follow_redirects=False).status_code == 303

@@ -121,10 +121,6 @@ def check_password_policy(password: str, username: str = "") -> None:
         raise refuse("the password is too easy to guess" + (f": {hint}" if hint else ""))
 
 
-def _check_password(password: str, username: str = "") -> None:
-    check_password_policy(password, username)
-
-
 def create_account(
     session: Session,
     *,
@@ -151,7 +147,7 @@ def create_account(
             f"user {username!r} exists already", form="user", field="username", value=username
         )
     secret = password or secrets.token_urlsafe(15)
-    _check_password(secret, username)
+    check_password_policy(secret, username)
     site_rows = [find_site(session, code) for code in sites]
     with transaction(session, actor=actor):
         user = User(
@@ -174,7 +170,7 @@ def set_password(
     session: Session, *, actor: str, username: str, password: str, reason: str = "password changed"
 ) -> User:
     """Set a user's password (argon2 hash); unlocks the account and ends its sessions."""
-    _check_password(password, username)
+    check_password_policy(password, username)
     user = session.scalars(select(User).where(User.username == username)).first()
     if user is None:
         raise PermissionDeniedError(f"no user {username!r}", form="user", field="username")
@@ -218,7 +214,7 @@ def change_password(
             "the new password is the current one", form="password", field="new_password"
         )
     try:
-        _check_password(new_password, username)
+        check_password_policy(new_password, username)
     except ValidationError as error:
         error.form, error.field = "password", "new_password"
         raise

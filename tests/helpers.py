@@ -89,13 +89,16 @@ def enrolled(
     )
 
 
-#: Percent positive of a conforming MSC product (every ISCT marker tested).
+#: Percent positive of a conforming MSC product (every ISCT marker tested, and the reference
+#: protocol's panel: it adds CD44 and CD11b).
 CONFORMING_IDENTITY = {
     "CD73": 99.1,
     "CD90": 98.7,
     "CD105": 97.2,
+    "CD44": 99.0,
     "CD34": 0.4,
     "CD45": 0.6,
+    "CD11b": 0.3,
     "CD14": 0.5,
     "CD19": 0.2,
     "HLA-DR": 0.8,

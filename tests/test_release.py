@@ -95,7 +95,8 @@ def test_reference_panel_deviations_are_stated() -> None:
         "CD11b": 0.8,
     }
     outcome = evaluate_identity(panel)
-    assert outcome.status == "pass"
+    assert outcome.status == "incomplete"  # issue 16: never "pass" with ISCT markers untested
+    assert outcome.untested == ("CD19 or CD79a", "HLA-DR")
     assert any("CD19 or CD79a not tested" in d for d in outcome.deviations)
     assert any("HLA-DR not tested" in d for d in outcome.deviations)
     assert any(d.startswith("CD44 tested in addition") for d in outcome.deviations)
@@ -152,3 +153,23 @@ def test_exclusive_bounds() -> None:
     criterion = ReleaseCriterion(test="viability", unit="%", lower=70, lower_inclusive=False)
     assert evaluate_release([criterion], {"viability": 70}).outcomes[0].status == "fail"
     assert evaluate_release([criterion], {"viability": 70.1}).outcomes[0].status == "pass"
+
+
+def test_identity_release_needs_the_panel_or_the_whole_isct_set() -> None:
+    """Without a panel in the protocol, an untested ISCT marker leaves identity incomplete
+    (no release); with one, each panel marker needs a result and ISCT gaps are deviations."""
+    from alstrial.protocol.model import ReleaseCriterion
+
+    tested = {"CD73": 98, "CD90": 99, "CD105": 96, "CD34": 0.4, "CD45": 0.6, "CD11b": 0.8}
+    whole = evaluate_release([ReleaseCriterion(test="identity")], {}, identity=tested)
+    assert not whole.conforms
+    assert whole.outcomes[0].status == "incomplete"
+    assert "CD19 or CD79a" in whole.outcomes[0].note
+    panel = ReleaseCriterion(test="identity", markers=("CD73", "CD90", "CD105", "CD34", "CD45"))
+    assert evaluate_release([panel], {}, identity=tested).conforms
+    short = evaluate_release([panel], {}, identity={"CD73": 98, "CD90": 99, "CD34": 0.4})
+    assert short.outcomes[0].status == "incomplete"
+    assert "CD105" in short.outcomes[0].note
+    assert "CD45" in short.outcomes[0].note
+    with pytest.raises(ValueError, match="for identity only"):
+        ReleaseCriterion(test="viability", lower=70, markers=("CD73",))

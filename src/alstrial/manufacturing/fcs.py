@@ -1,43 +1,65 @@
-"""Reading FCS 2.0, 3.0 and 3.1 files (flow cytometry) into numpy, with the spillover matrix.
+"""Reading FCS 2.0, 3.0, 3.1 and 3.2 files (flow cytometry) into numpy, with the spillover
+matrix: every data set, every data type, the offsets checked.
 
-Parsing is FlowIO's (the reference implementation's reader, small and pure Python); this module
-adds what a release laboratory needs around it:
+alstrial reads FCS itself (segments: :mod:`~alstrial.manufacturing.fcs_segments`; data:
+:mod:`~alstrial.manufacturing.fcs_data`). Around the standard, what a release laboratory meets:
 
-- HEADER offsets left blank (allowed when a segment lies beyond 99,999,999 bytes, and written
-  blank by some instruments) are read from TEXT's ``$BEGINDATA``/``$ENDDATA``;
-- a strict read refuses a DATA segment whose offsets disagree with ``$TOT x $PAR``
-  (a known Miltenyi off-by-one); ``strict=False`` reads it and records a warning;
-- the spillover matrix is found under ``$SPILLOVER`` (FCS 3.1), ``SPILL`` (BD's keyword) or
-  ``$COMP`` (FCS 3.0), and a keyword that names channels but holds no values is refused;
-- values are returned on the linear scale: log-amplified channels ($PnE, as on the
-  FACSCalibur's scatter and FL channels) are decoded and linear gains ($PnG) divided out;
-- every failure is an :class:`FcsError` naming the file and the problem.
+- **Several data sets** (``$NEXTDATA``, Beckman Coulter's LMD files): :func:`inspect_fcs` lists
+  them, ``dataset=`` picks one; a file of several read without a choice is refused with the
+  list, never read at random.
+- **Where the DATA lie**: HEADER offsets and TEXT's ``$BEGINDATA``/``$ENDDATA`` are both read.
+  Where they disagree, the pair whose segment is exactly ``$TOT`` events long and inside the
+  file is used, and the sample's warnings say which (for a Cyan file TEXT is right, for an
+  Accuri HEADER); where neither is, nothing is guessed. A segment one byte longer or shorter
+  than the events need (a known Miltenyi off-by-one) is refused by a strict read and read from
+  its first byte by a tolerant one, with a warning. Blank HEADER offsets (allowed beyond
+  99,999,999 bytes) are taken from TEXT.
+- **Values on the linear scale** (``scale="linear"``, the default): log-amplified channels
+  (``$PnE`` = f1,f2 with f1 > 0, integer data) are decoded as f2' 10^(f1 x / $PnR), f2' = f2 or
+  1 when f2 is 0; linear gains (``$PnG``) divided out; the time channel (``$PnN`` Time)
+  multiplied by ``$TIMESTEP``, so that time is in seconds whatever the vendor.
+  ``scale="raw"`` returns the stored values (masked integers), as FlowIO's ``events``.
+- **Saturation on the stored scale**: :attr:`FcsSample.saturation` holds, per channel, the
+  linear value of the top of ``$PnR`` (raw ``$PnR`` - 1), so that a gate drops the saturated
+  events and only those, whatever the amplification.
+- **Spillover** under ``$SPILLOVER`` (FCS 3.1), ``SPILL`` (BD's keyword) or ``$COMP`` (FCS 3.0);
+  a keyword that names channels but holds no values is recorded as the problem.
+- every failure is an :class:`FcsError` naming the file, the keyword and the channel where
+  there is one, and what to do.
 
 Reference: Data File Standard for Flow Cytometry, FCS 3.1 (Spidlen et al. 2010, Cytometry A
-77:97-100); FlowIO (White et al., https://github.com/whitews/FlowIO).
+77:97-100); FCS 3.2 (Spidlen et al. 2021, Cytometry A 99:100-2).
 """
 
 from __future__ import annotations
 
 import io
-import warnings
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import BinaryIO, Literal
 
 import numpy as np
 import numpy.typing as npt
 
-from alstrial.exceptions import ValidationError
+from alstrial.manufacturing.fcs_data import Layout, candidate_layouts, channel_range, decode
+from alstrial.manufacturing.fcs_segments import DataSetText, FcsError, data_sets, fail
 
-__all__ = ["FcsError", "FcsSample", "Spillover", "parse_fcs", "parse_spillover", "read_fcs"]
+__all__ = [
+    "ChannelInfo",
+    "DataSetInfo",
+    "FcsError",
+    "FcsSample",
+    "Spillover",
+    "inspect_fcs",
+    "parse_fcs",
+    "parse_spillover",
+    "read_fcs",
+    "read_fcs_data_sets",
+]
 
-_HEADER_BYTES = 58
+Scale = Literal["linear", "raw"]
 _SPILL_KEYWORDS = ("spillover", "spill", "comp")
-
-
-class FcsError(ValidationError):
-    """An FCS file that cannot be read, with the file and the problem named."""
 
 
 @dataclass(frozen=True)
@@ -51,7 +73,7 @@ class Spillover:
 
 @dataclass(frozen=True)
 class FcsSample:
-    """The events and metadata of one FCS file."""
+    """The events and metadata of one data set of an FCS file."""
 
     path: str
     version: str
@@ -63,6 +85,10 @@ class FcsSample:
     spillover: Spillover | None = None
     spillover_problem: str | None = None
     warnings: tuple[str, ...] = ()
+    dataset: int = 1
+    datasets: int = 1
+    datatype: str = ""
+    saturation: tuple[float, ...] = ()  # per channel, on the events' scale (module docstring)
 
     def channel_index(self, name: str) -> int:
         """Index of a channel by its $PnN name or its $PnS marker (case-insensitive)."""
@@ -80,48 +106,36 @@ class FcsSample:
         )
 
 
-def _fail(path: str, problem: str) -> FcsError:
-    return FcsError(f"{Path(path).name}: {problem}", field="file", value=str(path))
+@dataclass(frozen=True)
+class ChannelInfo:
+    """One channel as its keywords describe it."""
+
+    number: int
+    name: str  # $PnN
+    marker: str  # $PnS
+    bits: str  # $PnB
+    range: str  # $PnR
+    amplification: str  # $PnE
+    gain: str  # $PnG
 
 
-def _text_keyword(raw: bytes, header: bytes, keyword: str) -> str | None:
-    """A keyword's value from the TEXT segment (delimiter = its first byte)."""
-    start, end = int(header[10:18]), int(header[18:26])
-    text = raw[start : end + 1]
-    if len(text) < 2:
-        return None
-    delimiter = text[:1]
-    parts = text[1:].replace(delimiter * 2, b"\0").split(delimiter)
-    for key, value in zip(parts[::2], parts[1::2], strict=False):
-        if key.strip().upper() == keyword.upper().encode():
-            return value.replace(b"\0", delimiter).decode("latin-1").strip()
-    return None
+@dataclass(frozen=True)
+class DataSetInfo:
+    """What :func:`inspect_fcs` reports of one data set, without decoding its events."""
 
-
-def _repair_header(path: str, raw: bytes) -> tuple[bytes, list[str]]:
-    """Fill blank HEADER data offsets from TEXT's $BEGINDATA/$ENDDATA (or with zeros)."""
-    notes: list[str] = []
-    if len(raw) < _HEADER_BYTES:
-        raise _fail(path, f"{len(raw)} bytes is too short for an FCS HEADER ({_HEADER_BYTES})")
-    if raw[:3] != b"FCS":
-        raise _fail(path, "does not start with 'FCS': not an FCS file")
-    header = bytearray(raw[:_HEADER_BYTES])
-    for start in (10, 18):
-        if not bytes(header[start : start + 8]).strip().isdigit():
-            raise _fail(path, f"HEADER TEXT offset at byte {start} is not a number")
-    for start, keyword in ((26, "$BEGINDATA"), (34, "$ENDDATA"), (42, None), (50, None)):
-        field_bytes = bytes(header[start : start + 8])
-        if field_bytes.strip() == b"":
-            value = _text_keyword(raw, bytes(header), keyword) if keyword else None
-            filled = value if value is not None and value.isdigit() and len(value) <= 8 else "0"
-            header[start : start + 8] = filled.rjust(8).encode()
-            if keyword:
-                notes.append(f"HEADER {keyword[1:].lower()} offset is blank; TEXT {keyword} used")
-        elif not field_bytes.strip().isdigit():
-            raise _fail(path, f"HEADER offset {field_bytes!r} at byte {start} is not a number")
-    if bytes(header) == raw[:_HEADER_BYTES]:
-        return raw, notes
-    return bytes(header) + raw[_HEADER_BYTES:], notes
+    dataset: int
+    offset: int
+    version: str
+    events: int | None  # $TOT
+    datatype: str
+    layout: str
+    cytometer: str
+    date: str
+    timestep: str
+    spillover: str  # keyword and size, or the problem, or ''
+    data_segment: str  # bytes a-b, or why it cannot be read
+    channels: tuple[ChannelInfo, ...]
+    warnings: tuple[str, ...]
 
 
 def parse_spillover(text: str, keyword: str, path: str = "") -> Spillover | None:
@@ -132,7 +146,7 @@ def parse_spillover(text: str, keyword: str, path: str = "") -> Spillover | None
     try:
         n = int(float(parts[0]))
     except ValueError:
-        raise _fail(
+        raise fail(
             path, f"spillover keyword {keyword} does not start with a channel count"
         ) from None
     if n == 0:
@@ -140,7 +154,7 @@ def parse_spillover(text: str, keyword: str, path: str = "") -> Spillover | None
     names = parts[1 : 1 + n]
     values = parts[1 + n :]
     if len(names) != n or len(values) != n * n:
-        raise _fail(
+        raise fail(
             path,
             f"spillover keyword {keyword} lists {n} channels but holds {len(values)} values "
             f"(expected {n * n}); the file has no usable compensation",
@@ -148,194 +162,265 @@ def parse_spillover(text: str, keyword: str, path: str = "") -> Spillover | None
     try:
         matrix = np.array([float(v) for v in values]).reshape(n, n)
     except ValueError:
-        raise _fail(
+        raise fail(
             path, f"spillover keyword {keyword} holds a value that is not a number"
         ) from None
+    if not np.isfinite(matrix).all():
+        raise fail(path, f"spillover keyword {keyword} holds a value that is not finite")
     return Spillover(tuple(names), matrix, keyword)
 
 
-@dataclass(frozen=True)
-class _Layout:
-    dtype: np.dtype[Any]
-    masks: npt.NDArray[np.uint64] | None
+def _count(text: DataSetText, name: str) -> int:
+    value = text.keywords.get("par", "").strip()
+    if not value.isdigit() or int(value) < 1:
+        raise fail(name, f"$PAR (the number of channels) is {value!r}, not a positive number")
+    return int(value)
 
 
-def _layout(path: str, text: dict[str, str], count: int) -> _Layout | None:
-    """numpy dtype of one value and the integer bit masks, or None for mixed widths."""
-    datatype = text.get("datatype", "").upper()
-    order = text.get("byteord", "1,2,3,4").replace(" ", "")
-    if order in ("1,2,3,4", "1,2", "1", "1,2,3,4,5,6,7,8"):
-        endian = "<"
-    elif order in ("4,3,2,1", "2,1", "8,7,6,5,4,3,2,1"):
-        endian = ">"
-    else:
-        raise _fail(path, f"byte order $BYTEORD {order} is not supported")
-    if text.get("mode", "L").upper() != "L":
-        raise _fail(path, f"$MODE {text.get('mode')} is not list mode; only L is supported")
-    bits = {int(text.get(f"p{i}b", "0") or 0) for i in range(1, count + 1)}
-    if datatype in ("F", "D"):
-        width = 4 if datatype == "F" else 8
-        return _Layout(np.dtype(f"{endian}f{width}"), None)
-    if datatype != "I":
-        raise _fail(path, f"$DATATYPE {datatype!r} is not supported (I, F or D)")
-    if len(bits) != 1 or next(iter(bits)) not in (8, 16, 32, 64):
+def _events_keyword(text: DataSetText, name: str) -> int | None:
+    value = text.keywords.get("tot", "").strip()
+    if not value:
         return None
-    width = next(iter(bits)) // 8
-    masks = []
-    for i in range(1, count + 1):
-        top = float(text.get(f"p{i}r", "0") or 0)
-        exponent = int(np.ceil(np.log2(top))) if top > 1 else 8 * width
-        masks.append((1 << min(exponent, 8 * width)) - 1)
-    return _Layout(np.dtype(f"{endian}u{width}"), np.array(masks, dtype=np.uint64))
+    if not value.isdigit():
+        raise fail(name, f"$TOT (the number of events) is {value!r}, not a number")
+    return int(value)
 
 
-def _numpy_events(
-    path: str,
-    raw: bytes,
-    header: dict[str, Any],
-    text: dict[str, str],
-    count: int,
-    layout: _Layout,
-    strict: bool,
-    notes: list[str],
-) -> npt.NDArray[np.float64]:
-    """DATA as (events, channels): one frombuffer, offsets checked against $TOT."""
-    total = int(text.get("tot", "0") or 0)
-    start, stop = int(header["data_start"]), int(header["data_stop"])
-    if start == 0 and stop == 0:
-        start = int(text.get("begindata", "0") or 0)
-        stop = int(text.get("enddata", "0") or 0)
-    need = total * count * layout.dtype.itemsize
-    held = stop - start + 1
-    if start + need > len(raw) and stop >= len(raw):
-        raise _fail(
-            path,
-            f"the DATA segment ends at byte {stop}, past the end of the file ({len(raw)} bytes)",
+@dataclass(frozen=True)
+class _Located:
+    start: int  # absolute byte of the first event
+    events: int
+    layout: Layout
+    notes: tuple[str, ...]
+
+
+def _offset_pairs(text: DataSetText) -> list[tuple[str, tuple[int, int]]]:
+    pairs: list[tuple[str, tuple[int, int]]] = []
+    if text.header.data is not None:
+        pairs.append(("HEADER", text.header.data))
+    begin = text.keywords.get("begindata", "").strip()
+    end = text.keywords.get("enddata", "").strip()
+    if begin.isdigit() and end.isdigit() and not (int(begin) == 0 and int(end) == 0):
+        pair = (int(begin), int(end))
+        if not pairs or pairs[0][1] != pair:
+            pairs.append(("TEXT", pair))
+    return pairs
+
+
+def _locate(text: DataSetText, size: int, name: str, strict: bool) -> _Located:
+    """Where the events lie and how (module docstring: offsets)."""
+    count = _count(text, name)
+    layouts = candidate_layouts(text.keywords, count, name)
+    total = _events_keyword(text, name)
+    pairs = _offset_pairs(text)
+    if not pairs:
+        if total == 0:
+            return _Located(text.base, 0, layouts[0], ())
+        raise fail(name, "neither the HEADER nor TEXT ($BEGINDATA/$ENDDATA) says where DATA is")
+    notes: list[str] = []
+    if text.header.data is None and any(source == "TEXT" for source, _ in pairs):
+        notes.append("HEADER DATA offsets are blank; TEXT $BEGINDATA/$ENDDATA used")
+    fits: list[tuple[str, tuple[int, int], Layout, int]] = []
+    near: list[tuple[str, tuple[int, int], Layout, int]] = []
+    for source, (first, last) in pairs:
+        held = last - first + 1
+        inside = text.base + last < size
+        for layout in layouts:
+            events = total
+            if events is None:
+                bits = layout.row_bits()
+                if bits == 0 or (8 * held) % bits:
+                    continue
+                events = 8 * held // bits
+            need = layout.segment_bytes(events)
+            if need is None:
+                if inside and held > 0:
+                    fits.append((source, (first, last), layout, events))
+            elif held == need and inside:
+                fits.append((source, (first, last), layout, events))
+            elif abs(held - need) == 1 and text.base + first + need <= size:
+                near.append((source, (first, last), layout, events))
+    chosen = {pair for _, pair, _, _ in fits}
+    if len(chosen) > 1:
+        described = " and ".join(f"{s} {a}-{b}" for s, (a, b), _, _ in fits)
+        raise fail(
+            name,
+            f"data set {text.index}: HEADER and TEXT give two different DATA segments of the "
+            f"right size ({described}); the file cannot say which holds the events",
         )
-    if held != need:
-        if abs(held - need) == 1 and not strict:
+    if fits:
+        source, (first, last), layout, events = fits[0]
+        if len(pairs) > 1:
+            other = next(p for p in pairs if p[0] != source)
             notes.append(
-                f"DATA offsets are off by one ({held} bytes for {need}); read from byte {start}"
+                f"HEADER and TEXT disagree on the DATA offsets ({pairs[0][0]} "
+                f"{pairs[0][1][0]}-{pairs[0][1][1]}, {pairs[1][0]} {pairs[1][1][0]}-"
+                f"{pairs[1][1][1]}); {source}'s segment holds exactly the events "
+                f"({other[0]}'s does not) and was read"
             )
-        elif abs(held - need) == 1:
-            raise _fail(
-                path,
-                "the file reports a data offset that is off by 1. read it "
-                "tolerantly (strict=False; --tolerant on the command line) to "
-                "accept it",
+        if layout.note:
+            notes.append(layout.note)
+        return _Located(text.base + first, events, layout, tuple(notes))
+    if near:
+        source, (first, last), layout, events = near[0]
+        need = layout.segment_bytes(events)
+        held = last - first + 1
+        if strict:
+            raise fail(
+                name,
+                f"the DATA segment ({source} offsets {first}-{last}) is off by one byte "
+                f"({held} bytes for {need}); read it tolerantly (strict=False; --tolerant "
+                "on the command line) to read the events from its first byte",
             )
-        else:
-            raise _fail(
-                path, f"$TOT x $PAR needs {need} bytes of DATA but the segment holds {held}"
-            )
-    if start + need > len(raw):
-        start = stop - need + 1
-    values = np.frombuffer(raw, dtype=layout.dtype, count=total * count, offset=start)
-    values = values.reshape(total, count)
-    if layout.masks is not None:
-        values = values.astype(np.uint64) & layout.masks
-    return np.asarray(values, dtype=np.float64)
+        notes.append(
+            f"DATA offsets are off by one ({held} bytes for {need}); read from byte {first}"
+        )
+        if layout.note:
+            notes.append(layout.note)
+        return _Located(text.base + first, events, layout, tuple(notes))
+    raise fail(name, _no_fit(text, pairs, layouts, total, size))
 
 
-def _flowio_events(
-    path: str, raw: bytes, strict: bool, count: int, notes: list[str]
-) -> npt.NDArray[np.float64]:
-    import flowio
+def _no_fit(
+    text: DataSetText,
+    pairs: list[tuple[str, tuple[int, int]]],
+    layouts: list[Layout],
+    total: int | None,
+    size: int,
+) -> str:
+    layout = layouts[0]
+    held = ", ".join(f"{s} {a}-{b} ({b - a + 1} bytes)" for s, (a, b) in pairs)
+    past = [s for s, (_, b) in pairs if text.base + b >= size]
+    if past and len(past) == len(pairs):
+        last = max(b for _, (_, b) in pairs)
+        return (
+            f"the DATA segment ends at byte {text.base + last}, past the end of the file "
+            f"({size} bytes): the file is truncated or is a HEADER without its data"
+        )
+    if total is None:
+        return f"$TOT is missing and the DATA segment ({held}) is not a whole number of events"
+    sizes = " or ".join(
+        f"{lay.segment_bytes(total)} ({lay.describe()})" for lay in layouts if lay.row_bits()
+    )
+    return (
+        f"$TOT {total} events x $PAR {len(layout.widths)} channels need {sizes} bytes of DATA "
+        f"but the segment holds {held}"
+    )
 
-    try:
-        with warnings.catch_warnings(record=True) as seen:
-            warnings.simplefilter("always")
-            data = flowio.FlowData(io.BytesIO(raw), ignore_offset_error=not strict)
-        notes += [_plain(str(w.message)) for w in seen]
-    except Exception as error:
-        raise _fail(path, _plain(str(error)) or type(error).__name__) from None
-    return np.asarray(data.events, dtype=np.float64).reshape(-1, count)
 
-
-def _to_linear(
-    events: npt.NDArray[np.float64], keywords: dict[str, str], count: int
-) -> npt.NDArray[np.float64]:
-    """Undo log amplification ($PnE = f1,f2 with f1 > 0: value = f2' 10^(f1 x / $PnR), f2' = f2
-    or 1) and linear gain ($PnG), as FCS 3.1 section 3.3.30 prescribes; other channels as
-    stored."""
+def _linear(
+    events: npt.NDArray[np.float64], text: DataSetText, layout: Layout, name: str
+) -> tuple[tuple[float, ...], list[str]]:
+    """Convert stored values to the linear scale in place (module docstring); returns each
+    channel's saturation limit on that scale and notes."""
+    keywords = text.keywords
+    notes: list[str] = []
+    count = events.shape[1]
+    limits: list[float] = []
+    timestep = _timestep(keywords, notes)
+    floats = layout.datatype in ("F", "D")
     for i in range(1, count + 1):
-        amplification = keywords.get(f"p{i}e", "0,0").replace(" ", "").split(",")
-        try:
-            decades, offset = (float(amplification[0]), float(amplification[1]))
-        except (IndexError, ValueError):
-            decades, offset = 0.0, 0.0
-        top = float(keywords.get(f"p{i}r", "0") or 0)
-        if decades > 0 and top > 0:
-            scale = offset if offset > 0 else 1.0
-            events[:, i - 1] = scale * 10 ** (decades * events[:, i - 1] / top)
+        column = events[:, i - 1]
+        top = channel_range(keywords, i, name)
+        raw_top = top - 1.0 if floats else top - 1.5  # integers: between R - 2 and R - 1
+        is_time = keywords.get(f"p{i}n", "").strip().lower() == "time"
+        if is_time:
+            if timestep is not None:
+                column *= timestep
+            limits.append(np.inf)
             continue
-        gain = float(keywords.get(f"p{i}g", "1") or 1)
+        decades, offset = _amplification(keywords, i, name)
+        if decades > 0 and floats:
+            notes.append(
+                f"$P{i}E {keywords.get(f'p{i}e')} ignored: {layout.datatype} data are stored "
+                "linear (FCS 3.1)"
+            )
+            decades = 0.0
+        if decades > 0:
+            scale = offset if offset > 0 else 1.0
+            np.multiply(column, decades / top, out=column)
+            np.power(10.0, column, out=column)
+            column *= scale
+            limits.append(scale * 10 ** (decades * raw_top / top))
+            continue
+        gain = _gain(keywords, i, name)
         if gain not in (0.0, 1.0):
-            events[:, i - 1] = events[:, i - 1] / gain
-    return events
+            column /= gain
+            limits.append(raw_top / gain)
+        else:
+            limits.append(raw_top)
+    return tuple(limits), notes
 
 
-def _plain(message: str) -> str:
-    """FlowIO's message without its in-memory file name and its keyword advice."""
-    message = message.replace("FCS file InMemoryFile ", "the file ").replace("InMemoryFile ", "")
-    return message.replace(
-        "Set `ignore_offset_error=True` to force reading in this file.",
-        "read it tolerantly (strict=False; --tolerant on the command line) to accept it",
-    ).strip()
-
-
-def read_fcs(path: str | Path, *, strict: bool = True) -> FcsSample:
-    """Read an FCS 2.0/3.0/3.1 file (module docstring).
-
-    Parameters
-    ----------
-    path
-        The file.
-    strict
-        Refuse a DATA segment whose offsets disagree with the event count (default); with
-        ``False``, read it and record a warning on the sample.
-
-    Raises
-    ------
-    FcsError
-        For a missing, truncated, corrupt or inconsistent file, naming the file and the
-        problem.
-    """
-    name = str(path)
+def _timestep(keywords: dict[str, str], notes: list[str]) -> float | None:
+    value = keywords.get("timestep", "").strip()
+    if not value:
+        return None
     try:
-        raw = Path(path).read_bytes()
-    except OSError as error:
-        raise _fail(name, f"cannot be read ({error.strerror})") from None
-    return parse_fcs(raw, name, strict=strict)
+        step = float(value)
+    except ValueError:
+        notes.append(f"$TIMESTEP {value!r} is not a number; time left in its stored units")
+        return None
+    if not np.isfinite(step) or step <= 0:
+        notes.append(f"$TIMESTEP {value!r} is not positive; time left in its stored units")
+        return None
+    return step
 
 
-def parse_fcs(raw: bytes, name: str, *, strict: bool = True) -> FcsSample:
-    """Read an FCS file's bytes (an upload, say); ``name`` names it in errors and on the
-    sample. Otherwise as :func:`read_fcs`."""
-    import flowio  # deferred: only flow analyses need it
-
-    repaired, notes = _repair_header(name, raw)
-    caught: list[str] = []
+def _amplification(keywords: dict[str, str], i: int, name: str) -> tuple[float, float]:
+    value = keywords.get(f"p{i}e", "0,0").strip() or "0,0"
+    parts = value.replace(" ", "").split(",")
     try:
-        with warnings.catch_warnings(record=True) as seen:
-            warnings.simplefilter("always")
-            data = flowio.FlowData(io.BytesIO(repaired), only_text=True)
-        caught = [_plain(str(w.message)) for w in seen]
-    except Exception as error:  # FlowIO raises ValueError, FCSParsingError, struct errors
-        raise _fail(name, _plain(str(error)) or type(error).__name__) from None
-    count = int(data.channel_count)
-    text = {str(k).lower(): str(v) for k, v in data.text.items()}
-    layout = _layout(name, text, count)
-    if layout is None:  # mixed integer widths: FlowIO's general parser
-        events = _flowio_events(name, repaired, strict, count, caught)
+        decades, offset = float(parts[0]), float(parts[1])
+    except (IndexError, ValueError):
+        raise fail(
+            name,
+            f"$P{i}E of channel {i} ({keywords.get(f'p{i}n', '')}) is {value!r}; "
+            "amplification is 'decades,offset' (0,0 for linear)",
+        ) from None
+    if not (np.isfinite(decades) and np.isfinite(offset)) or decades < 0:
+        raise fail(name, f"$P{i}E of channel {i} is {value!r}; decades must be >= 0")
+    return decades, offset
+
+
+def _gain(keywords: dict[str, str], i: int, name: str) -> float:
+    value = keywords.get(f"p{i}g", "").strip()
+    if not value:
+        return 1.0
+    try:
+        gain = float(value)
+    except ValueError:
+        raise fail(
+            name,
+            f"$P{i}G (the gain of channel {i}, {keywords.get(f'p{i}n', '')}) is {value!r}, "
+            "not a number",
+        ) from None
+    if not np.isfinite(gain) or gain < 0:
+        raise fail(name, f"$P{i}G of channel {i} is {value!r}; a gain must be >= 0")
+    return gain
+
+
+def _sample(
+    stream: BinaryIO,
+    size: int,
+    text: DataSetText,
+    name: str,
+    strict: bool,
+    scale: Scale,
+    datasets: int,
+) -> FcsSample:
+    located = _locate(text, size, name, strict)
+    count = _count(text, name)
+    events = np.empty((located.events, count), dtype=np.float64)
+    decode(stream, located.start, located.events, count, located.layout, name, events)
+    notes = list(text.notes) + list(located.notes)
+    keywords = text.keywords
+    ranges = tuple(channel_range(keywords, i, name) for i in range(1, count + 1))
+    if scale == "linear":
+        saturation, extra = _linear(events, text, located.layout, name)
+        notes += extra
     else:
-        events = _numpy_events(name, repaired, data.header, text, count, layout, strict, caught)
-    keywords = text
-    events = _to_linear(events, keywords, count)
-    described = [data.channels.get(i, {}) for i in range(1, count + 1)]
-    channels = tuple(str(c.get("pnn", f"P{i}")) for i, c in enumerate(described, start=1))
-    markers = tuple(str(c.get("pns", "") or "") for c in described)
-    ranges = tuple(float(c.get("pnr", "nan")) for c in described)
+        saturation = tuple(r - 1.0 for r in ranges)
     spillover, problem = None, None
     for keyword in _SPILL_KEYWORDS:
         if keyword in keywords:
@@ -346,13 +431,179 @@ def parse_fcs(raw: bytes, name: str, *, strict: bool = True) -> FcsSample:
             break
     return FcsSample(
         path=name,
-        version=str(data.version),
-        channels=channels,
-        markers=markers,
+        version=text.header.version,
+        channels=tuple(keywords.get(f"p{i}n", f"P{i}") or f"P{i}" for i in range(1, count + 1)),
+        markers=tuple(keywords.get(f"p{i}s", "") for i in range(1, count + 1)),
         events=events,
         ranges=ranges,
         keywords=keywords,
         spillover=spillover,
         spillover_problem=problem,
-        warnings=tuple(notes + caught),
+        warnings=tuple(notes),
+        dataset=text.index,
+        datasets=datasets,
+        datatype=located.layout.datatype,
+        saturation=saturation,
     )
+
+
+def _size(stream: BinaryIO) -> int:
+    stream.seek(0, os.SEEK_END)
+    return stream.tell()
+
+
+def _read(
+    stream: BinaryIO, name: str, strict: bool, scale: Scale, dataset: int | None
+) -> FcsSample:
+    size = _size(stream)
+    texts = list(data_sets(stream, size, name))
+    if dataset is None:
+        if len(texts) > 1:
+            raise fail(
+                name,
+                f"holds {len(texts)} data sets ($NEXTDATA); choose one with dataset=N "
+                f"(--dataset N on the command line), 1 to {len(texts)}; `alstrial flow "
+                "inspect` lists them",
+            )
+        dataset = 1
+    if not 1 <= dataset <= len(texts):
+        raise fail(name, f"has {len(texts)} data set(s); there is no data set {dataset}")
+    return _sample(stream, size, texts[dataset - 1], name, strict, scale, len(texts))
+
+
+def read_fcs(
+    path: str | Path,
+    *,
+    strict: bool = True,
+    dataset: int | None = None,
+    scale: Scale = "linear",
+) -> FcsSample:
+    """Read one data set of an FCS file (module docstring).
+
+    Parameters
+    ----------
+    path
+        The file.
+    strict
+        Refuse a DATA segment one byte off the event count (default); with ``False``, read it
+        from its first byte and record a warning on the sample.
+    dataset
+        Which data set (1-based) of a file with several; needed only then.
+    scale
+        ``linear`` (default) or ``raw`` (stored values, masked integers).
+
+    Raises
+    ------
+    FcsError
+        For a missing, truncated, corrupt or inconsistent file, naming the file, the keyword
+        and the channel, and what to do.
+    """
+    name = str(path)
+    try:
+        with open(path, "rb") as stream:
+            return _read(stream, name, strict, scale, dataset)
+    except OSError as error:
+        raise fail(name, f"cannot be read ({error.strerror})") from None
+
+
+def parse_fcs(
+    raw: bytes,
+    name: str,
+    *,
+    strict: bool = True,
+    dataset: int | None = None,
+    scale: Scale = "linear",
+) -> FcsSample:
+    """Read an FCS file's bytes (an upload, say); ``name`` names it in errors and on the
+    sample. Otherwise as :func:`read_fcs`."""
+    return _read(io.BytesIO(raw), name, strict, scale, dataset)
+
+
+def read_fcs_data_sets(
+    path: str | Path, *, strict: bool = True, scale: Scale = "linear"
+) -> list[FcsSample]:
+    """Every data set of an FCS file, in file order (:func:`read_fcs` for each)."""
+    name = str(path)
+    try:
+        with open(path, "rb") as stream:
+            size = _size(stream)
+            texts = list(data_sets(stream, size, name))
+            return [_sample(stream, size, t, name, strict, scale, len(texts)) for t in texts]
+    except OSError as error:
+        raise fail(name, f"cannot be read ({error.strerror})") from None
+
+
+def _info(text: DataSetText, size: int, name: str) -> DataSetInfo:
+    keywords = text.keywords
+    notes = list(text.notes)
+    try:
+        count = _count(text, name)
+    except FcsError as error:
+        count = 0
+        notes.append(error.message)
+    try:
+        located = _locate(text, size, name, strict=False)
+        layout = located.layout.describe()
+        end = located.start + (located.layout.segment_bytes(located.events) or 1) - 1
+        segment = f"bytes {located.start}-{end}: readable"
+        notes += located.notes
+    except FcsError as error:
+        layout, segment = "", f"not readable: {error.message}"
+    spill = ""
+    for keyword in _SPILL_KEYWORDS:
+        if keyword in keywords:
+            try:
+                matrix = parse_spillover(keywords[keyword], keyword.upper(), name)
+                spill = (
+                    f"{keyword.upper()}: {len(matrix.channels)}x{len(matrix.channels)}"
+                    if matrix
+                    else f"{keyword.upper()}: empty"
+                )
+            except FcsError as error:
+                spill = f"{keyword.upper()}: {error.message}"
+            break
+    total = keywords.get("tot", "").strip()
+    return DataSetInfo(
+        dataset=text.index,
+        offset=text.base,
+        version=text.header.version,
+        events=int(total) if total.isdigit() else None,
+        datatype=keywords.get("datatype", ""),
+        layout=layout,
+        cytometer=keywords.get("cyt", ""),
+        date=keywords.get("date", ""),
+        timestep=keywords.get("timestep", ""),
+        spillover=spill,
+        data_segment=segment,
+        channels=tuple(
+            ChannelInfo(
+                number=i,
+                name=keywords.get(f"p{i}n", ""),
+                marker=keywords.get(f"p{i}s", ""),
+                bits=keywords.get(f"p{i}b", ""),
+                range=keywords.get(f"p{i}r", ""),
+                amplification=keywords.get(f"p{i}e", ""),
+                gain=keywords.get(f"p{i}g", ""),
+            )
+            for i in range(1, count + 1)
+        ),
+        warnings=tuple(notes),
+    )
+
+
+def inspect_fcs(path: str | Path) -> list[DataSetInfo]:
+    """Each data set of an FCS file as its keywords describe it, and whether its DATA segment
+    can be read (the events are not decoded).
+
+    Raises
+    ------
+    FcsError
+        When the file is not FCS or its HEADER or TEXT cannot be parsed.
+    """
+    name = str(path)
+    try:
+        with open(path, "rb") as stream:
+            size = _size(stream)
+            return [_info(text, size, name) for text in data_sets(stream, size, name)]
+    except OSError as error:
+        raise fail(name, f"cannot be read ({error.strerror})") from None

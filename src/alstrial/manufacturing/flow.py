@@ -10,7 +10,8 @@ scatter, and percent positive per marker against its isotype control.
   a monotone transform does not change.
 - Cells gate: events inside a rectangle on forward and side scatter; by default the events
   above the 5th percentile of FSC (debris) and below each scatter channel's top of range
-  (saturated events) are kept.
+  (saturated events, judged on the stored scale) are kept. The scatter channels are named by
+  the protocol or the user, or recognised among the vendors' names (:func:`scatter_channels`).
 - Percent positive: the stained tube's events above a threshold set on the isotype tube at a
   pinned percentile (99th by default: the isotype then shows about 1 % positive). The
   percentile is the inverted empirical CDF (R type 1): the smallest isotype value x with at
@@ -23,8 +24,10 @@ scatter, and percent positive per marker against its isotype control.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -40,6 +43,7 @@ __all__ = [
     "logicle",
     "marker_values",
     "percent_positive",
+    "scatter_channels",
     "scatter_gate",
 ]
 
@@ -115,27 +119,100 @@ class ScatterGate:
         return np.asarray(inside, dtype=bool)
 
 
-def _scatter_channel(sample: FcsSample, prefix: str) -> str:
-    for suffix in ("-A", "-H", ""):
-        for channel in sample.channels:
-            if channel.upper() == f"{prefix}{suffix}":
-                return channel
-    raise FcsError(
-        f"{sample.path}: no {prefix} channel for the cells gate",
-        field="channel",
-        value=prefix,
-        allowed=", ".join(sample.channels),
-    )
+_PREFIXES = {
+    "FSC": re.compile(r"^(FSC|FS|FWD|FORWARD[ _-]?SCATTER|FORWARD)(?P<rest>.*)$"),
+    "SSC": re.compile(r"^(SSC|SS|SIDE[ _-]?SCATTER|SIDE)(?P<rest>.*)$"),
+}
+_AREA = {"A", "AREA", "INT", "LINA", "LOGA", "INTEGRAL"}
+_HEIGHT = {"H", "HEIGHT", "PEAK", "LINH", "LOGH", "HLIN", "HLOG"}
+_OTHER = {"LIN", "LOG", "PMT", "1", "2"}
+_WIDTH = {"W", "WIDTH", "LINW", "LOGW", "TOF"}
 
 
-def scatter_gate(sample: FcsSample, *, debris_percentile: float = 5.0) -> ScatterGate:
-    """The default cells gate of a tube (module docstring)."""
-    fsc, ssc = _scatter_channel(sample, "FSC"), _scatter_channel(sample, "SSC")
+def _scatter_score(channel: str, kind: str) -> float | None:
+    """How well a $PnN names a scatter channel of ``kind`` (None: it does not).
+
+    Recognised: ``FSC``/``SSC`` with ``-A``/``-H`` (BD, Miltenyi, Attune), ``FSCA`` (Cytek),
+    ``FS``/``SS`` with ``Lin``, ``INT LIN``, ``PEAK`` (Beckman Coulter), ``FSC LinA``/``LogH``
+    (MoFlo), ``FSC-HLin`` (Guava), ``Forward Scatter``. Area is preferred to height, height to
+    an unqualified name, linear to log; width channels are not scatter intensities.
+    """
+    match = _PREFIXES[kind].match(channel.strip().upper())
+    if match is None:
+        return None
+    tokens = re.findall(r"[A-Z]+|\d+", match["rest"])
+    if any(token not in _AREA | _HEIGHT | _OTHER | _WIDTH for token in tokens):
+        return None
+    if any(token in _WIDTH for token in tokens):
+        return None
+    score = 1.0
+    if any(token in _AREA for token in tokens):
+        score = 3.0
+    elif any(token in _HEIGHT for token in tokens):
+        score = 2.0
+    if any("LOG" in token for token in tokens):
+        score -= 0.5
+    if "PMT" in tokens:
+        score -= 2.0
+    return score
+
+
+def scatter_channels(
+    sample: FcsSample, fsc: str | None = None, ssc: str | None = None
+) -> tuple[str, str]:
+    """The forward and side scatter channels of a tube: the ones named, or the best the file
+    offers (:func:`_scatter_score`).
+
+    Raises
+    ------
+    FcsError
+        A named channel the file lacks, or none recognised, listing the channels and saying
+        how to name them.
+    """
+    chosen = []
+    for kind, wanted in (("FSC", fsc), ("SSC", ssc)):
+        if wanted:
+            chosen.append(sample.channels[sample.channel_index(wanted)])
+            continue
+        scored = [
+            (score, -i, channel)
+            for i, channel in enumerate(sample.channels)
+            if (score := _scatter_score(channel, kind)) is not None
+        ]
+        if not scored:
+            option = "--fsc" if kind == "FSC" else "--ssc"
+            raise FcsError(
+                f"{Path(sample.path).name}: no {'forward' if kind == 'FSC' else 'side'}-scatter "
+                f"channel recognised for the cells gate; name it with {option} (or the "
+                f"protocol's flow.{kind.lower()})",
+                field=kind.lower(),
+                value=kind,
+                allowed=", ".join(sample.channels),
+            )
+        chosen.append(max(scored)[2])
+    return chosen[0], chosen[1]
+
+
+def scatter_gate(
+    sample: FcsSample,
+    *,
+    debris_percentile: float = 5.0,
+    fsc: str | None = None,
+    ssc: str | None = None,
+) -> ScatterGate:
+    """The default cells gate of a tube (module docstring); saturation is judged on the
+    stored scale (:attr:`FcsSample.saturation`), so log-amplified scatter keeps its events."""
+    fsc, ssc = scatter_channels(sample, fsc, ssc)
     i, j = sample.channel_index(fsc), sample.channel_index(ssc)
-    top_f = sample.ranges[i] if np.isfinite(sample.ranges[i]) else np.inf
-    top_s = sample.ranges[j] if np.isfinite(sample.ranges[j]) else np.inf
+    limits = sample.saturation or tuple(r - 1 for r in sample.ranges)
+    top_f = limits[i] if np.isfinite(limits[i]) else np.inf
+    top_s = limits[j] if np.isfinite(limits[j]) else np.inf
+    if sample.events.shape[0] == 0:
+        raise FcsError(
+            f"{Path(sample.path).name}: the tube holds no events", field="events", value=0
+        )
     low = float(np.percentile(sample.events[:, i], debris_percentile))
-    return ScatterGate(fsc, ssc, low, top_f - 1, -np.inf, top_s - 1)
+    return ScatterGate(fsc, ssc, low, top_f, -np.inf, top_s)
 
 
 @dataclass(frozen=True)
@@ -236,6 +313,8 @@ def analyze_tubes(
     percentile: float = 99.0,
     method: str = "percentile",
     compensation: str = "auto",
+    fsc: str | None = None,
+    ssc: str | None = None,
 ) -> list[MarkerResult]:
     """Percent positive of each marker: compensate, gate cells on scatter, compare with isotype.
 
@@ -248,13 +327,16 @@ def analyze_tubes(
     compensation
         ``auto`` compensates when the file carries a spillover matrix, ``yes`` requires one,
         ``no`` skips it (a FACSCalibur's analogue compensation is already applied).
+    fsc, ssc
+        Scatter channels for the cells gate ($PnN), where the file's names are not recognised
+        (:func:`scatter_channels`).
 
     Raises
     ------
     FcsError
         For a marker absent from a tube, or ``compensation="yes"`` without a usable matrix.
     """
-    values = marker_values(stained, isotype, markers, compensation=compensation)
+    values = marker_values(stained, isotype, markers, compensation=compensation, fsc=fsc, ssc=ssc)
     return [
         percent_positive(
             s_values,
@@ -274,6 +356,8 @@ def marker_values(
     markers: Sequence[str],
     *,
     compensation: str = "auto",
+    fsc: str | None = None,
+    ssc: str | None = None,
 ) -> dict[str, tuple[Matrix, Matrix]]:
     """Each marker's compensated, cells-gated values in the stained and the isotype tube."""
     if compensation not in ("auto", "yes", "no"):
@@ -287,7 +371,7 @@ def marker_values(
     for sample in (stained, isotype):
         use = compensation == "yes" or (compensation == "auto" and sample.spillover is not None)
         events = compensate(sample) if use else sample.events
-        gate = scatter_gate(sample)
+        gate = scatter_gate(sample, fsc=fsc, ssc=ssc)
         tubes.append((sample, events[gate.apply(sample, events)]))
     (s_sample, s_events), (i_sample, i_events) = tubes
     return {

@@ -7,12 +7,15 @@ bounds), an expected result, or one of two special tests:
   0.2 EU/kg intrathecal) unless the criterion sets ``upper``; see :mod:`.dose`;
 - ``identity``: flow cytometry percent positive per marker against the ISCT minimal criteria
   (Dominici et al. 2006, Cytotherapy 8:315-7): >= 95 % CD73, CD90, CD105; <= 2 % CD34, CD45,
-  CD11b or CD14, CD19 or CD79a, HLA-DR (bounds inclusive). Markers of the ISCT set that the
-  panel lacks, and markers it adds, are listed as deviations: the certificate states them.
+  CD11b or CD14, CD19 or CD79a, HLA-DR (bounds inclusive). The ISCT verdict is ``incomplete``
+  (never ``pass``) while an ISCT marker has no result. For release, a protocol may name its
+  panel (``markers``): every panel marker must then have a passing result, and ISCT markers
+  outside the panel, and markers it adds, are listed as deviations (the certificate states
+  them); without a panel the whole ISCT set is required.
 
 A karyotype reported as a normal human karyotype (``46,XY``, ``46XX``) meets "normal".
-Every criterion comes back as ``pass``, ``fail`` or ``missing``; a batch conforms when all
-pass, and conforms with deviations when identity lacks ISCT markers but all tested pass.
+Every criterion comes back as ``pass``, ``fail``, ``missing`` or ``incomplete``; a batch
+conforms when all pass, with deviations when its panel lacks ISCT markers.
 """
 
 from __future__ import annotations
@@ -67,13 +70,17 @@ class IdentityOutcome:
 
     rows: tuple[CriterionOutcome, ...]
     deviations: tuple[str, ...]
+    untested: tuple[str, ...] = ()  # ISCT markers (or groups) without a result
 
     @property
     def status(self) -> str:
-        """``fail`` if a tested marker fails, ``missing`` if nothing was tested, else pass."""
+        """``fail`` if a tested marker fails, ``missing`` if nothing was tested,
+        ``incomplete`` while an ISCT marker has not been tested, else ``pass``."""
         if not self.rows:
             return "missing"
-        return "fail" if any(r.status == "fail" for r in self.rows) else "pass"
+        if any(r.status == "fail" for r in self.rows):
+            return "fail"
+        return "incomplete" if self.untested else "pass"
 
 
 def _canonical(marker: str) -> str:
@@ -94,6 +101,7 @@ def evaluate_identity(percent_positive: Mapping[str, float]) -> IdentityOutcome:
             )
     rows: list[CriterionOutcome] = []
     deviations: list[str] = []
+    untested: list[str] = []
     used: set[str] = set()
     for marker in ISCT_POSITIVE:
         key = _canonical(marker)
@@ -104,11 +112,13 @@ def evaluate_identity(percent_positive: Mapping[str, float]) -> IdentityOutcome:
             rows.append(CriterionOutcome(marker, status, f"{value:.1f} %", ">= 95 %"))
         else:
             deviations.append(f"{marker} not tested (ISCT: >= 95 % positive)")
+            untested.append(marker)
     for group in ISCT_NEGATIVE:
         tested = [m for m in group if _canonical(m) in found]
         label = " or ".join(group)
         if not tested:
             deviations.append(f"{label} not tested (ISCT: <= 2 % positive)")
+            untested.append(label)
             continue
         for marker in tested:
             used.add(_canonical(marker))
@@ -123,7 +133,24 @@ def evaluate_identity(percent_positive: Mapping[str, float]) -> IdentityOutcome:
                     name, "pass", f"{value:.1f} %", "no ISCT limit", note="additional marker"
                 )
             )
-    return IdentityOutcome(tuple(rows), tuple(deviations))
+    return IdentityOutcome(tuple(rows), tuple(deviations), tuple(untested))
+
+
+def _identity_release(criterion: ReleaseCriterion, outcome: IdentityOutcome) -> tuple[str, str]:
+    """Release status of identity and its note: against the protocol's panel when it names
+    one (ISCT markers outside it stay deviations), else against the whole ISCT set."""
+    failing = [r.test for r in outcome.rows if r.status == "fail"]
+    if failing:
+        return "fail", f"failing: {', '.join(failing)}"
+    if not criterion.markers:
+        if outcome.untested:
+            return "incomplete", f"not tested: {', '.join(outcome.untested)}"
+        return outcome.status, ""
+    tested = {_canonical(r.test) for r in outcome.rows}
+    absent = [m for m in criterion.markers if _canonical(m) not in tested]
+    if absent:
+        return "incomplete", f"the protocol's panel lacks results for {', '.join(absent)}"
+    return "pass", ""
 
 
 @dataclass(frozen=True)
@@ -213,14 +240,15 @@ def evaluate_release(
                 continue
             identity_outcome = evaluate_identity(identity)
             deviations += identity_outcome.deviations
-            failing = [r.test for r in identity_outcome.rows if r.status == "fail"]
+            status, note = _identity_release(criterion, identity_outcome)
             outcomes.append(
                 CriterionOutcome(
                     "identity",
-                    identity_outcome.status,
+                    status,
                     ", ".join(f"{r.test} {r.value}" for r in identity_outcome.rows),
-                    "ISCT (Dominici 2006)",
-                    f"failing: {', '.join(failing)}" if failing else "",
+                    "ISCT (Dominici 2006)"
+                    + (f", panel {', '.join(criterion.markers)}" if criterion.markers else ""),
+                    note,
                 )
             )
             continue

@@ -137,9 +137,21 @@ class ReleaseCriterion(_Strict):
     lower_inclusive: bool = True
     upper_inclusive: bool = True
     expected: str | None = None
+    #: For ``identity``: the markers the protocol's panel tests. Release needs a passing
+    #: result for each; ISCT markers outside the panel are stated as deviations. Empty: the
+    #: whole ISCT set is required.
+    markers: tuple[str, ...] = ()
+    #: For ``identity``: the cytometer's forward and side scatter channels ($PnN) for the
+    #: cells gate, where its names are not among those recognised (FSC-A, FS INT LIN, ...).
+    fsc: str | None = None
+    ssc: str | None = None
 
     @model_validator(mode="after")
     def _has_a_limit(self) -> ReleaseCriterion:
+        if (self.markers or self.fsc or self.ssc) and self.test != "identity":
+            raise ValueError(
+                f"release test {self.test!r}: markers, fsc and ssc are for identity only"
+            )
         special = self.test in ("endotoxin", "identity")
         if self.lower is None and self.upper is None and self.expected is None and not special:
             raise ValueError(f"release test {self.test!r} needs lower, upper or expected")

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from alstrial.exceptions import ValidationError
 from alstrial.manufacturing.fcs import parse_fcs
 from alstrial.manufacturing.flow import MarkerResult, analyze_tubes
+from alstrial.services.lookup import current_protocol
 from alstrial.services.manufacturing import find_batch, record_flow_results
 
 __all__ = ["FcsUpload", "record_identity_from_fcs", "store_flow_results"]
@@ -45,14 +46,19 @@ def record_identity_from_fcs(
     compensation: str = "auto",
     tolerant: bool = False,
     reason: str | None = None,
+    dataset: int | None = None,
+    fsc: str | None = None,
+    ssc: str | None = None,
 ) -> list[MarkerResult]:
     """Analyse a stained tube against its isotype and store each marker's percent positive.
 
     Raises
     ------
     FcsError
-        For a malformed or truncated file, or a marker the tube does not carry (nothing is
-        stored).
+        For a malformed or truncated file, a file of several data sets without ``dataset``,
+        a marker the tube does not carry, or scatter channels not recognised (nothing is
+        stored). ``fsc``/``ssc`` name the scatter channels; the protocol's identity test may
+        name them too.
     ValidationError
         For no marker, an empty file, or a percentile outside (0, 100).
     """
@@ -77,8 +83,9 @@ def record_identity_from_fcs(
             raise ValidationError(
                 f"the {label} tube's file {upload.name!r} is empty", form="flow", field=label
             )
-    stained_sample = parse_fcs(stained.content, stained.name, strict=not tolerant)
-    isotype_sample = parse_fcs(isotype.content, isotype.name, strict=not tolerant)
+    stained_sample = parse_fcs(stained.content, stained.name, strict=not tolerant, dataset=dataset)
+    isotype_sample = parse_fcs(isotype.content, isotype.name, strict=not tolerant, dataset=dataset)
+    protocol_fsc, protocol_ssc = _protocol_scatter(session)
     results = analyze_tubes(
         stained_sample,
         isotype_sample,
@@ -86,6 +93,8 @@ def record_identity_from_fcs(
         percentile=percentile,
         method=method,
         compensation=compensation,
+        fsc=fsc or protocol_fsc,
+        ssc=ssc or protocol_ssc,
     )
     store_flow_results(
         session,
@@ -98,6 +107,14 @@ def record_identity_from_fcs(
         reason=reason,
     )
     return results
+
+
+def _protocol_scatter(session: Session) -> tuple[str | None, str | None]:
+    """The scatter channels the protocol's identity test names, if it names them."""
+    for criterion in current_protocol(session).release_specification:
+        if criterion.test == "identity":
+            return criterion.fsc, criterion.ssc
+    return None, None
 
 
 def store_flow_results(

@@ -262,6 +262,9 @@ def _flow_page(
             "method": "percentile",
             "compensation": "auto",
             "reason": "",
+            "dataset": "",
+            "fsc": "",
+            "ssc": "",
         }
         | values,
         error=error,
@@ -292,6 +295,9 @@ async def batch_flow_save(
     compensation: Annotated[str, Form()] = "auto",
     tolerant: Annotated[str, Form()] = "",
     reason: Annotated[str, Form()] = "",
+    dataset: Annotated[str, Form()] = "",
+    fsc: Annotated[str, Form()] = "",
+    ssc: Annotated[str, Form()] = "",
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
     check_csrf(request, me, csrf)
@@ -303,7 +309,20 @@ async def batch_flow_save(
         "method": method,
         "compensation": compensation,
         "reason": reason,
+        "dataset": dataset,
+        "fsc": fsc,
+        "ssc": ssc,
     }
+    if dataset.strip() and not dataset.strip().isdigit():
+        return _flow_page(
+            request,
+            me,
+            code,
+            values=shown,
+            error=f"the data set {dataset!r} is not a number (1 for the first)",
+            field="dataset",
+            status=400,
+        )
     try:
         gate = float(percentile)
     except ValueError:
@@ -329,6 +348,9 @@ async def batch_flow_save(
             compensation=compensation,
             tolerant=bool(tolerant),
             reason=reason or None,
+            dataset=int(dataset) if dataset.strip() else None,
+            fsc=fsc.strip() or None,
+            ssc=ssc.strip() or None,
         )
     except AlstrialError as error:
         session.rollback()

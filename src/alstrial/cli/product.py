@@ -26,6 +26,16 @@ def flow_analyze(
     tolerant: Annotated[
         bool, typer.Option("--tolerant", help="Accept a DATA offset off by one (with a warning).")
     ] = False,
+    dataset: Annotated[
+        int | None,
+        typer.Option(help="Data set of a file with several (1-based; `flow inspect` lists them)."),
+    ] = None,
+    fsc: Annotated[
+        str | None, typer.Option(help="Forward-scatter channel ($PnN) for the cells gate.")
+    ] = None,
+    ssc: Annotated[
+        str | None, typer.Option(help="Side-scatter channel ($PnN) for the cells gate.")
+    ] = None,
     figure: Annotated[
         Path | None, typer.Option(help="Write stained-vs-isotype histograms (SVG), as Fig. 2.")
     ] = None,
@@ -43,8 +53,8 @@ def flow_analyze(
     from alstrial.manufacturing.flow import analyze_tubes
     from alstrial.manufacturing.release import evaluate_identity
 
-    stained_sample = read_fcs(stained, strict=not tolerant)
-    isotype_sample = read_fcs(isotype, strict=not tolerant)
+    stained_sample = read_fcs(stained, strict=not tolerant, dataset=dataset)
+    isotype_sample = read_fcs(isotype, strict=not tolerant, dataset=dataset)
     results = analyze_tubes(
         stained_sample,
         isotype_sample,
@@ -52,13 +62,17 @@ def flow_analyze(
         percentile=percentile,
         method=method,
         compensation=compensation,
+        fsc=fsc,
+        ssc=ssc,
     )
     identity = evaluate_identity({r.marker: r.percent_positive for r in results})
     if figure is not None:
         from alstrial.manufacturing.flow import marker_values
         from alstrial.reporting.flow_figure import marker_histograms_svg
 
-        values = marker_values(stained_sample, isotype_sample, marker, compensation=compensation)
+        values = marker_values(
+            stained_sample, isotype_sample, marker, compensation=compensation, fsc=fsc, ssc=ssc
+        )
         figure.write_text(
             marker_histograms_svg(values, {r.marker: r for r in results}), encoding="utf-8"
         )
@@ -92,6 +106,47 @@ def flow_analyze(
     typer.echo(f"ISCT: {identity.status}")
     for deviation in identity.deviations:
         typer.echo(f"  deviation: {deviation}")
+
+
+@flow_app.command("inspect")
+def flow_inspect(
+    file: Annotated[Path, typer.Argument(help="An FCS file (any version, any instrument).")],
+    as_json: JsonOption = False,
+) -> None:
+    """Each data set of an FCS file: version, events, channels ($PnN, $PnS, $PnB, $PnR, $PnE,
+    $PnG), data type, spillover and whether the DATA segment can be read. The first command
+    to run on a new instrument's files."""
+    from alstrial.manufacturing.fcs import inspect_fcs
+
+    infos = inspect_fcs(file)
+    if as_json:
+        echo_json({"file": str(file), "datasets": [asdict(info) for info in infos]})
+        return
+    for info in infos:
+        typer.echo(
+            f"{file.name}: data set {info.dataset} of {len(infos)} (byte {info.offset}), "
+            f"FCS {info.version}, {info.events if info.events is not None else '?'} events, "
+            f"{len(info.channels)} channels"
+        )
+        typer.echo(f"  data type {info.datatype}: {info.layout or 'unknown layout'}")
+        typer.echo(f"  DATA: {info.data_segment}")
+        if info.cytometer or info.date:
+            typer.echo(f"  cytometer: {info.cytometer or '?'}; date: {info.date or '?'}")
+        typer.echo(f"  spillover: {info.spillover or 'none'}; $TIMESTEP: {info.timestep or '-'}")
+        table = new_table("n", "$PnN", "$PnS", "$PnB", "$PnR", "$PnE", "$PnG")
+        for channel in info.channels:
+            table.add_row(
+                str(channel.number),
+                channel.name,
+                channel.marker,
+                channel.bits,
+                channel.range,
+                channel.amplification,
+                channel.gain,
+            )
+        print_rich(table)
+        for warning in info.warnings:
+            typer.echo(f"  warning: {warning}")
 
 
 def _store_flow(

@@ -542,10 +542,14 @@ def _info(text: DataSetText, size: int, name: str) -> DataSetInfo:
         count = 0
         notes.append(error.message)
     try:
-        located = _locate(text, size, name, strict=False)
+        try:
+            located, how = _locate(text, size, name, strict=True), "readable"
+        except FcsError as strict_error:
+            located = _locate(text, size, name, strict=False)
+            how = f"readable only tolerantly (--tolerant): {strict_error.message}"
         layout = located.layout.describe()
         end = located.start + (located.layout.segment_bytes(located.events) or 1) - 1
-        segment = f"bytes {located.start}-{end}: readable"
+        segment = f"bytes {located.start}-{end}: {how}"
         notes += located.notes
     except FcsError as error:
         layout, segment = "", f"not readable: {error.message}"

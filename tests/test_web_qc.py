@@ -219,3 +219,61 @@ def test_identity_from_uploaded_fcs_files(web: TestClient, engine: Engine, tmp_p
     assert again.status_code == 400
     assert "reason" in again.text
     assert upload(stained, percentile="95", reason="gate agreed with the QP").status_code == 303
+
+
+def test_fcs_upload_faults_are_400_with_the_cause(
+    web: TestClient, engine: Engine, tmp_path: Path
+) -> None:
+    """Issue 16: an FCS file with $P1B=7 over 16-bit data was a 500; a file of two data sets
+    must name them; scatter names a vendor uses are given on the form."""
+    from tests.fcs_writer import chain, fcs_bytes
+
+    csrf = login(web, "qc-a")
+    web.post("/batches/new", data=NEW_BATCH | {"csrf": csrf})
+    rng = np.random.default_rng(11)
+    n = 3000
+    scatter = np.column_stack([rng.uniform(200, 800, n), rng.uniform(100, 600, n)])
+    isotype = np.column_stack([scatter, rng.normal(50, 10, n).clip(0)])
+    stained = isotype.copy()
+    stained[: int(0.97 * n), 2] = rng.normal(600, 50, int(0.97 * n))
+    odd = ["Scatter 1", "Scatter 2", "FL1"]
+    markers = ["", "", "CD73"]
+
+    def upload(stained_bytes: bytes, isotype_bytes: bytes, **form: str) -> Any:
+        return web.post(
+            "/batches/B-S01/flow",
+            data={"markers": "CD73", "csrf": csrf} | form,
+            files={
+                "stained": ("stained.fcs", stained_bytes, "application/octet-stream"),
+                "isotype": ("isotype.fcs", isotype_bytes, "application/octet-stream"),
+            },
+            follow_redirects=False,
+        )
+
+    seven = fcs_bytes(stained, odd, markers=markers, datatype="I", extra={"$P1B": "7"})
+    iso = fcs_bytes(isotype, odd, markers=markers, datatype="I")
+    refused = upload(seven, iso)
+    assert refused.status_code == 400
+    assert "but the segment holds" in refused.text
+    two = chain(
+        (stained, odd, {"markers": markers, "datatype": "I"}),
+        (stained, odd, {"markers": markers}),
+    )
+    several = upload(two, iso)
+    assert several.status_code == 400
+    assert "holds 2 data sets" in several.text
+    iso_two = chain(
+        (isotype, odd, {"markers": markers, "datatype": "I"}),
+        (isotype, odd, {"markers": markers}),
+    )
+    unnamed = upload(two, iso_two, dataset="2")
+    assert unnamed.status_code == 400
+    assert "no forward-scatter channel recognised" in unnamed.text
+    assert upload(two, iso, dataset="x").status_code == 400
+    with make_session_factory(engine)() as session:
+        assert session.scalars(sa.select(FlowMarkerResult)).first() is None
+    stored = upload(two, iso_two, dataset="2", fsc="Scatter 1", ssc="Scatter 2")
+    assert stored.status_code == 303, stored.text
+    with make_session_factory(engine)() as session:
+        row = session.scalars(sa.select(FlowMarkerResult)).one()
+    assert row.percent_positive == pytest.approx(97.0, abs=1.0)

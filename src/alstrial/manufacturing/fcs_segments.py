@@ -12,7 +12,8 @@ the last), as Beckman Coulter's LMD files use for their FCS 2.0 and 3.0 copies o
 Files seen in the field bend the rules; this module reads them and says what it did:
 
 - TEXT written with empty values (``|$P1S||$P2N|``, which FCS 3.1 forbids) is read as empty
-  values when the escape reading leaves an odd number of words;
+  values when the escape reading leaves an odd number of words or a keyword holding the
+  delimiter;
 - a keyword written twice keeps its first value (a warning names it);
 - bytes after the last delimiter (padding, a CR/LF) are ignored.
 
@@ -167,15 +168,15 @@ def parse_text(segment: bytes, name: str, what: str = "TEXT") -> tuple[dict[str,
     if last >= 0 and not body[last + 1 :].strip(b"\x00 \r\n\t"):
         body = body[:last]
     words = _words(body, delimiter)
-    if len(words) % 2:
+    if len(words) % 2 or any(delimiter in key for key in words[::2]):
         plain = body.split(delimiter)
-        if len(plain) % 2 == 0:
+        if len(plain) % 2 == 0 and all(key.strip() for key in plain[::2]):
             words = plain
             notes.append(
                 f"{what} has empty values (doubled delimiters read as empty values, "
                 "not as escaped delimiters)"
             )
-        else:
+        elif len(words) % 2:
             raise fail(
                 name,
                 f"the {what} segment does not split into keyword/value pairs "

@@ -117,7 +117,8 @@ def fcs_bytes(
         keywords[f"$P{i}N"] = name
         keywords[f"$P{i}B"] = "*" if delimited else str(bit_list[i - 1])
         keywords[f"$P{i}E"] = "0,0"
-        keywords[f"$P{i}R"] = f"{range_list[i - 1]:g}"
+        top = range_list[i - 1]
+        keywords[f"$P{i}R"] = str(int(top)) if float(top).is_integer() else repr(float(top))
         if markers and markers[i - 1]:
             keywords[f"$P{i}S"] = markers[i - 1]
     if spillover is not None:
@@ -144,7 +145,7 @@ def fcs_bytes(
         begin = 58 + len(text)
         end = begin + len(raw) - 1
     header = f"FCS{version}    ".encode()[:10]
-    data_pair = header_data or (begin, end)
+    data_pair = header_data or ((begin, end) if end <= 99_999_999 else (0, 0))  # FCS 3.1 3.2.5
     fields = [58, 58 + len(text) - 1, *data_pair, 0, 0]
     header += b"".join(str(v).rjust(8).encode() for v in fields)
     if blank_header_data:

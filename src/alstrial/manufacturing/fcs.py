@@ -308,25 +308,53 @@ def _no_fit(
     )
 
 
-def _linear(
-    events: npt.NDArray[np.float64], text: DataSetText, layout: Layout, name: str
-) -> tuple[tuple[float, ...], list[str]]:
-    """Convert stored values to the linear scale in place (module docstring); returns each
-    channel's saturation limit on that scale and notes."""
+@dataclass(frozen=True)
+class _LinearPlan:
+    """Per channel, how a stored value becomes linear (module docstring), applied to each
+    decoded block while it is in cache: a multiplier (time step, 1 / gain) or a table (log
+    amplification of integers) or a decade exponent (log amplification of other data)."""
+
+    multipliers: tuple[tuple[int, float], ...]
+    tables: tuple[tuple[int, npt.NDArray[np.float64]], ...]
+    exponents: tuple[tuple[int, float, float], ...]  # column, decades / top, scale
+    saturation: tuple[float, ...]
+    notes: tuple[str, ...]
+
+    def apply(self, block: npt.NDArray[np.float64]) -> None:
+        """Convert a block of decoded rows in place."""
+        for index, table in self.tables:
+            column = block[:, index]
+            column[:] = table[column.astype(np.intp)]
+        for index, rate, scale in self.exponents:
+            column = block[:, index]
+            np.multiply(column, rate, out=column)
+            np.power(10.0, column, out=column)
+            column *= scale
+        for index, factor in self.multipliers:
+            block[:, index] *= factor
+
+
+#: Largest integer range decoded through a lookup table (512 KiB of float64: it stays in
+#: cache; a larger one is slower than computing the power).
+_TABLE_LIMIT = 1 << 16
+
+
+def _linear_plan(text: DataSetText, layout: Layout, count: int, name: str) -> _LinearPlan:
+    """The conversion to the linear scale and each channel's saturation limit on it."""
     keywords = text.keywords
     notes: list[str] = []
-    count = events.shape[1]
+    multipliers: list[tuple[int, float]] = []
+    tables: list[tuple[int, npt.NDArray[np.float64]]] = []
+    exponents: list[tuple[int, float, float]] = []
     limits: list[float] = []
     timestep = _timestep(keywords, notes)
     floats = layout.datatype in ("F", "D")
     for i in range(1, count + 1):
-        column = events[:, i - 1]
         top = channel_range(keywords, i, name)
         raw_top = top - 1.0 if floats else top - 1.5  # integers: between R - 2 and R - 1
-        is_time = keywords.get(f"p{i}n", "").strip().lower() == "time"
-        if is_time:
+        if keywords.get(f"p{i}n", "").strip().lower() == "time":
             if timestep is not None:
-                column *= timestep
+                multipliers.append((i - 1, timestep))
             limits.append(np.inf)
             continue
         decades, offset = _amplification(keywords, i, name)
@@ -338,18 +366,23 @@ def _linear(
             decades = 0.0
         if decades > 0:
             scale = offset if offset > 0 else 1.0
-            np.multiply(column, decades / top, out=column)
-            np.power(10.0, column, out=column)
-            column *= scale
+            mask = layout.masks[i - 1] if layout.masks is not None else None
+            if layout.datatype == "I" and mask is not None and mask < _TABLE_LIMIT:
+                steps = np.arange(mask + 1, dtype=np.float64)
+                tables.append((i - 1, scale * 10 ** (decades * steps / top)))
+            else:
+                exponents.append((i - 1, decades / top, scale))
             limits.append(scale * 10 ** (decades * raw_top / top))
             continue
         gain = _gain(keywords, i, name)
         if gain not in (0.0, 1.0):
-            column /= gain
+            multipliers.append((i - 1, 1.0 / gain))
             limits.append(raw_top / gain)
         else:
             limits.append(raw_top)
-    return tuple(limits), notes
+    return _LinearPlan(
+        tuple(multipliers), tuple(tables), tuple(exponents), tuple(limits), tuple(notes)
+    )
 
 
 def _timestep(keywords: dict[str, str], notes: list[str]) -> float | None:
@@ -411,14 +444,23 @@ def _sample(
 ) -> FcsSample:
     located = _locate(text, size, name, strict)
     count = _count(text, name)
-    events = np.empty((located.events, count), dtype=np.float64)
-    decode(stream, located.start, located.events, count, located.layout, name, events)
-    notes = list(text.notes) + list(located.notes)
     keywords = text.keywords
     ranges = tuple(channel_range(keywords, i, name) for i in range(1, count + 1))
-    if scale == "linear":
-        saturation, extra = _linear(events, text, located.layout, name)
-        notes += extra
+    notes = list(text.notes) + list(located.notes)
+    plan = _linear_plan(text, located.layout, count, name) if scale == "linear" else None
+    events = np.empty((located.events, count), dtype=np.float64)
+    decode(
+        stream,
+        located.start,
+        located.events,
+        count,
+        located.layout,
+        name,
+        events,
+        None if plan is None else plan.apply,
+    )
+    if plan is not None:
+        saturation, notes = plan.saturation, notes + list(plan.notes)
     else:
         saturation = tuple(r - 1.0 for r in ranges)
     spillover, problem = None, None

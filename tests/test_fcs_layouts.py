@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from alstrial.manufacturing.fcs import FcsError, inspect_fcs, parse_fcs, read_fcs
 from alstrial.manufacturing.flow import scatter_gate
@@ -194,3 +196,39 @@ def test_saturation_is_judged_on_the_stored_scale(tmp_path: Path) -> None:
     kept = gate.apply(sample)
     assert not kept[:10].any()
     assert kept[10:].all()  # before issue 16: every event above 1023 (decoded) was dropped
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_a_damaged_file_is_read_or_refused_never_a_crash(data: st.DataObject) -> None:
+    """Bytes overwritten anywhere, or the file cut anywhere: the reader returns a sample or
+    raises FcsError; never another exception, never an allocation beyond the file's means."""
+    kind = data.draw(st.sampled_from(["I16", "I24", "F", "A", "A*", "I10", "two"]))
+    events = _events(1024, rows=40)
+    options = {
+        "I16": {"datatype": "I", "bits": 16},
+        "I24": {"datatype": "I", "bits": 24, "byteord": "4,3,2,1"},
+        "F": {"datatype": "F"},
+        "A": {"datatype": "A", "bits": 4},
+        "A*": {"datatype": "A", "delimited": True},
+        "I10": {"datatype": "I", "bits": 10, "packed": True},
+        "two": {"datatype": "I", "bits": 16},
+    }[kind]
+    if kind == "two":
+        blob = bytearray(chain((events, CHANNELS, options), (events, CHANNELS, {})))
+    else:
+        blob = bytearray(fcs_bytes(events, CHANNELS, **options))  # type: ignore[arg-type]
+    for _ in range(data.draw(st.integers(0, 4))):
+        at = data.draw(st.integers(0, len(blob) - 1))
+        blob[at] = data.draw(st.sampled_from(b"0123456789 |$,*-.eE\x00\xff9"))
+    cut = data.draw(st.integers(0, len(blob)))
+    damaged = bytes(blob[: cut or len(blob)])
+    refusals = []
+    for dataset in (None, 1, 2):
+        try:
+            sample = parse_fcs(damaged, "fuzz.fcs", strict=False, dataset=dataset)
+        except FcsError as error:
+            refusals.append(error.message)
+            continue
+        assert sample.events.size <= len(damaged) * 8
+    assert all(message.startswith("fuzz.fcs: ") for message in refusals)

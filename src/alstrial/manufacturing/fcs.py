@@ -172,7 +172,7 @@ def parse_spillover(text: str, keyword: str, path: str = "") -> Spillover | None
 
 def _count(text: DataSetText, name: str) -> int:
     value = text.keywords.get("par", "").strip()
-    if not value.isdigit() or int(value) < 1:
+    if not (value.isascii() and value.isdigit()) or int(value) < 1:
         raise fail(name, f"$PAR (the number of channels) is {value!r}, not a positive number")
     return int(value)
 
@@ -181,7 +181,7 @@ def _events_keyword(text: DataSetText, name: str) -> int | None:
     value = text.keywords.get("tot", "").strip()
     if not value:
         return None
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit()):
         raise fail(name, f"$TOT (the number of events) is {value!r}, not a number")
     return int(value)
 
@@ -200,7 +200,11 @@ def _offset_pairs(text: DataSetText) -> list[tuple[str, tuple[int, int]]]:
         pairs.append(("HEADER", text.header.data))
     begin = text.keywords.get("begindata", "").strip()
     end = text.keywords.get("enddata", "").strip()
-    if begin.isdigit() and end.isdigit() and not (int(begin) == 0 and int(end) == 0):
+    if (
+        (begin.isascii() and begin.isdigit())
+        and (end.isascii() and end.isdigit())
+        and not (int(begin) == 0 and int(end) == 0)
+    ):
         pair = (int(begin), int(end))
         if not pairs or pairs[0][1] != pair:
             pairs.append(("TEXT", pair))
@@ -233,8 +237,8 @@ def _locate(text: DataSetText, size: int, name: str, strict: bool) -> _Located:
                     continue
                 events = 8 * held // bits
             need = layout.segment_bytes(events)
-            if need is None:
-                if inside and held > 0:
+            if need is None:  # delimited ASCII: each value takes a digit and a separator
+                if inside and held > 0 and events * count <= (held + 1) // 2:
                     fits.append((source, (first, last), layout, events))
             elif held == need and inside:
                 fits.append((source, (first, last), layout, events))
@@ -299,6 +303,11 @@ def _no_fit(
         )
     if total is None:
         return f"$TOT is missing and the DATA segment ({held}) is not a whole number of events"
+    if layout.kind == "delimited":
+        return (
+            f"the ASCII DATA segment ({held}) is too short for $TOT {total} events x "
+            f"$PAR {len(layout.widths) or '?'} channels"
+        )
     sizes = " or ".join(
         f"{lay.segment_bytes(total)} ({lay.describe()})" for lay in layouts if lay.row_bits()
     )
@@ -613,7 +622,7 @@ def _info(text: DataSetText, size: int, name: str) -> DataSetInfo:
         dataset=text.index,
         offset=text.base,
         version=text.header.version,
-        events=int(total) if total.isdigit() else None,
+        events=int(total) if (total.isascii() and total.isdigit()) else None,
         datatype=keywords.get("datatype", ""),
         layout=layout,
         cytometer=keywords.get("cyt", ""),

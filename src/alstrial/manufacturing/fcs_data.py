@@ -187,7 +187,7 @@ def candidate_layouts(keywords: dict[str, str], count: int, name: str) -> list[L
         return [Layout(datatype, "native", (width,) * count, big, permutation, None, note)]
     bits: list[int] = []
     for i, value in enumerate(raw_bits, start=1):
-        if not value.isdigit() or not 1 <= int(value) <= 64:
+        if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= 64:
             raise fail(
                 name,
                 f"$P{i}B of {_channel(keywords, i)} is {value!r}; integer data needs a width "
@@ -236,7 +236,7 @@ def _ascii_layout(keywords: dict[str, str], raw_bits: list[str], name: str) -> L
     if all(b == "*" for b in raw_bits):
         return Layout("A", "delimited", (), False, None, None)
     for i, value in enumerate(raw_bits, start=1):
-        if not value.isdigit() or int(value) < 1:
+        if not (value.isascii() and value.isdigit()) or int(value) < 1:
             raise fail(
                 name,
                 f"$P{i}B of {_channel(keywords, i)} is {value!r}; ASCII data needs every "

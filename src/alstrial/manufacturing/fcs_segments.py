@@ -216,7 +216,7 @@ def _read_at(stream: BinaryIO, start: int, length: int) -> bytes:
 
 def _int_keyword(keywords: dict[str, str], key: str) -> int | None:
     value = keywords.get(key, "").strip()
-    return int(value) if value.isdigit() else None
+    return int(value) if (value.isascii() and value.isdigit()) else None
 
 
 def _read_data_set(stream: BinaryIO, size: int, base: int, index: int, name: str) -> DataSetText:

@@ -227,3 +227,31 @@ def test_flow_inspect_lists_each_data_set(corpus: Path) -> None:
     header_only = run_cli("flow", "inspect", str(corpus / "cytek_aurora_header_only.fcs"))
     assert "not readable" in header_only.stdout
     assert "past the end of the file" in header_only.stdout
+
+
+@pytest.mark.parametrize("name", [e["file"] for e in MANIFEST])
+def test_flow_analyze_on_every_public_file_answers_without_a_traceback(
+    corpus: Path, name: str
+) -> None:
+    """The file as both tubes, its last channel as the marker: exit 0 with a verdict, or
+    exit 2 with one line (no scatter recognised, a broken file); never a traceback."""
+    path = str(corpus / name)
+    marker = "P1"
+    try:
+        sample = read_fcs_data_sets(corpus / name, strict=False)[-1]
+        marker = sample.channels[-1]
+        dataset = ["--dataset", str(sample.dataset)] if sample.datasets > 1 else []
+    except FcsError:
+        dataset = []
+    result = run_cli(
+        "flow", "analyze", "--stained", path, "--isotype", path, "--marker", marker,
+        "--compensation", "no", "--tolerant", "--json", *dataset,
+    )  # fmt: skip
+    assert "Traceback" not in result.stderr
+    if result.returncode == 0:
+        payload = json.loads(result.stdout)
+        assert payload["markers"][0]["stained_events"] > 0
+        assert payload["isct"]["status"] in ("incomplete", "fail")
+    else:
+        assert result.returncode == 2, result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1

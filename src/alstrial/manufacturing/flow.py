@@ -183,8 +183,8 @@ def scatter_channels(
             option = "--fsc" if kind == "FSC" else "--ssc"
             raise FcsError(
                 f"{Path(sample.path).name}: no {'forward' if kind == 'FSC' else 'side'}-scatter "
-                f"channel recognised for the cells gate; name it with {option} (or the "
-                f"protocol's flow.{kind.lower()})",
+                f"channel recognised for the cells gate; name it with {option} (or "
+                f"{kind.lower()} in the protocol's identity release test)",
                 field=kind.lower(),
                 value=kind,
                 allowed=", ".join(sample.channels),

@@ -23,6 +23,7 @@ from alstrial.services import (
     verify_audit_trail,
 )
 from alstrial.services.accounts import create_account
+from alstrial.services.completeness import mark_assessment_not_done, visit_completeness
 from alstrial.store.audit import AuditEvent, audited_mappers
 from alstrial.store.models import CasebookSignature, Subject, VisitSignature
 from alstrial.store.signature_locks import casebook_subject_id
@@ -107,6 +108,27 @@ def test_signature_locks_the_visit(session: Session) -> None:
             session, actor="coord", password=PASSWORD, subject_code="S01", visit_code="W-6"
         ),
     )
+    # Issue 15: one saved form does not make a visit complete; only a complete one is signed.
+    incomplete = refused(
+        session,
+        ConflictError,
+        lambda: sign_visit(
+            session, actor="inv", password=PASSWORD, subject_code="S01", visit_code="W-6"
+        ),
+    )
+    assert "spirometry, labs, vitals neither recorded nor marked not done" in incomplete.message
+    for assessment in ("spirometry", "labs", "vitals"):
+        mark_assessment_not_done(
+            session,
+            actor=ACTOR,
+            subject_code="S01",
+            visit_code="W-6",
+            assessment=assessment,
+            reason="spirometer out of service" if assessment == "spirometry" else "not drawn",
+        )
+    state = visit_completeness(session, "S01", "W-6")
+    assert state.complete
+    assert {a.assessment: a.status for a in state.assessments}["alsfrs_r"] == "recorded"
     sign_visit(session, actor="inv", password=PASSWORD, subject_code="S01", visit_code="W-6")
 
     def spirometry(reason: str | None = None) -> object:
@@ -289,14 +311,30 @@ def test_every_casebook_row_leads_to_its_subject(demo_session: Session) -> None:
         reviewed_on=checklist[1],
         none_reported=True,
     )
+    from alstrial.services.completeness import mark_assessment_not_done, visit_completeness
+
+    vitals = next(
+        (code, a.assessment)
+        for code in held
+        for a in visit_completeness(demo_session, subject.study_code, code).assessments
+        if a.status == "missing"
+    )
+    mark_assessment_not_done(
+        demo_session,
+        actor=ACTOR,
+        subject_code=subject.study_code,
+        visit_code=vitals[0],
+        assessment=vitals[1],
+        reason="not done at this visit",
+    )
     subjects = set(demo_session.scalars(sa.select(Subject.id)))
     models = [m.class_ for m in audited_mappers() if m.class_.casebook_key is not None]
-    assert len(models) == 16
+    assert len(models) == 17
     for model in models:
         rows = demo_session.scalars(sa.select(model)).all()
         assert rows, f"no {model.__tablename__} row to check"
         for row in rows:
             owner = casebook_subject_id(demo_session, row)
             assert owner in subjects, model.__tablename__
-            if model.__tablename__ in ("mri_finding", "checklist_review"):
+            if model.__tablename__ in ("mri_finding", "checklist_review", "assessment_not_done"):
                 assert owner == subject.id

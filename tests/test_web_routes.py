@@ -27,8 +27,9 @@ from sqlalchemy.engine import Engine
 from alstrial.services import open_query
 from alstrial.services.accounts import create_account
 from alstrial.services.api_tokens import create_api_token
+from alstrial.services.outcomes import AdverseEventReport, report_adverse_event
 from alstrial.store import make_session_factory
-from alstrial.vocabulary import Role
+from alstrial.vocabulary import AdverseEventOutcome, Relatedness, Role
 from alstrial.web.app import ROUTE_MODULES, create_app
 from alstrial.web.forms import FORMS
 from alstrial.web.permissions import allowed
@@ -68,6 +69,8 @@ ROUTES: dict[tuple[str, str], tuple[str, str | None]] = {
     ("POST", "/subjects/{code}/enrol"): ("subject", "enter_data"),
     ("GET", "/subjects/{code}"): ("subject", "view_subjects"),
     ("GET", "/subjects/{code}/audit"): ("subject", "view_audit"),
+    ("GET", "/subjects/{code}/adverse-events/{event_id}"): ("subject", "view_subjects"),
+    ("POST", "/subjects/{code}/adverse-events/{event_id}"): ("subject", "enter_data"),
     ("GET", "/batches/{code}"): ("subject", "view_batches"),
     ("POST", "/batches/{code}/release"): ("subject", "release_batch"),
     ("POST", "/batches/new"): ("subject", "record_batch"),
@@ -120,6 +123,21 @@ def web(engine: Engine) -> Iterator[tuple[TestClient, Engine, dict[str, int]]]:
                 field="actual_date",
                 text=f"check {code}",
             ).id
+        for code in ("S01", "S02"):
+            ids[f"ae-{code}"] = report_adverse_event(
+                session,
+                actor=ACTOR,
+                subject_code=code,
+                report=AdverseEventReport(
+                    term="Headache",
+                    category="Neurological",
+                    onset_date=DAY0,
+                    severity_grade=1,
+                    serious=False,
+                    relatedness=Relatedness.UNLIKELY,
+                    outcome=AdverseEventOutcome.RECOVERING,
+                ),
+            ).id
         ids["token-b"] = create_api_token(session, username="coordinator-b", name="b").token.id
     app = create_app(
         engine, secret_key="test-secret-key-long-enough-0123456789abcdefghij", secure_cookies=False
@@ -136,9 +154,10 @@ def _login(client: TestClient, username: str) -> str:
 
 
 def _requests(
-    code: str, query_id: int, csrf: str
+    code: str, ids: dict[str, int], csrf: str
 ) -> Iterator[tuple[str, str, str, dict[str, object]]]:
     """(route, method, url, form) for every subject route, aimed at ``code``."""
+    query_id, event_id = ids[code], ids[f"ae-{code}"]
     visit = "W-6"
     day = (DAY0 - timedelta(days=42)).isoformat()
     form = {"csrf": csrf}
@@ -185,6 +204,18 @@ def _requests(
         ),
         ("/subjects/{code}", "GET", f"/subjects/{code}", {}),
         ("/subjects/{code}/audit", "GET", f"/subjects/{code}/audit", {}),
+        (
+            "/subjects/{code}/adverse-events/{event_id}",
+            "GET",
+            f"/subjects/{code}/adverse-events/{event_id}",
+            {},
+        ),
+        (
+            "/subjects/{code}/adverse-events/{event_id}",
+            "POST",
+            f"/subjects/{code}/adverse-events/{event_id}",
+            form | {"outcome": "recovered", "reason": "r"},
+        ),
         ("/batches/{code}", "GET", f"/batches/B-{code}", {}),
         (
             "/batches/{code}/release",
@@ -283,7 +314,7 @@ def test_site_b_is_out_of_reach_of_site_a(
     with make_session_factory(engine)() as session:
         before = audit_count(session)
     tried = set()
-    for template, method, url, form in _requests("S02", ids["S02"], csrf):
+    for template, method, url, form in _requests("S02", ids, csrf):
         tried.add((method, template))
         status = _send(client, method, url, form, csrf)
         assert status in (403, 404), (role, method, url, status)
@@ -306,7 +337,7 @@ def test_permission_matrix(web: tuple[TestClient, Engine, dict[str, int]], role:
     answers 403 exactly when the role lacks the permission."""
     client, _, ids = web
     csrf = _login(client, f"{role}-a")
-    for template, method, url, form in _requests("S01", ids["S01"], csrf):
+    for template, method, url, form in _requests("S01", ids, csrf):
         kind, action = ROUTES[(method, template)]
         assert action is not None
         status = _send(client, method, url, form, csrf)

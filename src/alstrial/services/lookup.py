@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from alstrial.exceptions import ConflictError, NotFoundError, ValidationError
 from alstrial.protocol import Protocol, parse_protocol
-from alstrial.store.models import Enrolment, ProtocolVersion, Site, Study, Subject, Visit
+from alstrial.store.models import Enrolment, ProtocolVersion, Site, Study, Subject, User, Visit
 
 __all__ = [
     "current_protocol",
@@ -153,3 +153,11 @@ def find_visit(session: Session, subject: Subject, code: str, *, form: str | Non
             value=code,
         )
     return visit
+
+
+def find_user(session: Session, username: str, *, form: str | None = None) -> User:
+    """The account named ``username``; :class:`NotFoundError` if there is none."""
+    user = session.scalars(select(User).where(User.username == username)).first()
+    if user is None:
+        raise NotFoundError(f"no user {username!r}", form=form, field="actor", value=username)
+    return user

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, time
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from alstrial.exceptions import ConflictError, ValidationError
+from alstrial.exceptions import ConflictError, NotFoundError, ValidationError
 from alstrial.safety.events import (
     SERIOUSNESS_CRITERIA,
     is_related,
@@ -27,7 +27,15 @@ from alstrial.vocabulary import (
     Relatedness,
 )
 
-__all__ = ["AdverseEventReport", "record_disposition", "record_milestone", "report_adverse_event"]
+__all__ = [
+    "AdverseEventReport",
+    "find_adverse_event",
+    "follow_up_adverse_event",
+    "record_disposition",
+    "record_milestone",
+    "report_adverse_event",
+    "report_of",
+]
 
 
 @dataclass(frozen=True)
@@ -54,22 +62,8 @@ class AdverseEventReport:
     aware_at: datetime | None = None
 
 
-def report_adverse_event(
-    session: Session,
-    *,
-    actor: str,
-    subject_code: str,
-    report: AdverseEventReport,
-    provenance: Provenance = Provenance.SOURCE,
-    reason: str | None = None,
-) -> AdverseEvent:
-    """Report an adverse event of an enrolled subject.
-
-    ``reason`` is needed once the visit or the subject's casebook is signed: the change
-    removes the signature.
-    """
-    subject = find_subject(session, subject_code)
-    enrolment = enrolment_of(session, subject, form="adverse_event")
+def _check_report(report: AdverseEventReport, enrolment_date: date, subject_code: str) -> None:
+    """Refuse a report (new or follow-up) that breaks a rule, naming the field."""
 
     def refuse(field: str, value: object, allowed: str, message: str) -> ValidationError:
         return ValidationError(
@@ -95,11 +89,11 @@ def report_adverse_event(
             f"on or after {report.onset_date}",
             "the end date is before the onset",
         )
-    if report.onset_date < enrolment.enrolment_date:
+    if report.onset_date < enrolment_date:
         raise refuse(
             "onset_date",
             report.onset_date.isoformat(),
-            f"on or after {enrolment.enrolment_date}",
+            f"on or after {enrolment_date}",
             "the onset is before enrolment",
         )
     if (grade == 5) != (report.outcome is AdverseEventOutcome.FATAL):
@@ -129,49 +123,169 @@ def report_adverse_event(
     except ValidationError as error:
         error.subject = subject_code
         raise
-    with transaction(session, actor=actor, reason=reason):
-        event = AdverseEvent(
-            subject_id=subject.id,
-            term=report.term.strip(),
-            category=report.category,
-            onset_date=report.onset_date,
-            end_date=report.end_date,
-            severity_grade=grade,
-            serious=report.serious,
-            relatedness=report.relatedness,
-            attributed_to=report.attributed_to,
-            treatment=report.treatment,
-            outcome=report.outcome,
-            description=report.description,
-            provenance=provenance,
-            onset_time=report.onset_time,
-            seriousness=list(report.seriousness) or None,
-            relatedness_by_procedure={
-                k: str(Relatedness(v)) for k, v in report.relatedness_by_procedure.items()
-            }
-            or None,
-            expected=report.expected,
-            action_taken=report.action_taken,
-            meddra_code=report.meddra_code,
+
+
+def _report_fields(report: AdverseEventReport) -> dict[str, object]:
+    """The columns of an adverse event a report sets."""
+    return {
+        "term": report.term.strip(),
+        "category": report.category,
+        "onset_date": report.onset_date,
+        "end_date": report.end_date,
+        "severity_grade": report.severity_grade,
+        "serious": report.serious,
+        "relatedness": report.relatedness,
+        "attributed_to": report.attributed_to,
+        "treatment": report.treatment,
+        "outcome": report.outcome,
+        "description": report.description,
+        "onset_time": report.onset_time,
+        "seriousness": list(report.seriousness) or None,
+        "relatedness_by_procedure": {
+            k: str(Relatedness(v)) for k, v in report.relatedness_by_procedure.items()
+        }
+        or None,
+        "expected": report.expected,
+        "action_taken": report.action_taken,
+        "meddra_code": report.meddra_code,
+    }
+
+
+def _start_sae_clocks(session: Session, event: AdverseEvent, report: AdverseEventReport) -> None:
+    """The expedited reports a serious event makes due, from when the site became aware."""
+    related = is_related(report.relatedness)
+    for due in notifications_due(
+        aware_at=report.aware_at or datetime.now(UTC),
+        seriousness=report.seriousness,
+        related_to_product=related,
+        expected=bool(report.expected),
+    ):
+        session.add(
+            SaeNotification(
+                adverse_event_id=event.id,
+                kind=due.kind,
+                recipient=due.recipient,
+                due_at=due.due,
+            )
         )
+
+
+def report_adverse_event(
+    session: Session,
+    *,
+    actor: str,
+    subject_code: str,
+    report: AdverseEventReport,
+    provenance: Provenance = Provenance.SOURCE,
+    reason: str | None = None,
+) -> AdverseEvent:
+    """Report an adverse event of an enrolled subject.
+
+    ``reason`` is needed once the visit or the subject's casebook is signed: the change
+    removes the signature.
+    """
+    subject = find_subject(session, subject_code)
+    enrolment = enrolment_of(session, subject, form="adverse_event")
+    _check_report(report, enrolment.enrolment_date, subject_code)
+    with transaction(session, actor=actor, reason=reason):
+        event = AdverseEvent(subject_id=subject.id, provenance=provenance, **_report_fields(report))
         session.add(event)
         if report.serious:
             session.flush()
-            related = is_related(report.relatedness)
-            for due in notifications_due(
-                aware_at=report.aware_at or datetime.now(UTC),
-                seriousness=report.seriousness,
-                related_to_product=related,
-                expected=bool(report.expected),
-            ):
-                session.add(
-                    SaeNotification(
-                        adverse_event_id=event.id,
-                        kind=due.kind,
-                        recipient=due.recipient,
-                        due_at=due.due,
-                    )
-                )
+            _start_sae_clocks(session, event, report)
+    return event
+
+
+def find_adverse_event(session: Session, subject_code: str, event_id: int) -> AdverseEvent:
+    """Adverse event ``event_id`` of the subject; :class:`NotFoundError` for another's."""
+    subject = find_subject(session, subject_code)
+    event = session.get(AdverseEvent, event_id)
+    if event is None or event.subject_id != subject.id:
+        raise NotFoundError(
+            f"{subject_code} has no adverse event {event_id}",
+            subject=subject_code,
+            form="adverse_event",
+            field="id",
+            value=event_id,
+        )
+    return event
+
+
+def report_of(event: AdverseEvent) -> AdverseEventReport:
+    """The report an adverse event holds now (what a follow-up starts from)."""
+    return AdverseEventReport(
+        term=event.term,
+        category=event.category,
+        onset_date=event.onset_date,
+        severity_grade=event.severity_grade,
+        serious=event.serious,
+        relatedness=event.relatedness,
+        outcome=event.outcome,
+        end_date=event.end_date,
+        attributed_to=event.attributed_to,
+        treatment=event.treatment,
+        description=event.description,
+        onset_time=event.onset_time,
+        seriousness=tuple(event.seriousness or ()),
+        relatedness_by_procedure=dict(event.relatedness_by_procedure or {}),
+        expected=event.expected,
+        action_taken=event.action_taken,
+        meddra_code=event.meddra_code,
+    )
+
+
+def follow_up_adverse_event(
+    session: Session,
+    *,
+    actor: str,
+    subject_code: str,
+    event_id: int,
+    report: AdverseEventReport,
+    reason: str,
+) -> AdverseEvent:
+    """Record a follow-up of an adverse event (outcome, end date, a grade change, an upgrade to
+    serious): the event takes the new values, and the audit trail keeps each earlier version
+    with who changed it, when and why. An upgrade to serious starts the expedited-report
+    clocks from when the site became aware (``report.aware_at``, else now); a downgrade keeps
+    the reports already due, which the safety desk closes.
+
+    Raises
+    ------
+    ValidationError
+        No reason, a report that breaks a rule, or one that changes nothing.
+    NotFoundError
+        An event of another subject or none.
+    """
+    if not (reason or "").strip():
+        raise ValidationError(
+            "a follow-up changes saved data: give the reason (the source, a new finding)",
+            subject=subject_code,
+            form="adverse_event",
+            field="reason",
+        )
+    event = find_adverse_event(session, subject_code, event_id)
+    subject = find_subject(session, subject_code)
+    enrolment = enrolment_of(session, subject, form="adverse_event")
+    _check_report(report, enrolment.enrolment_date, subject_code)
+    changes = {
+        name: value
+        for name, value in _report_fields(report).items()
+        if getattr(event, name) != value
+    }
+    if not changes:
+        raise ValidationError(
+            f"the follow-up of adverse event {event_id} changes nothing",
+            subject=subject_code,
+            form="adverse_event",
+            field="_form",
+        )
+    upgraded = report.serious and not event.serious
+    with transaction(session, actor=actor, reason=reason):
+        for name, value in changes.items():
+            setattr(event, name, value)
+        if upgraded:
+            session.flush()
+            _start_sae_clocks(session, event, report)
     return event
 
 

@@ -24,6 +24,7 @@ from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from alstrial.protocol.schedule import WindowStatus
+from alstrial.services.completeness import VisitCompleteness, visits_completeness
 from alstrial.services.lookup import current_protocol, find_subject
 from alstrial.store.audit import AuditEvent
 from alstrial.store.base import Audited, Base
@@ -49,12 +50,14 @@ from alstrial.store.models.safety import ChecklistReview
 from alstrial.vocabulary import QueryStatus, VisitStatus
 
 __all__ = [
+    "AdverseEventLine",
     "AuditLine",
     "Dashboard",
     "TimelineVisit",
     "dashboard",
     "latest_screening",
     "saved_record",
+    "subject_adverse_events",
     "subject_audit",
     "subject_timeline",
     "visit_state",
@@ -102,6 +105,7 @@ class TimelineVisit:
     assessments: tuple[str, ...]
     recorded: tuple[str, ...]
     signed_by: str | None
+    completeness: VisitCompleteness | None = None
 
 
 def subject_timeline(session: Session, subject_code: str, today: date) -> list[TimelineVisit]:
@@ -125,6 +129,7 @@ def subject_timeline(session: Session, subject_code: str, today: date) -> list[T
             .where(VisitSignature.visit_id.in_(ids))
         ).all()
     )
+    completeness = visits_completeness(session, visits)
     return [
         TimelineVisit(
             code=v.code,
@@ -139,6 +144,7 @@ def subject_timeline(session: Session, subject_code: str, today: date) -> list[T
             assessments=by_code[v.code].assessments if v.code in by_code else (),
             recorded=tuple(sorted(recorded.get(v.id, ()))),
             signed_by=signatures.get(v.id),
+            completeness=completeness[v.id],
         )
         for v in visits
     ]
@@ -361,3 +367,40 @@ def latest_screening(session: Session, subject_code: str) -> Screening | None:
     return session.scalars(
         select(Screening).where(Screening.subject_id == subject.id).order_by(Screening.id.desc())
     ).first()
+
+
+@dataclass(frozen=True)
+class AdverseEventLine:
+    """One adverse event of a subject, as the subject's page lists it."""
+
+    id: int
+    term: str
+    grade: int
+    serious: bool
+    onset_date: date
+    end_date: date | None
+    outcome: str
+    relatedness: str
+
+
+def subject_adverse_events(session: Session, subject_code: str) -> list[AdverseEventLine]:
+    """Every adverse event of a subject, by onset (then by report)."""
+    subject = find_subject(session, subject_code)
+    rows = session.scalars(
+        select(AdverseEvent)
+        .where(AdverseEvent.subject_id == subject.id)
+        .order_by(AdverseEvent.onset_date, AdverseEvent.id)
+    )
+    return [
+        AdverseEventLine(
+            id=row.id,
+            term=row.term,
+            grade=row.severity_grade,
+            serious=row.serious,
+            onset_date=row.onset_date,
+            end_date=row.end_date,
+            outcome=row.outcome.value,
+            relatedness=row.relatedness.value,
+        )
+        for row in rows
+    ]

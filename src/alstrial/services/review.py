@@ -21,7 +21,8 @@ from sqlalchemy.orm import Session
 
 from alstrial.exceptions import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from alstrial.services.accounts import authenticate
-from alstrial.services.lookup import find_subject, find_visit
+from alstrial.services.completeness import visits_completeness
+from alstrial.services.lookup import find_subject, find_user, find_visit
 from alstrial.services.transaction import transaction
 from alstrial.store.models import (
     CasebookSignature,
@@ -47,10 +48,7 @@ __all__ = [
 
 
 def _user(session: Session, username: str) -> User:
-    user = session.scalars(select(User).where(User.username == username)).first()
-    if user is None:
-        raise NotFoundError(f"no user {username!r}", form="query", field="actor", value=username)
-    return user
+    return find_user(session, username, form="query")
 
 
 def _query(session: Session, query_id: int) -> DataQuery:
@@ -148,10 +146,21 @@ def sign_visit(
     visit_code: str,
     meaning: str = "I confirm the data of this visit",
 ) -> VisitSignature:
-    """An investigator signs a visit, entering his password again."""
+    """An investigator signs a complete visit (:mod:`alstrial.services.completeness`),
+    entering his password again."""
     user = _investigator(session, actor, password, "a visit")
     subject = find_subject(session, subject_code)
     visit = find_visit(session, subject, visit_code, form="signature")
+    state = visits_completeness(session, [visit])[visit.id]
+    if not state.complete:
+        raise ConflictError(
+            f"visit {visit_code} of {subject_code} is not complete: "
+            f"{', '.join(state.missing)} neither recorded nor marked not done",
+            subject=subject_code,
+            form="signature",
+            field="visit",
+            value=visit_code,
+        )
     if session.scalars(select(VisitSignature).where(VisitSignature.visit_id == visit.id)).first():
         raise ConflictError(
             f"visit {visit_code} of {subject_code} is signed already",

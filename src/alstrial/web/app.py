@@ -22,20 +22,17 @@ import alstrial
 from alstrial.exceptions import (
     AlstrialError,
     ConfigurationError,
-    ConflictError,
-    NotFoundError,
-    PermissionDeniedError,
 )
 from alstrial.store import make_session_factory
-from alstrial.web.deps import PasswordChangeRequiredError, page
-from alstrial.web.routes import account, api, entry, qc, review, subjects
+from alstrial.web.deps import PasswordChangeRequiredError, http_status, page
+from alstrial.web.routes import account, adverse_events, api, entry, qc, review, subjects
 from alstrial.web.security import Limits, SecurityMiddleware, SessionSigner
 
 __all__ = ["ROUTE_MODULES", "create_app"]
 
 #: The route modules, in the order they are matched: ``review`` (visit signatures) before
 #: the generic form routes of ``entry``, which come early because data entry is the busiest.
-ROUTE_MODULES = (account, review, entry, subjects, qc, api)
+ROUTE_MODULES = (account, review, entry, subjects, adverse_events, qc, api)
 
 _STATIC = {
     "htmx.min.js": "text/javascript",
@@ -71,16 +68,6 @@ def _templates() -> jinja2.Environment:
 def _is_upload(path: str) -> bool:
     """Routes that take the cytometer's FCS files (the upload limit applies)."""
     return path.startswith("/batches/") and path.endswith("/flow")
-
-
-def _status(error: AlstrialError) -> int:
-    if isinstance(error, NotFoundError):
-        return 404
-    if isinstance(error, PermissionDeniedError):
-        return 403
-    if isinstance(error, ConflictError):
-        return 409
-    return 422
 
 
 MIN_SECRET_KEY = 32
@@ -175,7 +162,7 @@ def create_app(
 
     @app.exception_handler(AlstrialError)
     async def domain_error(request: Request, error: AlstrialError) -> Response:
-        status = _status(error)
+        status = http_status(error)
         if wants_json(request):
             return JSONResponse(error.to_dict(), status_code=status)
         return page(request, "error.html.j2", status=status, message=error.message)

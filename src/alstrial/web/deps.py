@@ -13,7 +13,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
-from alstrial.exceptions import NotFoundError, PermissionDeniedError
+from alstrial.exceptions import AlstrialError, ConflictError, NotFoundError, PermissionDeniedError
 from alstrial.services.accounts import user_site_ids
 from alstrial.services.api_tokens import token_user
 from alstrial.services.lookup import find_subject
@@ -153,3 +153,14 @@ def page(request: Request, name: str, status: int = 200, **context: Any) -> HTML
     context.setdefault("can", lambda action: me is not None and allowed(me.user.role, action))
     template = request.app.state.templates.get_template(name)
     return HTMLResponse(template.render(**context), status_code=status)
+
+
+def http_status(error: AlstrialError) -> int:
+    """The HTTP status of a refusal: 404 not found, 403 not allowed, 409 conflict, else 422."""
+    if isinstance(error, NotFoundError):
+        return 404
+    if isinstance(error, PermissionDeniedError):
+        return 403
+    if isinstance(error, ConflictError):
+        return 409
+    return 422

@@ -46,6 +46,7 @@ from alstrial.services import (
     report_adverse_event,
     screen_subject,
 )
+from alstrial.services.completeness import ASSESSMENT_RECORDS, mark_assessment_not_done
 from alstrial.services.previews import preview_alsfrs, preview_spirometry
 from alstrial.vocabulary import (
     AdverseEventOutcome,
@@ -491,6 +492,17 @@ def _save_visit_date(ctx: Context, values: Parsed) -> object:
     )
 
 
+def _save_not_done(ctx: Context, values: Parsed) -> object:
+    return mark_assessment_not_done(
+        ctx.session,
+        actor=ctx.actor,
+        subject_code=ctx.subject,
+        visit_code=str(ctx.visit),
+        assessment=values["assessment"],
+        reason=values["reason"],
+    )
+
+
 def _save_missed(ctx: Context, values: Parsed) -> object:
     return mark_visit_missed(
         ctx.session,
@@ -669,6 +681,21 @@ FORMS: dict[str, FormSpec] = {
             "visit",
             (Field("reason", "Why the visit did not take place"),),
             _save_missed,
+        ),
+        FormSpec(
+            "not_done",
+            "Assessment not done",
+            "visit",
+            (
+                Field(
+                    "assessment",
+                    "Assessment",
+                    "choice",
+                    choices=tuple((a, a.replace("_", " ")) for a in ASSESSMENT_RECORDS),
+                ),
+                Field("reason", "Why it was not done"),
+            ),
+            _save_not_done,
         ),
         FormSpec(
             "adverse_event",

@@ -10,7 +10,12 @@ from alstrial.store.models.clinical import (
     Spirometry,
 )
 from alstrial.store.models.manufacturing import CultureEvent, FlowMarkerResult, ReleaseDecision
-from alstrial.store.models.review import CasebookSignature, DataQuery, VisitSignature
+from alstrial.store.models.review import (
+    AssessmentNotDone,
+    CasebookSignature,
+    DataQuery,
+    VisitSignature,
+)
 from alstrial.store.models.safety import (
     ChecklistReview,
     LabResult,
@@ -30,6 +35,7 @@ __all__ = [
     "AdverseEvent",
     "AlsfrsAssessment",
     "ApiToken",
+    "AssessmentNotDone",
     "CasebookSignature",
     "ChecklistReview",
     "CultureEvent",

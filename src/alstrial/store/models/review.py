@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from alstrial.store.base import Audited, Base, enum_column
 from alstrial.vocabulary import QueryStatus
 
-__all__ = ["CasebookSignature", "DataQuery", "VisitSignature"]
+__all__ = ["AssessmentNotDone", "CasebookSignature", "DataQuery", "VisitSignature"]
 
 
 class DataQuery(Audited, Base):
@@ -64,3 +64,19 @@ class CasebookSignature(Audited, Base):
     signed_by_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
     signed_at: Mapped[datetime]
     meaning: Mapped[str] = mapped_column(String(200))
+
+
+class AssessmentNotDone(Audited, Base):
+    """A scheduled assessment of a visit that was not done, and why: with the assessments
+    recorded, it makes the visit complete (issue 15)."""
+
+    __tablename__ = "assessment_not_done"
+    __table_args__ = (UniqueConstraint("visit_id", "assessment"),)
+    casebook_key = "visit_id"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    visit_id: Mapped[int] = mapped_column(ForeignKey("visit.id"), index=True)
+    assessment: Mapped[str] = mapped_column(String(40))
+    reason: Mapped[str] = mapped_column(Text)
+    recorded_by: Mapped[str] = mapped_column(String(80))  # the actor, as the audit trail has it
+    recorded_at: Mapped[datetime]

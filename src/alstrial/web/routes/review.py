@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from alstrial.exceptions import PermissionDeniedError
+from alstrial.exceptions import AlstrialError
 from alstrial.services import (
     answer_query,
     close_query,
@@ -20,7 +20,17 @@ from alstrial.services import (
 )
 from alstrial.store.models import DataQuery, Site, Subject
 from alstrial.vocabulary import QueryStatus
-from alstrial.web.deps import CurrentUser, DbSession, Me, check_csrf, page, require, subject_for
+from alstrial.web.deps import (
+    CurrentUser,
+    DbSession,
+    Me,
+    check_csrf,
+    http_status,
+    page,
+    require,
+    subject_for,
+)
+from alstrial.web.routes.subjects import render_subject
 
 router = APIRouter(include_in_schema=False)
 
@@ -131,15 +141,26 @@ def _signed(
     code: str,
     csrf: str,
     sign: Callable[[], object],
+    target: str,
 ) -> Response:
-    """Check the token, the role and the site, then sign; a wrong password is a 403."""
+    """Check the token, the role and the site, then sign. A refusal (a wrong password: 403;
+    an incomplete visit or casebook: 409) shows the subject's page again with the message at
+    the password field of what was being signed."""
     check_csrf(request, me, csrf)
     require(me, "sign")
     subject_for(session, me, code)
     try:
         sign()
-    except PermissionDeniedError as error:
-        raise HTTPException(status_code=403, detail=error.message) from None
+    except AlstrialError as error:
+        session.rollback()
+        return render_subject(
+            request,
+            session,
+            me,
+            code,
+            status=http_status(error),
+            sign_error=(target, error.message),
+        )
     return RedirectResponse(f"/subjects/{code}", status_code=303)
 
 
@@ -166,6 +187,7 @@ def visit_sign(
             subject_code=code,
             visit_code=visit_code,
         ),
+        visit_code,
     )
 
 
@@ -187,4 +209,5 @@ def casebook_sign(
         lambda: sign_casebook(
             session, actor=me.user.username, password=password, subject_code=code
         ),
+        "casebook",
     )

@@ -15,6 +15,7 @@ from alstrial.services.lookup import current_protocol
 from alstrial.services.overview import (
     dashboard,
     latest_screening,
+    subject_adverse_events,
     subject_audit,
     subject_timeline,
 )
@@ -145,19 +146,37 @@ async def enrol(request: Request, code: str, session: DbSession, me: CurrentUser
     return RedirectResponse(f"/subjects/{code}", status_code=303)
 
 
-@router.get("/subjects/{code}", response_class=HTMLResponse)
-def subject_page(request: Request, code: str, session: DbSession, me: CurrentUser) -> HTMLResponse:
-    require(me, "view_subjects")
-    subject_for(session, me, code)
+def render_subject(
+    request: Request,
+    session: Session,
+    me: Me,
+    code: str,
+    *,
+    status: int = 200,
+    sign_error: tuple[str, str] | None = None,
+) -> HTMLResponse:
+    """A subject's page: timeline with each visit's completeness, adverse events, casebook;
+    ``sign_error`` (visit code or ``casebook``, message) shows a refused signature at its
+    password field."""
     return page(
         request,
         "subject.html.j2",
+        status=status,
         me=me,
         code=code,
         timeline=subject_timeline(session, code, date.today()),
         casebook=casebook_state(session, code),
+        adverse_events=subject_adverse_events(session, code),
         forms=FORMS,
+        sign_error=sign_error,
     )
+
+
+@router.get("/subjects/{code}", response_class=HTMLResponse)
+def subject_page(request: Request, code: str, session: DbSession, me: CurrentUser) -> HTMLResponse:
+    require(me, "view_subjects")
+    subject_for(session, me, code)
+    return render_subject(request, session, me, code)
 
 
 @router.get("/subjects/{code}/audit", response_class=HTMLResponse)

@@ -1,0 +1,130 @@
+"""An adverse event of a subject: its current state, its history (every earlier version from
+the audit trail) and, for the roles that enter data, the follow-up form (outcome, end date, a
+grade change, an upgrade to serious), saved as a change with its reason."""
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from alstrial.exceptions import AlstrialError
+from alstrial.services.outcomes import (
+    AdverseEventReport,
+    find_adverse_event,
+    follow_up_adverse_event,
+)
+from alstrial.services.overview import subject_audit
+from alstrial.store.models import AdverseEvent
+from alstrial.vocabulary import AdverseEventOutcome, Relatedness
+from alstrial.web.deps import CurrentUser, DbSession, Me, page, require, subject_for
+from alstrial.web.forms import FORMS, parse_form
+from alstrial.web.routes.entry import shown_values, submission
+
+router = APIRouter(include_in_schema=False)
+
+
+def _saved(event: AdverseEvent) -> dict[str, Any]:
+    """The event's values as the form shows them: a follow-up starts from what is saved."""
+    return {
+        "term": event.term,
+        "category": event.category,
+        "onset_date": event.onset_date.isoformat(),
+        "end_date": event.end_date.isoformat() if event.end_date else "",
+        "severity_grade": str(event.severity_grade),
+        "serious": "yes" if event.serious else "",
+        "seriousness": list(event.seriousness or []),
+        "relatedness": event.relatedness.value,
+        "outcome": event.outcome.value,
+        "expected": "yes" if event.expected else "",
+        "attributed_to": event.attributed_to,
+        "treatment": event.treatment,
+        "action_taken": event.action_taken or "",
+        "description": event.description,
+    }
+
+
+def _page(
+    request: Request,
+    session: Session,
+    me: Me,
+    code: str,
+    event: AdverseEvent,
+    *,
+    values: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+) -> HTMLResponse:
+    history = subject_audit(session, code, entity="adverse_event")
+    return page(
+        request,
+        "adverse_event.html.j2",
+        status=status,
+        me=me,
+        code=code,
+        event=event,
+        spec=FORMS["adverse_event"],
+        values=_saved(event) if values is None else values,
+        errors=errors or {},
+        history=[line for line in history if line.record_id == str(event.id)],
+    )
+
+
+@router.get("/subjects/{code}/adverse-events/{event_id}", response_class=HTMLResponse)
+def adverse_event_page(
+    request: Request, code: str, event_id: int, session: DbSession, me: CurrentUser
+) -> HTMLResponse:
+    require(me, "view_subjects")
+    subject_for(session, me, code)
+    return _page(request, session, me, code, find_adverse_event(session, code, event_id))
+
+
+@router.post("/subjects/{code}/adverse-events/{event_id}")
+async def adverse_event_follow_up(
+    request: Request, code: str, event_id: int, session: DbSession, me: CurrentUser
+) -> Response:
+    raw = await submission(request, session, me, code)
+    event = find_adverse_event(session, code, event_id)
+    spec = FORMS["adverse_event"]
+    try:
+        values = parse_form(spec, raw, request.app.state.timezone)
+        follow_up_adverse_event(
+            session,
+            actor=me.user.username,
+            subject_code=code,
+            event_id=event_id,
+            report=AdverseEventReport(
+                term=values["term"],
+                category=values["category"],
+                onset_date=values["onset_date"],
+                end_date=values.get("end_date"),
+                severity_grade=values["severity_grade"],
+                serious=values["serious"],
+                seriousness=tuple(values["seriousness"] or ()),
+                relatedness=Relatedness(values["relatedness"]),
+                outcome=AdverseEventOutcome(values["outcome"]),
+                attributed_to=values.get("attributed_to") or "",
+                treatment=values.get("treatment") or "",
+                description=values.get("description") or "",
+                expected=values["expected"],
+                action_taken=values.get("action_taken"),
+                onset_time=event.onset_time,
+                relatedness_by_procedure=dict(event.relatedness_by_procedure or {}),
+                meddra_code=event.meddra_code,
+            ),
+            reason=values.get("reason") or "",
+        )
+    except AlstrialError as error:
+        session.rollback()
+        event = find_adverse_event(session, code, event_id)
+        return _page(
+            request,
+            session,
+            me,
+            code,
+            event,
+            values=shown_values(raw),
+            errors={error.field or "_form": error.message},
+            status=400,
+        )
+    return RedirectResponse(f"/subjects/{code}/adverse-events/{event_id}", status_code=303)

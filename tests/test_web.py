@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
@@ -14,7 +15,7 @@ from alstrial.services.accounts import MAX_FAILED_LOGINS, create_account
 from alstrial.store import make_session_factory
 from alstrial.web.app import create_app
 from alstrial.web.security import COOKIE
-from tests.helpers import ACTOR, enrolled, post_login
+from tests.helpers import ACTOR, DAY0, enrolled, post_login
 
 PASSWORD = "correct horse battery"
 
@@ -158,13 +159,47 @@ def test_queries_and_signature_through_the_web(web: TestClient, engine: Engine) 
     assert web.post(sign, data={"password": PASSWORD, "csrf": csrf_of(web)}).status_code == 403
     login(web, "inv-a")
     token = csrf_of(web)
-    assert web.post(sign, data={"password": "wrong password", "csrf": token}).status_code == 403
+    wrong = web.post(sign, data={"password": "wrong password", "csrf": token})
+    assert wrong.status_code == 403
+    # Issue 15: the refusal keeps the subject's page, with the message at the password field.
+    assert 'id="sign-error-W-6"' in wrong.text
+    assert 'aria-describedby="sign-error-W-6"' in wrong.text
+    assert 'id="visits"' in wrong.text
+    incomplete = web.post(sign, data={"password": PASSWORD, "csrf": token})
+    assert incomplete.status_code == 409
+    assert "is not complete: alsfrs r" not in incomplete.text
+    assert (
+        "alsfrs_r, spirometry, labs, vitals neither recorded nor marked not done"
+        in (incomplete.text.split('id="sign-error-W-6">')[1])
+    )
+    login(web, "coord-a")
+    token = csrf_of(web)
+    not_done = "/subjects/S01/visits/W-6/not_done"
+    assert 'name="assessment"' in web.get(not_done).text
+    for assessment in ("alsfrs_r", "spirometry", "labs", "vitals"):
+        saved = web.post(
+            not_done,
+            data={"assessment": assessment, "reason": "patient too tired", "csrf": token},
+            follow_redirects=False,
+        )
+        assert saved.status_code == 303, saved.text
+    twice = web.post(not_done, data={"assessment": "labs", "reason": "again", "csrf": token})
+    assert twice.status_code == 400
+    assert "marked not done already" in twice.text
+    unscheduled = web.post(not_done, data={"assessment": "mri", "reason": "r", "csrf": token})
+    assert unscheduled.status_code == 400
+    assert "does not schedule &#39;mri&#39;" in unscheduled.text
+    page = web.get("/subjects/S01").text
+    assert "not done (patient too tired)" in page
+    login(web, "inv-a")
+    token = csrf_of(web)
     assert (
         web.post(
             sign, data={"password": PASSWORD, "csrf": token}, follow_redirects=False
         ).status_code
         == 303
     )
+    assert "signed by inv-a" in web.get("/subjects/S01").text
 
 
 def test_alsfrs_form_errors_at_the_field_then_saves(web: TestClient, engine: Engine) -> None:
@@ -432,3 +467,68 @@ def test_the_report_opens_from_the_web_for_study_wide_roles(web: TestClient) -> 
     assert "default-src 'none'" in csp
     post_login(web, "coord-a", PASSWORD)
     assert web.get("/report").status_code == 403
+
+
+def test_adverse_event_list_and_follow_up(web: TestClient, engine: Engine) -> None:
+    """Issue 15: a saved AE appears on the subject's page with a link; its follow-up starts
+    from the saved values, needs a reason, keeps the earlier version in the history, and an
+    upgrade to serious starts the expedited-report clocks. A monitor sees it read-only."""
+    from alstrial.store.models import AdverseEvent, SaeNotification
+
+    login(web, "coord-a")
+    token = csrf_of(web)
+    onset = (DAY0 + timedelta(days=3)).isoformat()
+    report = {
+        "term": "Back pain",
+        "category": "Musculoskeletal",
+        "onset_date": onset,
+        "severity_grade": "2",
+        "relatedness": "possible",
+        "outcome": "not_recovered",
+        "csrf": token,
+    }
+    saved = web.post("/subjects/S01/forms/adverse_event", data=report, follow_redirects=False)
+    assert saved.status_code == 303, saved.text
+    page = web.get("/subjects/S01").text
+    assert 'id="ae-list"' in page
+    assert "Back pain" in page
+    with make_session_factory(engine)() as session:
+        event_id = session.scalars(sa.select(AdverseEvent.id)).one()
+    url = f"/subjects/S01/adverse-events/{event_id}"
+    assert f'href="{url}"' in page
+    form = web.get(url).text
+    assert 'value="Back pain"' in form  # a follow-up starts from what is saved
+    assert '<option value="not_recovered" selected' in form
+    follow = report | {"outcome": "recovered", "end_date": (DAY0 + timedelta(days=9)).isoformat()}
+    no_reason = web.post(url, data=follow)
+    assert no_reason.status_code == 400
+    assert 'data-field="reason"' in no_reason.text
+    assert '<option value="recovered" selected' in no_reason.text  # what was typed is kept
+    done = web.post(url, data=follow | {"reason": "phone call 2024-03-10"}, follow_redirects=False)
+    assert done.status_code == 303
+    history = web.get(url).text.split('id="ae-history"')[1]
+    assert "not_recovered" in history
+    assert "phone call 2024-03-10" in history
+    unchanged = web.post(url, data=follow | {"reason": "again"})
+    assert unchanged.status_code == 400
+    assert "changes nothing" in unchanged.text
+    serious = follow | {
+        "serious": "yes",
+        "seriousness": "hospitalisation",
+        "severity_grade": "3",
+        "reason": "admitted for pain control",
+    }
+    assert web.post(url, data=serious, follow_redirects=False).status_code == 303
+    with make_session_factory(engine)() as session:
+        event = session.get(AdverseEvent, event_id)
+        assert event is not None
+        assert (event.serious, event.severity_grade, event.outcome.value) == (True, 3, "recovered")
+        assert session.scalars(sa.select(SaeNotification)).all()
+    login(web, "monitor-a")
+    seen = web.get(url)
+    assert seen.status_code == 200
+    assert 'id="entry-form"' not in seen.text
+    assert ">View<" in web.get("/subjects/S01").text
+    assert web.post(url, data=follow | {"csrf": csrf_of(web), "reason": "x"}).status_code == 403
+    login(web, "coord-b")
+    assert web.get(url).status_code == 404

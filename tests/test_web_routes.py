@@ -81,7 +81,8 @@ ROUTES: dict[tuple[str, str], tuple[str, str | None]] = {
     ("GET", "/api/subjects/{code}"): ("subject", "view_subjects"),
     ("GET", "/api/subjects/{code}/audit"): ("subject", "view_audit"),
     ("POST", "/api/subjects/{code}/visits/{visit}/alsfrs"): ("subject", "enter_data"),
-    ("GET", "/subjects/{code}/visits/{visit}/{name}"): ("subject", "enter_data"),
+    ("GET", "/subjects/{code}/visits/{visit}/{name}"): ("subject", "view_subjects"),
+    ("POST", "/subjects/{code}/visits/{visit}/{name}/verify"): ("subject", "verify_source"),
     ("POST", "/subjects/{code}/visits/{visit}/{name}"): ("subject", "enter_data"),
     ("POST", "/subjects/{code}/visits/{visit}/{name}/check"): ("subject", "enter_data"),
     ("GET", "/subjects/{code}/forms/{name}"): ("subject", "enter_data"),
@@ -271,6 +272,8 @@ def _requests(
         yield template, "GET", base, {}
         yield template, "POST", base, form
         yield template + "/check", "POST", base + "/check", form
+        if spec.scope == "visit":
+            yield template + "/verify", "POST", base + "/verify", form | {"whole": "yes"}
 
 
 def _send(client: TestClient, method: str, url: str, form: dict[str, object], csrf: str) -> int:

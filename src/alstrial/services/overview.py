@@ -50,6 +50,7 @@ from alstrial.store.models.safety import ChecklistReview
 from alstrial.vocabulary import QueryStatus, VisitStatus
 
 __all__ = [
+    "VISIT_RECORDS",
     "AdverseEventLine",
     "AuditLine",
     "Dashboard",
@@ -64,7 +65,7 @@ __all__ = [
 ]
 
 #: Records made at a visit, by the form name the web application uses.
-_VISIT_RECORDS: dict[str, type[Base]] = {
+VISIT_RECORDS: dict[str, type[Base]] = {
     "alsfrs": AlsfrsAssessment,
     "spirometry": Spirometry,
     "lab": LabResult,
@@ -118,7 +119,7 @@ def subject_timeline(session: Session, subject_code: str, today: date) -> list[T
     )
     ids = [v.id for v in visits]
     recorded: dict[int, set[str]] = {}
-    for name, model in _VISIT_RECORDS.items():
+    for name, model in VISIT_RECORDS.items():
         column = model.__table__.c.visit_id
         for visit_id in session.scalars(select(column).where(column.in_(ids))):
             recorded.setdefault(visit_id, set()).add(name)
@@ -339,7 +340,7 @@ def saved_record(
 ) -> dict[str, object] | None:
     """The values saved by ``form`` (a name of the web's visit forms) at a visit, if any: what
     a correction starts from. ALSFRS-R item 5 comes back as ``item_5`` with ``item_5_form``."""
-    model = _VISIT_RECORDS.get(form)
+    model = VISIT_RECORDS.get(form)
     if model is None:
         return None
     subject = find_subject(session, subject_code)

@@ -20,6 +20,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "open_query": frozenset({Role.MONITOR}),
     "answer_query": frozenset({Role.INVESTIGATOR, Role.COORDINATOR}),
     "close_query": frozenset({Role.MONITOR}),
+    "verify_source": frozenset({Role.MONITOR}),
     "view_audit": frozenset(
         {Role.ADMINISTRATOR, Role.INVESTIGATOR, Role.COORDINATOR, Role.MONITOR}
     ),

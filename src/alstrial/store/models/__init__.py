@@ -14,6 +14,7 @@ from alstrial.store.models.review import (
     AssessmentNotDone,
     CasebookSignature,
     DataQuery,
+    SourceVerification,
     VisitSignature,
 )
 from alstrial.store.models.safety import (
@@ -55,6 +56,7 @@ __all__ = [
     "SaeNotification",
     "Screening",
     "Site",
+    "SourceVerification",
     "Spirometry",
     "StoppingDecision",
     "Study",
@@ -69,4 +71,5 @@ __all__ = [
 
 # Registers the listener that locks signed casebooks (it needs the models above).
 import alstrial.store.signature_locks
-import alstrial.store.value_checks  # noqa: F401  (refuses NUL, over-long text, inf, nan)
+import alstrial.store.value_checks  # refuses NUL, over-long text, inf, nan
+import alstrial.store.verification_locks  # noqa: F401  (a change clears source verification)

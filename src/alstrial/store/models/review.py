@@ -11,7 +11,13 @@ from sqlalchemy.orm import Mapped, mapped_column
 from alstrial.store.base import Audited, Base, enum_column
 from alstrial.vocabulary import QueryStatus
 
-__all__ = ["AssessmentNotDone", "CasebookSignature", "DataQuery", "VisitSignature"]
+__all__ = [
+    "AssessmentNotDone",
+    "CasebookSignature",
+    "DataQuery",
+    "SourceVerification",
+    "VisitSignature",
+]
 
 
 class DataQuery(Audited, Base):
@@ -80,3 +86,20 @@ class AssessmentNotDone(Audited, Base):
     reason: Mapped[str] = mapped_column(Text)
     recorded_by: Mapped[str] = mapped_column(String(80))  # the actor, as the audit trail has it
     recorded_at: Mapped[datetime]
+
+
+class SourceVerification(Audited, Base):
+    """A monitor's source data verification of a visit record: the whole record (``field``
+    empty) or one field. A later change to a verified value removes the verification in the
+    same audited flush (:mod:`alstrial.store.verification_locks`). Not a casebook row:
+    verifying a signed visit leaves its signature in place."""
+
+    __tablename__ = "source_verification"
+    __table_args__ = (UniqueConstraint("visit_id", "record_table", "field"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    visit_id: Mapped[int] = mapped_column(ForeignKey("visit.id"), index=True)
+    record_table: Mapped[str] = mapped_column(String(60))
+    field: Mapped[str] = mapped_column(String(60), default="")
+    verified_by: Mapped[str] = mapped_column(String(80))
+    verified_at: Mapped[datetime]

@@ -13,14 +13,33 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
-from alstrial.exceptions import AlstrialError
-from alstrial.services.overview import TimelineVisit, saved_record, subject_timeline
+from alstrial.exceptions import AlstrialError, NotFoundError
+from alstrial.services.overview import (
+    VISIT_RECORDS,
+    AuditLine,
+    TimelineVisit,
+    saved_record,
+    subject_audit,
+    subject_timeline,
+)
 from alstrial.services.review import casebook_state
-from alstrial.web.deps import CurrentUser, DbSession, Me, check_csrf, page, require, subject_for
+from alstrial.services.verification import record_view, verify_source
+from alstrial.store.models import DataQuery
+from alstrial.web.deps import (
+    CurrentUser,
+    DbSession,
+    Me,
+    check_csrf,
+    page,
+    require,
+    subject_for,
+)
 from alstrial.web.forms import FORMS, Context, FormSpec, check_form, parse_form
+from alstrial.web.permissions import allowed
 
 router = APIRouter(include_in_schema=False)
 
@@ -180,15 +199,111 @@ def visit_form(
     request: Request, code: str, visit: str, name: str, session: DbSession, me: CurrentUser
 ) -> HTMLResponse:
     spec = _spec(name, "visit")
-    require(me, "enter_data")
+    require(me, "view_subjects")
     subject_for(session, me, code)
     timeline = {v.code: v for v in subject_timeline(session, code, date.today())}
     if visit not in timeline:
         raise HTTPException(status_code=404, detail=f"{code} has no visit {visit}")
+    if not allowed(me.user.role, "enter_data"):
+        return record_page(request, session, me, spec, code=code, visit=visit)
     values, notice = _notice(session, code, timeline[visit], spec)
     return render_form(
         request, me, spec, code=code, visit=visit, values=values, errors={}, notice=notice
     )
+
+
+def record_page(
+    request: Request,
+    session: Session,
+    me: Me,
+    spec: FormSpec,
+    *,
+    code: str,
+    visit: str,
+    status: int = 200,
+    error: str | None = None,
+) -> HTMLResponse:
+    """A visit record read-only, as a monitor reviews it: each value, what is verified, its
+    history and its queries; for the monitor, source verification of the record or of fields."""
+    view = None
+    queries: list[DataQuery] = []
+    history: list[AuditLine] = []
+    if spec.name in VISIT_RECORDS:
+        try:
+            view = record_view(session, code, visit, spec.name)
+        except NotFoundError:
+            view = None
+    if view is not None:
+        history = [
+            line
+            for line in subject_audit(session, code, entity=view.table)
+            if line.record_id == str(view.record_id)
+        ]
+        queries = list(
+            session.scalars(
+                select(DataQuery).where(
+                    DataQuery.record_table == view.table,
+                    DataQuery.record_id == str(view.record_id),
+                )
+            )
+        )
+    labels = {f.name: f.label for f in spec.fields}
+    return page(
+        request,
+        "record.html.j2",
+        status=status,
+        me=me,
+        spec=spec,
+        code=code,
+        visit=visit,
+        view=view,
+        labels=labels,
+        history=history,
+        queries=queries,
+        error=error,
+    )
+
+
+@router.post("/subjects/{code}/visits/{visit}/{name}/verify")
+async def visit_form_verify(
+    request: Request, code: str, visit: str, name: str, session: DbSession, me: CurrentUser
+) -> Response:
+    """The monitor marks the record, or the fields ticked, source-verified."""
+    spec = _spec(name, "visit")
+    raw = await submission(request, session, me, code, action="verify_source")
+    if not raw.get("whole") and not [f for f in raw.get("fields", []) if f]:
+        return record_page(
+            request,
+            session,
+            me,
+            spec,
+            code=code,
+            visit=visit,
+            status=400,
+            error="tick the fields to verify, or verify the whole record",
+        )
+    try:
+        verify_source(
+            session,
+            actor=me.user.username,
+            subject_code=code,
+            visit_code=visit,
+            form=spec.name,
+            fields=[] if raw.get("whole") else [f for f in raw.get("fields", []) if f],
+        )
+    except AlstrialError as error:
+        session.rollback()
+        return record_page(
+            request,
+            session,
+            me,
+            spec,
+            code=code,
+            visit=visit,
+            status=400,
+            error=error.message,
+        )
+    return RedirectResponse(f"/subjects/{code}/visits/{visit}/{name}", status_code=303)
 
 
 @router.post("/subjects/{code}/visits/{visit}/{name}")

@@ -1,0 +1,59 @@
+"""Source data verification follows the data: a change to a verified value removes the
+verification, in the same flush, so it is audited with the change's reason and commits with it
+or not at all (like the signature locks, :mod:`alstrial.store.signature_locks`).
+
+A visit record's verification covers the whole record (``field`` empty) or one field. An
+update removes the whole-record verification and those of the fields it changes; a deletion
+removes every verification of its record's table at that visit.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from sqlalchemy import Table, event, inspect, or_, select
+from sqlalchemy.orm import Session
+
+from alstrial.store.base import Audited
+from alstrial.store.models.review import SourceVerification
+
+__all__: list[str] = []
+
+
+def _table(row: Audited) -> str:
+    return cast(Table, inspect(row).mapper.local_table).name
+
+
+def _changed(row: Audited) -> set[str]:
+    state = inspect(row)
+    return {attr.key for attr in state.attrs if attr.history.has_changes()}
+
+
+@event.listens_for(Session, "before_flush")
+def _clear_verification(session: Session, flush_context: Any, instances: Any) -> None:
+    targets: list[tuple[int, str, set[str] | None]] = []
+    for row in session.dirty:
+        if isinstance(row, Audited) and not isinstance(row, SourceVerification):
+            visit_id = getattr(row, "visit_id", None)
+            if visit_id is not None and session.is_modified(row):
+                targets.append((int(visit_id), _table(row), _changed(row)))
+    for row in session.deleted:
+        if isinstance(row, Audited) and not isinstance(row, SourceVerification):
+            visit_id = getattr(row, "visit_id", None)
+            if visit_id is not None:
+                targets.append((int(visit_id), _table(row), None))
+    if not targets:
+        return
+    with session.no_autoflush:
+        for visit_id, table, fields in targets:
+            query = select(SourceVerification).where(
+                SourceVerification.visit_id == visit_id,
+                SourceVerification.record_table == table,
+            )
+            if fields is not None:
+                query = query.where(
+                    or_(SourceVerification.field == "", SourceVerification.field.in_(fields))
+                )
+            for verification in session.scalars(query):
+                if verification not in session.deleted:
+                    session.delete(verification)

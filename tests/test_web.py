@@ -532,3 +532,70 @@ def test_adverse_event_list_and_follow_up(web: TestClient, engine: Engine) -> No
     assert web.post(url, data=follow | {"csrf": csrf_of(web), "reason": "x"}).status_code == 403
     login(web, "coord-b")
     assert web.get(url).status_code == 404
+
+
+def test_an_administrators_pages(web: TestClient, engine: Engine) -> None:
+    """Issue 15, item 9: users and sites managed in the browser, each change audited with its
+    reason; a one-time password shown once; a locked user unlocked."""
+    from alstrial.store.audit import AuditEvent
+    from alstrial.store.models import Site, User
+
+    for _ in range(MAX_FAILED_LOGINS):
+        login(web, "coord-b", "not the password at all")
+    assert login(web, "coord-b") != 303  # locked
+    login(web, "admin")
+    token = csrf_of(web)
+    users = web.get("/admin/users").text
+    assert 'href="/admin/users"' in users  # in the administrator's navigation
+    assert "locked" in users.split('id="user-coord-b"')[1].split("</tr>")[0]
+    added = web.post(
+        "/admin/users",
+        data={"username": "nurse-a", "role": "coordinator", "sites": "A", "csrf": token},
+    )
+    assert added.status_code == 200
+    secret = added.text.split('id="one-time-password">')[1].split("<")[0]
+    assert len(secret) >= 15
+    assert secret not in web.get("/admin/users").text  # shown once
+    twice = web.post(
+        "/admin/users", data={"username": "nurse-a", "role": "coordinator", "csrf": token}
+    )
+    assert twice.status_code == 409
+    assert "exists already" in twice.text
+    assert web.post("/admin/users/coord-b/unlock", data={"csrf": token}).status_code == 200
+    no_reason = web.post("/admin/users/coord-a/disable", data={"csrf": token})
+    assert no_reason.status_code == 400
+    assert "say why" in no_reason.text
+    self_disable = web.post("/admin/users/admin/disable", data={"csrf": token, "reason": "x"})
+    assert self_disable.status_code == 400
+    reason = "left the study team"
+    assert (
+        web.post("/admin/users/coord-a/disable", data={"csrf": token, "reason": reason}).status_code
+        == 200
+    )
+    granted = web.post(
+        "/admin/users/nurse-a/grant",
+        data={"csrf": token, "role": "investigator", "sites": "B", "reason": "covers site B"},
+    )
+    assert granted.status_code == 200
+    reset = web.post("/admin/users/nurse-a/reset", data={"csrf": token, "reason": "forgotten"})
+    assert 'id="one-time-password"' in reset.text
+    site = web.post("/admin/sites", data={"code": "C", "name": "Third site", "csrf": token})
+    assert site.status_code == 200
+    assert 'id="site-C"' in site.text
+    assert (
+        web.post("/admin/sites", data={"code": "C", "name": "x", "csrf": token}).status_code == 409
+    )
+    login(web, "coord-b")  # unlocked: he logs in again
+    assert web.get("/").status_code == 200
+    assert web.get("/admin/users").status_code == 403
+    assert (
+        web.post("/admin/sites", data={"code": "D", "name": "x", "csrf": csrf_of(web)}).status_code
+        == 403
+    )
+    with make_session_factory(engine)() as session:
+        nurse = session.scalars(sa.select(User).where(User.username == "nurse-a")).one()
+        assert nurse.role.value == "investigator"
+        assert nurse.must_change_password
+        assert session.scalars(sa.select(Site.code).order_by(Site.code)).all() == ["A", "B", "C"]
+        reasons = set(session.scalars(sa.select(AuditEvent.reason)))
+    assert {reason, "covers site B", "forgotten"} <= reasons

@@ -57,6 +57,11 @@ ROUTES: dict[tuple[str, str], tuple[str, str | None]] = {
     ("GET", "/api/dashboard"): ("list", "view_subjects"),
     ("GET", "/api/export/{frame}"): ("list", "export"),
     ("GET", "/report"): ("list", "export"),
+    ("GET", "/admin/users"): ("list", "manage_users"),
+    ("GET", "/admin/sites"): ("list", "manage_users"),
+    ("POST", "/admin/users"): ("admin", "manage_users"),
+    ("POST", "/admin/users/{username}/{action}"): ("admin", "manage_users"),
+    ("POST", "/admin/sites"): ("admin", "manage_users"),
     ("GET", "/subjects/new"): ("own", "enter_data"),
     ("POST", "/subjects/new"): ("own", "enter_data"),
     ("POST", "/queries"): ("subject", "open_query"),
@@ -352,6 +357,14 @@ def test_permission_matrix(web: tuple[TestClient, Engine, dict[str, int]], role:
         if kind == "list" and action is not None:
             status = client.get(path.replace("{frame}", "subjects")).status_code
             assert (status == 200) == allowed(Role(role), action), (role, path, status)
+    for url, form in (
+        ("/admin/users", {"username": f"new-{role}", "role": "monitor"}),
+        ("/admin/users/coordinator-b/unlock", {}),
+        ("/admin/sites", {"code": f"N{len(role)}", "name": "New site"}),
+    ):
+        status = client.post(url, data=form | {"csrf": csrf}, follow_redirects=False).status_code
+        assert (status in (200, 303)) == allowed(Role(role), "manage_users"), (role, url, status)
+        assert status in (200, 303, 403), (role, url, status)
 
 
 def test_api_tokens(web: tuple[TestClient, Engine, dict[str, int]]) -> None:

@@ -25,14 +25,23 @@ from alstrial.exceptions import (
 )
 from alstrial.store import make_session_factory
 from alstrial.web.deps import PasswordChangeRequiredError, http_status, page
-from alstrial.web.routes import account, adverse_events, api, entry, qc, review, subjects
+from alstrial.web.routes import (
+    account,
+    admin,
+    adverse_events,
+    api,
+    entry,
+    qc,
+    review,
+    subjects,
+)
 from alstrial.web.security import Limits, SecurityMiddleware, SessionSigner
 
 __all__ = ["ROUTE_MODULES", "create_app"]
 
 #: The route modules, in the order they are matched: ``review`` (visit signatures) before
 #: the generic form routes of ``entry``, which come early because data entry is the busiest.
-ROUTE_MODULES = (account, review, entry, subjects, adverse_events, qc, api)
+ROUTE_MODULES = (account, review, entry, subjects, adverse_events, qc, admin, api)
 
 _STATIC = {
     "htmx.min.js": "text/javascript",

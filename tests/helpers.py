@@ -53,14 +53,21 @@ def audit_count(session: Session) -> int:
     return session.scalar(sa.select(sa.func.count()).select_from(AuditEvent)) or 0
 
 
-def register(session: Session, code: str = "S01", *, site: str = "A", weight: float = 60.0) -> None:
+def register(
+    session: Session,
+    code: str = "S01",
+    *,
+    site: str = "A",
+    weight: float = 60.0,
+    sex: Sex = Sex.MALE,
+) -> None:
     register_subject(
         session,
         actor=ACTOR,
         facts=SubjectFacts(
             study_code=code,
             site_code=site,
-            sex=Sex.MALE,
+            sex=sex,
             age_years=50,
             onset_region=OnsetRegion.LIMB,
             riluzole=True,
@@ -74,10 +81,16 @@ def register(session: Session, code: str = "S01", *, site: str = "A", weight: fl
 
 
 def enrolled(
-    session: Session, code: str = "S01", *, arm: str = "IV", weight: float = 60.0, site: str = "A"
+    session: Session,
+    code: str = "S01",
+    *,
+    arm: str = "IV",
+    weight: float = 60.0,
+    site: str = "A",
+    sex: Sex = Sex.MALE,
 ) -> None:
     """Register, screen (eligible) and enrol a subject."""
-    register(session, code, weight=weight, site=site)
+    register(session, code, weight=weight, site=site, sex=sex)
     screen_subject(session, actor=ACTOR, subject_code=code, screening_date=ENROLMENT, data=ELIGIBLE)
     enrol_subject(
         session,

@@ -267,3 +267,100 @@ def test_demo_batches_are_released_with_deviations_stated(demo_session: Session)
     for decision in decisions:
         assert any("CD19 or CD79a not tested" in text for text in decision.deviations)
         assert any(text.startswith("CD44 tested in addition") for text in decision.deviations)
+
+
+def test_release_results_are_corrected_with_a_reason_until_the_decision(session: Session) -> None:
+    """Issue 15, item 6: every release result can be corrected, with its reason, until the
+    decision; the signed results then stand."""
+    from alstrial.services import BatchResults
+    from alstrial.services.product import correct_release_results
+    from alstrial.store.audit import AuditEvent
+
+    enrolled(session)
+    code = batch(session, release=False)
+    fixed = BatchResults(code, 1.3e8, 92.0, "NC", "NC", 0.25, False, "46,XY")
+    refused(
+        session,
+        ValidationError,
+        lambda: correct_release_results(
+            session, actor=ACTOR, batch_code=code, results=fixed, reason=""
+        ),
+    )
+    refused(
+        session,
+        ValidationError,
+        lambda: correct_release_results(
+            session,
+            actor=ACTOR,
+            batch_code=code,
+            results=BatchResults(code, 1.3e8, 192.0, "NC", "NC", 0.25, False, "46,XY"),
+            reason="typo",
+        ),
+    )
+    correct_release_results(
+        session, actor=ACTOR, batch_code=code, results=fixed, reason="lab report v2"
+    )
+    row = session.scalars(sa.select(ProductBatch)).one()
+    assert (row.viability_pct, row.endotoxin_below_loq, row.karyotype) == (92.0, False, "46,XY")
+    changed = set(
+        session.scalars(
+            sa.select(AuditEvent.field).where(
+                AuditEvent.entity == "product_batch", AuditEvent.reason == "lab report v2"
+            )
+        )
+    )
+    assert changed == {
+        "final_cell_count",
+        "viability_pct",
+        "endotoxin_eu_per_ml",
+        "endotoxin_below_loq",
+        "karyotype",
+    }
+    record_flow_results(session, actor=ACTOR, batch_code=code, percent_positive=CONFORMING_IDENTITY)
+    sign_release(session, actor=ACTOR, batch_code=code, decision="released", reason="conforms")
+    error = refused(
+        session,
+        ConflictError,
+        lambda: correct_release_results(
+            session, actor=ACTOR, batch_code=code, results=fixed, reason="late"
+        ),
+    )
+    assert "signed results stand" in error.message
+
+
+def test_a_karyotype_of_the_other_sex_fails_autologous_identity(session: Session) -> None:
+    """A 46,XY product for a female subject passed; now it fails unless QC records why."""
+    from alstrial.services import BatchResults
+    from alstrial.services.product import correct_release_results
+    from alstrial.vocabulary import Sex
+
+    enrolled(session, sex=Sex.FEMALE)
+    code = batch(session, release=False)  # the helper's karyotype is 46XY
+    record_flow_results(session, actor=ACTOR, batch_code=code, percent_positive=CONFORMING_IDENTITY)
+    evaluation = evaluate_batch(session, code)
+    check = next(o for o in evaluation.outcomes if o.test == "autologous karyotype")
+    assert check.status == "fail"
+    assert "male karyotype for a female subject" in check.note
+    error = refused(
+        session,
+        ValidationError,
+        lambda: sign_release(
+            session, actor=ACTOR, batch_code=code, decision="released", reason="r"
+        ),
+    )
+    assert "autologous karyotype (fail)" in error.message
+    results = BatchResults(code, 1.2e8, 97.0, "NC", "NC", 0.125, True, "46XY")
+    correct_release_results(
+        session,
+        actor=ACTOR,
+        batch_code=code,
+        results=results,
+        reason="cytogenetics confirmed donor chimerism after a prior transplant",
+        karyotype_override="recipient of a male HSCT in 2015: chimerism confirmed",
+    )
+    check = next(
+        o for o in evaluate_batch(session, code).outcomes if o.test == "autologous karyotype"
+    )
+    assert check.status == "pass"
+    assert "chimerism confirmed" in check.note
+    sign_release(session, actor=ACTOR, batch_code=code, decision="released", reason="conforms")

@@ -277,3 +277,74 @@ def test_fcs_upload_faults_are_400_with_the_cause(
     with make_session_factory(engine)() as session:
         row = session.scalars(sa.select(FlowMarkerResult)).one()
     assert row.percent_positive == pytest.approx(97.0, abs=1.0)
+
+
+def test_qc_corrects_a_result_releases_and_shows_the_record(
+    web: TestClient, engine: Engine
+) -> None:
+    """Issue 15, item 6: a release result corrected after "New batch" (with its reason), then
+    released; the batch page shows who signed, when and why, and links the certificate."""
+    from alstrial.services.accounts import create_account as add
+    from alstrial.services.manufacturing import record_flow_results
+    from tests.helpers import CONFORMING_IDENTITY
+
+    csrf = login(web, "qc-a")
+    web.post("/batches/new", data=NEW_BATCH | {"viability_pct": "67", "csrf": csrf})
+    with make_session_factory(engine)() as session:
+        record_flow_results(
+            session, actor=ACTOR, batch_code="B-S01", percent_positive=CONFORMING_IDENTITY
+        )
+    page = web.get("/batches/B-S01").text
+    assert 'href="/batches/B-S01/forms/release_results"' in page
+    assert "does not conform" in page  # viability 67 % < 70 %
+    form = web.get("/batches/B-S01/forms/release_results").text
+    assert 'value="67.0"' in form  # a correction starts from the saved value
+    fields = {k: v for k, v in NEW_BATCH.items() if k not in ("subject", "batch_code")} | {
+        "csrf": csrf,
+        "viability_pct": "97",
+    }
+    no_reason = web.post("/batches/B-S01/forms/release_results", data=fields)
+    assert no_reason.status_code == 400
+    assert 'data-field="reason"' in no_reason.text
+    fixed = web.post(
+        "/batches/B-S01/forms/release_results",
+        data=fields | {"reason": "transcription error: the count sheet says 97 %"},
+        follow_redirects=False,
+    )
+    assert fixed.status_code == 303, fixed.text
+    assert "does not conform" not in web.get("/batches/B-S01").text
+    released = web.post(
+        "/batches/B-S01/release",
+        data={
+            "decision": "released",
+            "reason": "all tests pass",
+            "password": PASSWORD,
+            "csrf": csrf,
+        },
+        follow_redirects=False,
+    )
+    assert released.status_code == 303
+    page = web.get("/batches/B-S01").text
+    record = page.split('id="release-decision"')[1]
+    assert "released</strong> by <strong>qc-a</strong>" in record
+    assert "all tests pass" in record
+    assert 'href="/batches/B-S01/certificate"' in record
+    assert 'href="/batches/B-S01/forms/release_results"' not in page  # signed results stand
+    late = web.post("/batches/B-S01/forms/release_results", data=fields | {"reason": "late"})
+    assert late.status_code == 400
+    assert "signed results stand" in late.text
+    certificate = web.get("/batches/B-S01/certificate")
+    assert certificate.status_code == 200
+    assert "B-S01" in certificate.text
+    assert "script-src" not in certificate.headers["content-security-policy"]
+    with make_session_factory(engine)() as session:
+        add(
+            session,
+            actor=ACTOR,
+            username="coord-b",
+            role="coordinator",
+            sites=["B"],
+            password=PASSWORD,
+        )
+    login(web, "coord-b")
+    assert web.get("/batches/B-S01/certificate").status_code in (403, 404)

@@ -77,6 +77,7 @@ ROUTES: dict[tuple[str, str], tuple[str, str | None]] = {
     ("GET", "/subjects/{code}/adverse-events/{event_id}"): ("subject", "view_subjects"),
     ("POST", "/subjects/{code}/adverse-events/{event_id}"): ("subject", "enter_data"),
     ("GET", "/batches/{code}"): ("subject", "view_batches"),
+    ("GET", "/batches/{code}/certificate"): ("subject", "view_batches"),
     ("POST", "/batches/{code}/release"): ("subject", "release_batch"),
     ("POST", "/batches/new"): ("subject", "record_batch"),
     ("GET", "/batches/{code}/forms/{name}"): ("subject", "record_batch"),
@@ -223,6 +224,7 @@ def _requests(
             form | {"outcome": "recovered", "reason": "r"},
         ),
         ("/batches/{code}", "GET", f"/batches/B-{code}", {}),
+        ("/batches/{code}/certificate", "GET", f"/batches/B-{code}/certificate", {}),
         (
             "/batches/{code}/release",
             "POST",

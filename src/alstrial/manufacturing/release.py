@@ -34,8 +34,10 @@ __all__ = [
     "CriterionOutcome",
     "IdentityOutcome",
     "ReleaseEvaluation",
+    "autologous_karyotype",
     "evaluate_identity",
     "evaluate_release",
+    "karyotype_sex",
 ]
 
 #: ISCT positive markers: percent positive >= 95 (inclusive).
@@ -298,3 +300,41 @@ def evaluate_release(
         else:
             outcomes.append(_numeric(criterion, value))
     return ReleaseEvaluation(tuple(outcomes), identity_outcome, tuple(deviations))
+
+
+_SEX_CHROMOSOMES = re.compile(r"^\s*\d{2}\s*,?\s*(?P<sex>X+Y*)\b", re.IGNORECASE)
+
+
+def karyotype_sex(karyotype: str) -> str | None:
+    """``male`` for a karyotype with a Y (46,XY), ``female`` for one of X only (46,XX), else
+    None (unreadable: no check is made). ISCN: count, comma, sex chromosomes."""
+    match = _SEX_CHROMOSOMES.match(karyotype or "")
+    if match is None:
+        return None
+    return "male" if "Y" in match["sex"].upper() else "female"
+
+
+def autologous_karyotype(
+    karyotype: str, subject_sex: str | None, override: str | None
+) -> CriterionOutcome | None:
+    """An autologous product's karyotype carries its donor's sex chromosomes: a 46,XY product
+    for a female subject is another person's cells, a mix-up or a chimera. ``fail`` unless QC
+    recorded why it is accepted (``override``); None when either sex is unknown."""
+    product = karyotype_sex(karyotype)
+    if product is None or subject_sex is None:
+        return None
+    limit = f"sex chromosomes of a {subject_sex} subject"
+    if product == subject_sex:
+        return CriterionOutcome("autologous karyotype", "pass", karyotype, limit)
+    if override:
+        return CriterionOutcome(
+            "autologous karyotype", "pass", karyotype, limit, f"accepted by QC: {override}"
+        )
+    return CriterionOutcome(
+        "autologous karyotype",
+        "fail",
+        karyotype,
+        limit,
+        f"a {product} karyotype for a {subject_sex} subject: autologous identity in doubt "
+        "(record why it is accepted, or reject the batch)",
+    )

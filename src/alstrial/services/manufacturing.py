@@ -10,14 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alstrial.exceptions import ConflictError, NotFoundError, ValidationError
-from alstrial.manufacturing.release import ReleaseEvaluation, evaluate_release
+from alstrial.manufacturing.release import (
+    ReleaseEvaluation,
+    autologous_karyotype,
+    evaluate_release,
+)
 from alstrial.services.lookup import current_protocol, enrolment_of
 from alstrial.services.transaction import transaction
 from alstrial.store.models import (
@@ -32,6 +36,7 @@ from alstrial.vocabulary import CultureEventKind, Provenance, ReleaseStatus
 
 __all__ = [
     "BatchRecord",
+    "DecisionLine",
     "culture_events",
     "evaluate_batch",
     "find_batch",
@@ -40,6 +45,7 @@ __all__ = [
     "record_culture_event",
     "record_flow_results",
     "refuse_unreleased",
+    "release_decision",
     "release_inputs",
     "sign_release",
 ]
@@ -351,10 +357,12 @@ def release_inputs(session: Session, batch: ProductBatch) -> ReleaseInputs:
 
 
 def evaluate_batch(session: Session, batch_code: str) -> ReleaseEvaluation:
-    """The batch against the protocol's release specification (no change is made)."""
+    """The batch against the protocol's release specification, and its karyotype against its
+    donor's sex (:func:`~alstrial.manufacturing.release.autologous_karyotype`); no change is
+    made."""
     batch = find_batch(session, batch_code)
     inputs = release_inputs(session, batch)
-    return evaluate_release(
+    evaluation = evaluate_release(
         current_protocol(session).release_specification,
         inputs.results,
         route=inputs.route,
@@ -362,6 +370,13 @@ def evaluate_batch(session: Session, batch_code: str) -> ReleaseEvaluation:
         weight_kg=inputs.weight_kg,
         identity=inputs.identity or None,
     )
+    donor = session.get(Subject, batch.source_subject_id)
+    check = autologous_karyotype(
+        batch.karyotype, donor.sex.value if donor is not None else None, batch.karyotype_override
+    )
+    if check is None:
+        return evaluation
+    return replace(evaluation, outcomes=(*evaluation.outcomes, check))
 
 
 def sign_release(
@@ -458,3 +473,34 @@ def refuse_unreleased(batch: ProductBatch, subject_code: str) -> None:
             value=batch.batch_code,
             allowed="a batch QC has released",
         )
+
+
+@dataclass(frozen=True)
+class DecisionLine:
+    """A batch's signed release decision: what, who, when, why."""
+
+    decision: ReleaseStatus
+    signed_by: str
+    signed_at: datetime
+    reason: str
+    deviations: tuple[str, ...]
+
+
+def release_decision(session: Session, batch_code: str) -> DecisionLine | None:
+    """The batch's signed decision, or None while it is pending."""
+    batch = find_batch(session, batch_code)
+    row = session.execute(
+        select(ReleaseDecision, User.username)
+        .join(User, User.id == ReleaseDecision.signed_by_id)
+        .where(ReleaseDecision.batch_id == batch.id)
+    ).first()
+    if row is None:
+        return None
+    decision, username = row
+    return DecisionLine(
+        decision.decision,
+        username,
+        decision.signed_at,
+        decision.reason,
+        tuple(decision.deviations or ()),
+    )

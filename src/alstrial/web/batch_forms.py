@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from alstrial.services import BatchRecord, BatchResults, record_batch_record, record_product_batch
 from alstrial.services.manufacturing import record_culture_event
+from alstrial.services.product import correct_release_results
 from alstrial.vocabulary import CultureEventKind
 from alstrial.web.forms import REASON, Context, Field, FormSpec, Parsed, enum_choices
 
@@ -83,6 +84,26 @@ def _save_batch_record(ctx: Context, values: Parsed) -> object:
     )
 
 
+def _save_release_results(ctx: Context, values: Parsed) -> object:
+    return correct_release_results(
+        ctx.session,
+        actor=ctx.actor,
+        batch_code=str(ctx.batch),
+        results=BatchResults(
+            batch_code=str(ctx.batch),
+            final_cell_count=values["final_cell_count"],
+            viability_pct=values["viability_pct"],
+            bacteriology=values["bacteriology"],
+            mycoplasma=values["mycoplasma"],
+            endotoxin_eu_per_ml=values["endotoxin_eu_per_ml"],
+            endotoxin_below_loq=values["endotoxin_below_loq"],
+            karyotype=values["karyotype"],
+        ),
+        reason=values.get("reason") or "",
+        karyotype_override=values.get("karyotype_override"),
+    )
+
+
 def _save_culture_event(ctx: Context, values: Parsed) -> object:
     return record_culture_event(
         ctx.session,
@@ -125,6 +146,23 @@ BATCH_FORMS: dict[str, FormSpec] = {
                 REASON,
             ),
             _save_batch_record,
+            corrects=True,
+        ),
+        FormSpec(
+            "release_results",
+            "Release results (correction)",
+            "batch",
+            (
+                *(f for f in NEW_BATCH.fields if f.name not in ("subject", "batch_code")),
+                Field(
+                    "karyotype_override",
+                    "Karyotype accepted although its sex differs from the subject's, because",
+                    required=False,
+                    hint="only for a sex mismatch: chimerism, a known constitutional variant",
+                ),
+                REASON,
+            ),
+            _save_release_results,
             corrects=True,
         ),
         FormSpec(

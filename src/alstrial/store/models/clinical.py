@@ -134,6 +134,9 @@ class ProductBatch(Audited, Base):
     concentration_per_ml: Mapped[float | None]
     product_volume_ml: Mapped[float | None]
     excipient: Mapped[str | None] = mapped_column(String(200))
+    #: Why a karyotype whose sex chromosomes differ from the subject's sex is accepted
+    #: (migration 0013); without it the release evaluation fails autologous identity.
+    karyotype_override: Mapped[str | None] = mapped_column(Text)
     release_status: Mapped[ReleaseStatus] = mapped_column(
         enum_column(ReleaseStatus, "release_status"), default=ReleaseStatus.PENDING
     )

@@ -19,12 +19,13 @@ from alstrial.services.manufacturing import (
     culture_events,
     find_batch,
     list_batches,
+    release_decision,
 )
 from alstrial.web.batch_forms import BATCH_FORMS, NEW_BATCH, VIABILITY_FIELDS
 from alstrial.web.deps import CurrentUser, DbSession, Me, check_csrf, page, require, subject_for
 from alstrial.web.forms import FormSpec, with_choices
 from alstrial.web.routes.entry import shown_values, submission, try_save
-from alstrial.web.routes.subjects import visible_subjects
+from alstrial.web.routes.subjects import REPORT_CSP, visible_subjects
 
 router = APIRouter(include_in_schema=False)
 
@@ -143,7 +144,20 @@ def _batch_page(
         evaluation=evaluate_batch(session, code),
         forms=BATCH_FORMS,
         error=error,
+        decision=release_decision(session, code),
     )
+
+
+@router.get("/batches/{code}/certificate", response_class=HTMLResponse)
+def batch_certificate(code: str, session: DbSession, me: CurrentUser) -> Response:
+    """The certificate of analysis as signed (the same document as ``alstrial release
+    certificate``), self-contained, under the report's policy (styles, no script)."""
+    from alstrial.reporting.certificate import build_certificate, render_certificate_html
+
+    require(me, "view_batches")
+    batch_for(session, me, code)
+    html = render_certificate_html(build_certificate(session, code))
+    return HTMLResponse(html, headers={"Content-Security-Policy": REPORT_CSP})
 
 
 @router.get("/batches/{code}", response_class=HTMLResponse)
@@ -187,14 +201,17 @@ def _batch_spec(name: str) -> FormSpec:
     return spec
 
 
-def _saved_batch_record(session: Session, code: str) -> dict[str, Any]:
-    """The batch record's saved values as the form shows them (a correction starts there)."""
+def _saved_batch_record(session: Session, code: str, name: str) -> dict[str, Any]:
+    """A batch form's saved values as the form shows them (a correction starts there)."""
     batch = find_batch(session, code)
-    spec = BATCH_FORMS["batch_record"]
+    spec = BATCH_FORMS[name]
     values = {f.name: getattr(batch, f.name) for f in spec.fields if hasattr(batch, f.name)}
     for name, method in VIABILITY_FIELDS.items():
         values[name] = (batch.viability_by_method or {}).get(method)
-    return {k: "" if v is None else str(v) for k, v in values.items() if k != "reason"}
+    shown = {k: "" if v is None else str(v) for k, v in values.items() if k != "reason"}
+    if "endotoxin_below_loq" in shown:
+        shown["endotoxin_below_loq"] = "yes" if batch.endotoxin_below_loq else ""
+    return shown
 
 
 @router.get("/batches/{code}/forms/{name}", response_class=HTMLResponse)
@@ -204,7 +221,7 @@ def batch_form(
     spec = _batch_spec(name)
     require(me, "record_batch")
     batch_for(session, me, code)
-    values = _saved_batch_record(session, code) if spec.corrects else {}
+    values = _saved_batch_record(session, code, name) if spec.corrects else {}
     return _form_page(
         request,
         me,

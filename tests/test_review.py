@@ -8,9 +8,15 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from alstrial.exceptions import ConflictError, PermissionDeniedError
+from alstrial.exceptions import (
+    ConflictError,
+    NotFoundError,
+    PermissionDeniedError,
+    ValidationError,
+)
 from alstrial.services import (
     answer_query,
+    cancel_query,
     casebook_state,
     close_query,
     list_queries,
@@ -18,6 +24,7 @@ from alstrial.services import (
     record_alsfrs,
     record_spirometry,
     record_visit_date,
+    reopen_query,
     sign_casebook,
     sign_visit,
     verify_audit_trail,
@@ -84,6 +91,55 @@ def test_query_lifecycle(session: Session) -> None:
         lambda: answer_query(session, actor="coord", query_id=query.id, answer="again"),
         field="status",
     )
+    # Issue 15: the answer did not settle it: the monitor re-opens, with the reason.
+    reopen_query(session, actor="mon", query_id=query.id, reason="source still shows 2")
+    assert query.status is QueryStatus.OPEN
+    # A query on a record or field that does not exist is refused, with nothing stored.
+    for table, record, field, error in (
+        ("alsfrs_assessment", "999", "item_3", NotFoundError),
+        ("alsfrs_assessment", str(rating.id), "item_99", ValidationError),
+        ("app_user", "1", "username", ValidationError),
+        ("alsfrs_assessment", "x", "item_3", NotFoundError),
+    ):
+        refused(
+            session,
+            error,
+            lambda table=table, record=record, field=field: open_query(
+                session,
+                actor="mon",
+                subject_code="S01",
+                record_table=table,
+                record_id=record,
+                field=field,
+                text="q",
+            ),
+        )
+    mistaken = open_query(
+        session,
+        actor="mon",
+        subject_code="S01",
+        record_table="alsfrs_assessment",
+        record_id=str(rating.id),
+        field="item_4",
+        text="meant item 3",
+    )
+    create_account(
+        session, actor=ACTOR, username="mon2", role="monitor", sites=["A"], password=PASSWORD
+    )
+    refused(
+        session,
+        PermissionDeniedError,
+        lambda: cancel_query(session, actor="mon2", query_id=mistaken.id, reason="r"),
+    )
+    refused(
+        session,
+        ValidationError,
+        lambda: cancel_query(session, actor="mon", query_id=mistaken.id, reason=" "),
+    )
+    cancel_query(session, actor="mon", query_id=mistaken.id, reason="opened on the wrong item")
+    assert mistaken.status is QueryStatus.CLOSED
+    assert mistaken.cancel_reason == "opened on the wrong item"
+    assert mistaken.id not in casebook_state(session, "S01").unclosed_queries
 
 
 def test_signature_locks_the_visit(session: Session) -> None:

@@ -118,6 +118,17 @@ def test_queries_and_signature_through_the_web(web: TestClient, engine: Engine) 
             sites=["A"],
             password=PASSWORD,
         )
+        from alstrial.services import record_alsfrs
+        from tests.helpers import DAY0, FULL_ITEMS
+
+        record_alsfrs(
+            session,
+            actor=ACTOR,
+            subject_code="S01",
+            visit_code="W-6",
+            assessment_date=DAY0 - timedelta(days=42),
+            items=FULL_ITEMS,
+        )
     login(web, "monitor-a")
     form = {
         "subject": "S01",
@@ -128,9 +139,36 @@ def test_queries_and_signature_through_the_web(web: TestClient, engine: Engine) 
     }
     assert web.post("/queries", data=form).status_code == 403  # no CSRF token
     token = csrf_of(web)
-    assert (
-        web.post("/queries", data=form | {"csrf": token}, follow_redirects=False).status_code == 303
+    # Issue 15: a record or a field that does not exist is refused, not stored.
+    missing = web.post("/queries", data=form | {"record_id": "999", "csrf": token})
+    assert missing.status_code == 404
+    assert "no alsfrs_assessment record 999" in missing.text
+    bogus = web.post("/queries", data=form | {"field": "item_99", "csrf": token})
+    assert bogus.status_code == 422
+    assert "has no field" in bogus.text
+    # The query is opened from the field on the record's read-only page, and returns there.
+    record = web.get("/subjects/S01/visits/W-6/alsfrs").text
+    assert 'form="query-item_3"' in record
+    back = "/subjects/S01/visits/W-6/alsfrs"
+    opened = web.post("/queries", data=form | {"csrf": token, "back": back}, follow_redirects=False)
+    assert opened.status_code == 303
+    assert opened.headers["location"] == back
+    assert "please check item 3" in web.get(back).text.split('id="value-item_3"')[1]
+    assert "1 query open" in web.get("/subjects/S01").text.split('id="visit-W-6"')[1]
+    mistaken = web.post(
+        "/queries",
+        data=form | {"field": "item_4", "text": "wrong field", "csrf": token},
+        follow_redirects=False,
     )
+    assert mistaken.status_code == 303
+    assert "Open a query" not in web.get("/queries").text  # no ids typed any more
+    cancelled = web.post(
+        "/queries/2/cancel",
+        data={"reason": "meant item 3", "csrf": token},
+        follow_redirects=False,
+    )
+    assert cancelled.status_code == 303
+    assert "cancelled: meant item 3" in web.get("/queries").text
     assert "please check item 3" in web.get("/queries").text
     login(web, "coord-b")
     assert "please check item 3" not in web.get("/queries").text
@@ -167,16 +205,15 @@ def test_queries_and_signature_through_the_web(web: TestClient, engine: Engine) 
     assert 'id="visits"' in wrong.text
     incomplete = web.post(sign, data={"password": PASSWORD, "csrf": token})
     assert incomplete.status_code == 409
-    assert "is not complete: alsfrs r" not in incomplete.text
     assert (
-        "alsfrs_r, spirometry, labs, vitals neither recorded nor marked not done"
+        "is not complete: spirometry, labs, vitals neither recorded nor marked not done"
         in (incomplete.text.split('id="sign-error-W-6">')[1])
     )
     login(web, "coord-a")
     token = csrf_of(web)
     not_done = "/subjects/S01/visits/W-6/not_done"
     assert 'name="assessment"' in web.get(not_done).text
-    for assessment in ("alsfrs_r", "spirometry", "labs", "vitals"):
+    for assessment in ("spirometry", "labs", "vitals"):
         saved = web.post(
             not_done,
             data={"assessment": assessment, "reason": "patient too tired", "csrf": token},
@@ -237,7 +274,10 @@ def test_alsfrs_form_errors_at_the_field_then_saves(web: TestClient, engine: Eng
     login(web, "coord-b")
     assert web.get(url).status_code == 404
     login(web, "monitor-a")
-    assert web.get(url).status_code == 403
+    seen = web.get(url)  # issue 15: read-only for the monitor, no longer a 403
+    assert seen.status_code == 200
+    assert 'id="entry-form"' not in seen.text
+    assert web.post(url, data={"csrf": csrf_of(web)}).status_code == 403
 
 
 def test_qualitative_lab_and_checklist_forms(web: TestClient, engine: Engine) -> None:

@@ -20,6 +20,7 @@ from datetime import timedelta
 from typing import cast
 
 import pytest
+import sqlalchemy as sa
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
@@ -29,6 +30,7 @@ from alstrial.services.accounts import create_account
 from alstrial.services.api_tokens import create_api_token
 from alstrial.services.outcomes import AdverseEventReport, report_adverse_event
 from alstrial.store import make_session_factory
+from alstrial.store.models import Subject, Visit
 from alstrial.vocabulary import AdverseEventOutcome, Relatedness, Role
 from alstrial.web.app import ROUTE_MODULES, create_app
 from alstrial.web.forms import FORMS
@@ -67,6 +69,8 @@ ROUTES: dict[tuple[str, str], tuple[str, str | None]] = {
     ("POST", "/queries"): ("subject", "open_query"),
     ("POST", "/queries/{query_id}/answer"): ("subject", "answer_query"),
     ("POST", "/queries/{query_id}/close"): ("subject", "close_query"),
+    ("POST", "/queries/{query_id}/cancel"): ("subject", "open_query"),
+    ("POST", "/queries/{query_id}/reopen"): ("subject", "close_query"),
     ("POST", "/subjects/{code}/visits/{visit_code}/sign"): ("subject", "sign"),
     ("POST", "/subjects/{code}/sign"): ("subject", "sign"),
     ("GET", "/subjects/{code}/screening"): ("subject", "view_subjects"),
@@ -121,12 +125,15 @@ def web(engine: Engine) -> Iterator[tuple[TestClient, Engine, dict[str, int]]]:
                     password=PASSWORD,
                 )
         for code, monitor in (("S01", "monitor-a"), ("S02", "monitor-b")):
+            first_visit = session.scalars(
+                sa.select(Visit.id).join(Subject).where(Subject.study_code == code)
+            ).first()
             ids[code] = open_query(
                 session,
                 actor=monitor,
                 subject_code=code,
                 record_table="visit",
-                record_id="1",
+                record_id=str(first_visit),
                 field="actual_date",
                 text=f"check {code}",
             ).id
@@ -189,6 +196,18 @@ def _requests(
             form | {"answer": "a"},
         ),
         ("/queries/{query_id}/close", "POST", f"/queries/{query_id}/close", form),
+        (
+            "/queries/{query_id}/cancel",
+            "POST",
+            f"/queries/{query_id}/cancel",
+            form | {"reason": "opened by mistake"},
+        ),
+        (
+            "/queries/{query_id}/reopen",
+            "POST",
+            f"/queries/{query_id}/reopen",
+            form | {"reason": "the answer does not settle it"},
+        ),
         (
             "/subjects/{code}/visits/{visit_code}/sign",
             "POST",

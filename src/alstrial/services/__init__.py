@@ -28,10 +28,12 @@ from alstrial.services.product import BatchResults, record_product_batch
 from alstrial.services.review import (
     CasebookState,
     answer_query,
+    cancel_query,
     casebook_state,
     close_query,
     list_queries,
     open_query,
+    reopen_query,
     sign_casebook,
     sign_visit,
 )
@@ -68,6 +70,7 @@ __all__ = [
     "answer_query",
     "audit_head",
     "build_analysis_frames",
+    "cancel_query",
     "casebook_state",
     "close_query",
     "create_study",
@@ -99,6 +102,7 @@ __all__ = [
     "record_visit_date",
     "record_vitals",
     "register_subject",
+    "reopen_query",
     "report_adverse_event",
     "screen_subject",
     "sign_casebook",

@@ -61,6 +61,7 @@ __all__ = [
     "subject_adverse_events",
     "subject_audit",
     "subject_timeline",
+    "unresolved_queries_by_visit",
     "visit_state",
 ]
 
@@ -405,3 +406,28 @@ def subject_adverse_events(session: Session, subject_code: str) -> list[AdverseE
         )
         for row in rows
     ]
+
+
+def unresolved_queries_by_visit(session: Session, subject_code: str) -> dict[str, int]:
+    """Queries not closed on each visit's records, by visit code (for the timeline)."""
+    from alstrial.store.signature_locks import casebook_visit_id
+
+    subject = find_subject(session, subject_code)
+    models = {
+        cast(Table, mapper.local_table).name: mapper.class_ for mapper in Base.registry.mappers
+    }
+    codes = dict(
+        session.execute(select(Visit.id, Visit.code).where(Visit.subject_id == subject.id)).all()
+    )
+    counts: Counter[str] = Counter()
+    for query in session.scalars(
+        select(DataQuery).where(
+            DataQuery.subject_id == subject.id, DataQuery.status != QueryStatus.CLOSED
+        )
+    ):
+        model = models.get(query.record_table)
+        row = session.get(model, int(query.record_id)) if model is not None else None
+        visit_id = casebook_visit_id(session, row) if isinstance(row, Audited) else None
+        if visit_id in codes:
+            counts[codes[visit_id]] += 1
+    return dict(counts)

@@ -24,6 +24,8 @@ from alstrial.services.accounts import authenticate
 from alstrial.services.completeness import visits_completeness
 from alstrial.services.lookup import find_subject, find_user, find_visit
 from alstrial.services.transaction import transaction
+from alstrial.store.audit import audited_mappers
+from alstrial.store.base import Audited
 from alstrial.store.models import (
     CasebookSignature,
     DataQuery,
@@ -33,15 +35,18 @@ from alstrial.store.models import (
     Visit,
     VisitSignature,
 )
+from alstrial.store.signature_locks import casebook_subject_id
 from alstrial.vocabulary import QueryStatus, Role, VisitStatus
 
 __all__ = [
     "CasebookState",
     "answer_query",
+    "cancel_query",
     "casebook_state",
     "close_query",
     "list_queries",
     "open_query",
+    "reopen_query",
     "sign_casebook",
     "sign_visit",
 ]
@@ -68,12 +73,22 @@ def open_query(
     field: str,
     text: str,
 ) -> DataQuery:
-    """A monitor's question on one field of one record."""
+    """A monitor's question on one field of one record of the subject's casebook.
+
+    Raises
+    ------
+    ValidationError
+        No question; a table that holds no casebook records; a field the record does not have
+        (the message lists those it has).
+    NotFoundError
+        A record that does not exist or is not the subject's.
+    """
     subject = find_subject(session, subject_code)
     if not text.strip():
         raise ValidationError(
             "a query needs its question", subject=subject_code, form="query", field="text"
         )
+    _check_target(session, subject, record_table, record_id, field)
     user = _user(session, actor)
     with transaction(session, actor=actor):
         query = DataQuery(
@@ -87,6 +102,100 @@ def open_query(
             opened_at=datetime.now(UTC),
         )
         session.add(query)
+    return query
+
+
+def _casebook_models() -> dict[str, type[Audited]]:
+    return {
+        str(getattr(m.class_, "__tablename__", "")): m.class_
+        for m in audited_mappers()
+        if m.class_.casebook_key is not None
+    }
+
+
+_NOT_QUERYABLE = frozenset({"id", "subject_id", "visit_id", "exam_id", "provenance"})
+
+
+def _check_target(
+    session: Session, subject: Subject, record_table: str, record_id: str, field: str
+) -> None:
+    """The record exists, belongs to the subject, and has the field (issue 15: record 999 and
+    field item_99 were accepted)."""
+    models = _casebook_models()
+    model = models.get(record_table)
+    if model is None:
+        raise ValidationError(
+            f"{record_table!r} holds no casebook records to query",
+            subject=subject.study_code,
+            form="query",
+            field="record_table",
+            value=record_table,
+            allowed=", ".join(sorted(models)),
+        )
+    row = session.get(model, int(record_id)) if record_id.strip().isdecimal() else None
+    if row is None or casebook_subject_id(session, row) != subject.id:
+        raise NotFoundError(
+            f"{subject.study_code} has no {record_table} record {record_id}",
+            subject=subject.study_code,
+            form="query",
+            field="record_id",
+            value=record_id,
+        )
+    table = model.__table__  # type: ignore[attr-defined]
+    columns = [c.name for c in table.columns if c.name not in _NOT_QUERYABLE]
+    if field not in columns:
+        raise ValidationError(
+            f"{record_table} has no field {field!r}",
+            subject=subject.study_code,
+            form="query",
+            field="field",
+            value=field,
+            allowed=", ".join(columns),
+        )
+
+
+def cancel_query(session: Session, *, actor: str, query_id: int, reason: str) -> DataQuery:
+    """The monitor who opened a query withdraws it before it is answered (a mistaken query
+    must not block the casebook), with the reason; it counts as closed."""
+    query = _query(session, query_id)
+    user = _user(session, actor)
+    if query.opened_by_id != user.id:
+        raise PermissionDeniedError(
+            f"only the monitor who opened query {query_id} cancels it",
+            form="query",
+            field="actor",
+            value=actor,
+        )
+    if query.status is not QueryStatus.OPEN:
+        raise ConflictError(
+            f"query {query_id} is {query.status}; only an open query is cancelled",
+            form="query",
+            field="status",
+        )
+    if not reason.strip():
+        raise ValidationError("say why the query is cancelled", form="query", field="reason")
+    with transaction(session, actor=actor, reason=reason):
+        query.cancel_reason = reason.strip()
+        query.closed_by_id = user.id
+        query.closed_at = datetime.now(UTC)
+        query.status = QueryStatus.CLOSED
+    return query
+
+
+def reopen_query(session: Session, *, actor: str, query_id: int, reason: str) -> DataQuery:
+    """A monitor re-opens a closed (or answered) query whose answer does not settle it, with
+    the reason; the site answers again."""
+    query = _query(session, query_id)
+    if query.status is QueryStatus.OPEN:
+        raise ConflictError(f"query {query_id} is open already", form="query", field="status")
+    if not reason.strip():
+        raise ValidationError("say why the query is re-opened", form="query", field="reason")
+    _user(session, actor)
+    with transaction(session, actor=actor, reason=reason):
+        query.status = QueryStatus.OPEN
+        query.closed_by_id = None
+        query.closed_at = None
+        query.cancel_reason = None
     return query
 
 

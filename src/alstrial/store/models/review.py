@@ -25,7 +25,15 @@ class DataQuery(Audited, Base):
 
     __tablename__ = "data_query"
     workflow_fields = frozenset(
-        {"status", "answer", "answered_by_id", "answered_at", "closed_by_id", "closed_at"}
+        {
+            "status",
+            "answer",
+            "answered_by_id",
+            "answered_at",
+            "closed_by_id",
+            "closed_at",
+            "cancel_reason",
+        }
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -42,6 +50,8 @@ class DataQuery(Audited, Base):
     answered_at: Mapped[datetime | None]
     closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
     closed_at: Mapped[datetime | None]
+    #: Why the opener withdrew the query unanswered (migration 0014); it then counts closed.
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class VisitSignature(Audited, Base):

@@ -12,9 +12,11 @@ from sqlalchemy.orm import Session
 from alstrial.exceptions import AlstrialError
 from alstrial.services import (
     answer_query,
+    cancel_query,
     close_query,
     list_queries,
     open_query,
+    reopen_query,
     sign_casebook,
     sign_visit,
 )
@@ -87,7 +89,10 @@ def queries_open(
     field: Annotated[str, Form()],
     text: Annotated[str, Form()],
     csrf: Annotated[str, Form()] = "",
+    back: Annotated[str, Form()] = "",
 ) -> Response:
+    """A monitor opens a query on a field, from the field on the record's read-only page
+    (``back`` returns there); the service refuses a record or a field that does not exist."""
     check_csrf(request, me, csrf)
     require(me, "open_query")
     subject_for(session, me, subject)
@@ -100,6 +105,41 @@ def queries_open(
         field=field,
         text=text,
     )
+    local = back.startswith(f"/subjects/{subject}/") and "//" not in back
+    return RedirectResponse(back if local else "/queries", status_code=303)
+
+
+@router.post("/queries/{query_id}/cancel")
+def queries_cancel(
+    request: Request,
+    query_id: int,
+    session: DbSession,
+    me: CurrentUser,
+    reason: Annotated[str, Form()] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    """The monitor who opened a query withdraws it, unanswered, with the reason."""
+    check_csrf(request, me, csrf)
+    require(me, "open_query")
+    query_for(session, me, query_id)
+    cancel_query(session, actor=me.user.username, query_id=query_id, reason=reason)
+    return RedirectResponse("/queries", status_code=303)
+
+
+@router.post("/queries/{query_id}/reopen")
+def queries_reopen(
+    request: Request,
+    query_id: int,
+    session: DbSession,
+    me: CurrentUser,
+    reason: Annotated[str, Form()] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    """A monitor re-opens an answered or closed query, with the reason."""
+    check_csrf(request, me, csrf)
+    require(me, "close_query")
+    query_for(session, me, query_id)
+    reopen_query(session, actor=me.user.username, query_id=query_id, reason=reason)
     return RedirectResponse("/queries", status_code=303)
 
 

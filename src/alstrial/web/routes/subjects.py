@@ -18,6 +18,7 @@ from alstrial.services.overview import (
     subject_adverse_events,
     subject_audit,
     subject_timeline,
+    unresolved_queries_by_visit,
 )
 from alstrial.store.models import Site
 from alstrial.web.deps import CurrentUser, DbSession, Me, page, require, subject_for
@@ -167,6 +168,7 @@ def render_subject(
         timeline=subject_timeline(session, code, date.today()),
         casebook=casebook_state(session, code),
         adverse_events=subject_adverse_events(session, code),
+        queries_by_visit=unresolved_queries_by_visit(session, code),
         forms=FORMS,
         sign_error=sign_error,
     )

@@ -51,6 +51,8 @@ ROUTES: dict[tuple[str, str], tuple[str, str | None]] = {
     ("POST", "/tokens/{token_id}/revoke"): ("own", None),
     ("GET", "/"): ("list", "view_subjects"),
     ("GET", "/dashboard"): ("list", "view_subjects"),
+    ("GET", "/status"): ("list", "view_subjects"),
+    ("GET", "/api/status"): ("list", "view_subjects"),
     ("GET", "/queries"): ("list", "view_subjects"),
     ("GET", "/batches"): ("list", "view_batches"),
     ("GET", "/batches/new"): ("list", "record_batch"),

@@ -9,11 +9,12 @@ site's subject is a 404.
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
+from alstrial.exceptions import ValidationError
 from alstrial.services import (
     SubjectSummary,
     build_analysis_frames,
@@ -22,6 +23,7 @@ from alstrial.services import (
     record_alsfrs,
 )
 from alstrial.services.overview import AuditLine, dashboard, subject_audit, subject_timeline
+from alstrial.services.status_board import CELL_STATES, status_board
 from alstrial.store.models import Subject
 from alstrial.web.deps import CurrentUser, DbSession, check_csrf, require, subject_for
 from alstrial.web.routes.subjects import visible_subjects
@@ -218,6 +220,46 @@ def api_dashboard(session: DbSession, me: CurrentUser) -> dict[str, Any]:
         "overdue": [vars(v) for v in board.overdue],
         "open_queries_by_site": board.open_queries_by_site,
         "serious_events": [vars(e) for e in board.serious_events],
+    }
+
+
+@router.get("/status")
+def api_status(
+    session: DbSession,
+    me: CurrentUser,
+    site: str | None = None,
+    visit: str | None = None,
+    status: str | None = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> dict[str, Any]:
+    """The record status dashboard: per subject, per visit and form, the record's status
+    (locked, queried, signed, verified, complete, not_done, missed, not_started)."""
+    require(me, "view_subjects")
+    if status is not None and status not in CELL_STATES:
+        raise ValidationError(
+            f"unknown status {status!r}",
+            field="status",
+            value=status,
+            allowed=", ".join(CELL_STATES),
+        )
+    board = status_board(
+        session,
+        site_ids=me.sites,
+        site=site,
+        visit=visit,
+        status=status,
+        offset=offset,
+        limit=limit,
+    )
+    return {
+        "columns": [{"visit": v, "assessment": a} for v, a in board.columns],
+        "subjects": board.total_subjects,
+        "offset": offset,
+        "counts": board.counts,
+        "rows": [
+            {"subject": r.subject, "site": r.site, "cells": list(r.cells)} for r in board.rows
+        ],
     }
 
 

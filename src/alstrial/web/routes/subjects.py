@@ -20,6 +20,7 @@ from alstrial.services.overview import (
     subject_timeline,
     unresolved_queries_by_visit,
 )
+from alstrial.services.status_board import CELL_STATES, status_board
 from alstrial.store.models import Site
 from alstrial.web.deps import CurrentUser, DbSession, Me, page, require, subject_for
 from alstrial.web.forms import (
@@ -59,6 +60,53 @@ def dashboard_page(request: Request, session: DbSession, me: CurrentUser) -> HTM
     require(me, "view_subjects")
     board = dashboard(session, site_ids=me.sites, today=date.today())
     return page(request, "dashboard.html.j2", me=me, board=board)
+
+
+#: The visit form that records each protocol assessment (the status board's links).
+FORM_OF_ASSESSMENT = {
+    spec.assessment: name
+    for name, spec in reversed(list(FORMS.items()))
+    if spec.scope == "visit" and spec.assessment
+}
+
+
+@router.get("/status", response_class=HTMLResponse)
+def status_page(
+    request: Request,
+    session: DbSession,
+    me: CurrentUser,
+    site: Annotated[str | None, Query()] = None,
+    visit: Annotated[str | None, Query()] = None,
+    status: Annotated[str | None, Query()] = None,
+    page_number: Annotated[int, Query(alias="page", ge=1)] = 1,
+) -> HTMLResponse:
+    """The record status dashboard (:mod:`alstrial.services.status_board`), 100 subjects a
+    page, filterable by site, visit and status; each cell links to its form."""
+    require(me, "view_subjects")
+    size = 100
+    wanted = status if status in CELL_STATES else None
+    board = status_board(
+        session,
+        site_ids=me.sites,
+        site=site or None,
+        visit=visit or None,
+        status=wanted,
+        offset=(page_number - 1) * size,
+        limit=size,
+    )
+    return page(
+        request,
+        "status.html.j2",
+        me=me,
+        board=board,
+        states=CELL_STATES,
+        visits=[v.code for v in current_protocol(session).visits],
+        sites=[s.code for s in my_sites(session, me)],
+        filters={"site": site or "", "visit": visit or "", "status": wanted or ""},
+        page_number=page_number,
+        pages=max(1, -(-board.total_subjects // size)),
+        form_of=FORM_OF_ASSESSMENT,
+    )
 
 
 def _registration(session: Session, me: Me) -> FormSpec:

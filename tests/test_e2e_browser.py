@@ -85,9 +85,17 @@ def server(sqlite_engine: Engine) -> Iterator[str]:
             ("monitor", "monitor"),
             ("inv", "investigator"),
             ("qc", "qc"),
+            ("admin", "administrator"),
+            ("stats", "statistician"),
+            ("locked-out", "coordinator"),
         ):
             create_account(
-                session, actor=ACTOR, username=username, role=role, sites=["A"], password=PASSWORD
+                session,
+                actor=ACTOR,
+                username=username,
+                role=role,
+                sites=[] if role in ("administrator", "statistician") else ["A"],
+                password=PASSWORD,
             )
     app = create_app(
         engine, secret_key="e2e-secret-key-long-enough-0123456789abcdefghij", secure_cookies=False
@@ -196,55 +204,105 @@ def test_site_workflow_in_chromium(server: str) -> None:
         expect(page.locator("#visit-W-6")).to_contain_text("done")
         shot("08-timeline-after-alsfrs")
 
-        # The monitor queries item 3; the coordinator answers; the monitor closes.
+        # The monitor reads the form (read-only), queries item 3 from the field, opens a
+        # mistaken query on item 4 and cancels it, and verifies the record.
         login("monitor")
+        page.goto(f"{server}/subjects/E01/visits/W-6/alsfrs")
+        expect(page.locator("#record")).to_be_visible()
+        expect(page.locator("#entry-form")).to_have_count(0)
+        shot("09-monitor-reads-the-form")
+        page.fill("input[aria-label='query on item_3']", "Item 3 is 2 here but 3 in the source")
+        page.click("button[form=query-item_3]")
+        expect(page.locator("#value-item_3")).to_contain_text("open")
+        page.fill("input[aria-label='query on item_4']", "wrong field")
+        page.click("button[form=query-item_4]")
+        shot("10-query-at-the-field")
         page.goto(f"{server}/queries")
-        form = page.locator("#open-query")
-        form.locator("input[name=subject]").fill("E01")
-        form.locator("input[name=record_id]").fill("1")
-        form.locator("input[name=field]").fill("item_3")
-        form.locator("input[name=text]").fill("Item 3 is 2 here but 3 in the source: please check")
-        form.locator("text=Open the query").click()
-        expect(page.locator("#queries")).to_contain_text("open")
-        shot("09-query-opened")
+        row = page.locator("#queries tr", has_text="wrong field")
+        row.locator("input[name=reason]").fill("opened on the wrong item")
+        row.locator("button:has-text('Cancel the query')").click()
+        expect(page.locator("#queries")).to_contain_text("cancelled: opened on the wrong item")
+        shot("11-query-cancelled")
+        page.goto(f"{server}/subjects/E01/visits/W-6/alsfrs")
+        page.click("#verify-all")
+        expect(page.locator("#sdv-state")).to_contain_text("Source-verified by monitor")
+        shot("12-monitor-verified")
         login("coord")
         page.goto(f"{server}/queries")
         page.fill("#queries input[name=answer]", "Source checked: 2 is right")
         page.click("#queries button:has-text('Answer')")
         expect(page.locator("#queries")).to_contain_text("answered")
-        shot("10-query-answered")
+        shot("13-query-answered")
         login("monitor")
         page.goto(f"{server}/queries")
         page.click("#queries button:has-text('Close')")
         expect(page.locator("#queries")).to_contain_text("closed")
+        page.goto(f"{server}/status")
+        expect(page.locator("#row-E01")).to_contain_text("verified")
+        shot("14-record-status")
 
-        # The investigator signs the visit with his password.
+        # The investigator is refused an incomplete visit, at the password field; the
+        # coordinator marks what was not done; the investigator signs the complete visit.
+        login("inv")
+        page.goto(f"{server}/subjects/E01")
+        page.fill("#visit-W-6 input[name=password]", PASSWORD)
+        page.click("#visit-W-6 button:has-text('Sign')")
+        expect(page.locator("#sign-error-W-6")).to_contain_text("is not complete")
+        shot("15-incomplete-visit-refused")
+        login("coord")
+        for assessment in ("spirometry", "labs", "vitals"):
+            page.goto(f"{server}/subjects/E01/visits/W-6/not_done")
+            page.select_option("#assessment", assessment)
+            page.fill("#reason", "patient too tired")
+            page.click("#save")
+            expect(page.locator("h1")).to_have_text("Subject E01")
+        expect(page.locator("#visit-W-6 .completeness")).to_have_text("complete")
+        shot("16-visit-complete")
         login("inv")
         page.goto(f"{server}/subjects/E01")
         page.fill("#visit-W-6 input[name=password]", PASSWORD)
         page.click("#visit-W-6 button:has-text('Sign')")
         expect(page.locator("#visit-W-6")).to_contain_text("signed by inv")
-        shot("11-visit-signed")
+        shot("17-visit-signed")
+
+        # The coordinator reports an adverse event and follows it up.
+        login("coord")
+        page.goto(f"{server}/subjects/E01/forms/adverse_event")
+        page.fill("#term", "Back pain")
+        page.fill("#category", "Musculoskeletal")
+        page.fill("#onset_date", (day0 + timedelta(days=2)).isoformat())
+        page.select_option("#severity_grade", "2")
+        page.select_option("#relatedness", "possible")
+        page.select_option("#outcome", "not_recovered")
+        page.click("#save")
+        expect(page.locator("#ae-list")).to_contain_text("Back pain")
+        page.click("#ae-list a:has-text('Follow up')")
+        page.select_option("#outcome", "recovered")
+        page.fill("#end_date", (day0 + timedelta(days=9)).isoformat())
+        page.fill("#reason", "telephone follow-up")
+        page.click("#save")
+        expect(page.locator("#ae-history")).to_contain_text("telephone follow-up")
+        shot("18-adverse-event-follow-up")
 
         # A signed visit: the form asks for a reason and says the signature will go.
         login("coord")
         page.goto(f"{server}/subjects/E01/visits/W-6/alsfrs")
         expect(page.locator("#notice")).to_contain_text("removes the signature")
         expect(page.locator("#item_3")).to_have_value("2")
-        shot("12-signed-visit-correction")
+        shot("19-signed-visit-correction")
 
         page.goto(f"{server}/subjects/E01/audit?field=item_3")
         expect(page.locator("#audit")).to_contain_text("coord")
-        shot("13-audit-item-3")
+        shot("20-audit-item-3")
         page.goto(f"{server}/dashboard")
         expect(page.locator("#enrolment")).to_contain_text("IV 1")
-        shot("14-dashboard")
+        shot("21-dashboard")
         browser.close()
-    assert len(list(SHOTS.glob("*.png"))) >= 14
+    assert len(list(SHOTS.glob("*.png"))) >= 21
 
 
 #: The ISCT panel in one synthetic tube: bright on the positive markers, dim on the negative.
-PANEL = ["CD73", "CD90", "CD105", "CD34", "CD45", "CD14", "CD19", "HLA-DR"]
+PANEL = ["CD73", "CD90", "CD105", "CD44", "CD34", "CD45", "CD11b", "CD14", "CD19", "HLA-DR"]
 
 
 def _panel_tubes(folder: Path) -> tuple[Path, Path]:
@@ -255,7 +313,7 @@ def _panel_tubes(folder: Path) -> tuple[Path, Path]:
     scatter = np.column_stack([rng.uniform(200, 800, n), rng.uniform(100, 600, n)])
     isotype = np.column_stack([scatter, rng.normal(50, 10, (n, len(PANEL))).clip(0)])
     stained = isotype.copy()
-    for column in range(3):  # CD73, CD90, CD105 bright on 98.5 % of cells
+    for column in range(4):  # CD73, CD90, CD105, CD44 bright on 98.5 % of cells
         bright = int(0.985 * n)
         stained[:bright, 2 + column] = rng.normal(700, 60, bright)
     channels = ["FSC-H", "SSC-H", *(f"FL{i}-H" for i in range(1, len(PANEL) + 1))]
@@ -300,20 +358,29 @@ def test_qc_batch_walk_in_chromium(server: str, sqlite_engine: Engine, tmp_path:
         page.fill("#karyotype", "46,XY")
         page.click("#save")
         expect(page.locator("#form-error")).to_have_attribute("data-field", "viability_pct")
-        shot("15-batch-error-at-field")
+        shot("22-batch-error-at-field")
         page.fill("#viability_pct", "97")
         page.click("#save")
         expect(page.locator("h1")).to_contain_text("Batch MSC-Q01 (subject Q01)")
         expect(page.locator("#release-status")).to_have_text("pending")
-        shot("16-batch-pending")
+        shot("23-batch-pending")
 
         page.click("text=Identity from FCS files")
         page.set_input_files("#stained", str(stained))
         page.set_input_files("#isotype", str(isotype))
-        shot("17-identity-upload")
+        shot("24-identity-upload")
         page.click("#save")
         expect(page.locator("#identity")).to_contain_text("CD105")
-        shot("18-batch-identity")
+        shot("25-batch-identity")
+
+        # A release result corrected with its reason, before the decision.
+        page.click("text=Correct the release results")
+        expect(page.locator("#viability_pct")).to_have_value("97.0")
+        page.fill("#viability_pct", "96")
+        page.fill("#reason", "count sheet re-read: 96 %")
+        shot("26-release-result-correction")
+        page.click("#save")
+        expect(page.locator("#release-tests")).to_contain_text("96 %")
 
         form = page.locator("#release-form")
         form.locator("select[name=decision]").select_option("released")
@@ -321,7 +388,59 @@ def test_qc_batch_walk_in_chromium(server: str, sqlite_engine: Engine, tmp_path:
         form.locator("input[name=password]").fill(PASSWORD)
         form.locator("button").click()
         expect(page.locator("#release-status")).to_have_text("released")
-        shot("19-batch-released")
+        expect(page.locator("#release-decision")).to_contain_text("by qc")
+        shot("27-batch-released")
+        page.click("#certificate-link")
+        expect(page.locator("body")).to_contain_text("MSC-Q01")
+        shot("28-certificate")
+        browser.close()
+
+
+def test_administrator_and_statistician_days_in_chromium(server: str) -> None:
+    """The administrator adds a user to a site and unlocks another; the statistician lands on
+    his exports and opens the report."""
+    from playwright.sync_api import expect, sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.set_default_timeout(15_000)
+
+        def shot(name: str) -> None:
+            page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+        def login(username: str, password: str = PASSWORD) -> None:
+            page.context.clear_cookies()
+            page.goto(f"{server}/login")
+            page.fill("input[name=username]", username)
+            page.fill("input[name=password]", password)
+            page.click("text=Log in")
+
+        for _ in range(6):  # locks the account
+            login("locked-out", "not the password at all")
+        login("admin")
+        page.click("nav >> text=Users")
+        expect(page.locator("#user-locked-out strong.due")).to_have_text("locked")
+        shot("29-admin-users")
+        page.locator("#user-locked-out").locator("button:has-text('Unlock')").click()
+        expect(page.locator("#user-locked-out strong.due")).to_have_count(0)
+        page.fill("#username", "nurse")
+        page.fill("#full_name", "Night Nurse")
+        page.select_option("#role", "coordinator")
+        page.select_option("#sites", "A")
+        page.click("#add-user")
+        expect(page.locator("#one-time")).to_contain_text("nurse")
+        expect(page.locator("#user-nurse")).to_contain_text("A")
+        shot("30-admin-user-added")
+        login("locked-out")
+        expect(page.locator("nav")).to_contain_text("locked-out")
+        login("stats")
+        expect(page.locator("nav")).to_contain_text("Report")
+        shot("31-statistician-home")
+        page.click("nav >> text=Report")
+        expect(page.locator("body")).to_contain_text("synthetic", ignore_case=True)
+        shot("32-statistician-report")
         browser.close()
 
 

@@ -639,3 +639,73 @@ def test_an_administrators_pages(web: TestClient, engine: Engine) -> None:
         assert session.scalars(sa.select(Site.code).order_by(Site.code)).all() == ["A", "B", "C"]
         reasons = set(session.scalars(sa.select(AuditEvent.reason)))
     assert {reason, "covers site B", "forgotten"} <= reasons
+
+
+def test_a_high_grade_lab_value_prompts_an_adverse_event(web: TestClient, engine: Engine) -> None:
+    """Issue 15, item 7: an ALT of 250 U/L (grade 3) was stored with no prompt. Now the grade
+    shows as it is typed, the save asks for a review, the AE form comes prefilled from the
+    value, and the dashboard lists the value until it is reviewed."""
+    from alstrial.store.models import LabSafetyReview
+
+    w6 = (DAY0 - timedelta(days=42)).isoformat()
+    login(web, "coord-a")
+    token = csrf_of(web)
+    # 300 U/L is 5.5 x the ULN of a man (55 U/L): grade 3 (250 is for a woman, ULN 45).
+    form = {"sample_date": w6, "analyte": "ALT", "value": "300", "unit": "U/L", "csrf": token}
+    live = web.post("/subjects/S01/visits/W-6/lab/check", data=form)
+    assert "CTCAE grade" in live.text
+    assert "3 (Alanine aminotransferase increased): at the alert grade" in live.text
+    saved = web.post("/subjects/S01/visits/W-6/lab", data=form, follow_redirects=False)
+    assert saved.status_code == 303
+    prompt_url = saved.headers["location"]
+    assert prompt_url.startswith("/subjects/S01/labs/")
+    prompt = web.get(prompt_url).text
+    assert 'id="prompt"' in prompt
+    lab_id = prompt_url.split("/")[4]
+    assert f'/subjects/S01/labs/{lab_id}/review"' in web.get("/dashboard").text
+    report = web.get(f"/subjects/S01/forms/adverse_event?from_lab={lab_id}").text
+    assert 'value="Alanine aminotransferase increased"' in report
+    assert '<option value="3" selected' in report
+    assert "Prefilled from ALT 300 U/L" in report
+    posted = web.post(
+        "/subjects/S01/forms/adverse_event",
+        data={
+            "term": "Alanine aminotransferase increased",
+            "category": "Investigations",
+            "onset_date": w6,
+            "severity_grade": "3",
+            "relatedness": "unlikely",
+            "outcome": "recovering",
+            "from_lab": lab_id,
+            "csrf": token,
+        },
+        follow_redirects=False,
+    )
+    assert posted.status_code == 303, posted.text
+    assert "awaiting review" in web.get("/dashboard").text
+    assert f"/labs/{lab_id}/review" not in web.get("/dashboard").text
+    with make_session_factory(engine)() as session:
+        review = session.scalars(sa.select(LabSafetyReview)).one()
+        assert (review.decision, review.reviewed_by) == ("reported", "coord-a")
+    second = web.post(
+        "/subjects/S01/visits/W-4/lab",
+        data=form | {"analyte": "AST", "sample_date": (DAY0 - timedelta(days=28)).isoformat()},
+        follow_redirects=False,
+    )
+    url = second.headers["location"]
+    blank = web.post(url, data={"decision": "not_an_ae", "note": "", "csrf": token})
+    assert blank.status_code == 400
+    assert "say why" in blank.text
+    done = web.post(
+        url,
+        data={"decision": "not_an_ae", "note": "haemolysed sample", "csrf": token},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303
+    assert 'id="high-grades-none"' in web.get("/dashboard").text
+    normal = web.post(
+        "/subjects/S01/visits/W-2/lab",
+        data=form | {"value": "30", "sample_date": (DAY0 - timedelta(days=14)).isoformat()},
+        follow_redirects=False,
+    )
+    assert normal.headers["location"] == "/subjects/S01"  # below the alert grade: no prompt

@@ -25,7 +25,7 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
-from alstrial.services import open_query
+from alstrial.services import open_query, record_lab
 from alstrial.services.accounts import create_account
 from alstrial.services.api_tokens import create_api_token
 from alstrial.services.outcomes import AdverseEventReport, report_adverse_event
@@ -81,6 +81,8 @@ ROUTES: dict[tuple[str, str], tuple[str, str | None]] = {
     ("GET", "/subjects/{code}"): ("subject", "view_subjects"),
     ("GET", "/subjects/{code}/audit"): ("subject", "view_audit"),
     ("GET", "/subjects/{code}/adverse-events/{event_id}"): ("subject", "view_subjects"),
+    ("GET", "/subjects/{code}/labs/{lab_id}/review"): ("subject", "view_subjects"),
+    ("POST", "/subjects/{code}/labs/{lab_id}/review"): ("subject", "enter_data"),
     ("POST", "/subjects/{code}/adverse-events/{event_id}"): ("subject", "enter_data"),
     ("GET", "/batches/{code}"): ("subject", "view_batches"),
     ("GET", "/batches/{code}/certificate"): ("subject", "view_batches"),
@@ -154,6 +156,16 @@ def web(engine: Engine) -> Iterator[tuple[TestClient, Engine, dict[str, int]]]:
                     outcome=AdverseEventOutcome.RECOVERING,
                 ),
             ).id
+            ids[f"lab-{code}"] = record_lab(
+                session,
+                actor=ACTOR,
+                subject_code=code,
+                visit_code="W-6",
+                sample_date=DAY0 - timedelta(days=42),
+                analyte="ALT",
+                value=300,
+                unit="U/L",
+            ).id
         ids["token-b"] = create_api_token(session, username="coordinator-b", name="b").token.id
     app = create_app(
         engine, secret_key="test-secret-key-long-enough-0123456789abcdefghij", secure_cookies=False
@@ -173,7 +185,7 @@ def _requests(
     code: str, ids: dict[str, int], csrf: str
 ) -> Iterator[tuple[str, str, str, dict[str, object]]]:
     """(route, method, url, form) for every subject route, aimed at ``code``."""
-    query_id, event_id = ids[code], ids[f"ae-{code}"]
+    query_id, event_id, lab_id = ids[code], ids[f"ae-{code}"], ids[f"lab-{code}"]
     visit = "W-6"
     day = (DAY0 - timedelta(days=42)).isoformat()
     form = {"csrf": csrf}
@@ -243,6 +255,18 @@ def _requests(
             "POST",
             f"/subjects/{code}/adverse-events/{event_id}",
             form | {"outcome": "recovered", "reason": "r"},
+        ),
+        (
+            "/subjects/{code}/labs/{lab_id}/review",
+            "GET",
+            f"/subjects/{code}/labs/{lab_id}/review",
+            {},
+        ),
+        (
+            "/subjects/{code}/labs/{lab_id}/review",
+            "POST",
+            f"/subjects/{code}/labs/{lab_id}/review",
+            form | {"decision": "not_an_ae", "note": "haemolysed"},
         ),
         ("/batches/{code}", "GET", f"/batches/B-{code}", {}),
         ("/batches/{code}/certificate", "GET", f"/batches/B-{code}/certificate", {}),

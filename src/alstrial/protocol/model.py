@@ -189,6 +189,9 @@ class Protocol(_Strict):
     release_specification: tuple[ReleaseCriterion, ...] = ()
     adverse_event_checklist: tuple[ChecklistTerm, ...] = ()
     stopping_rules: tuple[StoppingRuleSpec, ...] = ()
+    #: A laboratory value graded at or above this CTCAE grade is shown as it is typed, offers
+    #: an adverse-event report when saved, and waits on the dashboard until reviewed.
+    lab_alert_grade: int = Field(default=3, ge=1, le=4)
 
     @model_validator(mode="after")
     def _consistent(self) -> Protocol:

@@ -23,6 +23,7 @@ from alstrial.safety.labs import (
     ANALYTES,
     QUALITATIVE_RESULTS,
     QUALITATIVE_TESTS,
+    LabFlag,
     ReferenceRange,
     convert,
     flag,
@@ -55,7 +56,9 @@ from alstrial.store.models import (
 from alstrial.vocabulary import Provenance
 
 __all__ = [
+    "GradedLab",
     "VitalsReading",
+    "grade_lab",
     "mark_notification_sent",
     "open_stopping_rules",
     "overdue_notifications",
@@ -70,6 +73,53 @@ __all__ = [
 ]
 
 STOPPING_DECISIONS = ("continue", "pause", "stop")
+
+
+@dataclass(frozen=True)
+class GradedLab:
+    """A laboratory value in its canonical unit, flagged and CTCAE-graded."""
+
+    analyte: str
+    value: float
+    unit: str
+    checked: LabFlag
+    grade: int | None
+    term: str | None
+
+
+def grade_lab(
+    session: Session,
+    *,
+    subject_code: str,
+    analyte: str,
+    value: float,
+    unit: str,
+    sample_date: date,
+    ranges: Mapping[str, ReferenceRange] | None = None,
+) -> GradedLab:
+    """Convert, flag and grade a value as :func:`record_lab` stores it (also the live check's
+    preview: the grade is shown as it is typed). Grades against the subject's first value of
+    the analyte as baseline where the CTCAE rule needs one."""
+    subject = find_subject(session, subject_code)
+    code = analyte.upper()
+    try:
+        canonical = convert(code, value, unit)
+    except ValidationError as error:
+        error.subject = subject_code
+        raise
+    checked = flag(
+        code, canonical, subject.sex, ranges, age_years=age_at(session, subject, sample_date)
+    )
+    baseline = session.scalars(
+        select(LabResult.value)
+        .where(LabResult.subject_id == subject.id, LabResult.analyte == code)
+        .order_by(LabResult.sample_date)
+    ).first()
+    grade = term = None
+    if code in GRADED_ANALYTES:
+        result = ctcae_grade(code, canonical, checked.range, baseline=baseline)
+        grade, term = result.grade, result.term
+    return GradedLab(code, canonical, ANALYTES[code].unit, checked, grade, term)
 
 
 def record_lab(
@@ -89,23 +139,17 @@ def record_lab(
     """Record one laboratory value (module docstring); a second one at the visit corrects it."""
     subject = find_subject(session, subject_code)
     code = analyte.upper()
-    try:
-        canonical = convert(code, value, unit)
-    except ValidationError as error:
-        error.subject = subject_code
-        raise
-    visit = visit_for_assessment(session, subject, visit_code, "labs", sample_date)
-    checked = flag(
-        code, canonical, subject.sex, ranges, age_years=age_at(session, subject, sample_date)
+    graded = grade_lab(
+        session,
+        subject_code=subject_code,
+        analyte=code,
+        value=value,
+        unit=unit,
+        sample_date=sample_date,
+        ranges=ranges,
     )
-    baseline = session.scalars(
-        select(LabResult.value)
-        .where(LabResult.subject_id == subject.id, LabResult.analyte == code)
-        .order_by(LabResult.sample_date)
-    ).first()
-    grade = None
-    if code in GRADED_ANALYTES:
-        grade = ctcae_grade(code, canonical, checked.range, baseline=baseline).grade
+    canonical, checked, grade = graded.value, graded.checked, graded.grade
+    visit = visit_for_assessment(session, subject, visit_code, "labs", sample_date)
     existing = session.scalars(
         select(LabResult).where(LabResult.visit_id == visit.id, LabResult.analyte == code)
     ).one_or_none()

@@ -47,7 +47,9 @@ from alstrial.services import (
     screen_subject,
 )
 from alstrial.services.completeness import ASSESSMENT_RECORDS, mark_assessment_not_done
+from alstrial.services.lookup import current_protocol
 from alstrial.services.previews import preview_alsfrs, preview_spirometry
+from alstrial.services.safety import grade_lab
 from alstrial.vocabulary import (
     AdverseEventOutcome,
     DiagnosticCategory,
@@ -353,6 +355,32 @@ def _save_vitals(ctx: Context, values: Parsed) -> object:
     )
 
 
+def _preview_lab(ctx: Context, values: Parsed) -> Mapping[str, object]:
+    """The value in its unit, its flag and CTCAE grade as typed (issue 15, item 7)."""
+    needed = ("sample_date", "analyte", "value", "unit")
+    if any(values.get(name) in (None, "") for name in needed):
+        return {}
+    graded = grade_lab(
+        ctx.session,
+        subject_code=ctx.subject,
+        analyte=values["analyte"],
+        value=values["value"],
+        unit=values["unit"],
+        sample_date=values["sample_date"],
+    )
+    shown: dict[str, object] = {
+        "Value": f"{graded.value:g} {graded.unit}",
+        "Flag": graded.checked.flag or "within range",
+    }
+    if graded.grade is not None:
+        alert = current_protocol(ctx.session).lab_alert_grade
+        text = f"{graded.grade} ({graded.term})" if graded.grade else "0"
+        if graded.grade >= alert:
+            text += f": at the alert grade ({alert}); saving it asks whether it is an adverse event"
+        shown["CTCAE grade"] = text
+    return shown
+
+
 def _save_lab(ctx: Context, values: Parsed) -> object:
     return record_lab(
         ctx.session,
@@ -578,6 +606,7 @@ FORMS: dict[str, FormSpec] = {
                 REASON,
             ),
             _save_lab,
+            _preview_lab,
             assessment="labs",
             corrects=True,
         ),

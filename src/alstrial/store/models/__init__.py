@@ -20,6 +20,7 @@ from alstrial.store.models.review import (
 from alstrial.store.models.safety import (
     ChecklistReview,
     LabResult,
+    LabSafetyReview,
     MriExam,
     MriFindingRecord,
     QualitativeLabResult,
@@ -45,6 +46,7 @@ __all__ = [
     "Enrolment",
     "FlowMarkerResult",
     "LabResult",
+    "LabSafetyReview",
     "LoginThrottle",
     "Milestone",
     "MriExam",

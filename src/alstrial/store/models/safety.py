@@ -14,6 +14,7 @@ from alstrial.vocabulary import Provenance
 __all__ = [
     "ChecklistReview",
     "LabResult",
+    "LabSafetyReview",
     "MriExam",
     "MriFindingRecord",
     "QualitativeLabResult",
@@ -48,6 +49,22 @@ class LabResult(Audited, Base):
     flag: Mapped[str] = mapped_column(String(2), default="")
     ctcae_grade: Mapped[int | None]
     provenance: Mapped[Provenance] = mapped_column(enum_column(Provenance, "provenance"))
+
+
+class LabSafetyReview(Audited, Base):
+    """The review of a laboratory value graded at or above the protocol's alert grade: an
+    adverse event reported from it, or why it is not one (issue 15). Not a casebook row: a
+    review leaves the visit's signature in place."""
+
+    __tablename__ = "lab_safety_review"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lab_result_id: Mapped[int] = mapped_column(ForeignKey("lab_result.id"), unique=True)
+    decision: Mapped[str] = mapped_column(String(20))  # reported, not_an_ae
+    note: Mapped[str] = mapped_column(Text)
+    adverse_event_id: Mapped[int | None] = mapped_column(ForeignKey("adverse_event.id"))
+    reviewed_by: Mapped[str] = mapped_column(String(80))
+    reviewed_at: Mapped[datetime]
 
 
 class VitalSigns(Audited, Base):

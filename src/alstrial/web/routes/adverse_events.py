@@ -4,11 +4,13 @@ grade change, an upgrade to serious), saved as a change with its reason."""
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from alstrial.exceptions import AlstrialError
+from alstrial.services.lab_review import high_grade, review_high_grade
+from alstrial.services.lookup import current_protocol
 from alstrial.services.outcomes import (
     AdverseEventReport,
     find_adverse_event,
@@ -128,3 +130,58 @@ async def adverse_event_follow_up(
             status=400,
         )
     return RedirectResponse(f"/subjects/{code}/adverse-events/{event_id}", status_code=303)
+
+
+@router.get("/subjects/{code}/labs/{lab_id}/review", response_class=HTMLResponse)
+def lab_review_page(
+    request: Request, code: str, lab_id: int, session: DbSession, me: CurrentUser
+) -> HTMLResponse:
+    """The safety prompt of a laboratory value at the alert grade (issue 15, item 7)."""
+    require(me, "view_subjects")
+    subject_for(session, me, code)
+    return _lab_review(request, session, me, code, lab_id)
+
+
+def _lab_review(
+    request: Request,
+    session: Session,
+    me: Me,
+    code: str,
+    lab_id: int,
+    *,
+    status: int = 200,
+    error: str | None = None,
+) -> HTMLResponse:
+    graded = high_grade(session, code, lab_id)
+    if graded is None:
+        raise HTTPException(status_code=404, detail=f"laboratory value {lab_id} needs no review")
+    return page(
+        request,
+        "lab_review.html.j2",
+        status=status,
+        me=me,
+        code=code,
+        graded=graded,
+        alert_grade=current_protocol(session).lab_alert_grade,
+        error=error,
+    )
+
+
+@router.post("/subjects/{code}/labs/{lab_id}/review")
+async def lab_review_save(
+    request: Request, code: str, lab_id: int, session: DbSession, me: CurrentUser
+) -> Response:
+    raw = await submission(request, session, me, code)
+    try:
+        review_high_grade(
+            session,
+            actor=me.user.username,
+            subject_code=code,
+            lab_id=lab_id,
+            decision=(raw.get("decision") or [""])[-1],
+            note=(raw.get("note") or [""])[-1],
+        )
+    except AlstrialError as error:
+        session.rollback()
+        return _lab_review(request, session, me, code, lab_id, status=400, error=error.message)
+    return RedirectResponse(f"/subjects/{code}", status_code=303)

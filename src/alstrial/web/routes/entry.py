@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from alstrial.exceptions import AlstrialError, NotFoundError
+from alstrial.services.lab_review import find_lab, high_grade, review_high_grade
 from alstrial.services.overview import (
     VISIT_RECORDS,
     AuditLine,
@@ -27,8 +28,9 @@ from alstrial.services.overview import (
     subject_timeline,
 )
 from alstrial.services.review import casebook_state
+from alstrial.services.safety import grade_lab
 from alstrial.services.verification import record_view, verify_source
-from alstrial.store.models import DataQuery
+from alstrial.store.models import AdverseEvent, DataQuery, LabResult
 from alstrial.web.deps import (
     CurrentUser,
     DbSession,
@@ -121,7 +123,7 @@ def try_save(
         session, me.user.username, code, visit, request.app.state.timezone, batch=batch
     )
     try:
-        spec.save(context, parse_form(spec, raw, context.timezone))
+        request.state.saved = spec.save(context, parse_form(spec, raw, context.timezone))
     except AlstrialError as error:
         session.rollback()
         return {error.field or "_form": error.message}
@@ -145,6 +147,23 @@ async def save_form(
             errors=errors,
             status=400,
         )
+    saved = request.state.saved
+    if isinstance(saved, LabResult) and high_grade(session, code, saved.id) is not None:
+        # Issue 15, item 7: a value at the protocol's alert grade asks for its review.
+        return RedirectResponse(f"/subjects/{code}/labs/{saved.id}/review", status_code=303)
+    from_lab = (raw.get("from_lab") or [""])[-1]
+    if isinstance(saved, AdverseEvent) and from_lab.isdecimal():
+        try:
+            review_high_grade(
+                session,
+                actor=me.user.username,
+                subject_code=code,
+                lab_id=int(from_lab),
+                decision="reported",
+                adverse_event_id=saved.id,
+            )
+        except AlstrialError:
+            session.rollback()  # reviewed meanwhile, or not this subject's: the AE stands
     return RedirectResponse(f"/subjects/{code}", status_code=303)
 
 
@@ -327,16 +346,56 @@ def subject_form(
     spec = _spec(name, "subject")
     require(me, "enter_data")
     subject_for(session, me, code)
+    values: dict[str, Any] = {}
+    notice = _casebook_notice(session, code)
+    from_lab = request.query_params.get("from_lab", "")
+    if name == "adverse_event" and from_lab.isdecimal():
+        values, notice = _from_lab(session, code, int(from_lab), notice)
     return render_form(
         request,
         me,
         spec,
         code=code,
         visit=None,
-        values={},
+        values=values,
         errors={},
-        notice=_casebook_notice(session, code),
+        notice=notice,
     )
+
+
+def _from_lab(
+    session: Session, code: str, lab_id: int, notice: str | None
+) -> tuple[dict[str, Any], str | None]:
+    """An adverse-event report offered from a high-grade laboratory value: term, category,
+    onset and grade come from the value and are shown as such; the rest is the site's."""
+    lab = find_lab(session, code, lab_id)
+    graded = high_grade(session, code, lab_id)
+    if graded is None:
+        return {}, notice
+    term = (
+        grade_lab(
+            session,
+            subject_code=code,
+            analyte=lab.analyte,
+            value=lab.value,
+            unit=lab.unit,
+            sample_date=lab.sample_date,
+        ).term
+        or f"{lab.analyte} abnormal"
+    )
+    values = {
+        "term": term,
+        "category": "Investigations",
+        "onset_date": lab.sample_date.isoformat(),
+        "severity_grade": str(graded.grade),
+        "from_lab": str(lab_id),
+    }
+    text = (
+        f"Prefilled from {lab.analyte} {lab.value:g} {lab.unit} on {lab.sample_date} (CTCAE "
+        f"grade {graded.grade}): term, category, onset and grade. Check them and complete "
+        "the rest from the source."
+    )
+    return values, " ".join(filter(None, [text, notice]))
 
 
 @router.post("/subjects/{code}/forms/{name}")

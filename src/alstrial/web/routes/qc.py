@@ -14,6 +14,7 @@ from alstrial.exceptions import AlstrialError, PermissionDeniedError
 from alstrial.services import evaluate_batch, sign_release
 from alstrial.services.accounts import authenticate
 from alstrial.services.flow_identity import FcsUpload, record_identity_from_fcs
+from alstrial.services.lookup import current_protocol
 from alstrial.services.manufacturing import (
     BatchSummary,
     culture_events,
@@ -257,8 +258,17 @@ async def batch_form_save(
 _ISCT_MARKERS = "CD73, CD90, CD105, CD34, CD45, CD14, CD19, HLA-DR"
 
 
+def _panel(session: Session) -> str:
+    """The markers the protocol's identity test names, else the ISCT panel."""
+    for criterion in current_protocol(session).release_specification:
+        if criterion.test == "identity" and criterion.markers:
+            return ", ".join(criterion.markers)
+    return _ISCT_MARKERS
+
+
 def _flow_page(
     request: Request,
+    session: Session,
     me: Me,
     code: str,
     *,
@@ -274,7 +284,7 @@ def _flow_page(
         me=me,
         code=code,
         values={
-            "markers": _ISCT_MARKERS,
+            "markers": _panel(session),
             "percentile": "99",
             "method": "percentile",
             "compensation": "auto",
@@ -295,7 +305,7 @@ def batch_flow_form(
 ) -> HTMLResponse:
     require(me, "record_batch")
     batch_for(session, me, code)
-    return _flow_page(request, me, code, values={})
+    return _flow_page(request, session, me, code, values={})
 
 
 @router.post("/batches/{code}/flow")
@@ -333,6 +343,7 @@ async def batch_flow_save(
     if dataset.strip() and not dataset.strip().isdigit():
         return _flow_page(
             request,
+            session,
             me,
             code,
             values=shown,
@@ -345,6 +356,7 @@ async def batch_flow_save(
     except ValueError:
         return _flow_page(
             request,
+            session,
             me,
             code,
             values=shown,
@@ -372,6 +384,13 @@ async def batch_flow_save(
     except AlstrialError as error:
         session.rollback()
         return _flow_page(
-            request, me, code, values=shown, error=error.message, field=error.field, status=400
+            request,
+            session,
+            me,
+            code,
+            values=shown,
+            error=error.message,
+            field=error.field,
+            status=400,
         )
     return RedirectResponse(f"/batches/{code}", status_code=303)

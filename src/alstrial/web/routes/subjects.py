@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from alstrial.protocol import Protocol
 from alstrial.services import SubjectSummary, casebook_state, list_subjects
+from alstrial.services.lab_review import unreviewed_high_grades
 from alstrial.services.lookup import current_protocol
 from alstrial.services.overview import (
     dashboard,
@@ -59,7 +60,13 @@ def home(request: Request, session: DbSession, me: CurrentUser) -> HTMLResponse:
 def dashboard_page(request: Request, session: DbSession, me: CurrentUser) -> HTMLResponse:
     require(me, "view_subjects")
     board = dashboard(session, site_ids=me.sites, today=date.today())
-    return page(request, "dashboard.html.j2", me=me, board=board)
+    return page(
+        request,
+        "dashboard.html.j2",
+        me=me,
+        board=board,
+        high_grades=unreviewed_high_grades(session, me.sites),
+    )
 
 
 #: The visit form that records each protocol assessment (the status board's links).

@@ -136,3 +136,5 @@ def test_the_monitor_reads_the_form_and_verifies_it(web: TestClient, engine: Eng
     coordinator = _csrf(web, "coord-a")
     assert web.post(f"{url}/verify", data={"csrf": coordinator, "whole": "yes"}).status_code == 403
     assert 'id="entry-form"' in web.get(url).text  # the coordinator still enters data
+    board = web.get("/dashboard").text.split('id="sdv-sites"')[1].split("</table>")[0]
+    assert "<td>A</td><td>1</td><td>1</td><td>100</td>" in board

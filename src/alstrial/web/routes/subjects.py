@@ -22,6 +22,7 @@ from alstrial.services.overview import (
     unresolved_queries_by_visit,
 )
 from alstrial.services.status_board import CELL_STATES, status_board
+from alstrial.services.verification import verification_progress
 from alstrial.store.models import Site
 from alstrial.web.deps import CurrentUser, DbSession, Me, page, require, subject_for
 from alstrial.web.forms import (
@@ -60,12 +61,20 @@ def home(request: Request, session: DbSession, me: CurrentUser) -> HTMLResponse:
 def dashboard_page(request: Request, session: DbSession, me: CurrentUser) -> HTMLResponse:
     require(me, "view_subjects")
     board = dashboard(session, site_ids=me.sites, today=date.today())
+    progress = verification_progress(session, me.sites)
+    sites = {s.id: s.code for s in my_sites(session, me)}
     return page(
         request,
         "dashboard.html.j2",
         me=me,
         board=board,
         high_grades=unreviewed_high_grades(session, me.sites),
+        verification=progress,
+        verification_by_site=[
+            (code, sum(p.records for p in mine), sum(p.verified for p in mine))
+            for site_id, code in sites.items()
+            if (mine := [p for p in progress if p.site_id == site_id])
+        ],
     )
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from alstrial.exceptions import ConflictError, NotFoundError, ValidationError
+from alstrial.exceptions import ConflictError, ValidationError
 from alstrial.services.lookup import check_code, find_subject
 from alstrial.services.transaction import transaction
 from alstrial.store.models import ProductBatch, Subject
@@ -140,13 +140,9 @@ def correct_release_results(
     ConflictError
         The batch carries a release decision already.
     """
-    batch = session.scalars(
-        select(ProductBatch).where(ProductBatch.batch_code == batch_code)
-    ).first()
-    if batch is None:
-        raise NotFoundError(
-            f"no batch {batch_code}", form="product_batch", field="batch_code", value=batch_code
-        )
+    from alstrial.services.manufacturing import find_batch  # it imports this module
+
+    batch = find_batch(session, batch_code)
     source = session.get(Subject, batch.source_subject_id)
     subject_code = source.study_code if source is not None else ""
     if not reason.strip():

@@ -22,21 +22,25 @@ VIABILITY_FIELDS: dict[str, str] = {
 }
 
 
+def _results(values: Parsed, batch_code: str) -> BatchResults:
+    return BatchResults(
+        batch_code=batch_code,
+        final_cell_count=values["final_cell_count"],
+        viability_pct=values["viability_pct"],
+        bacteriology=values["bacteriology"],
+        mycoplasma=values["mycoplasma"],
+        endotoxin_eu_per_ml=values["endotoxin_eu_per_ml"],
+        endotoxin_below_loq=values["endotoxin_below_loq"],
+        karyotype=values["karyotype"],
+    )
+
+
 def _save_new_batch(ctx: Context, values: Parsed) -> object:
     return record_product_batch(
         ctx.session,
         actor=ctx.actor,
         subject_code=ctx.subject,
-        results=BatchResults(
-            batch_code=values["batch_code"],
-            final_cell_count=values["final_cell_count"],
-            viability_pct=values["viability_pct"],
-            bacteriology=values["bacteriology"],
-            mycoplasma=values["mycoplasma"],
-            endotoxin_eu_per_ml=values["endotoxin_eu_per_ml"],
-            endotoxin_below_loq=values["endotoxin_below_loq"],
-            karyotype=values["karyotype"],
-        ),
+        results=_results(values, values["batch_code"]),
     )
 
 
@@ -89,16 +93,7 @@ def _save_release_results(ctx: Context, values: Parsed) -> object:
         ctx.session,
         actor=ctx.actor,
         batch_code=str(ctx.batch),
-        results=BatchResults(
-            batch_code=str(ctx.batch),
-            final_cell_count=values["final_cell_count"],
-            viability_pct=values["viability_pct"],
-            bacteriology=values["bacteriology"],
-            mycoplasma=values["mycoplasma"],
-            endotoxin_eu_per_ml=values["endotoxin_eu_per_ml"],
-            endotoxin_below_loq=values["endotoxin_below_loq"],
-            karyotype=values["karyotype"],
-        ),
+        results=_results(values, str(ctx.batch)),
         reason=values.get("reason") or "",
         karyotype_override=values.get("karyotype_override"),
     )

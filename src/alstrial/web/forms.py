@@ -461,27 +461,34 @@ def _save_administration(ctx: Context, values: Parsed) -> object:
     )
 
 
+def adverse_event_report(values: Parsed, **kept: Any) -> AdverseEventReport:
+    """The report the adverse-event form's values make (``kept``: what the form does not
+    show, which a follow-up carries over)."""
+    return AdverseEventReport(
+        term=values["term"],
+        category=values["category"],
+        onset_date=values["onset_date"],
+        end_date=values.get("end_date"),
+        severity_grade=values["severity_grade"],
+        serious=values["serious"],
+        seriousness=tuple(values["seriousness"] or ()),
+        relatedness=Relatedness(values["relatedness"]),
+        outcome=AdverseEventOutcome(values["outcome"]),
+        attributed_to=values.get("attributed_to") or "",
+        treatment=values.get("treatment") or "",
+        description=values.get("description") or "",
+        expected=values["expected"],
+        action_taken=values.get("action_taken"),
+        **kept,
+    )
+
+
 def _save_adverse_event(ctx: Context, values: Parsed) -> object:
     return report_adverse_event(
         ctx.session,
         actor=ctx.actor,
         subject_code=ctx.subject,
-        report=AdverseEventReport(
-            term=values["term"],
-            category=values["category"],
-            onset_date=values["onset_date"],
-            end_date=values.get("end_date"),
-            severity_grade=values["severity_grade"],
-            serious=values["serious"],
-            seriousness=values["seriousness"],
-            relatedness=Relatedness(values["relatedness"]),
-            outcome=AdverseEventOutcome(values["outcome"]),
-            attributed_to=values.get("attributed_to") or "",
-            treatment=values.get("treatment") or "",
-            description=values.get("description") or "",
-            expected=values["expected"],
-            action_taken=values.get("action_taken"),
-        ),
+        report=adverse_event_report(values),
         reason=values.get("reason"),
     )
 

@@ -12,15 +12,13 @@ from alstrial.exceptions import AlstrialError
 from alstrial.services.lab_review import high_grade, review_high_grade
 from alstrial.services.lookup import current_protocol
 from alstrial.services.outcomes import (
-    AdverseEventReport,
     find_adverse_event,
     follow_up_adverse_event,
 )
 from alstrial.services.overview import subject_audit
 from alstrial.store.models import AdverseEvent
-from alstrial.vocabulary import AdverseEventOutcome, Relatedness
 from alstrial.web.deps import CurrentUser, DbSession, Me, page, require, subject_for
-from alstrial.web.forms import FORMS, parse_form
+from alstrial.web.forms import FORMS, adverse_event_report, parse_form
 from alstrial.web.routes.entry import shown_values, submission
 
 router = APIRouter(include_in_schema=False)
@@ -95,21 +93,8 @@ async def adverse_event_follow_up(
             actor=me.user.username,
             subject_code=code,
             event_id=event_id,
-            report=AdverseEventReport(
-                term=values["term"],
-                category=values["category"],
-                onset_date=values["onset_date"],
-                end_date=values.get("end_date"),
-                severity_grade=values["severity_grade"],
-                serious=values["serious"],
-                seriousness=tuple(values["seriousness"] or ()),
-                relatedness=Relatedness(values["relatedness"]),
-                outcome=AdverseEventOutcome(values["outcome"]),
-                attributed_to=values.get("attributed_to") or "",
-                treatment=values.get("treatment") or "",
-                description=values.get("description") or "",
-                expected=values["expected"],
-                action_taken=values.get("action_taken"),
+            report=adverse_event_report(
+                values,
                 onset_time=event.onset_time,
                 relatedness_by_procedure=dict(event.relatedness_by_procedure or {}),
                 meddra_code=event.meddra_code,

@@ -109,40 +109,6 @@ def queries_open(
     return RedirectResponse(back if local else "/queries", status_code=303)
 
 
-@router.post("/queries/{query_id}/cancel")
-def queries_cancel(
-    request: Request,
-    query_id: int,
-    session: DbSession,
-    me: CurrentUser,
-    reason: Annotated[str, Form()] = "",
-    csrf: Annotated[str, Form()] = "",
-) -> Response:
-    """The monitor who opened a query withdraws it, unanswered, with the reason."""
-    check_csrf(request, me, csrf)
-    require(me, "open_query")
-    query_for(session, me, query_id)
-    cancel_query(session, actor=me.user.username, query_id=query_id, reason=reason)
-    return RedirectResponse("/queries", status_code=303)
-
-
-@router.post("/queries/{query_id}/reopen")
-def queries_reopen(
-    request: Request,
-    query_id: int,
-    session: DbSession,
-    me: CurrentUser,
-    reason: Annotated[str, Form()] = "",
-    csrf: Annotated[str, Form()] = "",
-) -> Response:
-    """A monitor re-opens an answered or closed query, with the reason."""
-    check_csrf(request, me, csrf)
-    require(me, "close_query")
-    query_for(session, me, query_id)
-    reopen_query(session, actor=me.user.username, query_id=query_id, reason=reason)
-    return RedirectResponse("/queries", status_code=303)
-
-
 @router.post("/queries/{query_id}/answer")
 def queries_answer(
     request: Request,
@@ -171,6 +137,44 @@ def queries_close(
     require(me, "close_query")
     query_for(session, me, query_id)
     close_query(session, actor=me.user.username, query_id=query_id)
+    return RedirectResponse("/queries", status_code=303)
+
+
+def _query_change(
+    request: Request, session: Session, me: Me, query_id: int, csrf: str, permission: str
+) -> None:
+    check_csrf(request, me, csrf)
+    require(me, permission)
+    query_for(session, me, query_id)
+
+
+@router.post("/queries/{query_id}/cancel")
+def queries_cancel(
+    request: Request,
+    query_id: int,
+    session: DbSession,
+    me: CurrentUser,
+    reason: Annotated[str, Form()] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    """The monitor who opened a query withdraws it, unanswered, with the reason."""
+    _query_change(request, session, me, query_id, csrf, "open_query")
+    cancel_query(session, actor=me.user.username, query_id=query_id, reason=reason)
+    return RedirectResponse("/queries", status_code=303)
+
+
+@router.post("/queries/{query_id}/reopen")
+def queries_reopen(
+    request: Request,
+    query_id: int,
+    session: DbSession,
+    me: CurrentUser,
+    reason: Annotated[str, Form()] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    """A monitor re-opens an answered or closed query, with the reason."""
+    _query_change(request, session, me, query_id, csrf, "close_query")
+    reopen_query(session, actor=me.user.username, query_id=query_id, reason=reason)
     return RedirectResponse("/queries", status_code=303)
 
 

@@ -408,3 +408,45 @@ def test_qualitative_panels(session: Session) -> None:
     refused(
         session, ValidationError, lambda: record(test="anti-HCV", result="maybe"), field="result"
     )
+
+
+def test_follow_up_moves_stopping_rules_and_sae_clocks(session: Session) -> None:
+    """Issue 15, item 4: a follow-up that upgrades a related grade 2 event to grade 3 serious
+    triggers SR2 with the other grade 3 event and opens the SAE clocks; the earlier version
+    stays in the audit trail."""
+    import sqlalchemy as sa
+
+    from alstrial.services.outcomes import follow_up_adverse_event, report_of
+    from alstrial.store.audit import AuditEvent
+    from alstrial.store.models import AdverseEvent, SaeNotification
+
+    enrolled(session, "S01")
+    administer(session, "S01")
+    related_event(session, "S01", 3)
+    related_event(session, "S01", 2)
+    assert open_stopping_rules(session) == []
+    event = session.scalars(sa.select(AdverseEvent).where(AdverseEvent.severity_grade == 2)).one()
+    before = len(session.scalars(sa.select(SaeNotification)).all())
+    worse = report_of(event)
+    from dataclasses import replace
+
+    follow_up_adverse_event(
+        session,
+        actor=ACTOR,
+        subject_code="S01",
+        event_id=event.id,
+        report=replace(worse, severity_grade=3, serious=True, seriousness=("hospitalisation",)),
+        reason="admitted on day 3",
+    )
+    assert [t.rule.id for t in open_stopping_rules(session)] == ["SR2"]
+    assert len(session.scalars(sa.select(SaeNotification)).all()) > before
+    changed = session.scalars(
+        sa.select(AuditEvent.field).where(
+            AuditEvent.entity == "adverse_event", AuditEvent.reason == "admitted on day 3"
+        )
+    ).all()
+    assert {"severity_grade", "serious", "seriousness"} <= set(changed)
+    with pytest.raises(ValidationError, match="reason"):
+        follow_up_adverse_event(
+            session, actor=ACTOR, subject_code="S01", event_id=event.id, report=worse, reason=""
+        )

@@ -21,6 +21,7 @@ from alstrial.services import (
     close_query,
     list_queries,
     open_query,
+    query_threads,
     record_alsfrs,
     record_spirometry,
     record_visit_date,
@@ -140,6 +141,19 @@ def test_query_lifecycle(session: Session) -> None:
     assert mistaken.status is QueryStatus.CLOSED
     assert mistaken.cancel_reason == "opened on the wrong item"
     assert mistaken.id not in casebook_state(session, "S01").unclosed_queries
+    # Every word said about a query stays in its thread, in order (a second answer no longer
+    # hides the first).
+    answer_query(session, actor="coord", query_id=query.id, answer="It is 3: corrected")
+    threads = query_threads(session, [query.id, mistaken.id])
+    assert [(m.kind, m.author) for m in threads[query.id]] == [
+        ("question", "mon"),
+        ("answer", "coord"),
+        ("close", "mon"),
+        ("reopen", "mon"),
+        ("answer", "coord"),
+    ]
+    assert threads[query.id][1].text == "Corrected to 3"
+    assert [m.kind for m in threads[mistaken.id]] == ["question", "cancel"]
 
 
 def test_signature_locks_the_visit(session: Session) -> None:

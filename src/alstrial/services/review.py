@@ -12,6 +12,7 @@ the store enforces it at each flush (:mod:`alstrial.store.signature_locks`).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,6 +31,7 @@ from alstrial.store.models import (
     CasebookSignature,
     DataQuery,
     Disposition,
+    QueryMessage,
     Subject,
     User,
     Visit,
@@ -102,7 +104,30 @@ def open_query(
             opened_at=datetime.now(UTC),
         )
         session.add(query)
+        session.flush()
+        _say(session, query, "question", actor, text.strip())
     return query
+
+
+def _say(session: Session, query: DataQuery, kind: str, author: str, text: str) -> None:
+    """Append a message to the query's thread (inside the caller's transaction)."""
+    session.add(
+        QueryMessage(
+            query_id=query.id, kind=kind, author=author, text=text, written_at=datetime.now(UTC)
+        )
+    )
+
+
+def query_threads(session: Session, query_ids: Iterable[int]) -> dict[int, list[QueryMessage]]:
+    """Each query's messages in the order they were written."""
+    threads: dict[int, list[QueryMessage]] = {}
+    for message in session.scalars(
+        select(QueryMessage)
+        .where(QueryMessage.query_id.in_(list(query_ids)))
+        .order_by(QueryMessage.id)
+    ):
+        threads.setdefault(message.query_id, []).append(message)
+    return threads
 
 
 def _casebook_models() -> dict[str, type[Audited]]:
@@ -179,6 +204,7 @@ def cancel_query(session: Session, *, actor: str, query_id: int, reason: str) ->
         query.closed_by_id = user.id
         query.closed_at = datetime.now(UTC)
         query.status = QueryStatus.CLOSED
+        _say(session, query, "cancel", actor, reason.strip())
     return query
 
 
@@ -196,6 +222,7 @@ def reopen_query(session: Session, *, actor: str, query_id: int, reason: str) ->
         query.closed_by_id = None
         query.closed_at = None
         query.cancel_reason = None
+        _say(session, query, "reopen", actor, reason.strip())
     return query
 
 
@@ -212,6 +239,7 @@ def answer_query(session: Session, *, actor: str, query_id: int, answer: str) ->
         query.answered_by_id = user.id
         query.answered_at = datetime.now(UTC)
         query.status = QueryStatus.ANSWERED
+        _say(session, query, "answer", actor, answer.strip())
     return query
 
 
@@ -229,6 +257,7 @@ def close_query(session: Session, *, actor: str, query_id: int) -> DataQuery:
         query.closed_by_id = user.id
         query.closed_at = datetime.now(UTC)
         query.status = QueryStatus.CLOSED
+        _say(session, query, "close", actor, "")
     return query
 
 

@@ -14,6 +14,7 @@ from alstrial.store.models.review import (
     AssessmentNotDone,
     CasebookSignature,
     DataQuery,
+    QueryMessage,
     SourceVerification,
     VisitSignature,
 )
@@ -54,6 +55,7 @@ __all__ = [
     "ProductBatch",
     "ProtocolVersion",
     "QualitativeLabResult",
+    "QueryMessage",
     "ReleaseDecision",
     "SaeNotification",
     "Screening",

@@ -15,6 +15,7 @@ __all__ = [
     "AssessmentNotDone",
     "CasebookSignature",
     "DataQuery",
+    "QueryMessage",
     "SourceVerification",
     "VisitSignature",
 ]
@@ -113,3 +114,18 @@ class SourceVerification(Audited, Base):
     field: Mapped[str] = mapped_column(String(60), default="")
     verified_by: Mapped[str] = mapped_column(String(80))
     verified_at: Mapped[datetime]
+
+
+class QueryMessage(Audited, Base):
+    """One message of a query's thread: the question, each answer, a re-opening or a
+    cancellation with its reason, the closing (migration 0016). The query row keeps its
+    state; the thread keeps every word said about it, in order."""
+
+    __tablename__ = "query_message"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    query_id: Mapped[int] = mapped_column(ForeignKey("data_query.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # question, answer, reopen, cancel, close
+    author: Mapped[str] = mapped_column(String(80))
+    text: Mapped[str] = mapped_column(Text, default="")
+    written_at: Mapped[datetime]

@@ -85,12 +85,17 @@ def _by_visit(
         by_visit = found.setdefault(assessment, {})
         for model in models:
             table: Table = model.__table__  # type: ignore[assignment]
-            query = select(table.c.id, table.c.visit_id)
-            if chosen is not None:
-                query = query.join(Visit, Visit.id == table.c.visit_id).where(
-                    Visit.subject_id.in_(chosen)
+            if chosen is None:  # the whole board: plain rows, no SQL construct to process
+                rows = session.connection().exec_driver_sql(
+                    f"SELECT id, visit_id FROM {table.name}"
                 )
-            for record_id, visit_id in session.connection().execute(query).fetchall():
+            else:
+                rows = session.connection().execute(
+                    select(table.c.id, table.c.visit_id)
+                    .join(Visit, Visit.id == table.c.visit_id)
+                    .where(Visit.subject_id.in_(chosen))
+                )
+            for record_id, visit_id in rows.fetchall():
                 by_visit.setdefault(visit_id, []).append(record_id)
     return found
 

@@ -75,28 +75,41 @@ class StatusBoard:
     counts: dict[str, int] = field(default_factory=dict)
 
 
-def _by_visit(
-    session: Session, chosen: ScalarSelect[int] | None
-) -> dict[str, dict[int, list[int]]]:
-    """assessment -> visit id -> record ids, for the visits of the ``chosen`` subjects (all
-    when None: no filter at all is the fastest plan for the whole board)."""
-    found: dict[str, dict[int, list[int]]] = {}
+def _saved_visits(session: Session, chosen: ScalarSelect[int] | None) -> dict[str, set[int]]:
+    """assessment -> ids of the visits with a saved record, of the ``chosen`` subjects (all
+    when None: then read as plain tuples through the driver, 34,000 rows in a few ms)."""
+    found: dict[str, set[int]] = {}
     for assessment, models in ASSESSMENT_RECORDS.items():
-        by_visit = found.setdefault(assessment, {})
+        visits = found.setdefault(assessment, set())
         for model in models:
             table: Table = model.__table__  # type: ignore[assignment]
-            if chosen is None:  # the whole board: plain rows, no SQL construct to process
-                rows = session.connection().exec_driver_sql(
-                    f"SELECT id, visit_id FROM {table.name}"
-                )
+            if chosen is None:
+                cursor = session.connection().connection.cursor()
+                cursor.execute(f"SELECT DISTINCT visit_id FROM {table.name}")
+                visits.update(row[0] for row in cursor.fetchall())
+                cursor.close()
             else:
-                rows = session.connection().execute(
-                    select(table.c.id, table.c.visit_id)
-                    .join(Visit, Visit.id == table.c.visit_id)
-                    .where(Visit.subject_id.in_(chosen))
+                visits.update(
+                    session.scalars(
+                        select(table.c.visit_id)
+                        .join(Visit, Visit.id == table.c.visit_id)
+                        .where(Visit.subject_id.in_(chosen))
+                    ).all()
                 )
-            for record_id, visit_id in rows.fetchall():
-                by_visit.setdefault(visit_id, []).append(record_id)
+    return found
+
+
+def _queried_visits(session: Session, queried: set[tuple[str, str]]) -> dict[str, set[int]]:
+    """assessment -> ids of the visits whose record has a query not closed."""
+    found: dict[str, set[int]] = {a: set() for a in ASSESSMENT_RECORDS}
+    for assessment, models in ASSESSMENT_RECORDS.items():
+        for model in models:
+            table: Table = model.__table__  # type: ignore[assignment]
+            ids = [int(r) for t, r in queried if t == table.name and r.isdecimal()]
+            if ids:
+                found[assessment].update(
+                    session.scalars(select(table.c.visit_id).where(table.c.id.in_(ids))).all()
+                )
     return found
 
 
@@ -146,7 +159,7 @@ def status_board(
     visits = session.connection().execute(visit_query).fetchall()
     visit_ids = select(Visit.id).where(Visit.subject_id.in_(chosen)).scalar_subquery()
     visit_of = {(v[1], v[2]): (v[0], v[3]) for v in visits}
-    records = _by_visit(session, None if everyone else chosen)
+    saved_at = _saved_visits(session, None if everyone else chosen)
     not_done = set(
         session.execute(
             select(AssessmentNotDone.visit_id, AssessmentNotDone.assessment).where(
@@ -161,13 +174,14 @@ def status_board(
             )
         ).all()
     )
-    queried = set(
-        session.execute(
+    queried = {
+        (str(table), str(record))
+        for table, record in session.execute(
             select(DataQuery.record_table, DataQuery.record_id).where(
                 DataQuery.subject_id.in_(chosen), DataQuery.status != QueryStatus.CLOSED
             )
         ).all()
-    )
+    }
     signed_visits = set(
         session.scalars(
             select(VisitSignature.visit_id).where(VisitSignature.visit_id.in_(visit_ids))
@@ -179,12 +193,7 @@ def status_board(
         ).all()
     )
     tables = {a: {m.__table__.name for m in ms} for a, ms in ASSESSMENT_RECORDS.items()}  # type: ignore[attr-defined]
-    queried_at: dict[str, set[int]] = {a: set() for a in ASSESSMENT_RECORDS}
-    for assessment, by_visit in records.items():
-        keys = [(t,) for t in tables[assessment]]
-        for visit_id, ids in by_visit.items():
-            if any((key[0], str(i)) in queried for key in keys for i in ids):
-                queried_at[assessment].add(visit_id)
+    queried_at = _queried_visits(session, queried)
     verified_at = {
         a: {visit_id for visit_id, table in verified if table in tables[a]} for a in tables
     }
@@ -194,7 +203,7 @@ def status_board(
         (
             visit_code,
             assessment,
-            records.get(assessment, {}),
+            saved_at[assessment],
             queried_at[assessment],
             verified_at[assessment],
         )
@@ -203,13 +212,13 @@ def status_board(
     for subject_id, code, site_code in subjects:
         cells: list[str | None] = []
         is_locked = subject_id in locked
-        for visit_code, assessment, recorded, queried_visits, verified_visits in plan:
+        for visit_code, assessment, saved_visits, queried_visits, verified_visits in plan:
             held = visit_of.get((subject_id, visit_code))
             if held is None:
                 cells.append(None)
                 continue
             visit_id, visit_status = held
-            saved = visit_id in recorded
+            saved = visit_id in saved_visits
             if is_locked:
                 state = "locked"
             elif visit_id in queried_visits:

@@ -155,6 +155,14 @@ def test_queries_and_signature_through_the_web(web: TestClient, engine: Engine) 
     assert opened.headers["location"] == back
     assert "please check item 3" in web.get(back).text.split('id="value-item_3"')[1]
     assert "1 query open" in web.get("/subjects/S01").text.split('id="visit-W-6"')[1]
+    login(web, "coord-a")
+    entry = web.get(back).text  # the coordinator's form shows the query at its field
+    assert 'id="query-at-item_3-1"' in entry
+    assert (
+        "please check item 3" in entry.split('id="field-item_3"')[1].split('id="field-item_4"')[0]
+    )
+    login(web, "monitor-a")
+    token = csrf_of(web)
     mistaken = web.post(
         "/queries",
         data=form | {"field": "item_4", "text": "wrong field", "csrf": token},

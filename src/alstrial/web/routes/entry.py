@@ -74,6 +74,7 @@ def render_form(
     errors: Mapping[str, str],
     status: int = 200,
     notice: str | None = None,
+    queries: Mapping[str, list[DataQuery]] | None = None,
 ) -> HTMLResponse:
     base = f"/subjects/{code}" + (f"/visits/{visit}" if visit else "/forms")
     return page(
@@ -89,7 +90,28 @@ def render_form(
         values=values,
         errors=errors,
         notice=notice,
+        queries=queries or {},
     )
+
+
+def record_queries(
+    session: Session, code: str, visit: str, form: str
+) -> dict[str, list[DataQuery]]:
+    """The queries on the record a visit form saved, by field (shown next to each field)."""
+    if form not in VISIT_RECORDS:
+        return {}
+    try:
+        view = record_view(session, code, visit, form)
+    except NotFoundError:
+        return {}
+    found: dict[str, list[DataQuery]] = {}
+    for query in session.scalars(
+        select(DataQuery).where(
+            DataQuery.record_table == view.table, DataQuery.record_id == str(view.record_id)
+        )
+    ):
+        found.setdefault(query.field, []).append(query)
+    return found
 
 
 async def submission(
@@ -227,7 +249,15 @@ def visit_form(
         return record_page(request, session, me, spec, code=code, visit=visit)
     values, notice = _notice(session, code, timeline[visit], spec)
     return render_form(
-        request, me, spec, code=code, visit=visit, values=values, errors={}, notice=notice
+        request,
+        me,
+        spec,
+        code=code,
+        visit=visit,
+        values=values,
+        errors={},
+        notice=notice,
+        queries=record_queries(session, code, visit, spec.name),
     )
 
 

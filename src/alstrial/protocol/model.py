@@ -179,6 +179,19 @@ class ChecklistTerm(_Strict):
     term: str = Field(min_length=1)
 
 
+class SoftCheck(_Strict):
+    """A value a visit form may save but that deserves a second look (a soft check): shown as
+    a warning while the form is filled in and, when the protocol sets ``auto_queries``,
+    opened as a query on the field once the record is saved."""
+
+    id: str = Field(min_length=1)
+    form: str = Field(min_length=1)  # a visit form: alsfrs, spirometry, vitals, lab, ...
+    field: str = Field(min_length=1)  # a column of the record the form saves
+    operator: Literal["<", "<=", ">", ">="]
+    value: float
+    message: str = Field(min_length=1)
+
+
 class Protocol(_Strict):
     """A complete, validated study definition."""
 
@@ -192,6 +205,9 @@ class Protocol(_Strict):
     #: A laboratory value graded at or above this CTCAE grade is shown as it is typed, offers
     #: an adverse-event report when saved, and waits on the dashboard until reviewed.
     lab_alert_grade: int = Field(default=3, ge=1, le=4)
+    soft_checks: tuple[SoftCheck, ...] = ()
+    #: Open a query automatically for each soft check a saved record fails.
+    auto_queries: bool = False
 
     @model_validator(mode="after")
     def _consistent(self) -> Protocol:

@@ -63,8 +63,11 @@ def _table(form: str) -> Table:
     return model.__table__  # type: ignore[return-value]
 
 
-def record_view(session: Session, subject_code: str, visit_code: str, form: str) -> RecordView:
-    """The record ``form`` saved at a visit, with its verifications.
+def record_view(
+    session: Session, subject_code: str, visit_code: str, form: str, record_id: int | None = None
+) -> RecordView:
+    """The record ``form`` saved at a visit (the first, or ``record_id`` where a form saves
+    several, as vital signs before and after an infusion), with its verifications.
 
     Raises
     ------
@@ -73,7 +76,10 @@ def record_view(session: Session, subject_code: str, visit_code: str, form: str)
     """
     table = _table(form)
     visit = find_visit(session, find_subject(session, subject_code), visit_code, form=form)
-    row = session.execute(select(table).where(table.c.visit_id == visit.id)).mappings().first()
+    query = select(table).where(table.c.visit_id == visit.id).order_by(table.c.id)
+    if record_id is not None:
+        query = query.where(table.c.id == record_id)
+    row = session.execute(query).mappings().first()
     if row is None:
         raise NotFoundError(
             f"nothing is recorded by {form} at visit {visit_code} of {subject_code}",

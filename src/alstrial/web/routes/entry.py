@@ -29,6 +29,7 @@ from alstrial.services.overview import (
 )
 from alstrial.services.review import casebook_state
 from alstrial.services.safety import grade_lab
+from alstrial.services.soft_checks import failed_checks, raise_automatic_queries
 from alstrial.services.verification import record_view, verify_source
 from alstrial.store.models import AdverseEvent, DataQuery, LabResult
 from alstrial.web.deps import (
@@ -170,6 +171,11 @@ async def save_form(
             status=400,
         )
     saved = request.state.saved
+    if visit is not None:
+        try:
+            raise_automatic_queries(session, code, visit, spec.name, getattr(saved, "id", None))
+        except AlstrialError:
+            session.rollback()  # a check naming a field the record lacks: the save stands
     if isinstance(saved, LabResult) and high_grade(session, code, saved.id) is not None:
         # Issue 15, item 7: a value at the protocol's alert grade asks for its review.
         return RedirectResponse(f"/subjects/{code}/labs/{saved.id}/review", status_code=303)
@@ -202,7 +208,18 @@ async def live_check(
             preview = spec.preview(Context(session, me.user.username, code, visit, tz), values)
         except AlstrialError as error:
             errors.setdefault(error.field or "_form", error.message)
-    return page(request, "form_check.html.j2", spec=spec, preview=preview, errors=errors)
+    warnings = [
+        f"{check.message} ({check.field} = {value})"
+        for check, value in failed_checks(session, spec.name, values)
+    ]
+    return page(
+        request,
+        "form_check.html.j2",
+        spec=spec,
+        preview=preview,
+        errors=errors,
+        warnings=warnings,
+    )
 
 
 def _notice(

@@ -35,6 +35,8 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Literal
@@ -43,7 +45,14 @@ import numpy as np
 import numpy.typing as npt
 
 from alstrial.manufacturing.fcs_data import Layout, candidate_layouts, channel_range, decode
-from alstrial.manufacturing.fcs_segments import DataSetText, FcsError, data_sets, fail
+from alstrial.manufacturing.fcs_segments import (
+    DataSetText,
+    FcsError,
+    data_sets,
+    fail,
+    int_keyword,
+    whole_number,
+)
 
 __all__ = [
     "ChannelInfo",
@@ -171,19 +180,21 @@ def parse_spillover(text: str, keyword: str, path: str = "") -> Spillover | None
 
 
 def _count(text: DataSetText, name: str) -> int:
-    value = text.keywords.get("par", "").strip()
-    if not (value.isascii() and value.isdigit()) or int(value) < 1:
+    count = int_keyword(text.keywords, "par")
+    if count is None or count < 1:
+        value = text.keywords.get("par", "")
         raise fail(name, f"$PAR (the number of channels) is {value!r}, not a positive number")
-    return int(value)
+    return count
 
 
 def _events_keyword(text: DataSetText, name: str) -> int | None:
     value = text.keywords.get("tot", "").strip()
     if not value:
         return None
-    if not (value.isascii() and value.isdigit()):
+    events = whole_number(value)
+    if events is None:
         raise fail(name, f"$TOT (the number of events) is {value!r}, not a number")
-    return int(value)
+    return events
 
 
 @dataclass(frozen=True)
@@ -198,14 +209,10 @@ def _offset_pairs(text: DataSetText) -> list[tuple[str, tuple[int, int]]]:
     pairs: list[tuple[str, tuple[int, int]]] = []
     if text.header.data is not None:
         pairs.append(("HEADER", text.header.data))
-    begin = text.keywords.get("begindata", "").strip()
-    end = text.keywords.get("enddata", "").strip()
-    if (
-        (begin.isascii() and begin.isdigit())
-        and (end.isascii() and end.isdigit())
-        and not (int(begin) == 0 and int(end) == 0)
-    ):
-        pair = (int(begin), int(end))
+    begin = int_keyword(text.keywords, "begindata")
+    end = int_keyword(text.keywords, "enddata")
+    if begin is not None and end is not None and (begin, end) != (0, 0):
+        pair = (begin, end)
         if not pairs or pairs[0][1] != pair:
             pairs.append(("TEXT", pair))
     return pairs
@@ -348,8 +355,11 @@ class _LinearPlan:
 _TABLE_LIMIT = 1 << 16
 
 
-def _linear_plan(text: DataSetText, layout: Layout, count: int, name: str) -> _LinearPlan:
-    """The conversion to the linear scale and each channel's saturation limit on it."""
+def _linear_plan(
+    text: DataSetText, layout: Layout, ranges: tuple[float, ...], name: str
+) -> _LinearPlan:
+    """The conversion to the linear scale and each channel's saturation limit on it, given
+    each channel's ``$PnR``."""
     keywords = text.keywords
     notes: list[str] = []
     multipliers: list[tuple[int, float]] = []
@@ -358,8 +368,7 @@ def _linear_plan(text: DataSetText, layout: Layout, count: int, name: str) -> _L
     limits: list[float] = []
     timestep = _timestep(keywords, notes)
     floats = layout.datatype in ("F", "D")
-    for i in range(1, count + 1):
-        top = channel_range(keywords, i, name)
+    for i, top in enumerate(ranges, start=1):
         raw_top = top - 1.0 if floats else top - 1.5  # integers: between R - 2 and R - 1
         if keywords.get(f"p{i}n", "").strip().lower() == "time":
             if timestep is not None:
@@ -456,7 +465,7 @@ def _sample(
     keywords = text.keywords
     ranges = tuple(channel_range(keywords, i, name) for i in range(1, count + 1))
     notes = list(text.notes) + list(located.notes)
-    plan = _linear_plan(text, located.layout, count, name) if scale == "linear" else None
+    plan = _linear_plan(text, located.layout, ranges, name) if scale == "linear" else None
     events = np.empty((located.events, count), dtype=np.float64)
     decode(
         stream,
@@ -496,6 +505,16 @@ def _sample(
         datatype=located.layout.datatype,
         saturation=saturation,
     )
+
+
+@contextmanager
+def _opened(path: str | Path) -> Iterator[BinaryIO]:
+    """The file open for reading; an error of the system (missing, unreadable) as FcsError."""
+    try:
+        with open(path, "rb") as stream:
+            yield stream
+    except OSError as error:
+        raise fail(str(path), f"cannot be read ({error.strerror})") from None
 
 
 def _size(stream: BinaryIO) -> int:
@@ -549,12 +568,8 @@ def read_fcs(
         For a missing, truncated, corrupt or inconsistent file, naming the file, the keyword
         and the channel, and what to do.
     """
-    name = str(path)
-    try:
-        with open(path, "rb") as stream:
-            return _read(stream, name, strict, scale, dataset)
-    except OSError as error:
-        raise fail(name, f"cannot be read ({error.strerror})") from None
+    with _opened(path) as stream:
+        return _read(stream, str(path), strict, scale, dataset)
 
 
 def parse_fcs(
@@ -575,13 +590,10 @@ def read_fcs_data_sets(
 ) -> list[FcsSample]:
     """Every data set of an FCS file, in file order (:func:`read_fcs` for each)."""
     name = str(path)
-    try:
-        with open(path, "rb") as stream:
-            size = _size(stream)
-            texts = list(data_sets(stream, size, name))
-            return [_sample(stream, size, t, name, strict, scale, len(texts)) for t in texts]
-    except OSError as error:
-        raise fail(name, f"cannot be read ({error.strerror})") from None
+    with _opened(path) as stream:
+        size = _size(stream)
+        texts = list(data_sets(stream, size, name))
+        return [_sample(stream, size, t, name, strict, scale, len(texts)) for t in texts]
 
 
 def _info(text: DataSetText, size: int, name: str) -> DataSetInfo:
@@ -617,12 +629,11 @@ def _info(text: DataSetText, size: int, name: str) -> DataSetInfo:
             except FcsError as error:
                 spill = f"{keyword.upper()}: {error.message}"
             break
-    total = keywords.get("tot", "").strip()
     return DataSetInfo(
         dataset=text.index,
         offset=text.base,
         version=text.header.version,
-        events=int(total) if (total.isascii() and total.isdigit()) else None,
+        events=int_keyword(keywords, "tot"),
         datatype=keywords.get("datatype", ""),
         layout=layout,
         cytometer=keywords.get("cyt", ""),
@@ -656,9 +667,6 @@ def inspect_fcs(path: str | Path) -> list[DataSetInfo]:
         When the file is not FCS or its HEADER or TEXT cannot be parsed.
     """
     name = str(path)
-    try:
-        with open(path, "rb") as stream:
-            size = _size(stream)
-            return [_info(text, size, name) for text in data_sets(stream, size, name)]
-    except OSError as error:
-        raise fail(name, f"cannot be read ({error.strerror})") from None
+    with _opened(path) as stream:
+        size = _size(stream)
+        return [_info(text, size, name) for text in data_sets(stream, size, name)]

@@ -33,7 +33,7 @@ from typing import BinaryIO
 import numpy as np
 import numpy.typing as npt
 
-from alstrial.manufacturing.fcs_segments import fail
+from alstrial.manufacturing.fcs_segments import fail, whole_number
 
 __all__ = ["Layout", "candidate_layouts", "channel_range", "decode", "integer_masks"]
 
@@ -187,13 +187,14 @@ def candidate_layouts(keywords: dict[str, str], count: int, name: str) -> list[L
         return [Layout(datatype, "native", (width,) * count, big, permutation, None, note)]
     bits: list[int] = []
     for i, value in enumerate(raw_bits, start=1):
-        if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= 64:
+        given = whole_number(value)
+        if given is None or not 1 <= given <= 64:
             raise fail(
                 name,
                 f"$P{i}B of {_channel(keywords, i)} is {value!r}; integer data needs a width "
                 "of 1 to 64 bits ('*' is for ASCII data only)",
             )
-        bits.append(int(value))
+        bits.append(given)
     masks = integer_masks(keywords, bits, name)
     if permutation is not None and any(b != 8 * len(permutation) for b in bits):
         raise fail(
@@ -235,14 +236,17 @@ def candidate_layouts(keywords: dict[str, str], count: int, name: str) -> list[L
 def _ascii_layout(keywords: dict[str, str], raw_bits: list[str], name: str) -> Layout:
     if all(b == "*" for b in raw_bits):
         return Layout("A", "delimited", (), False, None, None)
+    widths = []
     for i, value in enumerate(raw_bits, start=1):
-        if not (value.isascii() and value.isdigit()) or int(value) < 1:
+        width = whole_number(value)
+        if width is None or width < 1:
             raise fail(
                 name,
                 f"$P{i}B of {_channel(keywords, i)} is {value!r}; ASCII data needs every "
                 "$PnB a number of characters, or every $PnB '*' (delimited values)",
             )
-    return Layout("A", "ascii", tuple(int(b) for b in raw_bits), False, None, None)
+        widths.append(width)
+    return Layout("A", "ascii", tuple(widths), False, None, None)
 
 
 def decode(
@@ -340,11 +344,13 @@ def _odd_width_reader(
     window = 4 if width < 4 else 8
     row_bytes = width * count
     buffer = np.zeros(rows * row_bytes + 2 * window, dtype=np.uint8)
-    dtype = np.dtype(f"{'>' if layout.big_endian else '<'}u{window}")
+    dtype = _value_dtype(layout, window)
     limit = (1 << (8 * width)) - 1
     masks = np.array([m & limit for m in layout.masks or [limit] * count], dtype=dtype)
-    # big-endian: the window ends on the value's last byte; little-endian: starts on its first
-    offset = window - (window - width) if layout.big_endian else window
+    # The values start at byte ``window`` of the buffer. Big-endian, the window of the first
+    # value ends on its last byte: it starts at window + width - window = width. Little-endian
+    # it starts on the value's first byte.
+    offset = width if layout.big_endian else window
 
     def read(stream: BinaryIO, n: int, name: str, out: npt.NDArray[np.float64]) -> None:
         _read_exactly(stream, buffer[window : window + n * row_bytes].data, name)
@@ -360,10 +366,14 @@ def _odd_width_reader(
     return read
 
 
-def _value_dtype(layout: Layout, width: int) -> np.dtype[np.generic]:
-    order = ">" if layout.big_endian else "<"
-    code = {"F": "f", "D": "f"}.get(layout.datatype, "u")
-    return np.dtype(f"{order}{code}{width}")
+def _value_dtype(
+    layout: Layout, width: int, big_endian: bool | None = None
+) -> np.dtype[np.generic]:
+    """numpy dtype of one stored value: float for F/D, unsigned integer for I, ``width``
+    bytes, in the layout's byte order unless ``big_endian`` says otherwise."""
+    big = layout.big_endian if big_endian is None else big_endian
+    code = "f" if layout.datatype in ("F", "D") else "u"
+    return np.dtype(f"{'>' if big else '<'}{code}{width}")
 
 
 def _native_masks(layout: Layout, count: int) -> npt.NDArray[np.unsignedinteger] | None:
@@ -401,8 +411,7 @@ def _decode_rows(
             else:
                 padded[:, :width] = field
             field = padded
-        code = "f" if layout.datatype in ("F", "D") else "u"
-        dtype = np.dtype(f"{'>' if big else '<'}{code}{padded_width}")
+        dtype = _value_dtype(layout, padded_width, big)
         values = np.ascontiguousarray(field).view(dtype)[:, 0]
         if layout.masks is not None:
             values = values & np.array(layout.masks[column], dtype=dtype)

@@ -41,8 +41,10 @@ __all__ = [
     "Header",
     "data_sets",
     "fail",
+    "int_keyword",
     "parse_header",
     "parse_text",
+    "whole_number",
 ]
 
 HEADER_BYTES = 58
@@ -214,9 +216,16 @@ def _read_at(stream: BinaryIO, start: int, length: int) -> bytes:
     return stream.read(length)
 
 
-def _int_keyword(keywords: dict[str, str], key: str) -> int | None:
-    value = keywords.get(key, "").strip()
-    return int(value) if (value.isascii() and value.isdigit()) else None
+def whole_number(value: str) -> int | None:
+    """The number a keyword's value writes in ASCII digits (``'00006081'``), else None (empty,
+    a sign, a decimal point, or digits of another script, which ``int`` would also take)."""
+    value = value.strip()
+    return int(value) if value.isascii() and value.isdigit() else None
+
+
+def int_keyword(keywords: dict[str, str], key: str) -> int | None:
+    """A keyword's value as a whole number (:func:`whole_number`), None when absent."""
+    return whole_number(keywords.get(key, ""))
 
 
 def _read_data_set(stream: BinaryIO, size: int, base: int, index: int, name: str) -> DataSetText:
@@ -229,7 +238,7 @@ def _read_data_set(stream: BinaryIO, size: int, base: int, index: int, name: str
             f"({size} bytes): the file is truncated",
         )
     keywords, notes = parse_text(_read_at(stream, base + start, end - start + 1), name)
-    s_start, s_end = _int_keyword(keywords, "beginstext"), _int_keyword(keywords, "endstext")
+    s_start, s_end = int_keyword(keywords, "beginstext"), int_keyword(keywords, "endstext")
     if s_start and s_end and s_end > s_start and (s_start, s_end) != (start, end):
         if base + s_end >= size:
             notes.append("the supplemental TEXT lies past the end of the file; ignored")
@@ -262,7 +271,7 @@ def data_sets(stream: BinaryIO, size: int, name: str) -> Iterator[DataSetText]:
     while True:
         seen.add(base)
         data_set = _read_data_set(stream, size, base, index, name)
-        step = _int_keyword(data_set.keywords, "nextdata") or 0
+        step = int_keyword(data_set.keywords, "nextdata") or 0
         if step and base + step in seen:
             raise fail(name, f"$NEXTDATA of data set {index} points back to byte {base + step}")
         if step and base + step < size:

@@ -303,14 +303,21 @@ def _subject_records(session: Session, subject: Subject) -> dict[str, set[str]]:
 
 
 def subject_audit(
-    session: Session, subject_code: str, *, entity: str | None = None, field: str | None = None
+    session: Session,
+    subject_code: str,
+    *,
+    entity: str | None = None,
+    field: str | None = None,
+    record_id: str | None = None,
 ) -> list[AuditLine]:
     """Every audited change of a subject's records (his own row, his screenings, visits,
-    assessments, events, queries and signatures), oldest first; optionally of one table and
-    one field only."""
+    assessments, events, queries and signatures), oldest first; optionally of one table, one
+    record of it (the history of one adverse event, say) and one field only."""
     subject = find_subject(session, subject_code)
     lines: list[AuditLine] = []
     for table, ids in _subject_records(session, subject).items():
+        if record_id is not None:
+            ids = ids & {record_id}
         if (entity and table != entity) or not ids:
             continue
         query = select(AuditEvent).where(
@@ -410,12 +417,10 @@ def subject_adverse_events(session: Session, subject_code: str) -> list[AdverseE
 
 def unresolved_queries_by_visit(session: Session, subject_code: str) -> dict[str, int]:
     """Queries not closed on each visit's records, by visit code (for the timeline)."""
-    from alstrial.store.signature_locks import casebook_visit_id
+    from alstrial.store.signature_locks import casebook_models, casebook_visit_id
 
     subject = find_subject(session, subject_code)
-    models = {
-        cast(Table, mapper.local_table).name: mapper.class_ for mapper in Base.registry.mappers
-    }
+    models = casebook_models()
     codes = dict(
         session.execute(select(Visit.id, Visit.code).where(Visit.subject_id == subject.id)).all()
     )
@@ -426,8 +431,10 @@ def unresolved_queries_by_visit(session: Session, subject_code: str) -> dict[str
         )
     ):
         model = models.get(query.record_table)
-        row = session.get(model, int(query.record_id)) if model is not None else None
-        visit_id = casebook_visit_id(session, row) if isinstance(row, Audited) else None
+        row = None
+        if model is not None and query.record_id.isdecimal():
+            row = session.get(model, int(query.record_id))
+        visit_id = casebook_visit_id(session, row) if row is not None else None
         if visit_id in codes:
             counts[codes[visit_id]] += 1
     return dict(counts)

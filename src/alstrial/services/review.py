@@ -25,8 +25,6 @@ from alstrial.services.accounts import authenticate
 from alstrial.services.completeness import visits_completeness
 from alstrial.services.lookup import find_subject, find_user, find_visit
 from alstrial.services.transaction import transaction
-from alstrial.store.audit import audited_mappers
-from alstrial.store.base import Audited
 from alstrial.store.models import (
     CasebookSignature,
     DataQuery,
@@ -37,7 +35,7 @@ from alstrial.store.models import (
     Visit,
     VisitSignature,
 )
-from alstrial.store.signature_locks import casebook_subject_id
+from alstrial.store.signature_locks import casebook_models, casebook_subject_id
 from alstrial.vocabulary import QueryStatus, Role, VisitStatus
 
 __all__ = [
@@ -130,14 +128,6 @@ def query_threads(session: Session, query_ids: Iterable[int]) -> dict[int, list[
     return threads
 
 
-def _casebook_models() -> dict[str, type[Audited]]:
-    return {
-        str(getattr(m.class_, "__tablename__", "")): m.class_
-        for m in audited_mappers()
-        if m.class_.casebook_key is not None
-    }
-
-
 _NOT_QUERYABLE = frozenset({"id", "subject_id", "visit_id", "exam_id", "provenance"})
 
 
@@ -146,7 +136,7 @@ def _check_target(
 ) -> None:
     """The record exists, belongs to the subject, and has the field (issue 15: record 999 and
     field item_99 were accepted)."""
-    models = _casebook_models()
+    models = casebook_models()
     model = models.get(record_table)
     if model is None:
         raise ValidationError(
@@ -259,6 +249,17 @@ def close_query(session: Session, *, actor: str, query_id: int) -> DataQuery:
         query.status = QueryStatus.CLOSED
         _say(session, query, "close", actor, "")
     return query
+
+
+def queries_on(session: Session, record_table: str, record_id: int) -> list[DataQuery]:
+    """The queries opened on one record, oldest first."""
+    return list(
+        session.scalars(
+            select(DataQuery)
+            .where(DataQuery.record_table == record_table, DataQuery.record_id == str(record_id))
+            .order_by(DataQuery.id)
+        )
+    )
 
 
 def list_queries(

@@ -15,9 +15,9 @@ without unlocking it. Both kinds of signature are looked up in one statement per
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import event, literal, select, union_all
+from sqlalchemy import Table, event, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from alstrial.exceptions import ConflictError
@@ -27,7 +27,19 @@ from alstrial.store.models.review import CasebookSignature, VisitSignature
 from alstrial.store.models.safety import MriExam
 from alstrial.store.models.subject import Subject, Visit
 
-__all__ = ["casebook_subject_id", "casebook_visit_id"]
+__all__ = ["casebook_models", "casebook_subject_id", "casebook_visit_id"]
+
+
+def casebook_models() -> dict[str, type[Audited]]:
+    """The models of casebook rows (those with a ``casebook_key``), by table name: what a
+    query may be opened on, and where a query's record is looked up."""
+    from alstrial.store.audit import audited_mappers  # it imports the models, as this does
+
+    return {
+        cast(Table, m.local_table).name: m.class_
+        for m in audited_mappers()
+        if m.class_.casebook_key is not None
+    }
 
 
 def _parent(session: Session, row: Audited) -> Visit | MriExam | None:

@@ -55,7 +55,6 @@ def _page(
     errors: dict[str, str] | None = None,
     status: int = 200,
 ) -> HTMLResponse:
-    history = subject_audit(session, code, entity="adverse_event")
     return page(
         request,
         "adverse_event.html.j2",
@@ -66,7 +65,7 @@ def _page(
         spec=FORMS["adverse_event"],
         values=_saved(event) if values is None else values,
         errors=errors or {},
-        history=[line for line in history if line.record_id == str(event.id)],
+        history=subject_audit(session, code, entity="adverse_event", record_id=str(event.id)),
     )
 
 

@@ -13,7 +13,6 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
@@ -27,10 +26,10 @@ from alstrial.services.overview import (
     subject_audit,
     subject_timeline,
 )
-from alstrial.services.review import casebook_state
+from alstrial.services.review import casebook_state, queries_on
 from alstrial.services.safety import grade_lab
 from alstrial.services.soft_checks import failed_checks, raise_automatic_queries
-from alstrial.services.verification import record_view, verify_source
+from alstrial.services.verification import RecordView, record_view, verify_source
 from alstrial.store.models import AdverseEvent, DataQuery, LabResult
 from alstrial.web.deps import (
     CurrentUser,
@@ -95,22 +94,25 @@ def render_form(
     )
 
 
+def _saved_view(session: Session, code: str, visit: str, form: str) -> RecordView | None:
+    """The record a visit form saved, or None: a form that saves none, or nothing yet."""
+    if form not in VISIT_RECORDS:
+        return None
+    try:
+        return record_view(session, code, visit, form)
+    except NotFoundError:
+        return None
+
+
 def record_queries(
     session: Session, code: str, visit: str, form: str
 ) -> dict[str, list[DataQuery]]:
     """The queries on the record a visit form saved, by field (shown next to each field)."""
-    if form not in VISIT_RECORDS:
-        return {}
-    try:
-        view = record_view(session, code, visit, form)
-    except NotFoundError:
+    view = _saved_view(session, code, visit, form)
+    if view is None:
         return {}
     found: dict[str, list[DataQuery]] = {}
-    for query in session.scalars(
-        select(DataQuery).where(
-            DataQuery.record_table == view.table, DataQuery.record_id == str(view.record_id)
-        )
-    ):
+    for query in queries_on(session, view.table, view.record_id):
         found.setdefault(query.field, []).append(query)
     return found
 
@@ -291,28 +293,12 @@ def record_page(
 ) -> HTMLResponse:
     """A visit record read-only, as a monitor reviews it: each value, what is verified, its
     history and its queries; for the monitor, source verification of the record or of fields."""
-    view = None
+    view = _saved_view(session, code, visit, spec.name)
     queries: list[DataQuery] = []
     history: list[AuditLine] = []
-    if spec.name in VISIT_RECORDS:
-        try:
-            view = record_view(session, code, visit, spec.name)
-        except NotFoundError:
-            view = None
     if view is not None:
-        history = [
-            line
-            for line in subject_audit(session, code, entity=view.table)
-            if line.record_id == str(view.record_id)
-        ]
-        queries = list(
-            session.scalars(
-                select(DataQuery).where(
-                    DataQuery.record_table == view.table,
-                    DataQuery.record_id == str(view.record_id),
-                )
-            )
-        )
+        history = subject_audit(session, code, entity=view.table, record_id=str(view.record_id))
+        queries = queries_on(session, view.table, view.record_id)
     labels = {f.name: f.label for f in spec.fields}
     return page(
         request,

@@ -164,3 +164,10 @@ def http_status(error: AlstrialError) -> int:
     if isinstance(error, ConflictError):
         return 409
     return 422
+
+
+def form_status(error: AlstrialError) -> int:
+    """The status of a page that shows a refused form again: 400 for an invalid value (the
+    pages' convention; the API says 422), else as :func:`http_status`."""
+    status = http_status(error)
+    return 400 if status == 422 else status

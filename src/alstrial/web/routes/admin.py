@@ -21,7 +21,7 @@ from alstrial.services.accounts import (
 )
 from alstrial.services.setup import add_site, list_sites
 from alstrial.vocabulary import Role
-from alstrial.web.deps import CurrentUser, DbSession, Me, check_csrf, http_status, page, require
+from alstrial.web.deps import CurrentUser, DbSession, Me, check_csrf, form_status, page, require
 
 router = APIRouter(include_in_schema=False)
 
@@ -88,7 +88,7 @@ def user_add(
             request,
             session,
             me,
-            status=http_status(error) if http_status(error) != 422 else 400,
+            status=form_status(error),
             error=("new", error.message),
             values={"username": username, "role": role, "full_name": full_name},
         )
@@ -145,12 +145,11 @@ def user_change(
             )
     except AlstrialError as error:
         session.rollback()
-        status = http_status(error)
         return _users_page(
             request,
             session,
             me,
-            status=400 if status == 422 else status,
+            status=form_status(error),
             error=(username, error.message),
         )
     if one_time is not None:
@@ -181,7 +180,7 @@ def site_add(
         return page(
             request,
             "admin_sites.html.j2",
-            status=400 if http_status(error) == 422 else http_status(error),
+            status=form_status(error),
             me=me,
             sites=list_sites(session),
             error=error.message,

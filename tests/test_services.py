@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from alstrial.exceptions import ConflictError, NotFoundError, ValidationError
@@ -22,6 +23,7 @@ from alstrial.services import (
     screen_subject,
     subject_visits,
 )
+from alstrial.store import make_session_factory
 from alstrial.store.models import AlsfrsAssessment, Subject, Visit
 from alstrial.vocabulary import (
     AdverseEventOutcome,
@@ -460,3 +462,53 @@ def test_lookups_follow_the_store(session: Session) -> None:
     )
     session.commit()
     assert current_protocol(session).study.title.startswith("Amended: ")
+
+
+def test_a_request_session_reads_the_protocol_once_and_sees_its_own_amendment(
+    engine: Engine,
+) -> None:
+    """A web request's session keeps the protocol it read (one statement fewer per save);
+    another session's amendment is seen by the next request, never by a session that does
+    not keep it, and a version added in the keeping session clears what it kept."""
+    import hashlib
+
+    from alstrial.protocol import reference_protocol_text
+    from alstrial.services.lookup import (
+        current_protocol,
+        only_study,
+        remember_protocol_per_session,
+    )
+    from alstrial.store.audit import ACTOR_KEY
+    from alstrial.store.models import ProtocolVersion
+
+    factory = make_session_factory(engine)
+
+    def amend(session: Session, title: str) -> None:
+        text = reference_protocol_text().replace('title = "', f'title = "{title}: ', 1)
+        session.info[ACTOR_KEY] = ACTOR
+        session.add(
+            ProtocolVersion(
+                study_id=only_study(session).id,
+                version=title,
+                text=text,
+                digest=hashlib.sha256(text.encode()).hexdigest(),
+            )
+        )
+        session.commit()
+
+    statements: list[str] = []
+    sa.event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    with factory() as request, factory() as other, factory() as plain:
+        remember_protocol_per_session(request)
+        first = current_protocol(request)
+        before = len(statements)
+        assert current_protocol(request) is first
+        assert len(statements) == before  # no statement: the protocol is kept
+        amend(other, "Second")
+        assert current_protocol(request) is first  # the request that began before it
+        assert current_protocol(plain).study.title.startswith("Second: ")
+        amend(request, "Third")
+        assert current_protocol(request).study.title.startswith("Third: ")
+    with factory() as next_request:
+        remember_protocol_per_session(next_request)
+        assert current_protocol(next_request).study.title.startswith("Third: ")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import func, inspect, select
+from sqlalchemy import bindparam, event, func, inspect, select
 from sqlalchemy.orm import Session
 
 from alstrial.exceptions import ConflictError, NotFoundError, ValidationError
@@ -20,6 +20,7 @@ __all__ = [
     "latest_protocol_version",
     "only_study",
     "protocol_of",
+    "remember_protocol_per_session",
 ]
 
 
@@ -76,18 +77,62 @@ def protocol_of(version: ProtocolVersion) -> Protocol:
     return protocol
 
 
+#: The latest protocol version's id and digest, and the number of studies: one statement,
+#: built once (building a statement costs as much CPU as running it; profile of a web save).
+_LATEST_PROTOCOL = (
+    select(
+        ProtocolVersion.id,
+        ProtocolVersion.digest,
+        select(func.count()).select_from(Study).scalar_subquery(),
+    )
+    .order_by(ProtocolVersion.id.desc())
+    .limit(1)
+)
+
+#: ``session.info`` key: present on a session that may keep the protocol it has read.
+_PROTOCOL_MEMO_KEY = "alstrial.protocol"
+
+
+def remember_protocol_per_session(session: Session) -> None:
+    """Let ``session`` read the protocol once and keep it for its life.
+
+    For the short sessions of one web request (a save asks for the protocol before and after
+    its commit): an amendment committed by another session meanwhile is seen by the next
+    request, as it would be had it been committed a moment later. A protocol version added
+    or study added in this session clears the memo (:func:`_forget_on_new_protocol`).
+    Long-lived sessions (scripts, tests) do not call this and
+    read the protocol on every call.
+    """
+    session.info[_PROTOCOL_MEMO_KEY] = None
+
+
+@event.listens_for(Session, "before_flush")
+def _forget_on_new_protocol(session: Session, flush_context: object, instances: object) -> None:
+    """A protocol version or study about to be written clears the session's memo."""
+    if session.info.get(_PROTOCOL_MEMO_KEY) is not None and any(
+        isinstance(obj, ProtocolVersion | Study) for obj in session.new
+    ):
+        session.info[_PROTOCOL_MEMO_KEY] = None
+
+
 def current_protocol(session: Session) -> Protocol:
     """The validated protocol of the study's latest version.
 
     Every service asks for it, so it costs one statement: the latest version's digest and
     the number of studies; the text is read and parsed only for a digest not seen before.
+    A session marked by :func:`remember_protocol_per_session` reads it once.
     """
-    studies = select(func.count()).select_from(Study).scalar_subquery()
-    latest = session.execute(
-        select(ProtocolVersion.id, ProtocolVersion.digest, studies)
-        .order_by(ProtocolVersion.id.desc())
-        .limit(1)
-    ).first()
+    remembered = session.info.get(_PROTOCOL_MEMO_KEY)
+    if remembered is not None:
+        return remembered  # type: ignore[no-any-return]
+    protocol = _read_current_protocol(session)
+    if _PROTOCOL_MEMO_KEY in session.info:
+        session.info[_PROTOCOL_MEMO_KEY] = protocol
+    return protocol
+
+
+def _read_current_protocol(session: Session) -> Protocol:
+    latest = session.execute(_LATEST_PROTOCOL).first()
     if latest is None or latest[2] != 1:
         study = only_study(session)  # raises the error that says what is wrong
         return protocol_of(latest_protocol_version(session, study))
@@ -107,6 +152,11 @@ def find_site(session: Session, code: str) -> Site:
     return site
 
 
+_SUBJECT_BY_CODE = select(Subject).where(Subject.study_code == bindparam("code"))
+_VISIT_BY_CODE = select(Visit).where(
+    Visit.subject_id == bindparam("subject_id"), Visit.code == bindparam("code")
+)
+
 #: Subjects this session has looked up, by study code (the code never changes).
 _SUBJECTS_KEY = "alstrial.subjects"
 
@@ -120,7 +170,7 @@ def find_subject(session: Session, code: str) -> Subject:
     known: dict[str, Subject] = session.info.setdefault(_SUBJECTS_KEY, {})
     subject = known.get(code)
     if subject is None or not inspect(subject).persistent:  # e.g. its insert rolled back
-        subject = session.scalars(select(Subject).where(Subject.study_code == code)).one_or_none()
+        subject = session.scalars(_SUBJECT_BY_CODE, {"code": code}).one_or_none()
         if subject is None:
             raise NotFoundError(f"no subject {code!r}", subject=code)
         known[code] = subject
@@ -141,9 +191,7 @@ def enrolment_of(session: Session, subject: Subject, *, form: str | None = None)
 
 def find_visit(session: Session, subject: Subject, code: str, *, form: str | None = None) -> Visit:
     """The subject's scheduled visit with this code."""
-    visit = session.scalars(
-        select(Visit).where(Visit.subject_id == subject.id, Visit.code == code)
-    ).one_or_none()
+    visit = session.scalars(_VISIT_BY_CODE, {"subject_id": subject.id, "code": code}).one_or_none()
     if visit is None:
         raise NotFoundError(
             f"subject {subject.study_code} has no visit {code!r}",

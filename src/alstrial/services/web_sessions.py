@@ -18,7 +18,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from alstrial.store.models import User, UserSite, WebSession
@@ -67,6 +67,21 @@ def start_session(session: Session, user: User, *, lifetime: timedelta) -> tuple
     return token, csrf
 
 
+#: Built once: every request runs it (profile of a web save).
+_LIVE_SESSION = (
+    select(WebSession, User, UserSite.site_id)
+    .join(User, User.id == WebSession.user_id)
+    .outerjoin(UserSite, UserSite.user_id == User.id)
+    .where(
+        WebSession.digest == bindparam("digest"),
+        WebSession.revoked_at.is_(None),
+        WebSession.expires_at > bindparam("now", type_=WebSession.expires_at.type),
+        WebSession.last_seen_at > bindparam("seen_after", type_=WebSession.last_seen_at.type),
+        User.active.is_(True),
+    )
+)
+
+
 def find_session(
     session: Session, token: str, *, idle: timedelta, now: datetime | None = None
 ) -> SessionFound | None:
@@ -74,16 +89,8 @@ def find_session(
     revoked, idle too long, past its lifetime, or its user disabled)."""
     moment = now or datetime.now(UTC)
     rows = session.execute(
-        select(WebSession, User, UserSite.site_id)
-        .join(User, User.id == WebSession.user_id)
-        .outerjoin(UserSite, UserSite.user_id == User.id)
-        .where(
-            WebSession.digest == _digest(token),
-            WebSession.revoked_at.is_(None),
-            WebSession.expires_at > moment,
-            WebSession.last_seen_at > moment - idle,
-            User.active.is_(True),
-        )
+        _LIVE_SESSION,
+        {"digest": _digest(token), "now": moment, "seen_after": moment - idle},
     ).all()
     if not rows:
         return None

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from sqlalchemy import Table, event, literal, select, union_all
+from sqlalchemy import Table, bindparam, event, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from alstrial.exceptions import ConflictError
@@ -91,6 +91,18 @@ def _touched(session: Session) -> list[Audited]:
     ]
 
 
+#: The signatures of some visits and casebooks, as (kind, signature id, owner id); built once
+#: (every save runs it: profile of a web save).
+_SIGNATURES = union_all(
+    select(literal("visit"), VisitSignature.id, VisitSignature.visit_id).where(
+        VisitSignature.visit_id.in_(bindparam("visits", expanding=True))
+    ),
+    select(literal("casebook"), CasebookSignature.id, CasebookSignature.subject_id).where(
+        CasebookSignature.subject_id.in_(bindparam("subjects", expanding=True))
+    ),
+)
+
+
 # Inserted first, so that a change to signed data is refused for the signature (the clearer
 # message) before the audit listener asks for the reason an overwrite needs.
 @event.listens_for(Session, "before_flush", insert=True)
@@ -102,16 +114,10 @@ def _unlock_signed_data(session: Session, flush_context: Any, instances: Any) ->
     subject_ids = {s for row in rows if (s := casebook_subject_id(session, row)) is not None}
     if not subject_ids and not visit_ids:
         return
-    lookup = union_all(
-        select(literal("visit"), VisitSignature.id, VisitSignature.visit_id).where(
-            VisitSignature.visit_id.in_(visit_ids)
-        ),
-        select(literal("casebook"), CasebookSignature.id, CasebookSignature.subject_id).where(
-            CasebookSignature.subject_id.in_(subject_ids)
-        ),
-    )
     with session.no_autoflush:
-        found = session.execute(lookup).all()
+        found = session.execute(
+            _SIGNATURES, {"visits": list(visit_ids), "subjects": list(subject_ids)}
+        ).all()
     if not found:
         return
     if not (session.info.get(REASON_KEY) or "").strip():

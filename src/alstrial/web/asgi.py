@@ -14,6 +14,7 @@ __all__ = ["app_from_settings"]
 
 def app_from_settings() -> FastAPI:
     """The web application on the settings' database, secret key and time zone."""
+    import gc
     from datetime import timedelta
 
     from alstrial.settings import get_settings
@@ -22,7 +23,7 @@ def app_from_settings() -> FastAPI:
     from alstrial.web.security import Limits
 
     settings = get_settings()
-    return create_app(
+    app = create_app(
         make_engine(settings.resolved_database_url()),
         secret_key=settings.secret_key,
         secure_cookies=settings.environment == "production",
@@ -35,3 +36,9 @@ def app_from_settings() -> FastAPI:
         insecure_dev=settings.insecure_dev,
         audit_key=settings.audit_key_bytes(),
     )
+    # What exists now (modules, mappers, the app) lives as long as the process: moved out of
+    # the collector's view, a full collection scans only what requests leave behind. Without
+    # it one full collection took 84 ms in a worker every thousand or so saves, stalling every
+    # request in flight (the p99 of bench/bench_web.py); with it, 5 ms.
+    gc.freeze()
+    return app

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from alstrial.exceptions import AlstrialError, ConflictError, NotFoundError, PermissionDeniedError
 from alstrial.services.accounts import user_site_ids
 from alstrial.services.api_tokens import token_user
-from alstrial.services.lookup import find_subject
+from alstrial.services.lookup import find_subject, remember_protocol_per_session
 from alstrial.services.web_sessions import find_session
 from alstrial.store.models import Subject, User
 from alstrial.vocabulary import Role
@@ -65,6 +65,7 @@ async def db(request: Request) -> AsyncIterator[Session]:
     request (their database calls are short and a worker's Python runs one at a time anyway).
     """
     with request.app.state.session_factory() as session:
+        remember_protocol_per_session(session)  # one read of the protocol per request
         yield session
 
 

@@ -5,7 +5,7 @@ transaction (with the change's reason); the web shows the record read-only to th
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -138,3 +138,211 @@ def test_the_monitor_reads_the_form_and_verifies_it(web: TestClient, engine: Eng
     assert 'id="entry-form"' in web.get(url).text  # the coordinator still enters data
     board = web.get("/dashboard").text.split('id="sdv-sites"')[1].split("</table>")[0]
     assert "<td>A</td><td>1</td><td>1</td><td>100</td>" in board
+
+
+def _two_vitals_and_two_labs(session: Session) -> tuple[int, int]:
+    """Vital signs twice at W-6 (before and after something) and two laboratory values."""
+    from alstrial.services import record_lab, record_vitals
+    from alstrial.services.safety import VitalsReading
+
+    ids = []
+    for hour, systolic in ((9, 120), (11, 85)):
+        reading = VitalsReading(
+            measured_at=datetime(W6.year, W6.month, W6.day, hour, tzinfo=UTC),
+            systolic_mmhg=systolic,
+            diastolic_mmhg=60,
+        )
+        row = record_vitals(
+            session, actor=ACTOR, subject_code="S01", visit_code="W-6", reading=reading
+        )
+        ids.append(row.id)
+    for analyte, value, unit in (("ALT", 30.0, "U/L"), ("creat", 80.0, "umol/L")):
+        record_lab(
+            session,
+            actor=ACTOR,
+            subject_code="S01",
+            visit_code="W-6",
+            sample_date=W6,
+            analyte=analyte,
+            value=value,
+            unit=unit,
+        )
+    return ids[0], ids[1]
+
+
+def test_each_record_of_a_form_is_verified_on_its_own(session: Session) -> None:
+    """Issue 15: the read-only view, SDV and the status board knew only the first record of a
+    form that saves several at a visit (vital signs twice, a laboratory value per analyte):
+    verifying it marked the whole form verified, and progress counted one of two records."""
+    from alstrial.services import record_lab, record_vitals
+    from alstrial.services.safety import VitalsReading
+    from alstrial.services.status_board import status_board
+    from alstrial.services.verification import record_views, verify_form
+
+    enrolled(session)
+    first, second = _two_vitals_and_two_labs(session)
+    views = record_views(session, "S01", "W-6", "vitals")
+    assert [v.values["systolic_mmhg"] for v in views] == [120, 85]
+    error = refused(
+        session,
+        ValidationError,
+        lambda: verify_source(
+            session, actor="mon", subject_code="S01", visit_code="W-6", form="vitals"
+        ),
+    )
+    assert "2 records" in error.message
+    assert str(second) in str(error.allowed)
+    view = verify_source(
+        session,
+        actor="mon",
+        subject_code="S01",
+        visit_code="W-6",
+        form="vitals",
+        record_id=first,
+    )
+    assert view.record_id == first
+    assert view.fully_verified
+
+    def cell(assessment: str) -> str | None:
+        board = status_board(session)
+        return board.rows[0].cells[board.columns.index(("W-6", assessment))]
+
+    assert cell("vitals") == "complete"  # one of two records verified is not the form
+    assert [(p.records, p.verified) for p in verification_progress(session)] == [(4, 1)]
+    views = verify_form(session, actor="mon", subject_code="S01", visit_code="W-6", form="vitals")
+    assert all(v.fully_verified for v in views)
+    assert cell("vitals") == "verified"
+    verify_form(session, actor="mon", subject_code="S01", visit_code="W-6", form="lab")
+    assert cell("labs") == "verified"
+    assert [(p.records, p.verified) for p in verification_progress(session)] == [(4, 4)]
+    refused(
+        session,
+        NotFoundError,
+        lambda: verify_source(
+            session,
+            actor="mon",
+            subject_code="S01",
+            visit_code="W-6",
+            form="vitals",
+            record_id=second + 100,
+        ),
+    )
+    # A third reading: the form is no longer verified as a whole; the two others still are.
+    reading = VitalsReading(
+        measured_at=datetime(W6.year, W6.month, W6.day, 15, tzinfo=UTC),
+        systolic_mmhg=110,
+        diastolic_mmhg=70,
+    )
+    record_vitals(session, actor=ACTOR, subject_code="S01", visit_code="W-6", reading=reading)
+    assert cell("vitals") == "complete"
+    assert [v.fully_verified for v in record_views(session, "S01", "W-6", "vitals")] == [
+        True,
+        True,
+        False,
+    ]
+    # A correction of one analyte removes its verification only.
+    record_lab(
+        session,
+        actor=ACTOR,
+        subject_code="S01",
+        visit_code="W-6",
+        sample_date=W6,
+        analyte="ALT",
+        value=31.0,
+        unit="U/L",
+        reason="transcription",
+    )
+    labs = {
+        v.values["analyte"]: v.fully_verified for v in record_views(session, "S01", "W-6", "lab")
+    }
+    assert labs == {"ALT": False, "CREAT": True}
+
+
+def test_a_verification_from_before_records_were_named_covers_the_first(session: Session) -> None:
+    """Verifications made before migration 0017 name no record: they cover the first record
+    of their table at their visit, and any change to that table at that visit removes them
+    (never more verified than the monitor saw)."""
+    from alstrial.services import record_lab
+    from alstrial.services.lookup import find_subject, find_visit
+    from alstrial.services.transaction import transaction
+    from alstrial.services.verification import record_views
+
+    enrolled(session)
+    _two_vitals_and_two_labs(session)
+    visit = find_visit(session, find_subject(session, "S01"), "W-6")
+    with transaction(session, actor="mon"):
+        session.add(
+            SourceVerification(
+                visit_id=visit.id,
+                record_table="lab_result",
+                record_id=None,
+                field="",
+                verified_by="mon",
+                verified_at=datetime.now(UTC),
+            )
+        )
+    labs = record_views(session, "S01", "W-6", "lab")
+    assert [v.fully_verified for v in labs] == [True, False]
+    record_lab(
+        session,
+        actor=ACTOR,
+        subject_code="S01",
+        visit_code="W-6",
+        sample_date=W6,
+        analyte="creat",
+        value=81.0,
+        unit="umol/L",
+        reason="transcription",
+    )
+    assert [v.fully_verified for v in record_views(session, "S01", "W-6", "lab")] == [False, False]
+    assert session.scalar(sa.select(sa.func.count()).select_from(SourceVerification)) == 0
+
+
+def test_the_monitor_verifies_several_records_of_a_form_on_the_web(
+    web: TestClient, engine: Engine
+) -> None:
+    """The read-only page shows every record a form saved at the visit, each verifiable on its
+    own, by field or all at once; the coordinator's entry form says how many are saved and
+    links to them."""
+    with make_session_factory(engine)() as session:
+        first, second = _two_vitals_and_two_labs(session)
+    url = "/subjects/S01/visits/W-6/vitals"
+    csrf = _csrf(web, "mon-a")
+    page = web.get(url).text
+    assert f'id="record-{first}"' in page
+    assert f'id="record-{second}"' in page
+    assert "0 of 2 records source-verified" in page
+    assert f'value="{second}:systolic_mmhg"' in page
+    ticked = web.post(
+        f"{url}/verify",
+        data={"csrf": csrf, "fields": [f"{second}:systolic_mmhg"]},
+        follow_redirects=False,
+    )
+    assert ticked.status_code == 303
+    plain = web.post(f"{url}/verify", data={"csrf": csrf, "fields": ["systolic_mmhg"]})
+    assert plain.status_code == 400
+    assert "name the one to verify" in plain.text
+    one = web.post(
+        f"{url}/verify", data={"csrf": csrf, "record": str(first)}, follow_redirects=False
+    )
+    assert one.status_code == 303
+    assert "1 of 2 records source-verified" in web.get(url).text
+    whole = web.post(f"{url}/verify", data={"csrf": csrf, "whole": "yes"}, follow_redirects=False)
+    assert whole.status_code == 303
+    assert "Every record is source-verified" in web.get(url).text
+    with make_session_factory(engine)() as session:
+        marks = set(
+            session.execute(sa.select(SourceVerification.record_id, SourceVerification.field))
+        )
+    assert marks == {(first, ""), (second, ""), (second, "systolic_mmhg")}
+    _csrf(web, "coord-a")
+    entry = web.get(url).text
+    assert 'id="entry-form"' in entry
+    assert 'value="85"' not in entry  # a new reading opens empty
+    lab = web.get("/subjects/S01/visits/W-6/lab").text
+    assert 'value="30.0"' not in lab  # not ALT's value offered for the next analyte
+    assert "2 records of this form saved at this visit" in lab
+    assert "2 records of this form saved at this visit" in entry
+    read = web.get(f"{url}?read=1").text
+    assert f'id="record-{second}"' in read
+    assert 'id="entry-form"' not in read

@@ -1,16 +1,19 @@
 """Source data verification (SDV): a monitor compares a visit record with the source and marks
 the whole record, or single fields, verified.
 
-The record is the one a visit form saved (ALSFRS-R, spirometry, laboratory, vital signs, MRI,
-administration, adverse-event checklist). A field is one of the record's columns other than
-its keys. A later change to a verified value removes the verification in the same audited
-flush (:mod:`alstrial.store.verification_locks`), so verified always means "verified as it is
-now". Progress is the share of a subject's (or a site's) saved visit records verified whole.
+A record is one a visit form saved (ALSFRS-R, spirometry, laboratory, vital signs, MRI,
+administration, adverse-event checklist); some forms save several at a visit (a laboratory
+value per analyte, vital signs before and after an infusion), and each is verified on its own
+(:func:`verify_source`) or all at once (:func:`verify_form`). A field is one of the record's
+columns other than its keys. A later change to a verified value removes the verification in
+the same audited flush (:mod:`alstrial.store.verification_locks`), so verified always means
+"verified as it is now". Progress is the share of a subject's (or a site's) saved visit
+records verified whole.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -27,7 +30,10 @@ __all__ = [
     "RecordView",
     "VerificationProgress",
     "record_view",
+    "record_views",
     "verification_progress",
+    "verify_form",
+    "verify_records",
     "verify_source",
 ]
 
@@ -63,24 +69,63 @@ def _table(form: str) -> Table:
     return model.__table__  # type: ignore[return-value]
 
 
+def record_views(
+    session: Session, subject_code: str, visit_code: str, form: str
+) -> list[RecordView]:
+    """Every record ``form`` saved at a visit, in the order saved, each with its
+    verifications (empty when nothing is saved). A form may save several: a laboratory value
+    per analyte, vital signs before and after an infusion.
+
+    A verification made before migration 0017 names no record: it covers the first.
+    """
+    table = _table(form)
+    visit = find_visit(session, find_subject(session, subject_code), visit_code, form=form)
+    rows = (
+        session.execute(select(table).where(table.c.visit_id == visit.id).order_by(table.c.id))
+        .mappings()
+        .all()
+    )
+    if not rows:
+        return []
+    first = int(rows[0]["id"])
+    marks: dict[int, dict[str, tuple[str, datetime]]] = {}
+    for mark in session.scalars(
+        select(SourceVerification).where(
+            SourceVerification.visit_id == visit.id,
+            SourceVerification.record_table == table.name,
+        )
+    ):
+        owner = first if mark.record_id is None else mark.record_id
+        marks.setdefault(owner, {})[mark.field] = (mark.verified_by, mark.verified_at)
+    return [
+        RecordView(
+            form,
+            table.name,
+            int(row["id"]),
+            {k: v for k, v in row.items() if k not in _KEYS},
+            marks.get(int(row["id"]), {}),
+        )
+        for row in rows
+    ]
+
+
 def record_view(
     session: Session, subject_code: str, visit_code: str, form: str, record_id: int | None = None
 ) -> RecordView:
-    """The record ``form`` saved at a visit (the first, or ``record_id`` where a form saves
-    several, as vital signs before and after an infusion), with its verifications.
+    """The record ``form`` saved at a visit: ``record_id``, or the first where a form saves
+    several (:func:`record_views`).
 
     Raises
     ------
     NotFoundError
-        Nothing is recorded by that form at that visit.
+        Nothing is recorded by that form at that visit, or no record ``record_id``.
     """
-    table = _table(form)
-    visit = find_visit(session, find_subject(session, subject_code), visit_code, form=form)
-    query = select(table).where(table.c.visit_id == visit.id).order_by(table.c.id)
+    views = record_views(session, subject_code, visit_code, form)
     if record_id is not None:
-        query = query.where(table.c.id == record_id)
-    row = session.execute(query).mappings().first()
-    if row is None:
+        views = [view for view in views if view.record_id == record_id]
+    if views:
+        return views[0]
+    if record_id is None:
         raise NotFoundError(
             f"nothing is recorded by {form} at visit {visit_code} of {subject_code}",
             subject=subject_code,
@@ -88,17 +133,13 @@ def record_view(
             field="visit",
             value=visit_code,
         )
-    verified = {
-        v.field: (v.verified_by, v.verified_at)
-        for v in session.scalars(
-            select(SourceVerification).where(
-                SourceVerification.visit_id == visit.id,
-                SourceVerification.record_table == table.name,
-            )
-        )
-    }
-    values = {k: v for k, v in row.items() if k not in _KEYS}
-    return RecordView(form, table.name, int(row["id"]), values, verified)
+    raise NotFoundError(
+        f"{form} has no record {record_id} at visit {visit_code} of {subject_code}",
+        subject=subject_code,
+        form=form,
+        field="record_id",
+        value=record_id,
+    )
 
 
 def verify_source(
@@ -109,43 +150,106 @@ def verify_source(
     visit_code: str,
     form: str,
     fields: Sequence[str] = (),
+    record_id: int | None = None,
 ) -> RecordView:
-    """Mark a visit record (no ``fields``) or some of its fields source-verified.
+    """Mark one visit record (no ``fields``) or some of its fields source-verified: record
+    ``record_id``, or the form's only record at the visit (:func:`verify_records`)."""
+    verify_records(
+        session,
+        actor=actor,
+        subject_code=subject_code,
+        visit_code=visit_code,
+        form=form,
+        selection={record_id: fields},
+    )
+    return record_view(session, subject_code, visit_code, form, record_id)
+
+
+def verify_form(
+    session: Session, *, actor: str, subject_code: str, visit_code: str, form: str
+) -> list[RecordView]:
+    """Mark every record ``form`` saved at a visit source-verified, in one transaction."""
+    views = record_views(session, subject_code, visit_code, form)
+    return verify_records(
+        session,
+        actor=actor,
+        subject_code=subject_code,
+        visit_code=visit_code,
+        form=form,
+        selection={view.record_id: () for view in views},
+    )
+
+
+def verify_records(
+    session: Session,
+    *,
+    actor: str,
+    subject_code: str,
+    visit_code: str,
+    form: str,
+    selection: Mapping[int | None, Sequence[str]],
+) -> list[RecordView]:
+    """Mark records or fields of the records ``form`` saved at a visit source-verified, all in
+    one transaction or none: ``selection`` maps a record id (None: the form's only record) to
+    the fields to verify (none: the whole record). The records' views after.
 
     Raises
     ------
     NotFoundError
-        Nothing recorded by the form at the visit.
+        Nothing recorded by the form at the visit, or no such record.
     ValidationError
-        A field the record does not have (the message lists those it has).
+        A field the record does not have (the message lists those it has), or no record id
+        where the form saved several records (the message lists them).
     """
-    view = record_view(session, subject_code, visit_code, form)
-    unknown = sorted(set(fields) - set(view.values))
-    if unknown:
-        raise ValidationError(
-            f"{form} has no field {', '.join(unknown)}",
-            subject=subject_code,
-            form="verification",
-            field="fields",
-            value=unknown,
-            allowed=", ".join(view.values),
-        )
-    visit = find_visit(session, find_subject(session, subject_code), visit_code)
-    wanted = [f for f in dict.fromkeys(fields or ("",)) if f not in view.verified]
-    if wanted:
+    views = record_views(session, subject_code, visit_code, form)
+    if not views:
+        record_view(session, subject_code, visit_code, form)  # raises the error that says why
+    by_id = {view.record_id: view for view in views}
+    plan: list[tuple[RecordView, list[str]]] = []
+    for record_id, fields in selection.items():
+        if record_id is None and len(views) > 1:
+            raise ValidationError(
+                f"{form} saved {len(views)} records at visit {visit_code}: name the one to "
+                "verify, or verify the whole form",
+                subject=subject_code,
+                form="verification",
+                field="record_id",
+                allowed=", ".join(str(view.record_id) for view in views),
+            )
+        view = views[0] if record_id is None else by_id.get(record_id)
+        if view is None:
+            record_view(session, subject_code, visit_code, form, record_id)  # raises
+            continue
+        unknown = sorted(set(fields) - set(view.values))
+        if unknown:
+            raise ValidationError(
+                f"{form} has no field {', '.join(unknown)}",
+                subject=subject_code,
+                form="verification",
+                field="fields",
+                value=unknown,
+                allowed=", ".join(view.values),
+            )
+        wanted = [f for f in dict.fromkeys(fields or ("",)) if f not in view.verified]
+        if wanted:
+            plan.append((view, wanted))
+    if plan:
+        visit = find_visit(session, find_subject(session, subject_code), visit_code)
         now = datetime.now(UTC)
         with transaction(session, actor=actor):
-            for name in wanted:
-                session.add(
-                    SourceVerification(
-                        visit_id=visit.id,
-                        record_table=view.table,
-                        field=name,
-                        verified_by=actor,
-                        verified_at=now,
-                    )
+            session.add_all(
+                SourceVerification(
+                    visit_id=visit.id,
+                    record_table=view.table,
+                    record_id=view.record_id,
+                    field=name,
+                    verified_by=actor,
+                    verified_at=now,
                 )
-    return record_view(session, subject_code, visit_code, form)
+                for view, wanted in plan
+                for name in wanted
+            )
+    return record_views(session, subject_code, visit_code, form)
 
 
 @dataclass(frozen=True)

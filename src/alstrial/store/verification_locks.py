@@ -2,9 +2,11 @@
 verification, in the same flush, so it is audited with the change's reason and commits with it
 or not at all (like the signature locks, :mod:`alstrial.store.signature_locks`).
 
-A visit record's verification covers the whole record (``field`` empty) or one field. An
-update removes the whole-record verification and those of the fields it changes; a deletion
-removes every verification of its record's table at that visit.
+A verification covers one visit record, whole (``field`` empty) or one field. An update
+removes the record's whole-record verification and those of the fields it changes; a deletion
+removes every verification of the record. A verification made before migration 0017 names no
+record (it covered the first of its table at its visit): any change to that table at that
+visit removes it, which can only ever make less verified, never more.
 """
 
 from __future__ import annotations
@@ -24,6 +26,10 @@ def _table(row: Audited) -> str:
     return cast(Table, inspect(row).mapper.local_table).name
 
 
+def _id(row: Audited) -> int:
+    return int(inspect(row).identity[0])
+
+
 def _changed(row: Audited) -> set[str]:
     state = inspect(row)
     return {attr.key for attr in state.attrs if attr.history.has_changes()}
@@ -31,24 +37,28 @@ def _changed(row: Audited) -> set[str]:
 
 @event.listens_for(Session, "before_flush")
 def _clear_verification(session: Session, flush_context: Any, instances: Any) -> None:
-    targets: list[tuple[int, str, set[str] | None]] = []
+    targets: list[tuple[int, str, int, set[str] | None]] = []
     for row in session.dirty:
         if isinstance(row, Audited) and not isinstance(row, SourceVerification):
             visit_id = getattr(row, "visit_id", None)
             if visit_id is not None and session.is_modified(row):
-                targets.append((int(visit_id), _table(row), _changed(row)))
+                targets.append((int(visit_id), _table(row), _id(row), _changed(row)))
     for row in session.deleted:
         if isinstance(row, Audited) and not isinstance(row, SourceVerification):
             visit_id = getattr(row, "visit_id", None)
             if visit_id is not None:
-                targets.append((int(visit_id), _table(row), None))
+                targets.append((int(visit_id), _table(row), _id(row), None))
     if not targets:
         return
     with session.no_autoflush:
-        for visit_id, table, fields in targets:
+        for visit_id, table, record_id, fields in targets:
             query = select(SourceVerification).where(
                 SourceVerification.visit_id == visit_id,
                 SourceVerification.record_table == table,
+                or_(
+                    SourceVerification.record_id == record_id,
+                    SourceVerification.record_id.is_(None),
+                ),
             )
             if fields is not None:
                 query = query.where(

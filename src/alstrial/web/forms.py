@@ -615,7 +615,8 @@ FORMS: dict[str, FormSpec] = {
             _save_lab,
             _preview_lab,
             assessment="labs",
-            corrects=True,
+            # Not a correcting form: each save is one analyte, so the form opens empty; a
+            # second value of an analyte at a visit corrects it and needs a reason (service).
         ),
         FormSpec(
             "qualitative_lab",

@@ -100,17 +100,22 @@ class AssessmentNotDone(Audited, Base):
 
 
 class SourceVerification(Audited, Base):
-    """A monitor's source data verification of a visit record: the whole record (``field``
-    empty) or one field. A later change to a verified value removes the verification in the
-    same audited flush (:mod:`alstrial.store.verification_locks`). Not a casebook row:
-    verifying a signed visit leaves its signature in place."""
+    """A monitor's source data verification of one visit record (``record_id`` in
+    ``record_table``): the whole record (``field`` empty) or one field. A later change to a
+    verified value removes the verification in the same audited flush
+    (:mod:`alstrial.store.verification_locks`). Not a casebook row: verifying a signed visit
+    leaves its signature in place.
+
+    ``record_id`` is empty only on verifications made before migration 0017, each of which
+    covers the first record of its table at its visit."""
 
     __tablename__ = "source_verification"
-    __table_args__ = (UniqueConstraint("visit_id", "record_table", "field"),)
+    __table_args__ = (UniqueConstraint("record_table", "record_id", "field"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     visit_id: Mapped[int] = mapped_column(ForeignKey("visit.id"), index=True)
     record_table: Mapped[str] = mapped_column(String(60))
+    record_id: Mapped[int | None]
     field: Mapped[str] = mapped_column(String(60), default="")
     verified_by: Mapped[str] = mapped_column(String(80))
     verified_at: Mapped[datetime]

@@ -16,11 +16,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
-from alstrial.exceptions import AlstrialError, NotFoundError
+from alstrial.exceptions import AlstrialError
 from alstrial.services.lab_review import find_lab, high_grade, review_high_grade
 from alstrial.services.overview import (
     VISIT_RECORDS,
-    AuditLine,
     TimelineVisit,
     saved_record,
     subject_audit,
@@ -29,7 +28,12 @@ from alstrial.services.overview import (
 from alstrial.services.review import casebook_state, queries_on
 from alstrial.services.safety import grade_lab
 from alstrial.services.soft_checks import failed_checks, raise_automatic_queries
-from alstrial.services.verification import RecordView, record_view, verify_source
+from alstrial.services.verification import (
+    RecordView,
+    record_views,
+    verify_form,
+    verify_records,
+)
 from alstrial.store.models import AdverseEvent, DataQuery, LabResult
 from alstrial.web.deps import (
     CurrentUser,
@@ -75,6 +79,7 @@ def render_form(
     status: int = 200,
     notice: str | None = None,
     queries: Mapping[str, list[DataQuery]] | None = None,
+    saved_records: int = 0,
 ) -> HTMLResponse:
     base = f"/subjects/{code}" + (f"/visits/{visit}" if visit else "/forms")
     return page(
@@ -91,29 +96,29 @@ def render_form(
         errors=errors,
         notice=notice,
         queries=queries or {},
+        saved_records=saved_records,
     )
 
 
-def _saved_view(session: Session, code: str, visit: str, form: str) -> RecordView | None:
-    """The record a visit form saved, or None: a form that saves none, or nothing yet."""
+def _saved_views(session: Session, code: str, visit: str, form: str) -> list[RecordView]:
+    """The records a visit form saved, in order: none for a form that saves none, or
+    nothing yet; several for a form that saves one per analyte or reading."""
     if form not in VISIT_RECORDS:
-        return None
-    try:
-        return record_view(session, code, visit, form)
-    except NotFoundError:
-        return None
+        return []
+    return record_views(session, code, visit, form)
 
 
 def record_queries(
-    session: Session, code: str, visit: str, form: str
+    session: Session, code: str, visit: str, spec: FormSpec
 ) -> dict[str, list[DataQuery]]:
-    """The queries on the record a visit form saved, by field (shown next to each field)."""
-    view = _saved_view(session, code, visit, form)
-    if view is None:
-        return {}
+    """The queries on the record a correcting visit form saved, by field (shown next to each
+    field of the form that corrects it). A form that adds a record per save shows none: its
+    entry form is a new record, and its records' queries are on the read-only page."""
+    views = _saved_views(session, code, visit, spec.name) if spec.corrects else []
     found: dict[str, list[DataQuery]] = {}
-    for query in queries_on(session, view.table, view.record_id):
-        found.setdefault(query.field, []).append(query)
+    for view in views[:1]:
+        for query in queries_on(session, view.table, view.record_id):
+            found.setdefault(query.field, []).append(query)
     return found
 
 
@@ -264,9 +269,15 @@ def visit_form(
     timeline = {v.code: v for v in subject_timeline(session, code, date.today())}
     if visit not in timeline:
         raise HTTPException(status_code=404, detail=f"{code} has no visit {visit}")
-    if not allowed(me.user.role, "enter_data"):
+    if not allowed(me.user.role, "enter_data") or request.query_params.get("read"):
         return record_page(request, session, me, spec, code=code, visit=visit)
     values, notice = _notice(session, code, timeline[visit], spec)
+    saved = [] if spec.corrects else _saved_views(session, code, visit, spec.name)
+    if saved:
+        count = f"{len(saved)} record{'s' if len(saved) > 1 else ''}"
+        notice = " ".join(
+            filter(None, [f"{count} of this form saved at this visit; this adds one.", notice])
+        )
     return render_form(
         request,
         me,
@@ -276,7 +287,8 @@ def visit_form(
         values=values,
         errors={},
         notice=notice,
-        queries=record_queries(session, code, visit, spec.name),
+        queries=record_queries(session, code, visit, spec),
+        saved_records=len(saved),
     )
 
 
@@ -291,14 +303,17 @@ def record_page(
     status: int = 200,
     error: str | None = None,
 ) -> HTMLResponse:
-    """A visit record read-only, as a monitor reviews it: each value, what is verified, its
-    history and its queries; for the monitor, source verification of the record or of fields."""
-    view = _saved_view(session, code, visit, spec.name)
-    queries: list[DataQuery] = []
-    history: list[AuditLine] = []
-    if view is not None:
-        history = subject_audit(session, code, entity=view.table, record_id=str(view.record_id))
-        queries = queries_on(session, view.table, view.record_id)
+    """The records a visit form saved, read-only, as a monitor reviews them: each value, what
+    is verified, each record's history and queries; for the monitor, source verification of
+    the whole form, of a record or of fields."""
+    views = _saved_views(session, code, visit, spec.name)
+    history = {
+        view.record_id: subject_audit(
+            session, code, entity=view.table, record_id=str(view.record_id)
+        )
+        for view in views
+    }
+    queries = {view.record_id: queries_on(session, view.table, view.record_id) for view in views}
     labels = {f.name: f.label for f in spec.fields}
     return page(
         request,
@@ -308,12 +323,28 @@ def record_page(
         spec=spec,
         code=code,
         visit=visit,
-        view=view,
+        views=views,
         labels=labels,
         history=history,
         queries=queries,
         error=error,
     )
+
+
+def _verification_selection(raw: Mapping[str, list[str]]) -> dict[int | None, list[str]]:
+    """What the verification form asks for: record id (None: the form's only record) ->
+    fields ticked (none: the whole record). A ticked field is ``record:field`` where the form
+    saved several records."""
+    selection: dict[int | None, list[str]] = {}
+    for value in raw.get("record", []):
+        if value.strip().isdecimal():
+            selection.setdefault(int(value), [])
+    for value in filter(None, raw.get("fields", [])):
+        record, _, name = value.rpartition(":")
+        if record and not record.isdecimal():
+            raise HTTPException(status_code=400, detail=f"{value!r} is not record:field")
+        selection.setdefault(int(record) if record else None, []).append(name)
+    return selection
 
 
 @router.post("/subjects/{code}/visits/{visit}/{name}/verify")
@@ -323,7 +354,8 @@ async def visit_form_verify(
     """The monitor marks the record, or the fields ticked, source-verified."""
     spec = _spec(name, "visit")
     raw = await submission(request, session, me, code, action="verify_source")
-    if not raw.get("whole") and not [f for f in raw.get("fields", []) if f]:
+    selection = _verification_selection(raw)
+    if not raw.get("whole") and not selection:
         return record_page(
             request,
             session,
@@ -332,17 +364,26 @@ async def visit_form_verify(
             code=code,
             visit=visit,
             status=400,
-            error="tick the fields to verify, or verify the whole record",
+            error="tick the fields to verify, or verify a record or the whole form",
         )
     try:
-        verify_source(
-            session,
-            actor=me.user.username,
-            subject_code=code,
-            visit_code=visit,
-            form=spec.name,
-            fields=[] if raw.get("whole") else [f for f in raw.get("fields", []) if f],
-        )
+        if raw.get("whole"):
+            verify_form(
+                session,
+                actor=me.user.username,
+                subject_code=code,
+                visit_code=visit,
+                form=spec.name,
+            )
+        else:
+            verify_records(
+                session,
+                actor=me.user.username,
+                subject_code=code,
+                visit_code=visit,
+                form=spec.name,
+                selection=selection,
+            )
     except AlstrialError as error:
         session.rollback()
         return record_page(

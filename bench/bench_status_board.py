@@ -187,6 +187,8 @@ def _clone(engine: sa.Engine, copies: int) -> None:
                         new["record_id"] = str(
                             record_maps[row["record_table"]][int(row["record_id"])]
                         )
+                    if name == "source_verification" and row["record_id"] is not None:
+                        new["record_id"] = record_maps[row["record_table"]][row["record_id"]]
                     batch.append(new)
                 if batch:
                     connection.execute(meta.tables[name].insert(), batch)

@@ -598,6 +598,6 @@ def _order(op: str, left: object, right: object) -> bool:
     )
     if not comparable:
         raise EvaluationError(f"cannot order {left!r} and {right!r}")
-    a: Any = _as_date(left) if isinstance(left, date) else left  # type: ignore[arg-type]
-    b: Any = _as_date(right) if isinstance(right, date) else right  # type: ignore[arg-type]
-    return {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]
+    a: Any = _as_date(left) if isinstance(left, date) else left
+    b: Any = _as_date(right) if isinstance(right, date) else right
+    return bool({"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op])

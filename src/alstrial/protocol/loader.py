@@ -58,8 +58,14 @@ def parse_protocol(text: str, *, source: str = "<protocol>") -> Protocol:
         raise ProtocolError(f"{source}: not valid TOML: {error}") from error
     except RecursionError:
         raise ProtocolError(f"{source}: not valid TOML: nested too deeply") from None
+    forms = data.get("forms") if isinstance(data, dict) else None
+    visit_forms = [
+        f.get("name")
+        for f in (forms if isinstance(forms, list) else [])
+        if isinstance(f, dict) and f.get("scope", "visit") == "visit"
+    ]
     try:
-        return Protocol.model_validate(data)
+        return Protocol.model_validate(data, context={"visit_forms": visit_forms})
     except pydantic.ValidationError as error:
         first = error.errors()[0]
         location = tuple(first["loc"])

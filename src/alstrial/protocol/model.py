@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from alstrial.protocol.dictionary import DictionaryForm
 
 __all__ = [
     "ASSESSMENTS",
@@ -86,12 +95,17 @@ class Visit(_Strict):
 
     @field_validator("assessments")
     @classmethod
-    def _known_assessments(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        unknown = sorted(set(value) - ASSESSMENTS)
-        if unknown:
+    def _known_assessments(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        # The protocol's visit forms add to the built-in assessments: parse_protocol passes
+        # their names as the context, so that an unknown one is reported at this key.
+        # Protocol._check_forms checks again (a Protocol built without the context).
+        context = info.context or {}
+        known = ASSESSMENTS | set(context.get("visit_forms", ()))
+        unknown = sorted(set(value) - known)
+        if unknown and "visit_forms" in context:
             raise ValueError(
                 f"unknown assessment(s) {', '.join(unknown)}; expected one of "
-                f"{', '.join(sorted(ASSESSMENTS))}"
+                f"{', '.join(sorted(known))}"
             )
         return value
 
@@ -208,6 +222,8 @@ class Protocol(_Strict):
     soft_checks: tuple[SoftCheck, ...] = ()
     #: Open a query automatically for each soft check a saved record fails.
     auto_queries: bool = False
+    #: The study's own forms (the data dictionary, :mod:`alstrial.protocol.dictionary`).
+    forms: tuple[DictionaryForm, ...] = ()
 
     @model_validator(mode="after")
     def _consistent(self) -> Protocol:
@@ -219,6 +235,7 @@ class Protocol(_Strict):
             duplicates = sorted({code for code in codes if codes.count(code) > 1})
             if duplicates:
                 raise ValueError(f"duplicate {name} code(s): {', '.join(duplicates)}")
+        self._check_forms()
         days = [visit.day for visit in self.visits]
         if days != sorted(days):
             raise ValueError("visits must be listed in order of their day")
@@ -231,6 +248,37 @@ class Protocol(_Strict):
         if self.visit(administrations[0]).day != 0:
             raise ValueError("the administration visit must be on day 0")
         return self
+
+    def _check_forms(self) -> None:
+        names = [form.name for form in self.forms]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"duplicate forms name(s): {', '.join(repeated)}")
+        clash = sorted(set(names) & ASSESSMENTS)
+        if clash:
+            raise ValueError(f"form(s) {', '.join(clash)} take the name of a built-in assessment")
+        visit_forms = {form.name for form in self.forms if form.scope == "visit"}
+        known = ASSESSMENTS | visit_forms
+        for visit in self.visits:
+            unknown = sorted(set(visit.assessments) - known)
+            if unknown:
+                subject_level = sorted(set(unknown) & set(names))
+                if subject_level:
+                    raise ValueError(
+                        f"visit {visit.code}: form(s) {', '.join(subject_level)} are entered "
+                        'once per subject (scope = "subject"), not at a visit'
+                    )
+                raise ValueError(
+                    f"visit {visit.code}: unknown assessment(s) {', '.join(unknown)}; "
+                    f"expected one of {', '.join(sorted(known))}"
+                )
+
+    def form(self, name: str) -> DictionaryForm:
+        """The dictionary form with this name; ``KeyError`` if there is none."""
+        for form in self.forms:
+            if form.name == name:
+                return form
+        raise KeyError(name)
 
     def arm(self, code: str) -> Arm:
         """The arm with this code; ``KeyError`` if there is none."""

@@ -397,9 +397,22 @@ def test_every_casebook_row_leads_to_its_subject(demo_session: Session) -> None:
         assessment=vitals[1],
         reason="not done at this visit",
     )
+    from alstrial.services.dictionary_forms import save_form_instance
+    from tests.test_dictionary import protocol_text
+    from tests.test_dictionary_services import EXAM, amend
+
+    amend(demo_session, protocol_text())
+    save_form_instance(
+        demo_session,
+        actor=ACTOR,
+        subject_code=subject.study_code,
+        form="neuro_exam",
+        visit_code="W-1",
+        entered=EXAM,
+    )
     subjects = set(demo_session.scalars(sa.select(Subject.id)))
     models = [m.class_ for m in audited_mappers() if m.class_.casebook_key is not None]
-    assert len(models) == 17
+    assert len(models) == 19
     for model in models:
         rows = demo_session.scalars(sa.select(model)).all()
         assert rows, f"no {model.__tablename__} row to check"

@@ -9,6 +9,7 @@ and what is allowed. The CLI turns any of them into exit code 2 and one line
 
     AlstrialError
     ├── ValidationError          input that breaks a rule (range, type, unit, missing reason)
+    │   ├── FormValidationError  a form with several problems, each at its field
     │   └── ProtocolError        a study definition file that does not validate
     ├── NotFoundError            a subject, visit, record or file that does not exist
     ├── PermissionDeniedError    an actor who may not do this
@@ -26,6 +27,7 @@ __all__ = [
     "AlstrialError",
     "ConfigurationError",
     "ConflictError",
+    "FormValidationError",
     "IntegrityError",
     "NotFoundError",
     "PermissionDeniedError",
@@ -91,6 +93,36 @@ class ValidationError(AlstrialError):
     """Input that breaks a rule: out of range, wrong type or unit, a required reason missing."""
 
     kind = "validation"
+
+
+class FormValidationError(ValidationError):
+    """A form with several problems at once, each at its field: ``errors`` (field -> what is
+    wrong, worded with the field's label) and ``unconfirmed`` (field -> a value outside its
+    soft range that needs a confirmation). The message lists them all; ``field`` is the
+    first."""
+
+    def __init__(
+        self,
+        *,
+        form: str,
+        errors: Mapping[str, str],
+        unconfirmed: Mapping[str, str] | None = None,
+        subject: str | None = None,
+    ) -> None:
+        self.errors = dict(errors)
+        self.unconfirmed = dict(unconfirmed or {})
+        problems = [*self.errors.values(), *self.unconfirmed.values()]
+        count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
+        super().__init__(
+            f"{form}: {count}, nothing saved: " + "; ".join(problems),
+            subject=subject,
+            form=form,
+            field=next(iter([*self.errors, *self.unconfirmed]), None),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The error shape, with every problem by field."""
+        return super().to_dict() | {"errors": self.errors, "unconfirmed": self.unconfirmed}
 
 
 class ProtocolError(ValidationError):

@@ -29,6 +29,7 @@ from alstrial.store.base import Base
 from alstrial.store.models import (
     AlsfrsAssessment,
     AssessmentNotDone,
+    FormInstance,
     LabResult,
     MriExam,
     QualitativeLabResult,
@@ -93,13 +94,24 @@ def visits_completeness(session: Session, visits: Iterable[Visit]) -> dict[int, 
     """Completeness of each visit, by visit id, in one query per record type."""
     chosen = list(visits)
     ids = [v.id for v in chosen]
-    by_code = {v.code: v for v in current_protocol(session).visits}
+    protocol = current_protocol(session)
+    by_code = {v.code: v for v in protocol.visits}
     recorded: dict[int, set[str]] = {}
     for assessment, models in ASSESSMENT_RECORDS.items():
         for model in models:
             column = model.__table__.c.visit_id
             for visit_id in session.scalars(select(column).where(column.in_(ids)).distinct()):
                 recorded.setdefault(visit_id, set()).add(assessment)
+    # The protocol's own visit forms (the data dictionary): recorded once an instance is saved.
+    with_form = set(ASSESSMENT_RECORDS) | {f.name for f in protocol.forms if f.scope == "visit"}
+    if protocol.forms:
+        for visit_id, form in session.execute(
+            select(FormInstance.visit_id, FormInstance.form)
+            .where(FormInstance.visit_id.in_(ids))
+            .distinct()
+        ):
+            if visit_id is not None:
+                recorded.setdefault(visit_id, set()).add(form)
     not_done: dict[int, dict[str, str]] = {}
     for row in session.scalars(
         select(AssessmentNotDone).where(AssessmentNotDone.visit_id.in_(ids))
@@ -110,7 +122,7 @@ def visits_completeness(session: Session, visits: Iterable[Visit]) -> dict[int, 
         scheduled = by_code[visit.code].assessments if visit.code in by_code else ()
         statuses = []
         for assessment in scheduled:
-            if assessment not in ASSESSMENT_RECORDS:
+            if assessment not in with_form:
                 statuses.append(AssessmentStatus(assessment, "no_form"))
             elif assessment in recorded.get(visit.id, set()):
                 statuses.append(AssessmentStatus(assessment, "recorded"))

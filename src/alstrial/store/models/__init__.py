@@ -9,6 +9,7 @@ from alstrial.store.models.clinical import (
     ProductBatch,
     Spirometry,
 )
+from alstrial.store.models.forms import FormInstance, ItemValue
 from alstrial.store.models.manufacturing import CultureEvent, FlowMarkerResult, ReleaseDecision
 from alstrial.store.models.review import (
     AssessmentNotDone,
@@ -46,6 +47,8 @@ __all__ = [
     "Disposition",
     "Enrolment",
     "FlowMarkerResult",
+    "FormInstance",
+    "ItemValue",
     "LabResult",
     "LabSafetyReview",
     "LoginThrottle",

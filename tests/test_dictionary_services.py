@@ -1,0 +1,275 @@
+"""Entering the protocol's own forms (issue 17) on both back ends: checked by the one check,
+stored in the generic audited layout, corrected with a reason, refused whole, locked by
+signatures, verified by the audit trail."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from alstrial.exceptions import (
+    ConflictError,
+    FormValidationError,
+    NotFoundError,
+    ValidationError,
+)
+from alstrial.protocol.form_values import Missing
+from alstrial.services import verify_audit_trail
+from alstrial.services.dictionary_forms import form_instances, save_form_instance
+from alstrial.services.lookup import only_study
+from alstrial.services.transaction import transaction
+from alstrial.store.audit import AuditEvent
+from alstrial.store.models import FormInstance, ItemValue, ProtocolVersion
+from alstrial.vocabulary import Sex
+from tests.helpers import ACTOR, enrolled, refused, row_counts
+from tests.test_dictionary import protocol_text
+
+PASSWORD = "correct horse battery staple"
+EXAM = {"weight_kg": "70", "height_cm": "175", "fasciculations": "1"}
+
+
+def amend(session: Session, text: str, version: str = "2") -> None:
+    """Load a new protocol version (an amendment), as `alstrial protocol amend` would."""
+    with transaction(session, actor=ACTOR):
+        session.add(
+            ProtocolVersion(
+                study_id=only_study(session).id,
+                version=version,
+                text=text,
+                digest=hashlib.sha256(text.encode()).hexdigest(),
+            )
+        )
+
+
+@pytest.fixture
+def study(session: Session) -> Session:
+    amend(session, protocol_text())
+    enrolled(session, "S01")
+    enrolled(session, "S02", sex=Sex.FEMALE)
+    return session
+
+
+def test_a_visit_form_is_saved_with_its_calculated_fields(study: Session) -> None:
+    saved = save_form_instance(
+        study, actor=ACTOR, subject_code="S01", form="neuro_exam", visit_code="W-1", entered=EXAM
+    )
+    assert saved.values["bmi"] == 22.9
+    assert saved.values["fasciculations"] == "1"
+    assert saved.instance == 1
+    assert saved.visit == "W-1"
+    [again] = form_instances(study, "S01", "neuro_exam")
+    assert again.values == saved.values
+    assert verify_audit_trail(study).ok
+    inserted = study.scalars(
+        sa.select(AuditEvent.field).where(
+            AuditEvent.entity == "item_value", AuditEvent.action == "insert"
+        )
+    ).all()
+    assert "value" in inserted
+
+
+def test_a_form_with_several_problems_is_refused_whole(study: Session) -> None:
+    """Every problem at its field, and nothing written."""
+    before = row_counts(study)
+    error = refused(
+        study,
+        FormValidationError,
+        lambda: save_form_instance(
+            study,
+            actor=ACTOR,
+            subject_code="S01",
+            form="neuro_exam",
+            visit_code="W-1",
+            entered={"weight_kg": "700", "height_cm": "tall"},
+        ),
+    )
+    assert set(error.errors) == {"weight_kg", "height_cm", "fasciculations"}
+    assert "3 problems, nothing saved" in error.message
+    assert error.to_dict()["errors"]["weight_kg"] == "Weight: 700.0 kg is above maximum 250 kg"
+    assert row_counts(study) == before
+
+
+def test_where_a_form_is_entered(study: Session) -> None:
+    for visit, message in (("D0", "does not schedule"), (None, "name it")):
+        error = refused(
+            study,
+            ValidationError,
+            lambda v=visit: save_form_instance(
+                study,
+                actor=ACTOR,
+                subject_code="S01",
+                form="neuro_exam",
+                visit_code=v,
+                entered=EXAM,
+            ),
+        )
+        assert message in error.message
+    error = refused(
+        study,
+        ValidationError,
+        lambda: save_form_instance(
+            study,
+            actor=ACTOR,
+            subject_code="S01",
+            form="concomitant_medication",
+            visit_code="W-1",
+            entered={"drug": "riluzole"},
+        ),
+    )
+    assert "once per subject" in error.message
+    error = refused(
+        study,
+        NotFoundError,
+        lambda: save_form_instance(
+            study, actor=ACTOR, subject_code="S01", form="family_history", entered={}
+        ),
+    )
+    assert "concomitant_medication" in str(error.allowed)
+
+
+def test_a_repeating_form_adds_instances_and_corrects_one_with_a_reason(study: Session) -> None:
+    def medication(drug: str, dose: str, **extra: object) -> object:
+        return save_form_instance(
+            study,
+            actor=ACTOR,
+            subject_code="S01",
+            form="concomitant_medication",
+            entered={"drug": drug, "daily_dose_mg": dose},
+            **extra,  # type: ignore[arg-type]
+        )
+
+    medication("riluzole", "100")
+    medication("baclofen", "30")
+    assert [i.values["drug"] for i in form_instances(study, "S01", "concomitant_medication")] == [
+        "riluzole",
+        "baclofen",
+    ]
+    error = refused(study, ValidationError, lambda: medication("baclofen", "40", instance=2))
+    assert "changing Daily dose needs a reason" in error.message
+    unconfirmed = refused(
+        study,
+        FormValidationError,
+        lambda: medication("baclofen", "450", instance=2, reason="dose increased"),
+    )
+    assert "confirm the value" in unconfirmed.unconfirmed["daily_dose_mg"]
+    corrected = medication(
+        "baclofen", "450", instance=2, reason="dose increased", confirmed={"daily_dose_mg"}
+    )
+    assert corrected.values["daily_dose_mg"] == 450.0
+    assert corrected.confirmed == {"daily_dose_mg"}
+    change = study.scalars(
+        sa.select(AuditEvent).where(
+            AuditEvent.entity == "item_value",
+            AuditEvent.field == "value",
+            AuditEvent.action == "update",
+        )
+    ).one()
+    # The audit trail stores values JSON-encoded.
+    assert (change.old_value, change.new_value) == ('"30.0"', '"450.0"')
+    assert change.reason == "dose increased"
+    refused(study, NotFoundError, lambda: medication("x", "1", instance=9))
+
+
+def test_branching_and_missing_codes_are_stored(study: Session) -> None:
+    """The female subject is asked the pregnancy test; the male subject's answer is not kept;
+    a required field closed with a code keeps the code and the reason."""
+    women = save_form_instance(
+        study,
+        actor=ACTOR,
+        subject_code="S02",
+        form="neuro_exam",
+        visit_code="W-1",
+        entered={"weight_kg": "60", "height_cm": "165", "pregnancy_test": "yes"},
+        missing={"fasciculations": Missing("not_done", "patient too tired")},
+    )
+    assert women.values["pregnancy_test"] is True
+    assert women.missing == {"fasciculations": Missing("not_done", "patient too tired")}
+    men = save_form_instance(
+        study,
+        actor=ACTOR,
+        subject_code="S01",
+        form="neuro_exam",
+        visit_code="W-1",
+        entered=EXAM | {"pregnancy_test": "yes"},
+    )
+    assert "pregnancy_test" not in men.values
+    fields = set(
+        study.scalars(
+            sa.select(ItemValue.field)
+            .join(FormInstance)
+            .where(FormInstance.id == men.id)
+        )
+    )  # fmt: skip
+    assert "pregnancy_test" not in fields
+
+
+def test_a_second_save_of_a_non_repeating_form_corrects_it(study: Session) -> None:
+    first = save_form_instance(
+        study, actor=ACTOR, subject_code="S01", form="neuro_exam", visit_code="W-1", entered=EXAM
+    )
+    second = save_form_instance(
+        study,
+        actor=ACTOR,
+        subject_code="S01",
+        form="neuro_exam",
+        visit_code="W-1",
+        entered=EXAM | {"weight_kg": "72"},
+        reason="scale recalibrated",
+    )
+    assert second.id == first.id
+    assert second.values["bmi"] == 23.5
+    assert len(form_instances(study, "S01", "neuro_exam")) == 1
+    assert verify_audit_trail(study).ok
+
+
+def test_a_signed_visit_locks_its_dictionary_forms(study: Session) -> None:
+    from alstrial.services import sign_visit
+    from alstrial.services.accounts import create_account
+    from alstrial.services.completeness import mark_assessment_not_done, visit_completeness
+
+    assert "neuro_exam" in visit_completeness(study, "S01", "W-1").missing
+    save_form_instance(
+        study, actor=ACTOR, subject_code="S01", form="neuro_exam", visit_code="W-1", entered=EXAM
+    )
+    assert "neuro_exam" not in visit_completeness(study, "S01", "W-1").missing
+    create_account(
+        study, actor=ACTOR, username="inv", role="investigator", sites=["A"], password=PASSWORD
+    )
+    for assessment in ("alsfrs_r", "spirometry", "labs", "vitals", "mri"):
+        mark_assessment_not_done(
+            study,
+            actor=ACTOR,
+            subject_code="S01",
+            visit_code="W-1",
+            assessment=assessment,
+            reason="test",
+        )
+    sign_visit(study, actor="inv", subject_code="S01", visit_code="W-1", password=PASSWORD)
+    error = refused(
+        study,
+        (ConflictError, ValidationError),
+        lambda: save_form_instance(
+            study,
+            actor=ACTOR,
+            subject_code="S01",
+            form="neuro_exam",
+            visit_code="W-1",
+            entered=EXAM | {"height_cm": "176"},
+        ),
+    )
+    assert "reason" in error.message
+
+
+def test_an_instance_keeps_the_version_it_was_checked_against(study: Session) -> None:
+    saved = save_form_instance(
+        study, actor=ACTOR, subject_code="S01", form="neuro_exam", visit_code="W-1", entered=EXAM
+    )
+    version = study.get(FormInstance, saved.id).protocol_version_id  # type: ignore[union-attr]
+    amend(study, protocol_text().replace('title = "Neurological examination"',
+                                         'title = "Neurological exam"'), "3")  # fmt: skip
+    study.expire_all()
+    assert study.get(FormInstance, saved.id).protocol_version_id == version  # type: ignore[union-attr]
+    assert form_instances(study, "S01", "neuro_exam")[0].values["bmi"] == 22.9

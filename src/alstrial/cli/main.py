@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from alstrial.cli.errors import run_guarded
+from alstrial.cli.forms import forms_app
 from alstrial.cli.options import (
     DatabaseOption,
     JsonOption,
@@ -23,7 +24,7 @@ from alstrial.cli.product import batch_app, dose_command, flow_app, release_app
 from alstrial.cli.safety import safety_app
 from alstrial.cli.score import score_app
 from alstrial.cli.stats import stats_app
-from alstrial.cli.web import serve_command, sites_app, users_app
+from alstrial.cli.web import ActorOption, serve_command, sites_app, users_app
 from alstrial.exceptions import ConflictError, IntegrityError
 
 # Every command imports what it uses inside its body: `alstrial --help` and `alstrial score`
@@ -45,6 +46,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(db_app, name="db")
 app.add_typer(subjects_app, name="subjects")
 app.add_typer(protocol_app, name="protocol")
+app.add_typer(forms_app, name="forms")
 app.add_typer(score_app, name="score")
 app.add_typer(stats_app, name="stats")
 app.add_typer(safety_app, name="safety")
@@ -74,16 +76,13 @@ def init(
 ) -> None:
     """Create (or upgrade) the database and, when empty, the study from a protocol."""
     from alstrial.cli.context import database_url, open_session
-    from alstrial.protocol import load_protocol, reference_protocol_text
+    from alstrial.protocol import parse_protocol, read_protocol_text, reference_protocol_text
     from alstrial.services import add_site, create_study
     from alstrial.services.accounts import create_account
     from alstrial.vocabulary import Role
 
-    text = (
-        protocol.read_text(encoding="utf-8") if protocol is not None else reference_protocol_text()
-    )
-    if protocol is not None:
-        load_protocol(protocol)
+    text = read_protocol_text(protocol) if protocol is not None else reference_protocol_text()
+    parse_protocol(text, source=str(protocol or "reference protocol"))
     url = database_url(database)
     with open_session(url, migrate=True) as session:
         try:
@@ -397,8 +396,51 @@ def protocol_check(path: Annotated[Path, typer.Argument(help="Protocol TOML file
     typer.echo(
         f"{path}: valid protocol {protocol.study.code} v{protocol.study.protocol_version}, "
         f"{len(protocol.arms)} arms, {len(protocol.visits)} visits, "
-        f"{len(protocol.eligibility)} eligibility criteria"
+        f"{len(protocol.eligibility)} eligibility criteria, {len(protocol.forms)} forms of "
+        "its own"
     )
+
+
+@protocol_app.command("diff")
+def protocol_diff_command(
+    old: Annotated[Path, typer.Argument(help="The protocol in force (TOML).")],
+    new: Annotated[Path, typer.Argument(help="The amended protocol (TOML).")],
+    as_json: JsonOption = False,
+) -> None:
+    """What an amendment changes in forms, fields and the visit schedule, and what each
+    change means for the data already stored."""
+    from alstrial.protocol import load_protocol
+    from alstrial.protocol.diff import protocol_diff
+
+    changes = protocol_diff(load_protocol(old), load_protocol(new))
+    if as_json:
+        echo_json([asdict(change) for change in changes])
+        return
+    if not changes:
+        typer.echo("no change to forms, fields or what the visits schedule")
+        return
+    table = new_table("where", "change", "stored data")
+    for change in changes:
+        table.add_row(change.where, change.what, change.consequence)
+    print_rich(table)
+
+
+@protocol_app.command("amend")
+def protocol_amend(
+    path: Annotated[Path, typer.Argument(help="The amended protocol (TOML).")],
+    reason: Annotated[str, typer.Option(help="Why (recorded in the audit trail).")],
+    actor: ActorOption = "cli",
+    database: DatabaseOption = None,
+) -> None:
+    """Load a new version of the study's protocol; stored data are never rewritten."""
+    from alstrial.cli.context import database_url, open_session
+    from alstrial.protocol import read_protocol_text
+    from alstrial.services import amend_protocol
+
+    text = read_protocol_text(path)
+    with open_session(database_url(database)) as session:
+        version = amend_protocol(session, actor=actor, protocol_text=text, reason=reason)
+        typer.echo(f"protocol version {version.version} loaded ({version.digest[:12]})")
 
 
 @protocol_app.command("show-reference")

@@ -10,6 +10,7 @@ from alstrial.protocol.loader import (
     load_protocol,
     parse_protocol,
     protocol_digest,
+    read_protocol_text,
     reference_protocol_text,
 )
 from alstrial.protocol.model import (
@@ -43,6 +44,7 @@ __all__ = [
     "parse_protocol",
     "plan_visits",
     "protocol_digest",
+    "read_protocol_text",
     "reference_protocol_text",
     "window_status",
 ]

@@ -17,6 +17,7 @@ __all__ = [
     "load_protocol",
     "parse_protocol",
     "protocol_digest",
+    "read_protocol_text",
     "reference_protocol_text",
 ]
 
@@ -94,6 +95,19 @@ def load_protocol(path: str | Path) -> Protocol:
     ProtocolError
         When it is not valid TOML or does not validate.
     """
+    return parse_protocol(read_protocol_text(path), source=str(path))
+
+
+def read_protocol_text(path: str | Path) -> str:
+    """The text of a protocol file (not yet validated).
+
+    Raises
+    ------
+    NotFoundError
+        When the file does not exist.
+    ProtocolError
+        When it is a folder, not UTF-8 text, or cannot be read.
+    """
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -107,7 +121,11 @@ def load_protocol(path: str | Path) -> Protocol:
         ) from None
     except OSError as error:
         raise ProtocolError(f"{path} cannot be read: {error.strerror}") from None
-    return parse_protocol(text, source=str(path))
+    if len(text) > MAX_PROTOCOL_CHARS:
+        raise ProtocolError(
+            f"{path}: {len(text)} characters; a protocol has at most {MAX_PROTOCOL_CHARS}"
+        )
+    return text
 
 
 def reference_protocol_text() -> str:

@@ -51,7 +51,7 @@ from alstrial.services.safety import (
     record_vitals,
     triggered_stopping_rules,
 )
-from alstrial.services.setup import add_site, add_user, create_study
+from alstrial.services.setup import add_site, add_user, amend_protocol, create_study
 from alstrial.services.subjects import SubjectSummary, list_subjects, subject_visits
 from alstrial.services.treatment import record_administration
 from alstrial.services.visits import mark_visit_missed, record_visit_date
@@ -68,6 +68,7 @@ __all__ = [
     "VitalsReading",
     "add_site",
     "add_user",
+    "amend_protocol",
     "answer_query",
     "audit_head",
     "build_analysis_frames",

@@ -36,6 +36,8 @@ from alstrial.web.app import ROUTE_MODULES, create_app
 from alstrial.web.forms import FORMS
 from alstrial.web.permissions import allowed
 from tests.helpers import ACTOR, DAY0, audit_count, batch, enrolled, post_login
+from tests.test_dictionary import protocol_text
+from tests.test_dictionary_services import amend
 
 PASSWORD = "correct horse battery"
 
@@ -102,6 +104,10 @@ ROUTES: dict[tuple[str, str], tuple[str, str | None]] = {
     ("GET", "/subjects/{code}/forms/{name}"): ("subject", "enter_data"),
     ("POST", "/subjects/{code}/forms/{name}"): ("subject", "enter_data"),
     ("POST", "/subjects/{code}/forms/{name}/check"): ("subject", "enter_data"),
+    ("GET", "/subjects/{code}/crf/{name}"): ("subject", "view_subjects"),
+    ("POST", "/subjects/{code}/crf/{name}"): ("subject", "enter_data"),
+    ("POST", "/subjects/{code}/crf/{name}/check"): ("subject", "enter_data"),
+    ("GET", "/forms/{name}/preview"): ("list", "view_subjects"),
 }
 
 SITE_ROLES = ["coordinator", "investigator", "monitor", "qc"]
@@ -114,6 +120,7 @@ def web(engine: Engine) -> Iterator[tuple[TestClient, Engine, dict[str, int]]]:
     query; one account per role and site."""
     ids: dict[str, int] = {}
     with make_session_factory(engine)() as session:
+        amend(session, protocol_text())  # the protocol's own forms (issue 17)
         enrolled(session, "S01", site="A")
         enrolled(session, "S02", site="B")
         batch(session, "S01", release=False)
@@ -310,6 +317,12 @@ def _requests(
             {"json": {"assessment_date": day, "items": {"item_1": 4}}},
         ),
     )
+    crf = f"/subjects/{code}/crf/neuro_exam?visit=W-1"
+    exam = {"weight_kg": "70", "height_cm": "175", "fasciculations": "1"}
+    yield "/subjects/{code}/crf/{name}", "GET", crf, {}
+    yield "/subjects/{code}/crf/{name}", "POST", crf, form | exam
+    check = f"/subjects/{code}/crf/neuro_exam/check"
+    yield "/subjects/{code}/crf/{name}/check", "POST", check, form | exam
     for name, spec in FORMS.items():
         base = (
             f"/subjects/{code}/visits/{visit}/{name}"
@@ -379,11 +392,13 @@ def test_site_b_is_out_of_reach_of_site_a(
         assert audit_count(session) == before
     for (method, path), (kind, _) in ROUTES.items():
         if kind == "list" and method == "GET":
-            url = path.replace("{frame}", "subjects")
+            url = path.replace("{frame}", "subjects").replace("{name}", "neuro_exam")
             response = client.get(url)
             assert "S02" not in response.text, (role, url)
             if "S01" not in response.text:
-                assert response.status_code == 403 or "queries" in url or "batches" in url
+                assert response.status_code == 403 or any(
+                    part in url for part in ("queries", "batches", "preview")
+                )
 
 
 @pytest.mark.parametrize("role", ALL_ROLES)
@@ -402,7 +417,8 @@ def test_permission_matrix(web: tuple[TestClient, Engine, dict[str, int]], role:
             assert status == 403, (role, method, url, status)
     for (_, path), (kind, action) in ROUTES.items():
         if kind == "list" and action is not None:
-            status = client.get(path.replace("{frame}", "subjects")).status_code
+            url = path.replace("{frame}", "subjects").replace("{name}", "neuro_exam")
+            status = client.get(url).status_code
             assert (status == 200) == allowed(Role(role), action), (role, path, status)
     for url, form in (
         ("/admin/users", {"username": f"new-{role}", "role": "monitor"}),

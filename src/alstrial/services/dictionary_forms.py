@@ -24,7 +24,13 @@ from sqlalchemy.orm import Session
 
 from alstrial.exceptions import FormValidationError, NotFoundError, ValidationError
 from alstrial.protocol.dictionary import DictionaryForm
-from alstrial.protocol.form_values import Missing, check_form, decode_value, encode_value
+from alstrial.protocol.form_values import (
+    CheckedForm,
+    Missing,
+    check_form,
+    decode_value,
+    encode_value,
+)
 from alstrial.services.lookup import (
     current_protocol,
     find_subject,
@@ -37,6 +43,7 @@ from alstrial.store.models import Enrolment, FormInstance, ItemValue, Subject, V
 
 __all__ = [
     "InstanceView",
+    "check_entry",
     "dictionary_form",
     "form_instances",
     "save_form_instance",
@@ -129,6 +136,27 @@ def _where(
                               if form.name in v.assessments),
         )  # fmt: skip
     return visit
+
+
+def check_entry(
+    session: Session,
+    *,
+    subject_code: str,
+    form: str,
+    entered: Mapping[str, object],
+    missing: Mapping[str, Missing] | None = None,
+    confirmed: Collection[str] = (),
+) -> CheckedForm:
+    """The check :func:`save_form_instance` runs, without saving (the live check)."""
+    spec = dictionary_form(session, form)
+    subject = find_subject(session, subject_code)
+    return check_form(
+        spec,
+        entered,
+        subject=subject_attributes(session, subject),
+        missing=missing,
+        confirmed=confirmed,
+    )
 
 
 def save_form_instance(

@@ -30,6 +30,7 @@ from alstrial.web.routes import (
     admin,
     adverse_events,
     api,
+    crf,
     entry,
     qc,
     review,
@@ -41,7 +42,7 @@ __all__ = ["ROUTE_MODULES", "create_app"]
 
 #: The route modules, in the order they are matched: ``review`` (visit signatures) before
 #: the generic form routes of ``entry``, which come early because data entry is the busiest.
-ROUTE_MODULES = (account, review, entry, subjects, adverse_events, qc, admin, api)
+ROUTE_MODULES = (account, review, entry, crf, subjects, adverse_events, qc, admin, api)
 
 _STATIC = {
     "htmx.min.js": "text/javascript",

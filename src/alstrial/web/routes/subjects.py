@@ -234,6 +234,7 @@ def render_subject(
         adverse_events=subject_adverse_events(session, code),
         queries_by_visit=unresolved_queries_by_visit(session, code),
         forms=FORMS,
+        dictionary={f.name: f for f in current_protocol(session).forms},
         sign_error=sign_error,
     )
 

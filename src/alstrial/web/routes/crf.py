@@ -1,0 +1,294 @@
+"""The protocol's own forms (the data dictionary) on the web: entry, the live check, repeating
+forms as a list, missing-data codes, soft-range confirmation, and a preview for the protocol's
+author.
+
+``GET /subjects/{code}/crf/{form}`` shows the form: at a visit (``?visit=``), or once per
+subject; for a repeating form, the saved instances with a link to correct each
+(``?instance=``) above an empty form that adds one. ``POST`` saves through
+:func:`alstrial.services.dictionary_forms.save_form_instance` or shows the page again with
+every problem at its field (400). ``POST .../check`` is the live check htmx calls while the
+form is filled in: the same check as the save, answered as out-of-band swaps of each field's
+message, its visibility (branching), its calculated value and its soft-range confirmation.
+
+Branching needs no script: a marker element before each field carries the class ``hide``
+and the stylesheet hides the field after it (``span.hide + div.field``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from alstrial.exceptions import AlstrialError, FormValidationError, NotFoundError
+from alstrial.protocol.dictionary import MISSING_CODES, DictionaryForm
+from alstrial.protocol.form_values import CheckedForm, Missing, encode_value
+from alstrial.services.dictionary_forms import (
+    InstanceView,
+    check_entry,
+    dictionary_form,
+    form_instances,
+    save_form_instance,
+)
+from alstrial.services.lookup import current_protocol
+from alstrial.web.deps import CurrentUser, DbSession, Me, form_status, page, require, subject_for
+from alstrial.web.routes.entry import submission
+
+router = APIRouter(include_in_schema=False)
+
+
+def _form(session: Session, name: str) -> DictionaryForm:
+    try:
+        return dictionary_form(session, name)
+    except NotFoundError as error:
+        raise HTTPException(status_code=404, detail=error.message) from None
+
+
+def _entry(
+    form: DictionaryForm, raw: Mapping[str, list[str]]
+) -> tuple[dict[str, object], dict[str, Missing], set[str]]:
+    """A submission as the check takes it: entered values, missing codes, confirmations."""
+    entered: dict[str, object] = {}
+    for f in form.fields:
+        if not f.holds_value or f.type == "calc" or f.name not in raw:
+            continue
+        given = [v for v in raw[f.name] if v != ""]
+        entered[f.name] = given if f.type == "multichoice" else (given[-1] if given else None)
+    missing = {
+        f.name: Missing(code, (raw.get(f"missing_reason__{f.name}") or [""])[-1])
+        for f in form.fields
+        if (code := (raw.get(f"missing__{f.name}") or [""])[-1])
+    }
+    confirmed = {f.name for f in form.fields if raw.get(f"confirm__{f.name}")}
+    return entered, missing, confirmed
+
+
+def _shown(values: Mapping[str, object]) -> dict[str, Any]:
+    """Saved typed values as the inputs show them (lists stay lists)."""
+    return {k: v if isinstance(v, list) else (encode_value(v) or "") for k, v in values.items()}
+
+
+def _outside(checked: CheckedForm) -> set[str]:
+    """Fields whose value lies outside the soft range (confirmed or not)."""
+    return set(checked.soft) | set(checked.confirmed)
+
+
+def _render(
+    request: Request,
+    session: Session,
+    me: Me,
+    form: DictionaryForm,
+    *,
+    code: str,
+    visit: str | None,
+    instance: int | None,
+    values: Mapping[str, Any],
+    checked: CheckedForm,
+    missing: Mapping[str, Missing],
+    confirmed: set[str],
+    status: int = 200,
+    errors: Mapping[str, str] | None = None,
+    problem: str | None = None,
+) -> HTMLResponse:
+    instances = form_instances(session, code, form.name, visit_code=visit)
+    query = f"?visit={visit}" if visit else ""
+    shown_errors = dict(errors or {})
+    return page(
+        request,
+        "crf.html.j2",
+        status=status,
+        me=me,
+        form=form,
+        code=code,
+        visit=visit,
+        instance=instance,
+        instances=instances,
+        values=values,
+        calculated={k: checked.values.get(k) for k in form.calc_order()},
+        hidden=checked.hidden,
+        outside=_outside(checked),
+        confirmed=confirmed,
+        missing=missing,
+        missing_codes=MISSING_CODES,
+        errors=shown_errors,
+        problem=problem,
+        action=f"/subjects/{code}/crf/{form.name}{query}",
+        check_url=f"/subjects/{code}/crf/{form.name}/check{query}",
+    )
+
+
+@router.get("/subjects/{code}/crf/{name}", response_class=HTMLResponse)
+def crf_page(
+    request: Request,
+    code: str,
+    name: str,
+    session: DbSession,
+    me: CurrentUser,
+    visit: str | None = None,
+    instance: int | None = None,
+) -> HTMLResponse:
+    """A dictionary form (module docstring): new, or an instance to correct."""
+    require(me, "view_subjects")
+    subject_for(session, me, code)
+    form = _form(session, name)
+    values: dict[str, Any] = {}
+    missing: dict[str, Missing] = {}
+    confirmed: set[str] = set()
+    saved = _saved(session, code, form, visit, instance)
+    if saved is not None:
+        values, missing, confirmed = _shown(saved.values), saved.missing, set(saved.confirmed)
+        instance = saved.instance
+    checked = check_entry(
+        session,
+        subject_code=code,
+        form=form.name,
+        entered={k: v for k, v in values.items() if k not in form.calc_order()},
+        missing=missing,
+        confirmed=confirmed,
+    )
+    return _render(
+        request,
+        session,
+        me,
+        form,
+        code=code,
+        visit=visit,
+        instance=instance,
+        values=values,
+        checked=checked,
+        missing=missing,
+        confirmed=confirmed,
+    )
+
+
+def _saved(
+    session: Session, code: str, form: DictionaryForm, visit: str | None, instance: int | None
+) -> InstanceView | None:
+    """The instance a page corrects: the one named, or a non-repeating form's only one."""
+    try:
+        saved = form_instances(session, code, form.name, visit_code=visit)
+    except NotFoundError as error:
+        raise HTTPException(status_code=404, detail=error.message) from None
+    if instance is not None:
+        found = next((i for i in saved if i.instance == instance), None)
+        if found is None:
+            raise HTTPException(status_code=404, detail=f"no instance {instance} of {form.title}")
+        return found
+    return None if form.repeating or not saved else saved[0]
+
+
+@router.post("/subjects/{code}/crf/{name}")
+async def crf_save(
+    request: Request,
+    code: str,
+    name: str,
+    session: DbSession,
+    me: CurrentUser,
+    visit: str | None = None,
+) -> Response:
+    """Save a dictionary form, or show it again with every problem at its field."""
+    raw = await submission(request, session, me, code)
+    form = _form(session, name)
+    entered, missing, confirmed = _entry(form, raw)
+    number = (raw.get("instance") or [""])[-1]
+    instance = int(number) if number.isdecimal() else None
+    reason = (raw.get("reason") or [""])[-1] or None
+    try:
+        save_form_instance(
+            session,
+            actor=me.user.username,
+            subject_code=code,
+            form=form.name,
+            visit_code=visit,
+            instance=instance,
+            entered=entered,
+            missing=missing,
+            confirmed=confirmed,
+            reason=reason,
+        )
+    except AlstrialError as error:
+        session.rollback()
+        errors = (
+            error.errors | error.unconfirmed
+            if isinstance(error, FormValidationError)
+            else {error.field or "_form": error.message}
+        )
+        checked = check_entry(
+            session,
+            subject_code=code,
+            form=form.name,
+            entered=entered,
+            missing=missing,
+            confirmed=confirmed,
+        )
+        return _render(
+            request,
+            session,
+            me,
+            form,
+            code=code,
+            visit=visit,
+            instance=instance,
+            values=raw_values_one(raw),
+            checked=checked,
+            missing=missing,
+            confirmed=confirmed,
+            status=form_status(error),
+            errors=errors,
+            problem=error.message,
+        )
+    if form.repeating:
+        query = f"?visit={visit}" if visit else ""
+        return RedirectResponse(f"/subjects/{code}/crf/{form.name}{query}", status_code=303)
+    return RedirectResponse(f"/subjects/{code}", status_code=303)
+
+
+def raw_values_one(raw: Mapping[str, list[str]]) -> dict[str, Any]:
+    """Submitted text to show again: the last value of a field, a list for check boxes."""
+    return {k: (v[-1] if len(v) == 1 else v) for k, v in raw.items()}
+
+
+@router.post("/subjects/{code}/crf/{name}/check", response_class=HTMLResponse)
+async def crf_check(
+    request: Request, code: str, name: str, session: DbSession, me: CurrentUser
+) -> HTMLResponse:
+    """The live check (module docstring): out-of-band swaps, nothing saved."""
+    raw = await submission(request, session, me, code)
+    form = _form(session, name)
+    entered, missing, confirmed = _entry(form, raw)
+    checked = check_entry(
+        session,
+        subject_code=code,
+        form=form.name,
+        entered=entered,
+        missing=missing,
+        confirmed=confirmed,
+    )
+    return page(
+        request,
+        "crf_check.html.j2",
+        form=form,
+        errors=checked.errors | checked.soft,
+        hidden=checked.hidden,
+        calculated={k: checked.values.get(k) for k in form.calc_order()},
+        outside=_outside(checked),
+        confirmed=confirmed,
+    )
+
+
+@router.get("/forms/{name}/preview", response_class=HTMLResponse)
+def crf_preview(request: Request, name: str, session: DbSession, me: CurrentUser) -> HTMLResponse:
+    """A form as a site will see it, for the protocol's author: nothing can be saved."""
+    require(me, "view_subjects")
+    form = _form(session, name)
+    visits = [v.code for v in current_protocol(session).visits if form.name in v.assessments]
+    return page(
+        request,
+        "crf_preview.html.j2",
+        form=form,
+        visits=visits,
+        missing_codes=MISSING_CODES,
+    )

@@ -1,0 +1,141 @@
+"""The protocol's own forms on the web (issue 17): linked from the timeline, nothing
+pre-filled, every problem at its field at once, the live check agreeing with the save,
+branching, calculated values, soft-range confirmation, missing codes, repeating forms as a
+list, read-only for the monitor, and a preview for the protocol's author."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+
+from alstrial.services.accounts import create_account
+from alstrial.services.dictionary_forms import form_instances
+from alstrial.store import make_session_factory
+from alstrial.vocabulary import Sex
+from alstrial.web.app import create_app
+from tests.helpers import ACTOR, enrolled, post_login
+from tests.test_dictionary import protocol_text
+from tests.test_dictionary_services import amend
+
+PASSWORD = "correct horse battery"
+EXAM = "/subjects/S01/crf/neuro_exam?visit=W-1"
+MEDS = "/subjects/S01/crf/concomitant_medication"
+
+
+@pytest.fixture
+def web(engine: Engine) -> Iterator[tuple[TestClient, Engine]]:
+    with make_session_factory(engine)() as session:
+        amend(session, protocol_text())
+        enrolled(session, "S01", site="A")
+        enrolled(session, "S02", site="A", sex=Sex.FEMALE)
+        for username, role in (("coord", "coordinator"), ("mon", "monitor")):
+            create_account(
+                session, actor=ACTOR, username=username, role=role, sites=["A"], password=PASSWORD
+            )
+    app = create_app(
+        engine, secret_key="test-secret-key-long-enough-0123456789abcdefghij", secure_cookies=False
+    )
+    with TestClient(app) as client:
+        yield client, engine
+
+
+def _csrf(client: TestClient, username: str) -> str:
+    assert post_login(client, username, PASSWORD).status_code == 303
+    return client.get("/password").text.split('name="csrf" value="')[1].split('"')[0]
+
+
+def test_a_visit_form_from_the_timeline_to_the_save(web: tuple[TestClient, Engine]) -> None:
+    client, engine = web
+    csrf = _csrf(client, "coord")
+    timeline = client.get("/subjects/S01").text
+    assert 'href="/subjects/S01/crf/neuro_exam?visit=W-1"' in timeline
+    assert 'href="/subjects/S01/crf/concomitant_medication"' in timeline
+    page = client.get(EXAM).text
+    assert " checked" not in page  # no clinical field arrives filled
+    assert 'id="vis-pregnancy_test" class="visibility hide"' in page  # male subject
+    assert "present" in page  # choices show their wording
+    bad = {"csrf": csrf, "weight_kg": "700", "height_cm": "tall"}
+    live = client.post("/subjects/S01/crf/neuro_exam/check", data=bad).text
+    saved = client.post(EXAM, data=bad, follow_redirects=False)
+    assert saved.status_code == 400
+    for message in (
+        "Weight: 700.0 kg is above maximum 250 kg",
+        "Height: &#39;tall&#39; is not a whole number",
+        "Fasciculations is required",
+    ):
+        assert message in live  # the live check and the save agree
+        assert message in saved.text
+    assert "3 problems" in live
+    good = {"csrf": csrf, "weight_kg": "70", "height_cm": "175", "fasciculations": "1"}
+    live = client.post("/subjects/S01/crf/neuro_exam/check", data=good).text
+    assert '<output id="calc-bmi" for="bmi" hx-swap-oob="true">22.9</output>' in live
+    assert "No problems so far" in live
+    assert client.post(EXAM, data=good, follow_redirects=False).status_code == 303
+    again = client.get(EXAM).text
+    assert 'value="70.0"' in again
+    assert 'name="reason"' in again  # a correction needs its reason
+    refused = client.post(EXAM, data=good | {"weight_kg": "72"})
+    assert refused.status_code == 400
+    assert "needs a reason" in refused.text
+    fixed = good | {"weight_kg": "72", "reason": "scale recalibrated"}
+    assert client.post(EXAM, data=fixed, follow_redirects=False).status_code == 303
+    with make_session_factory(engine)() as session:
+        [saved_exam] = form_instances(session, "S01", "neuro_exam")
+    assert saved_exam.values["bmi"] == 23.5
+
+
+def test_branching_missing_codes_and_soft_ranges(web: tuple[TestClient, Engine]) -> None:
+    client, engine = web
+    csrf = _csrf(client, "coord")
+    female = client.get("/subjects/S02/crf/neuro_exam?visit=W-1").text
+    assert 'id="vis-pregnancy_test" class="visibility"' in female
+    closed = {
+        "csrf": csrf,
+        "weight_kg": "60",
+        "height_cm": "165",
+        "missing__fasciculations": "not_done",
+        "missing_reason__fasciculations": "patient too tired",
+        "pregnancy_test": "no",
+    }
+    response = client.post(
+        "/subjects/S02/crf/neuro_exam?visit=W-1", data=closed, follow_redirects=False
+    )
+    assert response.status_code == 303
+    medication = {"csrf": csrf, "drug": "riluzole", "daily_dose_mg": "500"}
+    soft = client.post(MEDS, data=medication)
+    assert soft.status_code == 400
+    assert "above the expected maximum 400 mg" in soft.text
+    assert 'name="confirm__daily_dose_mg"' in soft.text
+    confirmed = medication | {"confirm__daily_dose_mg": "yes"}
+    assert client.post(MEDS, data=confirmed, follow_redirects=False).status_code == 303
+    second = {"csrf": csrf, "drug": "baclofen", "daily_dose_mg": "30"}
+    assert client.post(MEDS, data=second, follow_redirects=False).status_code == 303
+    listed = client.get(MEDS).text
+    assert 'id="instance-1"' in listed
+    assert 'id="instance-2"' in listed
+    assert "baclofen" in listed
+    with make_session_factory(engine)() as session:
+        exams = form_instances(session, "S02", "neuro_exam")
+        meds = form_instances(session, "S01", "concomitant_medication")
+    assert exams[0].missing["fasciculations"].reason == "patient too tired"
+    assert [m.values["drug"] for m in meds] == ["riluzole", "baclofen"]
+    assert meds[0].confirmed == {"daily_dose_mg"}
+
+
+def test_the_monitor_reads_and_the_author_previews(web: tuple[TestClient, Engine]) -> None:
+    client, _ = web
+    csrf = _csrf(client, "coord")
+    good = {"csrf": csrf, "weight_kg": "70", "height_cm": "175", "fasciculations": "0"}
+    assert client.post(EXAM, data=good, follow_redirects=False).status_code == 303
+    _csrf(client, "mon")
+    page = client.get(EXAM).text
+    assert 'id="entry-form"' not in page
+    assert 'id="value-1-bmi"' in page
+    assert "absent" in page  # the choice's wording, not its code
+    preview = client.get("/forms/neuro_exam/preview").text
+    assert "Entered at visits W-1" in preview
+    assert "shown if" in preview
+    assert client.get("/forms/family/preview").status_code == 404

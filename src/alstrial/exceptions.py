@@ -108,13 +108,14 @@ class FormValidationError(ValidationError):
         errors: Mapping[str, str],
         unconfirmed: Mapping[str, str] | None = None,
         subject: str | None = None,
+        title: str | None = None,
     ) -> None:
         self.errors = dict(errors)
         self.unconfirmed = dict(unconfirmed or {})
         problems = [*self.errors.values(), *self.unconfirmed.values()]
         count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
         super().__init__(
-            f"{form}: {count}, nothing saved: " + "; ".join(problems),
+            f"{title or form}: {count}, nothing saved: " + "; ".join(problems),
             subject=subject,
             form=form,
             field=next(iter([*self.errors, *self.unconfirmed]), None),

@@ -103,6 +103,9 @@ def check_form(
     for name in hidden:
         values[name] = None
         errors.pop(name, None)
+    soft: dict[str, str] = {}
+    confirmed_now: set[str] = set()
+    _check_ranges(form, values, hidden, confirmed, errors, soft, confirmed_now, calculated=False)
     for name in form.calc_order():
         f = form.field(name)
         if name in hidden:
@@ -118,22 +121,7 @@ def check_form(
         if isinstance(result, float) and f.decimals is not None:
             result = round(result, f.decimals)
         values[name] = result
-    soft: dict[str, str] = {}
-    confirmed_now: set[str] = set()
-    for f in form.fields:
-        value = values.get(f.name)
-        if f.name in hidden or value is None or f.name in errors or isinstance(value, bool):
-            continue
-        problem = _out_of_range(f, value, "min", "max")
-        if problem:
-            errors[f.name] = f"{f.label}: {problem}"
-            continue
-        warning = _out_of_range(f, value, "soft_min", "soft_max")
-        if warning:
-            if f.name in confirmed:
-                confirmed_now.add(f.name)
-            else:
-                soft[f.name] = f"{f.label}: {warning}; confirm the value to save it"
+    _check_ranges(form, values, hidden, confirmed, errors, soft, confirmed_now, calculated=True)
     _check_missing(form, values, missing, hidden, errors)
     shown = {k: v for k, v in values.items() if k not in hidden}
     return CheckedForm(
@@ -145,6 +133,38 @@ def check_form(
         soft=soft,
         confirmed=frozenset(confirmed_now),
     )
+
+
+def _check_ranges(
+    form: DictionaryForm,
+    values: dict[str, object],
+    hidden: set[str],
+    confirmed: Collection[str],
+    errors: dict[str, str],
+    soft: dict[str, str],
+    confirmed_now: set[str],
+    *,
+    calculated: bool,
+) -> None:
+    """Hard and soft ranges of the entered fields (a refused value is then blank, so that no
+    calculation uses it), or of the calculated ones."""
+    for f in form.fields:
+        value = values.get(f.name)
+        if (f.type == "calc") != calculated:
+            continue
+        if f.name in hidden or value is None or f.name in errors or isinstance(value, bool):
+            continue
+        problem = _out_of_range(f, value, "min", "max")
+        if problem:
+            errors[f.name] = f"{f.label}: {problem}"
+            values[f.name] = None
+            continue
+        warning = _out_of_range(f, value, "soft_min", "soft_max")
+        if warning:
+            if f.name in confirmed:
+                confirmed_now.add(f.name)
+            else:
+                soft[f.name] = f"{f.label}: {warning}; confirm the value to save it"
 
 
 def _hidden(

@@ -195,7 +195,11 @@ def save_form_instance(
     )
     if not checked.ok:
         raise FormValidationError(
-            form=spec.name, errors=checked.errors, unconfirmed=checked.soft, subject=subject_code
+            form=spec.name,
+            title=spec.title,
+            errors=checked.errors,
+            unconfirmed=checked.soft,
+            subject=subject_code,
         )
     slot = visit.id if visit is not None else 0
     row = _instance(session, subject, spec, slot, instance)

@@ -1,0 +1,157 @@
+"""Forms as data, end to end (issue 17): a trial team adds a repeating form and a visit form
+by editing the protocol file only, applies it with ``alstrial protocol amend``, and a
+coordinator enters both in Chromium while the application keeps running: no code changed.
+
+Screenshots go to ``out/e2e-screenshots/`` with the others.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+
+from alstrial.protocol import reference_protocol_text
+from alstrial.store import make_session_factory
+from tests.helpers import enrolled, run_cli
+from tests.test_e2e_browser import CHROMIUM, FLAGS, PASSWORD, SHOTS, server, sqlite_engine
+
+__all__ = ["server", "sqlite_engine"]  # the fixtures this module uses
+
+NEW_FORMS = """
+[[forms]]
+name = "grip_strength"
+title = "Grip strength"
+description = "Hand-held dynamometer, best of three per hand."
+
+[[forms.fields]]
+name = "right_kg"
+label = "Right hand"
+type = "decimal"
+unit = "kg"
+decimals = 1
+required = true
+min = 0
+max = 90
+soft_max = 60
+
+[[forms.fields]]
+name = "left_kg"
+label = "Left hand"
+type = "decimal"
+unit = "kg"
+decimals = 1
+required = true
+min = 0
+max = 90
+soft_max = 60
+
+[[forms.fields]]
+name = "dominant"
+label = "Dominant hand"
+type = "choice"
+required = true
+choices = [{code = "R", label = "Right"}, {code = "L", label = "Left"}]
+
+[[forms.fields]]
+name = "mean_kg"
+label = "Mean of both hands"
+type = "calc"
+unit = "kg"
+decimals = 1
+calc = "round(mean(right_kg, left_kg), 1)"
+
+[[forms]]
+name = "hospitalisation"
+title = "Hospitalisation"
+scope = "subject"
+repeating = true
+
+[[forms.fields]]
+name = "admitted"
+label = "Admitted on"
+type = "date"
+required = true
+
+[[forms.fields]]
+name = "why"
+label = "Reason for admission"
+type = "text"
+required = true
+max_length = 200
+"""
+
+
+def _amended() -> str:
+    text = reference_protocol_text()
+    old = 'assessments = ["physical_exam", "alsfrs_r", "spirometry", "labs", "vitals", "mri"]'
+    assert old in text
+    text = text.replace(old, old.replace('"mri"]', '"mri", "grip_strength"]'), 1)
+    return (
+        text.replace('protocol_version = "', 'protocol_version = "amendment-1 of ', 1) + NEW_FORMS
+    )
+
+
+def test_a_new_visit_form_and_a_repeating_form_without_code(
+    server: str, sqlite_engine: Engine, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    with make_session_factory(sqlite_engine)() as session:
+        enrolled(session, "G01", site="A")
+    protocol = tmp_path / "amended.toml"
+    protocol.write_text(_amended(), encoding="utf-8")
+    url = sqlite_engine.url.render_as_string(hide_password=False)
+    assert run_cli("protocol", "check", str(protocol)).returncode == 0
+    done = run_cli(
+        "protocol", "amend", str(protocol), "--reason", "grip strength", "--database", url
+    )
+    assert done.returncode == 0, done.stderr
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.set_default_timeout(15_000)
+
+        def shot(name: str) -> None:
+            page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+        page.goto(f"{server}/login")
+        page.fill("input[name=username]", "coord")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("text=Log in")
+        page.goto(f"{server}/subjects/G01")
+        page.click("#visit-W-1 >> text=Grip strength")
+        expect(page.locator("h1")).to_contain_text("Grip strength: G01, visit W-1")
+        expect(page.locator("input[name=dominant]:checked")).to_have_count(0)
+        # Three bad fields: every problem at its field at once.
+        page.fill("#right_kg", "95")
+        page.fill("#left_kg", "4O")
+        page.click("#save")
+        expect(page.locator("#err-right_kg")).to_contain_text("above maximum 90 kg")
+        expect(page.locator("#err-left_kg")).to_contain_text("'4O' is not a number")
+        expect(page.locator("#err-dominant")).to_contain_text("Dominant hand is required")
+        expect(page.locator("#form-error")).to_contain_text("Grip strength: 3 problems")
+        expect(page.locator("#calc-mean_kg")).to_have_text("")  # never from a refused value
+        shot("40-dictionary-form-three-errors")
+        page.fill("#right_kg", "31.5")
+        page.fill("#left_kg", "28.5")
+        page.check("input[name=dominant][value=R]")
+        expect(page.locator("#calc-mean_kg")).to_have_text("30.0")  # live, as typed
+        expect(page.locator("#err-right_kg")).to_have_text("")
+        expect(page.locator("#form-error")).to_have_text("")  # no stale banner after the fix
+        shot("41-dictionary-form-calculated-live")
+        page.click("#save")
+        expect(page.locator("h1")).to_contain_text("Subject G01")
+        expect(page.locator('#visit-W-1 li[data-assessment="grip_strength"]')).to_contain_text(
+            "recorded"
+        )
+        page.click("a.dictionary-form >> text=Hospitalisation")
+        for day, why in (("2026-01-10", "pneumonia"), ("2026-03-02", "gastrostomy")):
+            page.fill("#admitted", day)
+            page.fill("#why", why)
+            page.click("#save")
+            expect(page.locator("#instances")).to_contain_text(why)
+        expect(page.locator("#instance-2")).to_contain_text("gastrostomy")
+        shot("42-repeating-form-two-instances")
+        browser.close()

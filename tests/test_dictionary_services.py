@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -273,3 +274,41 @@ def test_an_instance_keeps_the_version_it_was_checked_against(study: Session) ->
     study.expire_all()
     assert study.get(FormInstance, saved.id).protocol_version_id == version  # type: ignore[union-attr]
     assert form_instances(study, "S01", "neuro_exam")[0].values["bmi"] == 22.9
+
+
+def test_dictionary_values_reach_the_analysis_frames(study: Session) -> None:
+    """Issue 17, item 7: items appear in the frames (and so the API and CSV export) with
+    their labels, the choices' wording, numbers and missing-data codes."""
+    from alstrial.services import build_analysis_frames
+
+    save_form_instance(
+        study,
+        actor=ACTOR,
+        subject_code="S02",
+        form="neuro_exam",
+        visit_code="W-1",
+        entered={"weight_kg": "60", "height_cm": "165", "pregnancy_test": "no"},
+        missing={"fasciculations": Missing("unknown", "not examined")},
+    )
+    forms = build_analysis_frames(study).forms
+    rows = {r["field"]: r for r in forms.to_dict("records")}
+    assert rows["bmi"]["number"] == 22.0
+    assert rows["bmi"]["label"] == "Body-mass index"
+    assert rows["weight_kg"]["unit"] == "kg"
+    assert rows["pregnancy_test"]["value"] == "no"
+    assert rows["fasciculations"]["missing_code"] == "unknown"
+    assert pd.isna(rows["fasciculations"]["value"])
+    assert {r["visit"] for r in rows.values()} == {"W-1"}
+    assert {r["protocol_version"] for r in rows.values()} == {"2"}
+    save_form_instance(
+        study,
+        actor=ACTOR,
+        subject_code="S02",
+        form="neuro_exam",
+        visit_code="W-1",
+        entered={"weight_kg": "60", "height_cm": "165", "pregnancy_test": "no",
+                 "fasciculations": "1"},
+        reason="examined after all",
+    )  # fmt: skip
+    rows = {r["field"]: r for r in build_analysis_frames(study).forms.to_dict("records")}
+    assert rows["fasciculations"]["value_label"] == "present"

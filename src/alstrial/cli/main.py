@@ -393,6 +393,11 @@ def protocol_check(path: Annotated[Path, typer.Argument(help="Protocol TOML file
     from alstrial.protocol import load_protocol
 
     protocol = load_protocol(path)
+    problems = protocol.problems()
+    if problems:
+        from alstrial.exceptions import ProtocolError
+
+        raise ProtocolError(f"{path}: " + "; ".join(problems), field="forms")
     typer.echo(
         f"{path}: valid protocol {protocol.study.code} v{protocol.study.protocol_version}, "
         f"{len(protocol.arms)} arms, {len(protocol.visits)} visits, "

@@ -50,6 +50,7 @@ from alstrial.services import (
     screen_subject,
     sign_release,
 )
+from alstrial.services.dictionary_forms import save_form_instance
 from alstrial.vocabulary import (
     MONTH_DAYS,
     AdverseEventOutcome,
@@ -329,6 +330,8 @@ def _load_patient(
         )
         if visit.code in _LAB_VISITS:
             _load_labs(session, patient, visit.code, when, rng)
+        if "physical_exam" in visit.assessments:
+            _load_physical_exam(session, patient, visit.code, when, rng)
     record_visit_date(
         session,
         actor=actor,
@@ -336,7 +339,78 @@ def _load_patient(
         visit_code="D1",
         actual_date=administration_date + timedelta(days=1),
     )
+    _load_physical_exam(session, patient, "D1", administration_date + timedelta(days=1), rng)
+    _load_subject_forms(session, patient, onset_date, enrolment_date)
     _load_events(session, patient, administration_date)
+
+
+#: Regions with signs, by region of onset, for the synthetic examinations.
+_SIGNS = {
+    OnsetRegion.BULBAR: ["bulbar", "cervical"],
+    OnsetRegion.LIMB: ["cervical", "lumbosacral"],
+}
+
+
+def _load_physical_exam(
+    session: Session,
+    patient: PublishedPatient,
+    visit_code: str,
+    when: date,
+    rng: np.random.Generator,
+) -> None:
+    """A synthetic physical and neurological examination (the paper publishes none)."""
+    regions = _SIGNS.get(patient.onset, ["cervical", "lumbosacral"])
+    new_symptoms = bool(rng.random() < 0.15)
+    entered: dict[str, object] = {
+        "exam_date": when,
+        "general": "normal",
+        "umn_signs": regions,
+        "lmn_signs": regions,
+        "new_symptoms": new_symptoms,
+    }
+    if new_symptoms:
+        entered["new_symptoms_text"] = "more weakness (synthetic)"
+    save_form_instance(
+        session,
+        actor=LOADER,
+        subject_code=patient.code,
+        form="physical_exam",
+        visit_code=visit_code,
+        entered=entered,
+        provenance=Provenance.SYNTHETIC,
+    )
+
+
+def _load_subject_forms(
+    session: Session, patient: PublishedPatient, onset: date, enrolment: date
+) -> None:
+    """Riluzole as the protocol required, and a family history without ALS (the trial took
+    sporadic ALS only): synthetic entries, not the trial's records."""
+    # The paper: "riluzole, at a dose of 100 mg, twice per day"; read as the licensed 100 mg a
+    # day in two doses of 50 mg (200 mg a day would be twice the licensed dose).
+    save_form_instance(
+        session,
+        actor=LOADER,
+        subject_code=patient.code,
+        form="concomitant_medication",
+        entered={
+            "drug": "riluzole",
+            "dose": 50,
+            "dose_unit": "mg",
+            "per_day": 2,
+            "route": "oral",
+            "started": min(onset + timedelta(days=120), enrolment - timedelta(days=30)),
+        },
+        provenance=Provenance.SYNTHETIC,
+    )
+    save_form_instance(
+        session,
+        actor=LOADER,
+        subject_code=patient.code,
+        form="family_history",
+        entered={"als_in_family": False, "neuromuscular_in_family": False},
+        provenance=Provenance.SYNTHETIC,
+    )
 
 
 def _load_product_and_administration(

@@ -22,6 +22,7 @@ from alstrial.protocol.dictionary import DictionaryForm
 
 __all__ = [
     "ASSESSMENTS",
+    "LEGACY_ASSESSMENTS",
     "Arm",
     "ChecklistTerm",
     "EligibilityCriterion",
@@ -31,11 +32,11 @@ __all__ = [
     "Visit",
 ]
 
-#: Assessments a visit may schedule. Later issues add protocol-defined forms.
+#: Assessments a visit may schedule that alstrial records in its own tables (a protocol adds
+#: its own forms, :mod:`alstrial.protocol.dictionary`).
 ASSESSMENTS: frozenset[str] = frozenset(
     {
         "eligibility",
-        "physical_exam",
         "alsfrs_r",
         "spirometry",
         "labs",
@@ -45,6 +46,12 @@ ASSESSMENTS: frozenset[str] = frozenset(
         "mri",
     }
 )
+
+#: Assessments a protocol stored before forms were data could schedule without a form (the
+#: reference protocol 1.0 scheduled ``physical_exam``). Such a stored version still reads;
+#: a new protocol or an amendment that schedules one without declaring its form is refused
+#: (:func:`Protocol.problems`).
+LEGACY_ASSESSMENTS: frozenset[str] = frozenset({"physical_exam"})
 
 Route = Literal["intravenous", "intrathecal"]
 Operator = Literal[">=", ">", "<=", "<", "==", "!=", "in", "not_in"]
@@ -100,7 +107,7 @@ class Visit(_Strict):
         # their names as the context, so that an unknown one is reported at this key.
         # Protocol._check_forms checks again (a Protocol built without the context).
         context = info.context or {}
-        known = ASSESSMENTS | set(context.get("visit_forms", ()))
+        known = ASSESSMENTS | LEGACY_ASSESSMENTS | set(context.get("visit_forms", ()))
         unknown = sorted(set(value) - known)
         if unknown and "visit_forms" in context:
             raise ValueError(
@@ -258,7 +265,7 @@ class Protocol(_Strict):
         if clash:
             raise ValueError(f"form(s) {', '.join(clash)} take the name of a built-in assessment")
         visit_forms = {form.name for form in self.forms if form.scope == "visit"}
-        known = ASSESSMENTS | visit_forms
+        known = ASSESSMENTS | LEGACY_ASSESSMENTS | visit_forms
         for visit in self.visits:
             unknown = sorted(set(visit.assessments) - known)
             if unknown:
@@ -272,6 +279,21 @@ class Protocol(_Strict):
                     f"visit {visit.code}: unknown assessment(s) {', '.join(unknown)}; "
                     f"expected one of {', '.join(sorted(known))}"
                 )
+
+    def problems(self) -> list[str]:
+        """What a new protocol (or an amendment) may not have though a stored one may: an
+        assessment scheduled with no form to enter it (see :data:`LEGACY_ASSESSMENTS`)."""
+        forms = {form.name for form in self.forms}
+        found = []
+        for visit in self.visits:
+            for name in visit.assessments:
+                if name in LEGACY_ASSESSMENTS and name not in forms:
+                    found.append(
+                        f"visit {visit.code} schedules {name!r} and no form declares it: add "
+                        f"a [[forms]] table named {name!r} (the reference protocol, "
+                        "`alstrial protocol show-reference`, has one)"
+                    )
+        return found
 
     def form(self, name: str) -> DictionaryForm:
         """The dictionary form with this name; ``KeyError`` if there is none."""

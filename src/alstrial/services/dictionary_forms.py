@@ -40,6 +40,7 @@ from alstrial.services.lookup import (
 )
 from alstrial.services.transaction import transaction
 from alstrial.store.models import Enrolment, FormInstance, ItemValue, Subject, Visit
+from alstrial.vocabulary import Provenance
 
 __all__ = [
     "InstanceView",
@@ -171,8 +172,10 @@ def save_form_instance(
     missing: Mapping[str, Missing] | None = None,
     confirmed: Collection[str] = (),
     reason: str | None = None,
+    provenance: Provenance = Provenance.SOURCE,
 ) -> InstanceView:
-    """Save a filling of dictionary form ``form`` (module docstring).
+    """Save a filling of dictionary form ``form`` (module docstring); ``provenance`` marks
+    values alstrial generated (the demo's) as synthetic.
 
     Raises
     ------
@@ -243,6 +246,7 @@ def save_form_instance(
                 form=spec.name,
                 instance=_next_instance(session, subject, spec, slot),
                 protocol_version_id=version.id,
+                provenance=provenance,
             )
             session.add(row)
             session.flush()

@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from alstrial.exceptions import ConflictError, ValidationError
-from alstrial.protocol import parse_protocol, protocol_digest
+from alstrial.exceptions import ConflictError, ProtocolError, ValidationError
+from alstrial.protocol import Protocol, parse_protocol, protocol_digest
 from alstrial.services.lookup import check_code
 from alstrial.services.transaction import transaction
 from alstrial.store.models import ProtocolVersion, Site, Study, User
@@ -17,6 +17,7 @@ __all__ = ["add_site", "add_user", "amend_protocol", "create_study"]
 def create_study(session: Session, *, actor: str, protocol_text: str) -> Study:
     """Create the study of this database from a protocol's TOML text (validated first)."""
     protocol = parse_protocol(protocol_text)
+    _refuse_problems(protocol)
     if session.scalars(select(Study)).first() is not None:
         raise ConflictError("this database already holds a study; use a new database")
     with transaction(session, actor=actor):
@@ -39,6 +40,13 @@ def create_study(session: Session, *, actor: str, protocol_text: str) -> Study:
             )
         )
     return study
+
+
+def _refuse_problems(protocol: Protocol) -> None:
+    """A new protocol or amendment must have a form for every assessment it schedules."""
+    problems = protocol.problems()
+    if problems:
+        raise ProtocolError("; ".join(problems), field="forms")
 
 
 def amend_protocol(
@@ -65,6 +73,7 @@ def amend_protocol(
     if not reason or not reason.strip():
         raise ValidationError("an amendment needs its reason", form="protocol", field="reason")
     new = parse_protocol(protocol_text)
+    _refuse_problems(new)
     study = only_study(session)
     old = current_protocol(session)
     latest = latest_protocol_version(session, study)

@@ -35,6 +35,7 @@ from alstrial.store.models import (
     AssessmentNotDone,
     CasebookSignature,
     DataQuery,
+    FormInstance,
     Site,
     SourceVerification,
     Subject,
@@ -100,6 +101,26 @@ def _saved_visits(session: Session, chosen: ScalarSelect[int] | None) -> dict[st
     return found
 
 
+def _saved_dictionary_forms(
+    session: Session, forms: set[str], chosen: ScalarSelect[int] | None
+) -> dict[str, Counter[int]]:
+    """form -> the number of saved instances by visit id, of the protocol's own visit forms."""
+    found: dict[str, Counter[int]] = {form: Counter() for form in forms}
+    if not forms:
+        return found
+    query = (
+        select(FormInstance.form, FormInstance.visit_id, func.count())
+        .where(FormInstance.visit_id.is_not(None), FormInstance.form.in_(sorted(forms)))
+        .group_by(FormInstance.form, FormInstance.visit_id)
+    )
+    if chosen is not None:
+        query = query.where(FormInstance.subject_id.in_(chosen))
+    for form, visit_id, count in session.execute(query):
+        if visit_id is not None:
+            found[form][visit_id] = count
+    return found
+
+
 def _queried_visits(session: Session, queried: set[tuple[str, str]]) -> dict[str, set[int]]:
     """assessment -> ids of the visits whose record has a query not closed."""
     found: dict[str, set[int]] = {a: set() for a in ASSESSMENT_RECORDS}
@@ -145,11 +166,12 @@ def status_board(
     Without a status filter the page is cut in SQL, so a page costs the same at 100 or
     100,000 subjects; the other queries select by sub-query, never by a list of ids."""
     protocol = current_protocol(session)
+    dictionary = {f.name for f in protocol.forms if f.scope == "visit"}
     columns = tuple(
         (v.code, a)
         for v in protocol.visits
         for a in v.assessments
-        if a in ASSESSMENT_RECORDS and (visit is None or v.code == visit)
+        if (a in ASSESSMENT_RECORDS or a in dictionary) and (visit is None or v.code == visit)
     )
     subjects_query = select(Subject.id, Subject.study_code, Site.code).join(
         Site, Site.id == Subject.site_id
@@ -176,6 +198,7 @@ def status_board(
     visit_ids = select(Visit.id).where(Visit.subject_id.in_(chosen)).scalar_subquery()
     visit_of = {(v[1], v[2]): (v[0], v[3]) for v in visits}
     saved_at = _saved_visits(session, None if everyone else chosen)
+    saved_at |= _saved_dictionary_forms(session, dictionary, None if everyone else chosen)
     not_done = set(
         session.execute(
             select(AssessmentNotDone.visit_id, AssessmentNotDone.assessment).where(
@@ -216,8 +239,9 @@ def status_board(
             visit_code,
             assessment,
             saved_at[assessment],
-            queried_at[assessment],
-            verified_at[assessment],
+            # The protocol's own forms are not queried or verified through their records yet.
+            queried_at.get(assessment, set()),
+            verified_at.get(assessment, set()),
         )
         for visit_code, assessment in columns
     ]

@@ -14,7 +14,8 @@ from __future__ import annotations
 from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from alstrial.store.base import Audited, Base
+from alstrial.store.base import Audited, Base, enum_column
+from alstrial.vocabulary import Provenance
 
 __all__ = ["FormInstance", "ItemValue"]
 
@@ -26,7 +27,8 @@ class FormInstance(Audited, Base):
     is unique per subject and form, so that two saves adding an instance at the same moment
     cannot both take the same number (a nullable ``visit_id`` in a unique constraint would
     not stop them). ``protocol_version_id`` is the version whose dictionary the values were
-    last checked against (an amendment never rewrites stored data).
+    last checked against (an amendment never rewrites stored data). ``provenance`` says
+    whether the values come from the site's source or were generated (the demo's).
     """
 
     __tablename__ = "form_instance"
@@ -40,6 +42,9 @@ class FormInstance(Audited, Base):
     form: Mapped[str] = mapped_column(String(60))
     instance: Mapped[int]
     protocol_version_id: Mapped[int] = mapped_column(ForeignKey("protocol_version.id"))
+    provenance: Mapped[Provenance] = mapped_column(
+        enum_column(Provenance, "provenance"), default=Provenance.SOURCE
+    )
 
 
 class ItemValue(Audited, Base):

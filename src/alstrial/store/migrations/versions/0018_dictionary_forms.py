@@ -2,7 +2,7 @@
 
 The generic audited layout of the protocol's own forms (issue 17): a form instance per
 filling (subject, visit or none, form, instance number, the protocol version it was checked
-against) and one item value per field (text in the field's canonical form, or a missing-data
+against, where the values come from) and one item value per field (text in the field's canonical form, or a missing-data
 code with its reason; whether an out-of-soft-range value was confirmed).
 
 Revision ID: 0018
@@ -31,6 +31,18 @@ def upgrade() -> None:
         sa.Column("form", sa.String(length=60), nullable=False),
         sa.Column("instance", sa.Integer(), nullable=False),
         sa.Column("protocol_version_id", sa.Integer(), nullable=False),
+        sa.Column(
+            "provenance",
+            sa.Enum(
+                "source",
+                "publication",
+                "synthetic",
+                name="provenance",
+                native_enum=False,
+                create_constraint=True,
+            ),
+            nullable=False,
+        ),
         sa.ForeignKeyConstraint(
             ["protocol_version_id"],
             ["protocol_version.id"],

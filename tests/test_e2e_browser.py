@@ -256,6 +256,13 @@ def test_site_workflow_in_chromium(server: str) -> None:
             page.fill("#reason", "patient too tired")
             page.click("#save")
             expect(page.locator("h1")).to_have_text("Subject E01")
+        # The physical examination is the protocol's own form (issue 17): entered like any.
+        page.click("#visit-W-6 >> text=Physical and neurological examination")
+        page.fill("#exam_date", w6.isoformat())
+        page.check("input[name=general][value=normal]")
+        page.check("input[name=new_symptoms][value=no]")
+        page.click("#save")
+        expect(page.locator("h1")).to_have_text("Subject E01")
         expect(page.locator("#visit-W-6 .completeness")).to_have_text("complete")
         shot("16-visit-complete")
         login("inv")

@@ -186,8 +186,11 @@ def test_signature_locks_the_visit(session: Session) -> None:
             session, actor="inv", password=PASSWORD, subject_code="S01", visit_code="W-6"
         ),
     )
-    assert "spirometry, labs, vitals neither recorded nor marked not done" in incomplete.message
-    for assessment in ("spirometry", "labs", "vitals"):
+    assert (
+        "physical_exam, spirometry, labs, vitals neither recorded nor marked not done"
+        in incomplete.message
+    )
+    for assessment in ("physical_exam", "spirometry", "labs", "vitals"):
         mark_assessment_not_done(
             session,
             actor=ACTOR,

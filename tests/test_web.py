@@ -214,14 +214,14 @@ def test_queries_and_signature_through_the_web(web: TestClient, engine: Engine) 
     incomplete = web.post(sign, data={"password": PASSWORD, "csrf": token})
     assert incomplete.status_code == 409
     assert (
-        "is not complete: spirometry, labs, vitals neither recorded nor marked not done"
-        in (incomplete.text.split('id="sign-error-W-6">')[1])
+        "is not complete: physical_exam, spirometry, labs, vitals neither recorded nor marked "
+        "not done" in (incomplete.text.split('id="sign-error-W-6">')[1])
     )
     login(web, "coord-a")
     token = csrf_of(web)
     not_done = "/subjects/S01/visits/W-6/not_done"
     assert 'name="assessment"' in web.get(not_done).text
-    for assessment in ("spirometry", "labs", "vitals"):
+    for assessment in ("physical_exam", "spirometry", "labs", "vitals"):
         saved = web.post(
             not_done,
             data={"assessment": assessment, "reason": "patient too tired", "csrf": token},

@@ -163,3 +163,40 @@ def test_the_statistician_exports_the_forms(web: tuple[TestClient, Engine]) -> N
     csv = client.get("/api/export/forms?format=csv").text
     assert csv.splitlines()[0].startswith("subject,arm,form,form_title,visit,instance,field")
     assert "Body-mass index" in csv
+
+
+def test_the_monitor_queries_a_dictionary_field_and_the_site_sees_it(
+    web: tuple[TestClient, Engine],
+) -> None:
+    """Queries on the protocol's own forms: opened at the field (a field the form does not
+    have is refused), shown on the form being corrected and on the status board."""
+    from alstrial.services.status_board import status_board
+
+    client, engine = web
+    csrf = _csrf(client, "coord")
+    good = {"csrf": csrf, "weight_kg": "70", "height_cm": "175", "fasciculations": "0"}
+    assert client.post(EXAM, data=good, follow_redirects=False).status_code == 303
+    with make_session_factory(engine)() as session:
+        [exam] = form_instances(session, "S01", "neuro_exam")
+    monitor = _csrf(client, "mon")
+    query = {
+        "csrf": monitor,
+        "subject": "S01",
+        "record_table": "form_instance",
+        "record_id": str(exam.id),
+        "back": EXAM,
+    }
+    assert 'name="record_table" value="form_instance"' in client.get(EXAM).text
+    opened = client.post("/queries", data=query | {"field": "weight_kg", "text": "source says 72"})
+    assert opened.status_code == 200  # followed back to the form
+    assert "source says 72" in opened.text
+    wrong = client.post("/queries", data=query | {"field": "colour", "text": "?"})
+    assert wrong.status_code == 422
+    assert "Neurological examination has no field &#39;colour&#39;" in wrong.text
+    assert "weight_kg" in wrong.text  # the fields it has are listed
+    with make_session_factory(engine)() as session:
+        board = status_board(session)
+        cells = {r.subject: r.cells for r in board.rows}
+        assert cells["S01"][board.columns.index(("W-1", "neuro_exam"))] == "queried"
+    _csrf(client, "coord")
+    assert "source says 72" in client.get(EXAM).text  # on the form being corrected

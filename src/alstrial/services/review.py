@@ -29,6 +29,7 @@ from alstrial.store.models import (
     CasebookSignature,
     DataQuery,
     Disposition,
+    FormInstance,
     QueryMessage,
     Subject,
     User,
@@ -158,9 +159,20 @@ def _check_target(
         )
     table = model.__table__  # type: ignore[attr-defined]
     columns = [c.name for c in table.columns if c.name not in _NOT_QUERYABLE]
+    what = record_table
+    if isinstance(row, FormInstance):
+        # A dictionary form's instance is queried at one of its form's fields (issue 17).
+        from alstrial.services.lookup import current_protocol
+
+        try:
+            form = current_protocol(session).form(row.form)
+            columns = [f.name for f in form.fields if f.holds_value]
+            what = form.title
+        except KeyError:
+            columns = []
     if field not in columns:
         raise ValidationError(
-            f"{record_table} has no field {field!r}",
+            f"{what} has no field {field!r} (it has {', '.join(columns) or 'none'})",
             subject=subject.study_code,
             form="query",
             field="field",

@@ -231,6 +231,13 @@ def status_board(
     )
     tables = {a: {m.__table__.name for m in ms} for a, ms in ASSESSMENT_RECORDS.items()}  # type: ignore[attr-defined]
     queried_at = _queried_visits(session, queried)
+    instances = [int(r) for t, r in queried if t == "form_instance" and r.isdecimal()]
+    if instances:
+        for form, visit_id in session.execute(
+            select(FormInstance.form, FormInstance.visit_id).where(FormInstance.id.in_(instances))
+        ):
+            if visit_id is not None:
+                queried_at.setdefault(form, set()).add(visit_id)
     verified_at = _verified_visits(verified_records, tables, saved_at)
     rows: list[StatusRow] = []
     counts: Counter[str] = Counter()
@@ -239,7 +246,7 @@ def status_board(
             visit_code,
             assessment,
             saved_at[assessment],
-            # The protocol's own forms are not queried or verified through their records yet.
+            # The protocol's own forms are not source-verified yet (issue 17).
             queried_at.get(assessment, set()),
             verified_at.get(assessment, set()),
         )

@@ -34,6 +34,8 @@ from alstrial.services.dictionary_forms import (
     save_form_instance,
 )
 from alstrial.services.lookup import current_protocol
+from alstrial.services.review import queries_on
+from alstrial.store.models import DataQuery
 from alstrial.web.deps import CurrentUser, DbSession, Me, form_status, page, require, subject_for
 from alstrial.web.routes.entry import submission
 
@@ -96,6 +98,11 @@ def _render(
     instances = form_instances(session, code, form.name, visit_code=visit)
     query = f"?visit={visit}" if visit else ""
     shown_errors = dict(errors or {})
+    queries: dict[int, dict[str, list[DataQuery]]] = {}
+    for saved in instances:
+        for found in queries_on(session, "form_instance", saved.id):
+            queries.setdefault(saved.id, {}).setdefault(found.field, []).append(found)
+    corrected = next((i for i in instances if i.instance == instance), None)
     return page(
         request,
         "crf.html.j2",
@@ -115,6 +122,9 @@ def _render(
         missing_codes=MISSING_CODES,
         errors=shown_errors,
         problem=problem,
+        queries=queries,
+        corrected=corrected,
+        back=f"/subjects/{code}/crf/{form.name}{query}",
         action=f"/subjects/{code}/crf/{form.name}{query}",
         check_url=f"/subjects/{code}/crf/{form.name}/check{query}",
     )

@@ -8,6 +8,7 @@ stages, % predicted) and a message for each field that does not parse.
 """
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -18,6 +19,7 @@ from starlette.datastructures import FormData
 
 from alstrial.exceptions import AlstrialError
 from alstrial.services.lab_review import find_lab, high_grade, review_high_grade
+from alstrial.services.lookup import current_protocol
 from alstrial.services.overview import (
     VISIT_RECORDS,
     TimelineVisit,
@@ -55,6 +57,19 @@ def _spec(name: str, scope: str) -> FormSpec:
     if spec is None or spec.scope != scope:
         raise HTTPException(status_code=404, detail=f"no form {name}")
     return spec
+
+
+def _visit_spec(session: Session, name: str) -> FormSpec:
+    """A visit form's spec; "assessment not done" offers the protocol's own visit forms too
+    (their names come from the protocol, not from the code)."""
+    spec = _spec(name, "visit")
+    if name != "not_done":
+        return spec
+    own = tuple((f.name, f.title) for f in current_protocol(session).forms if f.scope == "visit")
+    fields = tuple(
+        replace(f, choices=f.choices + own) if f.name == "assessment" else f for f in spec.fields
+    )
+    return replace(spec, fields=fields)
 
 
 def raw_values(form: FormData) -> dict[str, list[str]]:
@@ -263,7 +278,7 @@ def _casebook_notice(session: Session, code: str) -> str | None:
 def visit_form(
     request: Request, code: str, visit: str, name: str, session: DbSession, me: CurrentUser
 ) -> HTMLResponse:
-    spec = _spec(name, "visit")
+    spec = _visit_spec(session, name)
     require(me, "view_subjects")
     subject_for(session, me, code)
     timeline = {v.code: v for v in subject_timeline(session, code, date.today())}
@@ -403,14 +418,16 @@ async def visit_form_verify(
 async def visit_form_save(
     request: Request, code: str, visit: str, name: str, session: DbSession, me: CurrentUser
 ) -> Response:
-    return await save_form(request, session, me, _spec(name, "visit"), code=code, visit=visit)
+    return await save_form(request, session, me, _visit_spec(session, name), code=code, visit=visit)
 
 
 @router.post("/subjects/{code}/visits/{visit}/{name}/check", response_class=HTMLResponse)
 async def visit_form_check(
     request: Request, code: str, visit: str, name: str, session: DbSession, me: CurrentUser
 ) -> HTMLResponse:
-    return await live_check(request, session, me, _spec(name, "visit"), code=code, visit=visit)
+    return await live_check(
+        request, session, me, _visit_spec(session, name), code=code, visit=visit
+    )
 
 
 @router.get("/subjects/{code}/forms/{name}", response_class=HTMLResponse)

@@ -12,8 +12,12 @@ audit trail, and that the audit chain verifies.
 Goal on the 2-core machine (issue 7): at least 300 saves/s with p99 under 100 ms. The clients
 (and, for PostgreSQL, the database server) run on the same two cores as the application.
 
+With ``--form dictionary`` the clients post a 40-item form of the protocol's own (issue 17:
+ten each of integers, decimals, choices and texts, one instance added per save, 40 item rows
+and their audit events per save) instead of the vital signs.
+
 Run: ``.venv/bin/python bench/bench_web.py`` (``--saves N`` per client per round,
-``--rounds``, ``--workers``, ``--backend``).
+``--rounds``, ``--workers``, ``--backend``, ``--form vitals|dictionary``).
 """
 
 from __future__ import annotations
@@ -49,7 +53,7 @@ from alstrial.services.accounts import create_account
 from alstrial.store import make_engine, make_session_factory
 from alstrial.store.audit import AuditEvent
 from alstrial.store.migrate import upgrade_to_head
-from alstrial.store.models import VitalSigns
+from alstrial.store.models import FormInstance, ItemValue, VitalSigns
 from alstrial.vocabulary import DiagnosticCategory, OnsetRegion, Sex
 
 CLIENTS = 16
@@ -59,13 +63,44 @@ POSTGRES = os.environ.get(
 )
 
 
-def prepare(url: str) -> None:
+#: The protocol's own 40-item form (``--form dictionary``), scheduled at D0.
+def _dictionary_protocol() -> str:
+    fields = []
+    for n in range(10):
+        fields.append(
+            f'[[forms.fields]]\nname = "count_{n}"\nlabel = "Count {n}"\n'
+            'type = "integer"\nrequired = true\nmin = 0\nmax = 1000\n'
+        )
+        fields.append(
+            f'[[forms.fields]]\nname = "level_{n}"\nlabel = "Level {n}"\n'
+            'type = "decimal"\nunit = "mg/dL"\ndecimals = 1\nmin = 0\nmax = 500\n'
+        )
+        fields.append(
+            f'[[forms.fields]]\nname = "grade_{n}"\nlabel = "Grade {n}"\n'
+            'type = "choice"\nrequired = true\nchoices = [{code = "0", label = "none"}, '
+            '{code = "1", label = "mild"}, {code = "2", label = "severe"}]\n'
+        )
+        fields.append(
+            f'[[forms.fields]]\nname = "note_{n}"\nlabel = "Note {n}"\n'
+            'type = "text"\nmax_length = 200\n'
+        )
+    text = reference_protocol_text().replace(
+        'assessments = ["administration", "vitals", "adverse_events"]',
+        'assessments = ["administration", "vitals", "adverse_events", "bench40"]',
+        1,
+    )
+    form = '\n[[forms]]\nname = "bench40"\ntitle = "Forty items"\nrepeating = true\n\n'
+    return text + form + "\n".join(fields)  # fmt: skip
+
+
+def prepare(url: str, form: str = "vitals") -> None:
     """A study with one enrolled subject per client, and a coordinator account."""
     engine = make_engine(url)
     upgrade_to_head(engine)
     enrolment = date.today() - timedelta(days=120)
+    protocol = _dictionary_protocol() if form == "dictionary" else reference_protocol_text()
     with make_session_factory(engine)() as session:
-        create_study(session, actor="bench", protocol_text=reference_protocol_text())
+        create_study(session, actor="bench", protocol_text=protocol)
         add_site(session, actor="bench", code="A", name="Site A")
         create_account(
             session,
@@ -145,8 +180,32 @@ def login(base: str) -> tuple[str, str]:
     return cookie, page.split('name="csrf" value="')[1].split('"')[0]
 
 
+def _body(form: str, csrf: str, n: int, day0: date) -> bytes:
+    """One save's form body: the vital signs, or the 40 items."""
+    if form == "dictionary":
+        values: dict[str, str] = {"csrf": csrf}
+        for k in range(10):
+            values |= {
+                f"count_{k}": str((n + k) % 1000),
+                f"level_{k}": f"{(n * 7 + k) % 500}.5",
+                f"grade_{k}": str((n + k) % 3),
+                f"note_{k}": f"note {n} {k}",
+            }
+        return urlencode(values).encode()
+    return urlencode(
+        {
+            "csrf": csrf,
+            "measured_at": datetime.combine(day0, clock(9, n % 60)).isoformat(),
+            "systolic_mmhg": str(110 + n % 20),
+            "diastolic_mmhg": "70",
+            "heart_rate_bpm": "72",
+            "temperature_c": "36.6",
+        }
+    ).encode()
+
+
 async def client(
-    port: int, session: tuple[str, str], subject: str, saves: int, warmup: int
+    port: int, session: tuple[str, str], subject: str, saves: int, warmup: int, form: str
 ) -> list[float]:
     """Post the vital-signs form ``warmup + saves`` times on one keep-alive connection, as a
     browser does; latencies in ms. The client speaks HTTP/1.1 over asyncio streams, so that
@@ -154,22 +213,18 @@ async def client(
     cookie, csrf = session
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     day0 = date.today() - timedelta(days=70)
+    path = (
+        f"/subjects/{subject}/crf/bench40?visit=D0"
+        if form == "dictionary"
+        else f"/subjects/{subject}/visits/D0/vitals"
+    )
     head = (
-        f"POST /subjects/{subject}/visits/D0/vitals HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
         f"Cookie: {cookie}\r\nContent-Type: application/x-www-form-urlencoded\r\n"
     )
     latencies = []
     for n in range(warmup + saves):
-        body = urlencode(
-            {
-                "csrf": csrf,
-                "measured_at": datetime.combine(day0, clock(9, n % 60)).isoformat(),
-                "systolic_mmhg": str(110 + n % 20),
-                "diastolic_mmhg": "70",
-                "heart_rate_bpm": "72",
-                "temperature_c": "36.6",
-            }
-        ).encode()
+        body = _body(form, csrf, n, day0)
         started = time.perf_counter()
         writer.write(f"{head}Content-Length: {len(body)}\r\n\r\n".encode() + body)
         status = int((await reader.readline()).split()[1])
@@ -188,20 +243,24 @@ async def client(
     return latencies
 
 
-async def load(port: int, saves: int, warmup: int) -> tuple[list[float], float]:
+async def load(
+    port: int, saves: int, warmup: int, form: str = "vitals"
+) -> tuple[list[float], float]:
     sessions = [login(f"http://127.0.0.1:{port}") for _ in range(CLIENTS)]
     started = time.perf_counter()
     results = await asyncio.gather(
-        *(client(port, sessions[n], f"B{n:02d}", saves, warmup) for n in range(CLIENTS))
+        *(client(port, sessions[n], f"B{n:02d}", saves, warmup, form) for n in range(CLIENTS))
     )
     wall = time.perf_counter() - started
     return [x for r in results for x in r], wall
 
 
-def measure(label: str, url: str, saves: int, warmup: int, workers: int, rounds: int) -> None:
+def measure(
+    label: str, url: str, saves: int, warmup: int, workers: int, rounds: int, form: str
+) -> None:
     """``rounds`` rounds of load on one server and store; each round's figures, then the
     median round's (the machine is shared: one round can be slowed by a neighbour)."""
-    prepare(url)
+    prepare(url, form)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -209,7 +268,7 @@ def measure(label: str, url: str, saves: int, warmup: int, workers: int, rounds:
     figures = []
     try:
         for _ in range(rounds):
-            latencies, wall = asyncio.run(load(port, saves, warmup))
+            latencies, wall = asyncio.run(load(port, saves, warmup, form))
             # Throughput over the whole round (warm-up included) is the conservative figure.
             rate = CLIENTS * (saves + warmup) / wall
             p99 = statistics.quantiles(latencies, n=100)[98]
@@ -221,12 +280,19 @@ def measure(label: str, url: str, saves: int, warmup: int, workers: int, rounds:
     engine = make_engine(url)
     total = rounds * CLIENTS * (saves + warmup)
     with make_session_factory(engine)() as session:
-        rows = session.scalar(sa.select(sa.func.count()).select_from(VitalSigns))
+        model, entity = (
+            (FormInstance, "form_instance") if form == "dictionary" else (VitalSigns, "vital_signs")
+        )
+        rows = session.scalar(sa.select(sa.func.count()).select_from(model))
         audited = session.scalar(
             sa.select(sa.func.count(sa.distinct(AuditEvent.record_id))).where(
-                AuditEvent.entity == "vital_signs", AuditEvent.action == "insert"
+                AuditEvent.entity == entity, AuditEvent.action == "insert"
             )
         )
+        if form == "dictionary":
+            items = session.scalar(sa.select(sa.func.count()).select_from(ItemValue))
+            if items != rows * 40:
+                raise SystemExit(f"{label}: {items} item values for {rows} forms of 40 items")
         verified = verify_audit_trail(session).ok
     engine.dispose()
     rate, p50, p99, worst = sorted(figures)[len(figures) // 2]
@@ -246,15 +312,21 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of load (median shown)")
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--form", choices=["vitals", "dictionary"], default="vitals")
     args = parser.parse_args()
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from bench.machine import cpu_model
+
+    print(f"CPU: {cpu_model()}, {os.cpu_count()} cores")
     print(
-        f"web form saves: {CLIENTS} concurrent clients, vital-signs form, "
+        f"web form saves: {CLIENTS} concurrent clients, "
+        f"{'40-item dictionary form' if args.form == 'dictionary' else 'vital-signs form'}, "
         f"{args.workers} uvicorn worker(s)"
     )
     if args.backend in ("sqlite", "both"):
         with tempfile.TemporaryDirectory() as folder:
             url = f"sqlite:///{Path(folder) / 'bench.db'}"
-            measure("SQLite", url, args.saves, args.warmup, args.workers, args.rounds)
+            measure("SQLite", url, args.saves, args.warmup, args.workers, args.rounds, args.form)
     if args.backend in ("postgresql", "both"):
         admin = sa.create_engine(POSTGRES, isolation_level="AUTOCOMMIT")
         name = "alstrial_bench_web"
@@ -267,7 +339,9 @@ def main() -> None:
             return
         try:
             url = sa.make_url(POSTGRES).set(database=name).render_as_string(hide_password=False)
-            measure("PostgreSQL", url, args.saves, args.warmup, args.workers, args.rounds)
+            measure(
+                "PostgreSQL", url, args.saves, args.warmup, args.workers, args.rounds, args.form
+            )
         finally:
             with admin.connect() as connection:
                 connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

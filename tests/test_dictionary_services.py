@@ -312,3 +312,24 @@ def test_dictionary_values_reach_the_analysis_frames(study: Session) -> None:
     )  # fmt: skip
     rows = {r["field"]: r for r in build_analysis_frames(study).forms.to_dict("records")}
     assert rows["fasciculations"]["value_label"] == "present"
+
+
+def test_the_demo_fills_the_reference_forms_marked_synthetic(demo_session: Session) -> None:
+    """Issue 17, item 6: the reference protocol's own forms, filled by the demo with values
+    labelled synthetic in the store and in the frames."""
+    from alstrial.services import build_analysis_frames
+    from alstrial.services.completeness import visit_completeness
+
+    exams = form_instances(demo_session, "P01", "physical_exam")
+    assert len(exams) >= 5
+    assert all(e.synthetic for e in exams)
+    [riluzole] = form_instances(demo_session, "P01", "concomitant_medication")
+    assert riluzole.values["drug"] == "riluzole"
+    assert riluzole.values["daily_dose"] == 100.0
+    status = {
+        a.assessment: a.status for a in visit_completeness(demo_session, "P01", "W-6").assessments
+    }
+    assert status["physical_exam"] == "recorded"
+    forms = build_analysis_frames(demo_session).forms
+    assert set(forms["provenance"]) == {"synthetic"}
+    assert build_analysis_frames(demo_session).synthetic

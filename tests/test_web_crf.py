@@ -200,3 +200,20 @@ def test_the_monitor_queries_a_dictionary_field_and_the_site_sees_it(
         assert cells["S01"][board.columns.index(("W-1", "neuro_exam"))] == "queried"
     _csrf(client, "coord")
     assert "source says 72" in client.get(EXAM).text  # on the form being corrected
+
+
+def test_blank_and_filled_forms_print(web: tuple[TestClient, Engine]) -> None:
+    """The paper CRF a site keeps as source: blank from the protocol, filled from the store."""
+    client, _ = web
+    csrf = _csrf(client, "coord")
+    blank = client.get("/forms/neuro_exam/print").text
+    assert "Neurological examination" in blank
+    assert "&#9746;" not in blank  # nothing ticked on a blank form
+    assert "only if subject.sex" in blank
+    good = {"csrf": csrf, "weight_kg": "70", "height_cm": "175", "fasciculations": "1"}
+    assert client.post(EXAM, data=good, follow_redirects=False).status_code == 303
+    filled = client.get("/subjects/S01/crf/neuro_exam/print?visit=W-1").text
+    assert '<span class="filled">70.0</span> kg' in filled
+    assert "&#9746;</span> present" in filled
+    assert 'id="synthetic"' not in filled  # entered at the site, not generated
+    assert 'id="print-link"' in client.get(EXAM).text

@@ -108,6 +108,8 @@ ROUTES: dict[tuple[str, str], tuple[str, str | None]] = {
     ("POST", "/subjects/{code}/crf/{name}"): ("subject", "enter_data"),
     ("POST", "/subjects/{code}/crf/{name}/check"): ("subject", "enter_data"),
     ("GET", "/forms/{name}/preview"): ("list", "view_subjects"),
+    ("GET", "/forms/{name}/print"): ("list", "view_subjects"),
+    ("GET", "/subjects/{code}/crf/{name}/print"): ("subject", "view_subjects"),
 }
 
 SITE_ROLES = ["coordinator", "investigator", "monitor", "qc"]
@@ -320,6 +322,8 @@ def _requests(
     crf = f"/subjects/{code}/crf/neuro_exam?visit=W-1"
     exam = {"weight_kg": "70", "height_cm": "175", "fasciculations": "1"}
     yield "/subjects/{code}/crf/{name}", "GET", crf, {}
+    printed = f"/subjects/{code}/crf/neuro_exam/print?visit=W-1"
+    yield "/subjects/{code}/crf/{name}/print", "GET", printed, {}
     yield "/subjects/{code}/crf/{name}", "POST", crf, form | exam
     check = f"/subjects/{code}/crf/neuro_exam/check"
     yield "/subjects/{code}/crf/{name}/check", "POST", check, form | exam
@@ -397,7 +401,7 @@ def test_site_b_is_out_of_reach_of_site_a(
             assert "S02" not in response.text, (role, url)
             if "S01" not in response.text:
                 assert response.status_code == 403 or any(
-                    part in url for part in ("queries", "batches", "preview")
+                    part in url for part in ("queries", "batches", "preview", "print")
                 )
 
 

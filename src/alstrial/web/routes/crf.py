@@ -289,6 +289,63 @@ async def crf_check(
     )
 
 
+def _print(
+    request: Request,
+    session: Session,
+    form: DictionaryForm,
+    *,
+    code: str | None,
+    visit: str | None,
+    saved: InstanceView | None,
+    synthetic: bool,
+) -> HTMLResponse:
+    from datetime import UTC, datetime
+
+    return page(
+        request,
+        "crf_print.html.j2",
+        form=form,
+        study=current_protocol(session).study,
+        code=code,
+        visit=visit,
+        instance=saved.instance if saved else None,
+        values=saved.values if saved else {},
+        missing=saved.missing if saved else {},
+        missing_codes=MISSING_CODES,
+        synthetic=synthetic,
+        printed=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    )
+
+
+@router.get("/forms/{name}/print", response_class=HTMLResponse)
+def crf_print_blank(
+    request: Request, name: str, session: DbSession, me: CurrentUser
+) -> HTMLResponse:
+    """A blank paper case report form, to print and keep as source."""
+    require(me, "view_subjects")
+    form = _form(session, name)
+    return _print(request, session, form, code=None, visit=None, saved=None, synthetic=False)
+
+
+@router.get("/subjects/{code}/crf/{name}/print", response_class=HTMLResponse)
+def crf_print_filled(
+    request: Request,
+    code: str,
+    name: str,
+    session: DbSession,
+    me: CurrentUser,
+    visit: str | None = None,
+    instance: int | None = None,
+) -> HTMLResponse:
+    """A saved form as printed paper (the filled CRF), marked SYNTHETIC where it is."""
+    require(me, "view_subjects")
+    subject_for(session, me, code)
+    form = _form(session, name)
+    saved = _saved(session, code, form, visit, instance)
+    synthetic = saved is not None and saved.synthetic
+    return _print(request, session, form, code=code, visit=visit, saved=saved, synthetic=synthetic)
+
+
 @router.get("/forms/{name}/preview", response_class=HTMLResponse)
 def crf_preview(request: Request, name: str, session: DbSession, me: CurrentUser) -> HTMLResponse:
     """A form as a site will see it, for the protocol's author: nothing can be saved."""

@@ -28,18 +28,24 @@ def _rating(session: Session) -> AlsfrsAssessment:
 
 
 def test_every_field_of_an_insert_is_audited(session: Session) -> None:
+    """An insert is one event holding the whole row (every column), read as one line per
+    field."""
+    from alstrial.services.audit_trail import record_history
+    from alstrial.store.audit import ROW
+
     rating = _rating(session)
     events = session.scalars(
         sa.select(AuditEvent).where(
             AuditEvent.entity == "alsfrs_assessment", AuditEvent.record_id == str(rating.id)
         )
     ).all()
-    fields = {event.field: event for event in events}
+    assert [(e.action, e.field, e.actor) for e in events] == [("insert", ROW, ACTOR)]
+    lines = record_history(session, "alsfrs_assessment", str(rating.id))
+    fields = {line.field: line for line in lines}
     assert set(fields) == {c.name for c in AlsfrsAssessment.__table__.columns}
     assert fields["total"].new_value == "48"
     assert fields["item_5b"].new_value is None
-    assert {event.actor for event in events} == {ACTOR}
-    assert {event.action for event in events} == {"insert"}
+    assert {line.action for line in lines} == {"insert"}
 
 
 def test_orm_write_without_actor_is_refused(session: Session) -> None:
@@ -141,10 +147,15 @@ def _drop_append_only_triggers(session: Session) -> None:
 def test_raw_sql_edit_of_the_trail_is_named(session: Session) -> None:
     """An administrator who drops the triggers and edits an event breaks the hash chain."""
     _rating(session)
-    target = session.scalars(sa.select(AuditEvent.seq).where(AuditEvent.field == "item_3")).first()
+    target, row = session.execute(
+        sa.select(AuditEvent.seq, AuditEvent.new_value).where(
+            AuditEvent.entity == "alsfrs_assessment"
+        )
+    ).one()
     _drop_append_only_triggers(session)
     session.execute(
-        sa.text("UPDATE audit_event SET new_value = '2' WHERE seq = :seq"), {"seq": target}
+        sa.text("UPDATE audit_event SET new_value = :row WHERE seq = :seq"),
+        {"seq": target, "row": row.replace('"item_3":"4"', '"item_3":"2"')},
     )
     session.commit()
     result = verify_audit_trail(session)

@@ -121,10 +121,12 @@ def test_a_rewritten_chain_is_caught_by_the_key_and_by_an_anchor(
     write_anchor(keyed, tmp_path / "signed", KEY)
     _disable_triggers(keyed)
     events = _events(keyed)
-    target = next(row for row in events if row["field"] == "weight_kg")
+    target = next(row for row in events if row["entity"] == "subject" and row["field"] == "*")
     subject_id = keyed.execute(sa.text("SELECT id FROM subject")).scalar_one()
     keyed.execute(sa.text("UPDATE subject SET weight_kg = 99.0 WHERE id = :i"), {"i": subject_id})
-    target["new_value"] = "99.0"
+    inserted = json.loads(target["new_value"])
+    inserted["weight_kg"] = "99.0"
+    target["new_value"] = json.dumps(inserted, separators=(",", ":"))
     start = events.index(target)
     rewritten = _chain(events[start:], events[start - 1]["hash"] if start else "0" * 64)
     for row in rewritten:

@@ -65,11 +65,11 @@ def test_a_visit_form_is_saved_with_its_calculated_fields(study: Session) -> Non
     assert again.values == saved.values
     assert verify_audit_trail(study).ok
     inserted = study.scalars(
-        sa.select(AuditEvent.field).where(
+        sa.select(AuditEvent.new_value).where(
             AuditEvent.entity == "item_value", AuditEvent.action == "insert"
         )
     ).all()
-    assert "value" in inserted
+    assert any('"field":"\\"bmi\\""' in row for row in inserted)  # the row, in the chain
 
 
 def test_a_form_with_several_problems_is_refused_whole(study: Session) -> None:

@@ -24,6 +24,7 @@ from alstrial.store.audit import (
     AuditEvent,
     AuditHead,
     AuditVerification,
+    expand_event,
     make_anchor,
     verify_audit_trail,
 )
@@ -117,8 +118,7 @@ def record_history(session: Session, entity: str, record_id: str) -> list[Histor
         .order_by(AuditEvent.seq)
     )
     return [
-        HistoryLine(
-            r.seq, r.recorded_at, r.actor, r.action, r.field, r.old_value, r.new_value, r.reason
-        )
+        HistoryLine(r.seq, r.recorded_at, r.actor, r.action, name, old, new, r.reason)
         for r in rows
+        for name, old, new in expand_event(r.field, r.old_value, r.new_value)
     ]

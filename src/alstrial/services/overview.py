@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from alstrial.protocol.schedule import WindowStatus
 from alstrial.services.completeness import VisitCompleteness, visits_completeness
 from alstrial.services.lookup import current_protocol, find_subject
-from alstrial.store.audit import AuditEvent
+from alstrial.store.audit import ROW, AuditEvent, expand_event
 from alstrial.store.base import Audited, Base
 from alstrial.store.models import (
     AdverseEvent,
@@ -324,7 +324,7 @@ def subject_audit(
             AuditEvent.entity == table, AuditEvent.record_id.in_(sorted(ids))
         )
         if field:
-            query = query.where(AuditEvent.field == field)
+            query = query.where(AuditEvent.field.in_([field, ROW]))
         lines.extend(
             AuditLine(
                 e.seq,
@@ -333,12 +333,14 @@ def subject_audit(
                 e.action,
                 e.entity,
                 e.record_id,
-                e.field,
-                e.old_value,
-                e.new_value,
+                name,
+                old,
+                new,
                 e.reason,
             )
             for e in session.scalars(query)
+            for name, old, new in expand_event(e.field, e.old_value, e.new_value)
+            if not field or name == field
         )
     return sorted(lines, key=lambda line: line.seq)
 

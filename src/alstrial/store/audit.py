@@ -1,8 +1,14 @@
 """The audit trail: append-only, hash-chained, written by the store for every change.
 
 Every flush of a session that inserts, updates or deletes an :class:`~alstrial.store.base.Audited`
-row yields one audit event per field changed: actor, UTC time, action, entity (table), record
-id, field, old value, new value and reason. The events of a transaction are collected at each
+row yields audit events: actor, UTC time, action, entity (table), record id, field, old value,
+new value and reason. An update or a delete yields one event per field; an insert yields one
+event for the whole row, whose field is :data:`ROW` and whose new value is the JSON object of
+every column's value (trails written before this kept one event per field of an insert, and
+both replay alike). Readers expand a row event into one line per field
+(:func:`expand_event`). The reason: a form of 40 items inserted 40 rows of 9 columns, 360
+events per save, and the audit append was most of the save's time; one event per row keeps
+every value in the chain at a ninth of the cost. The events of a transaction are collected at each
 flush and written just before it commits, in the same transaction: the data and its trail
 commit together or not at all. Events are chained: each carries the SHA-256 of its own content
 and of the previous event, and a one-row head table holds the last sequence number and hash,
@@ -68,6 +74,7 @@ __all__ = [
     "GENESIS_HASH",
     "MAC_KEY",
     "REASON_KEY",
+    "ROW",
     "Anchor",
     "AuditEvent",
     "AuditHead",
@@ -76,6 +83,7 @@ __all__ = [
     "encode_value",
     "event_hash",
     "event_mac",
+    "expand_event",
     "make_anchor",
     "verify_audit_trail",
 ]
@@ -197,16 +205,32 @@ class _Change:
     new: str | None
 
 
+#: The field of an insert's one event: its new value is the JSON object of the whole row.
+ROW = "*"
+
+
+def expand_event(
+    field: str, old: str | None, new: str | None
+) -> list[tuple[str, str | None, str | None]]:
+    """An event as (field, old, new) per field: a row event gives one per column."""
+    if field != ROW or new is None:
+        return [(field, old, new)]
+    return [(name, None, value) for name, value in json.loads(new).items()]
+
+
 def _changes(session: Session) -> Iterator[_Change]:
     for obj in session.new:
         if isinstance(obj, Audited):
             mapper = inspect(obj).mapper
             record_id = _record_id(mapper, obj)
-            for column in _columns(mapper):
-                new = encode_value(
+            row = {
+                column.name: encode_value(
                     column.type, getattr(obj, mapper.get_property_by_column(column).key)
                 )
-                yield _Change("insert", mapper.local_table.name, record_id, column.name, None, new)
+                for column in _columns(mapper)
+            }
+            values = json.dumps(row, separators=(",", ":"))
+            yield _Change("insert", mapper.local_table.name, record_id, ROW, None, values)
     for obj in session.dirty:
         if isinstance(obj, Audited):
             state = inspect(obj)
@@ -527,6 +551,16 @@ def verify_audit_trail(
         record = (row.entity, row.record_id)
         if row.action == "delete":
             state.pop(record, None)
+        elif row.field == ROW:
+            try:
+                values = json.loads(row.new_value or "")
+            except ValueError:
+                values = None
+            if not isinstance(values, dict):
+                return AuditVerification(
+                    events, 0, f"audit event {row.seq}: the inserted row cannot be read"
+                )
+            state[record] = values
         else:
             state.setdefault(record, {})[row.field] = row.new_value
     for anchor in anchors:

@@ -188,6 +188,9 @@ def test_site_workflow_in_chromium(server: str) -> None:
         # ALSFRS-R with an error: the live check shows it at the field, the save refuses it.
         page.click("#visit-W-6 >> text=ALSFRS-R")
         page.fill("#assessment_date", w6.isoformat())
+        # Issue 17: no clinical field arrives chosen (item 5's form was 5a by default).
+        expect(page.locator("#item_5_form")).to_have_value("")
+        page.select_option("#item_5_form", "5a")
         for number in range(1, 13):
             page.fill(f"#item_{number}", "3" if number != 3 else "7")
         expect(page.locator("#err-item_3")).to_contain_text("0-4", timeout=10_000)

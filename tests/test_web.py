@@ -717,3 +717,36 @@ def test_a_high_grade_lab_value_prompts_an_adverse_event(web: TestClient, engine
         follow_redirects=False,
     )
     assert normal.headers["location"] == "/subjects/S01"  # below the alert grade: no prompt
+
+
+def test_no_clinical_field_arrives_chosen(web: TestClient) -> None:
+    """Issue 17: required fields came pre-filled with values nobody chose (sex male, onset
+    bulbar, AE grade 1, not related, recovered, route intravenous, item 5 as 5a). Every new
+    form, built-in or the protocol's own, opens with nothing chosen."""
+    import re
+
+    from alstrial.web.forms import FORMS
+
+    login(web, "coord-a")
+    pages = ["/subjects/new", "/subjects/S01/screening"]
+    for name, spec in FORMS.items():
+        if spec.scope == "visit" and not spec.corrects and name not in ("visit_date", "missed"):
+            pages.append(f"/subjects/S01/visits/W-6/{name}")
+        elif spec.scope == "visit":
+            pages.append(f"/subjects/S01/visits/D0/{name}")
+        elif spec.scope == "subject":
+            pages.append(f"/subjects/S01/forms/{name}")
+    pages += ["/subjects/S01/crf/physical_exam?visit=W-6", "/subjects/S01/crf/family_history"]
+    for url in pages:
+        page = web.get(url)
+        assert page.status_code == 200, url
+        chosen = re.findall(r'<option value="([^"]+)"[^>]* selected', page.text)
+        # A select whose first option has a value shows that value as chosen.
+        chosen += [
+            m.group(2)
+            for m in re.finditer(r'<select id="([^"]+)"[^>]*>\s*<option value="([^"]*)"', page.text)
+            if m.group(2)
+        ]
+        checked = re.findall(r'<input type="radio"[^>]*value="([^"]+)"[^>]* checked', page.text)
+        assert not chosen, (url, chosen)
+        assert not checked, (url, checked)

@@ -750,3 +750,17 @@ def test_no_clinical_field_arrives_chosen(web: TestClient) -> None:
         checked = re.findall(r'<input type="radio"[^>]*value="([^"]+)"[^>]* checked', page.text)
         assert not chosen, (url, chosen)
         assert not checked, (url, checked)
+
+
+def test_a_form_saved_with_three_bad_fields_shows_all_three(web: TestClient) -> None:
+    """Issue 17: a save reported one error at a time."""
+    login(web, "coord-a")
+    token = csrf_of(web)
+    data = {"csrf": token, "item_5_form": "5a", "item_3": "7", "item_4": "x"}
+    data |= {f"item_{n}": "3" for n in (1, 2, 5, 6, 7, 8, 9, 10, 11, 12)}
+    page = web.post("/subjects/S01/visits/W-6/alsfrs", data=data)
+    assert page.status_code == 400
+    for field in ("assessment_date", "item_3", "item_4"):
+        message = page.text.split(f'id="err-{field}">')[1].split("</span>")[0]
+        assert message, field
+    assert "3 problems, nothing saved" in page.text

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from alstrial.exceptions import ValidationError
+from alstrial.exceptions import FormValidationError, ValidationError
 from alstrial.protocol import Protocol
 from alstrial.safety.events import SERIOUSNESS_CRITERIA
 from alstrial.safety.labs import ANALYTES, QUALITATIVE_RESULTS, QUALITATIVE_TESTS
@@ -164,10 +164,13 @@ def _parse_field(spec: FormSpec, item: Field, raw: Raw, tz: ZoneInfo) -> object:
         return None
     if item.kind in {"int", "score"}:
         try:
-            return int(text)
+            number = int(text)
         except ValueError:
             allowed = "a score 0-4" if item.kind == "score" else "a whole number"
             raise _refuse(spec, item, text, allowed) from None
+        if item.kind == "score" and not 0 <= number <= 4:
+            raise _refuse(spec, item, text, "a score 0-4")
+        return number
     if item.kind == "float":
         try:
             return float(text.replace(",", "."))
@@ -194,8 +197,24 @@ def _parse_field(spec: FormSpec, item: Field, raw: Raw, tz: ZoneInfo) -> object:
 
 
 def parse_form(spec: FormSpec, raw: Raw, tz: ZoneInfo) -> Parsed:
-    """Typed values of a submitted form; the first field that does not parse raises."""
-    return {item.name: _parse_field(spec, item, raw, tz) for item in spec.fields}
+    """Typed values of a submitted form.
+
+    Raises
+    ------
+    FormValidationError
+        Every field that is required and blank or does not parse, each at its field (issue
+        17: a save reported one error at a time).
+    """
+    values: Parsed = {}
+    errors: dict[str, str] = {}
+    for item in spec.fields:
+        try:
+            values[item.name] = _parse_field(spec, item, raw, tz)
+        except ValidationError as error:
+            errors[item.name] = error.message
+    if errors:
+        raise FormValidationError(form=spec.name, title=spec.title, errors=errors)
+    return values
 
 
 def check_form(spec: FormSpec, raw: Raw, tz: ZoneInfo) -> tuple[Parsed, dict[str, str]]:

@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
-from alstrial.exceptions import AlstrialError
+from alstrial.exceptions import AlstrialError, FormValidationError
 from alstrial.services.lab_review import find_lab, high_grade, review_high_grade
 from alstrial.services.lookup import current_protocol
 from alstrial.services.overview import (
@@ -169,6 +169,9 @@ def try_save(
     )
     try:
         request.state.saved = spec.save(context, parse_form(spec, raw, context.timezone))
+    except FormValidationError as error:
+        session.rollback()
+        return dict(error.errors)
     except AlstrialError as error:
         session.rollback()
         return {error.field or "_form": error.message}

@@ -201,6 +201,7 @@ def test_site_workflow_in_chromium(server: str) -> None:
         shot("06-alsfrs-error-at-field")
         page.fill("#item_3", "2")
         expect(page.locator("#preview")).to_contain_text("35")
+        expect(page.locator("#form-error")).to_have_text("")  # no stale banner after the fix
         expect(page.locator("#err-item_3")).to_have_text("")
         shot("07-alsfrs-live-total")
         page.click("#save")

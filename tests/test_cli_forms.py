@@ -72,3 +72,27 @@ def test_a_bad_dictionary_fails_the_check_naming_form_field_and_expectation(
     done = run_cli("protocol", "check", str(bad))
     assert done.returncode == 2
     assert "form 'neuro_exam', field 'bmi_low', calc: expected a value" in done.stderr
+
+
+def test_an_assessment_without_a_form_is_refused(tmp_path: Path) -> None:
+    """Issue 17: the reference protocol scheduled physical_exam with no form to enter it. A
+    stored protocol like that still reads; a new one, or an amendment, is refused."""
+    import pytest
+
+    from alstrial.exceptions import ProtocolError
+    from alstrial.protocol import parse_protocol
+    from alstrial.services import create_study
+    from alstrial.store import make_engine, make_session_factory
+    from alstrial.store.migrate import upgrade_to_head
+
+    without = reference_protocol_text().split("\n[[forms]]")[0]
+    assert parse_protocol(without).problems()  # it reads, with its problem
+    path = tmp_path / "old.toml"
+    path.write_text(without, encoding="utf-8")
+    done = run_cli("protocol", "check", str(path))
+    assert done.returncode == 2
+    assert "schedules 'physical_exam' and no form declares it" in done.stderr
+    engine = make_engine(f"sqlite:///{tmp_path / 'new.db'}")
+    upgrade_to_head(engine)
+    with make_session_factory(engine)() as session, pytest.raises(ProtocolError, match="form"):
+        create_study(session, actor="cli", protocol_text=without)

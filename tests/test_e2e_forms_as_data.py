@@ -7,6 +7,7 @@ Screenshots go to ``out/e2e-screenshots/`` with the others.
 
 from __future__ import annotations
 
+from datetime import date, datetime, time
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
@@ -155,3 +156,150 @@ def test_a_new_visit_form_and_a_repeating_form_without_code(
         expect(page.locator("#instance-2")).to_contain_text("gastrostomy")
         shot("42-repeating-form-two-instances")
         browser.close()
+
+
+EVERY_TYPE = """
+[[forms]]
+name = "every_type"
+title = "Every field type"
+
+[[forms.fields]]
+name = "intro"
+label = "Ask the questions in this order."
+type = "descriptive"
+
+[[forms.fields]]
+name = "count"
+label = "Count"
+type = "integer"
+required = true
+min = 0
+max = 10
+
+[[forms.fields]]
+name = "level"
+label = "Level"
+type = "decimal"
+unit = "mmol/L"
+decimals = 2
+soft_max = 5
+
+[[forms.fields]]
+name = "code"
+label = "Code"
+type = "text"
+pattern = "[A-Z]{3}"
+
+[[forms.fields]]
+name = "remarks"
+label = "Remarks"
+type = "notes"
+
+[[forms.fields]]
+name = "seen_on"
+label = "Seen on"
+type = "date"
+
+[[forms.fields]]
+name = "seen_at"
+label = "Seen at"
+type = "datetime"
+
+[[forms.fields]]
+name = "at_time"
+label = "Time of dose"
+type = "time"
+
+[[forms.fields]]
+name = "ok"
+label = "Tolerated"
+type = "yesno"
+
+[[forms.fields]]
+name = "colour"
+label = "Colour"
+type = "choice"
+choices = [{code = "r", label = "Red"}, {code = "g", label = "Green"}]
+
+[[forms.fields]]
+name = "tags"
+label = "Tags"
+type = "multichoice"
+choices = [
+  {code = "a", label = "Alpha"},
+  {code = "b", label = "Beta"},
+  {code = "c", label = "Gamma"},
+]
+
+[[forms.fields]]
+name = "double"
+label = "Twice the count"
+type = "calc"
+calc = "count * 2"
+"""
+
+
+def test_every_field_type_in_chromium(server: str, sqlite_engine: Engine, tmp_path: Path) -> None:
+    """Each field type entered in the browser, a soft-range value confirmed, and the typed
+    values read back from the store."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from alstrial.services.dictionary_forms import form_instances
+
+    with make_session_factory(sqlite_engine)() as session:
+        enrolled(session, "T01", site="A")
+    text = reference_protocol_text()
+    old = 'assessments = ["physical_exam", "alsfrs_r", "spirometry", "labs", "vitals", "mri"]'
+    text = text.replace(old, old.replace('"mri"]', '"mri", "every_type"]'), 1)
+    text = text.replace('protocol_version = "', 'protocol_version = "types-', 1) + EVERY_TYPE
+    protocol = tmp_path / "types.toml"
+    protocol.write_text(text, encoding="utf-8")
+    url = sqlite_engine.url.render_as_string(hide_password=False)
+    done = run_cli("protocol", "amend", str(protocol), "--reason", "types", "--database", url)
+    assert done.returncode == 0, done.stderr
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.set_default_timeout(15_000)
+        page.goto(f"{server}/login")
+        page.fill("input[name=username]", "coord")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("text=Log in")
+        page.goto(f"{server}/subjects/T01/crf/every_type?visit=W-1")
+        expect(page.locator("#field-intro")).to_contain_text("Ask the questions")
+        page.fill("#count", "4")
+        page.fill("#level", "7.25")
+        page.fill("#code", "ABC")
+        page.fill("#remarks", "two\nlines")
+        page.fill("#seen_on", "2026-01-05")
+        page.fill("#seen_at", "2026-01-05T09:30")
+        page.fill("#at_time", "08:15")
+        page.check("input[name=ok][value=yes]")
+        page.check("input[name=colour][value=g]")
+        page.check("input[name=tags][value=a]")
+        page.check("input[name=tags][value=c]")
+        expect(page.locator("#calc-double")).to_have_text("8")
+        expect(page.locator("#err-level")).to_contain_text("above the expected maximum 5")
+        page.check("input[name=confirm__level]")
+        expect(page.locator("#err-level")).to_have_text("")
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / "43-every-field-type.png"), full_page=True)
+        page.click("#save")
+        expect(page.locator("h1")).to_contain_text("Subject T01")
+        browser.close()
+    with make_session_factory(sqlite_engine)() as session:
+        [saved] = form_instances(session, "T01", "every_type")
+    assert saved.values == {
+        "count": 4,
+        "level": 7.25,
+        "code": "ABC",
+        "remarks": "two\nlines",
+        "seen_on": date(2026, 1, 5),
+        "seen_at": datetime(2026, 1, 5, 9, 30),
+        "at_time": time(8, 15),
+        "ok": True,
+        "colour": "g",
+        "tags": ["a", "c"],
+        "double": 8,
+    }
+    assert saved.confirmed == {"level"}

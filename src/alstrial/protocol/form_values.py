@@ -267,7 +267,8 @@ def read_value(f: DictionaryField, raw: object) -> object:
     if kind == "decimal":
         return _decimal(f, raw)
     if kind in ("text", "notes", "file"):
-        text = str(raw).strip() if kind != "notes" else str(raw)
+        # Browsers send a text area's line breaks as CRLF: stored as LF, one canonical form.
+        text = str(raw).strip() if kind != "notes" else str(raw).replace("\r\n", "\n")
         if len(text) > f.max_length:
             raise ValueError(f"{len(text)} characters; at most {f.max_length}")
         if f.pattern is not None and re.fullmatch(f.pattern, text) is None:

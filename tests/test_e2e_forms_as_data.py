@@ -7,8 +7,11 @@ Screenshots go to ``out/e2e-screenshots/`` with the others.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine
 
@@ -16,6 +19,9 @@ from alstrial.protocol import reference_protocol_text
 from alstrial.store import make_session_factory
 from tests.helpers import enrolled, run_cli
 from tests.test_e2e_browser import CHROMIUM, FLAGS, PASSWORD, SHOTS, server, sqlite_engine
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 __all__ = ["server", "sqlite_engine"]  # the fixtures this module uses
 
@@ -93,34 +99,47 @@ def _amended() -> str:
     )
 
 
-def test_a_new_visit_form_and_a_repeating_form_without_code(
-    server: str, sqlite_engine: Engine, tmp_path: Path
-) -> None:
-    from playwright.sync_api import expect, sync_playwright
-
-    with make_session_factory(sqlite_engine)() as session:
-        enrolled(session, "G01", site="A")
-    protocol = tmp_path / "amended.toml"
-    protocol.write_text(_amended(), encoding="utf-8")
-    url = sqlite_engine.url.render_as_string(hide_password=False)
+def _amend(engine: Engine, text: str, folder: Path, reason: str) -> None:
+    """Apply a protocol file as an amendment, as a trial team does (`alstrial protocol amend`)."""
+    protocol = folder / "amended.toml"
+    protocol.write_text(text, encoding="utf-8")
     assert run_cli("protocol", "check", str(protocol)).returncode == 0
-    done = run_cli(
-        "protocol", "amend", str(protocol), "--reason", "grip strength", "--database", url
-    )
+    url = engine.url.render_as_string(hide_password=False)
+    done = run_cli("protocol", "amend", str(protocol), "--reason", reason, "--database", url)
     assert done.returncode == 0, done.stderr
+
+
+@contextmanager
+def _coordinator(server: str) -> Iterator[Page]:
+    """Chromium, logged in as the site's coordinator."""
+    from playwright.sync_api import sync_playwright
+
     SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.set_default_timeout(15_000)
-
-        def shot(name: str) -> None:
-            page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
-
         page.goto(f"{server}/login")
         page.fill("input[name=username]", "coord")
         page.fill("input[name=password]", PASSWORD)
         page.click("text=Log in")
+        yield page
+        browser.close()
+
+
+def test_a_new_visit_form_and_a_repeating_form_without_code(
+    server: str, sqlite_engine: Engine, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    with make_session_factory(sqlite_engine)() as session:
+        enrolled(session, "G01", site="A")
+    _amend(sqlite_engine, _amended(), tmp_path, "grip strength")
+    with _coordinator(server) as page:
+
+        def shot(name: str) -> None:
+            page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
         page.goto(f"{server}/subjects/G01")
         page.click("#visit-W-1 >> text=Grip strength")
         expect(page.locator("h1")).to_contain_text("Grip strength: G01, visit W-1")
@@ -155,7 +174,6 @@ def test_a_new_visit_form_and_a_repeating_form_without_code(
             expect(page.locator("#instances")).to_contain_text(why)
         expect(page.locator("#instance-2")).to_contain_text("gastrostomy")
         shot("42-repeating-form-two-instances")
-        browser.close()
 
 
 EVERY_TYPE = """
@@ -242,7 +260,7 @@ calc = "count * 2"
 def test_every_field_type_in_chromium(server: str, sqlite_engine: Engine, tmp_path: Path) -> None:
     """Each field type entered in the browser, a soft-range value confirmed, and the typed
     values read back from the store."""
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     from alstrial.services.dictionary_forms import form_instances
 
@@ -252,19 +270,8 @@ def test_every_field_type_in_chromium(server: str, sqlite_engine: Engine, tmp_pa
     old = 'assessments = ["physical_exam", "alsfrs_r", "spirometry", "labs", "vitals", "mri"]'
     text = text.replace(old, old.replace('"mri"]', '"mri", "every_type"]'), 1)
     text = text.replace('protocol_version = "', 'protocol_version = "types-', 1) + EVERY_TYPE
-    protocol = tmp_path / "types.toml"
-    protocol.write_text(text, encoding="utf-8")
-    url = sqlite_engine.url.render_as_string(hide_password=False)
-    done = run_cli("protocol", "amend", str(protocol), "--reason", "types", "--database", url)
-    assert done.returncode == 0, done.stderr
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.set_default_timeout(15_000)
-        page.goto(f"{server}/login")
-        page.fill("input[name=username]", "coord")
-        page.fill("input[name=password]", PASSWORD)
-        page.click("text=Log in")
+    _amend(sqlite_engine, text, tmp_path, "every field type")
+    with _coordinator(server) as page:
         page.goto(f"{server}/subjects/T01/crf/every_type?visit=W-1")
         expect(page.locator("#field-intro")).to_contain_text("Ask the questions")
         page.fill("#count", "4")
@@ -282,11 +289,9 @@ def test_every_field_type_in_chromium(server: str, sqlite_engine: Engine, tmp_pa
         expect(page.locator("#err-level")).to_contain_text("above the expected maximum 5")
         page.check("input[name=confirm__level]")
         expect(page.locator("#err-level")).to_have_text("")
-        SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SHOTS / "43-every-field-type.png"), full_page=True)
         page.click("#save")
         expect(page.locator("h1")).to_contain_text("Subject T01")
-        browser.close()
     with make_session_factory(sqlite_engine)() as session:
         [saved] = form_instances(session, "T01", "every_type")
     assert saved.values == {

@@ -3,6 +3,7 @@ store on both back ends). Browser tests come with the forms."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -764,3 +765,24 @@ def test_a_form_saved_with_three_bad_fields_shows_all_three(web: TestClient) -> 
         message = page.text.split(f'id="err-{field}">')[1].split("</span>")[0]
         assert message, field
     assert "3 problems, nothing saved" in page.text
+
+
+def test_the_live_check_and_the_save_agree(web: TestClient) -> None:
+    """Issue 17: the live check skipped blank fields, so it and the save disagreed on which
+    fields were wrong; both now read the form the same way."""
+    login(web, "coord-a")
+    token = csrf_of(web)
+    data = {"csrf": token, "item_3": "7", "item_4": "x", "item_1": "4"}
+    live = web.post("/subjects/S01/visits/W-6/alsfrs/check", data=data).text
+    saved = web.post("/subjects/S01/visits/W-6/alsfrs", data=data).text
+
+    def marked(page: str) -> set[str]:
+        return {
+            m.group(1)
+            for m in re.finditer(r'id="err-([a-z0-9_]+)"[^>]*>([^<]+)</span>', page)
+            if m.group(2).strip()
+        }
+
+    assert marked(live) == marked(saved)
+    assert {"assessment_date", "item_3", "item_4", "item_5_form", "item_12"} <= marked(live)
+    assert "item_1" not in marked(live)

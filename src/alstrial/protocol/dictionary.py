@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, time
+from functools import lru_cache
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -232,9 +233,16 @@ class DictionaryField(_Strict):
         return next((c.label for c in self.choices if c.code == code), "")
 
 
+@lru_cache(maxsize=4096)
+def _expression(text: str) -> Expression:
+    """An expression's tree, parsed once per text: a form's check evaluates its branching and
+    calculations on every live check and save (the tree is immutable)."""
+    return parse_expression(text)
+
+
 def _parsed(form: str, field: str, key: str, text: str) -> Expression:
     try:
-        return parse_expression(text)
+        return _expression(text)
     except ExpressionSyntaxError as error:
         raise ValueError(
             f"form {form!r}, field {field!r}, {key}: {error.message} at position "
@@ -261,6 +269,7 @@ class DictionaryForm(_Strict):
         known = set(names)
         calcs: dict[str, frozenset[str]] = {}
         for f in self.fields:
+            shown_on_itself = False
             for key in ("show_if", "calc"):
                 text = getattr(f, key)
                 if text is None:
@@ -270,7 +279,9 @@ class DictionaryForm(_Strict):
                     self._check_name(f.name, key, text, name, known)
                 if key == "calc":
                     calcs[f.name] = expression.names & known
-            if f.show_if is not None and f.name in _parsed(self.name, f.name, "", f.show_if).names:
+                else:
+                    shown_on_itself = f.name in expression.names
+            if shown_on_itself:
                 raise ValueError(
                     f"form {self.name!r}, field {f.name!r}, show_if: a field cannot be shown "
                     "depending on itself"
@@ -317,15 +328,13 @@ class DictionaryForm(_Strict):
     def expression(self, field: str, key: Literal["show_if", "calc"]) -> Expression | None:
         """A field's parsed ``show_if`` or ``calc`` (None where it has none)."""
         text = getattr(self.field(field), key)
-        return None if text is None else parse_expression(text)
+        return None if text is None else _expression(text)
 
     def calc_order(self) -> list[str]:
         """The calculated fields in an order where each comes after those it reads."""
         known = {f.name for f in self.fields}
         depends = {
-            f.name: parse_expression(f.calc).names & known
-            for f in self.fields
-            if f.calc is not None
+            f.name: _expression(f.calc).names & known for f in self.fields if f.calc is not None
         }
         order: list[str] = []
         while len(order) < len(depends):

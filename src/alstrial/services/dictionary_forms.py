@@ -126,17 +126,16 @@ def _where(
             field="visit",
         )
     visit = find_visit(session, subject, visit_code, form=form.name)
-    scheduled = current_protocol(session).visit(visit.code).assessments
-    if form.name not in scheduled:
+    protocol = current_protocol(session)
+    if form.name not in protocol.visit(visit.code).assessments:
         raise ValidationError(
             f"visit {visit.code} does not schedule {form.title}",
             subject=subject.study_code,
             form=form.name,
             field="visit",
             value=visit_code,
-            allowed=", ".join(v.code for v in current_protocol(session).visits
-                              if form.name in v.assessments),
-        )  # fmt: skip
+            allowed=", ".join(v.code for v in protocol.visits if form.name in v.assessments),
+        )
     return visit
 
 

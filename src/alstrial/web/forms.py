@@ -205,13 +205,7 @@ def parse_form(spec: FormSpec, raw: Raw, tz: ZoneInfo) -> Parsed:
         Every field that is required and blank or does not parse, each at its field (issue
         17: a save reported one error at a time).
     """
-    values: Parsed = {}
-    errors: dict[str, str] = {}
-    for item in spec.fields:
-        try:
-            values[item.name] = _parse_field(spec, item, raw, tz)
-        except ValidationError as error:
-            errors[item.name] = error.message
+    values, errors = check_form(spec, raw, tz)
     if errors:
         raise FormValidationError(form=spec.name, title=spec.title, errors=errors)
     return values

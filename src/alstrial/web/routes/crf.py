@@ -37,7 +37,7 @@ from alstrial.services.lookup import current_protocol
 from alstrial.services.review import queries_on
 from alstrial.store.models import DataQuery
 from alstrial.web.deps import CurrentUser, DbSession, Me, form_status, page, require, subject_for
-from alstrial.web.routes.entry import submission
+from alstrial.web.routes.entry import shown_values, submission
 
 router = APIRouter(include_in_schema=False)
 
@@ -87,6 +87,7 @@ def _render(
     code: str,
     visit: str | None,
     instance: int | None,
+    instances: list[InstanceView],
     values: Mapping[str, Any],
     checked: CheckedForm,
     missing: Mapping[str, Missing],
@@ -95,7 +96,6 @@ def _render(
     errors: Mapping[str, str] | None = None,
     problem: str | None = None,
 ) -> HTMLResponse:
-    instances = form_instances(session, code, form.name, visit_code=visit)
     query = f"?visit={visit}" if visit else ""
     shown_errors = dict(errors or {})
     queries: dict[int, dict[str, list[DataQuery]]] = {}
@@ -147,7 +147,8 @@ def crf_page(
     values: dict[str, Any] = {}
     missing: dict[str, Missing] = {}
     confirmed: set[str] = set()
-    saved = _saved(session, code, form, visit, instance)
+    instances = _instances(session, code, form, visit)
+    saved = _saved(form, instances, instance)
     if saved is not None:
         values, missing, confirmed = _shown(saved.values), saved.missing, set(saved.confirmed)
         instance = saved.instance
@@ -167,6 +168,7 @@ def crf_page(
         code=code,
         visit=visit,
         instance=instance,
+        instances=instances,
         values=values,
         checked=checked,
         missing=missing,
@@ -174,14 +176,20 @@ def crf_page(
     )
 
 
-def _saved(
-    session: Session, code: str, form: DictionaryForm, visit: str | None, instance: int | None
-) -> InstanceView | None:
-    """The instance a page corrects: the one named, or a non-repeating form's only one."""
+def _instances(
+    session: Session, code: str, form: DictionaryForm, visit: str | None
+) -> list[InstanceView]:
+    """The subject's saved instances of the form (at the visit); 404 for an unknown visit."""
     try:
-        saved = form_instances(session, code, form.name, visit_code=visit)
+        return form_instances(session, code, form.name, visit_code=visit)
     except NotFoundError as error:
         raise HTTPException(status_code=404, detail=error.message) from None
+
+
+def _saved(
+    form: DictionaryForm, saved: list[InstanceView], instance: int | None
+) -> InstanceView | None:
+    """The instance a page corrects: the one named, or a non-repeating form's only one."""
     if instance is not None:
         found = next((i for i in saved if i.instance == instance), None)
         if found is None:
@@ -242,7 +250,8 @@ async def crf_save(
             code=code,
             visit=visit,
             instance=instance,
-            values=raw_values_one(raw),
+            instances=_instances(session, code, form, visit),
+            values=shown_values(raw),
             checked=checked,
             missing=missing,
             confirmed=confirmed,
@@ -254,11 +263,6 @@ async def crf_save(
         query = f"?visit={visit}" if visit else ""
         return RedirectResponse(f"/subjects/{code}/crf/{form.name}{query}", status_code=303)
     return RedirectResponse(f"/subjects/{code}", status_code=303)
-
-
-def raw_values_one(raw: Mapping[str, list[str]]) -> dict[str, Any]:
-    """Submitted text to show again: the last value of a field, a list for check boxes."""
-    return {k: (v[-1] if len(v) == 1 else v) for k, v in raw.items()}
 
 
 @router.post("/subjects/{code}/crf/{name}/check", response_class=HTMLResponse)
@@ -341,7 +345,7 @@ def crf_print_filled(
     require(me, "view_subjects")
     subject_for(session, me, code)
     form = _form(session, name)
-    saved = _saved(session, code, form, visit, instance)
+    saved = _saved(form, _instances(session, code, form, visit), instance)
     synthetic = saved is not None and saved.synthetic
     return _print(request, session, form, code=code, visit=visit, saved=saved, synthetic=synthetic)
 

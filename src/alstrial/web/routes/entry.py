@@ -8,7 +8,6 @@ stages, % predicted) and a message for each field that does not parse.
 """
 
 from collections.abc import Mapping
-from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -46,7 +45,7 @@ from alstrial.web.deps import (
     require,
     subject_for,
 )
-from alstrial.web.forms import FORMS, Context, FormSpec, check_form, parse_form
+from alstrial.web.forms import FORMS, Context, FormSpec, check_form, parse_form, with_choices
 from alstrial.web.permissions import allowed
 
 router = APIRouter(include_in_schema=False)
@@ -66,10 +65,8 @@ def _visit_spec(session: Session, name: str) -> FormSpec:
     if name != "not_done":
         return spec
     own = tuple((f.name, f.title) for f in current_protocol(session).forms if f.scope == "visit")
-    fields = tuple(
-        replace(f, choices=f.choices + own) if f.name == "assessment" else f for f in spec.fields
-    )
-    return replace(spec, fields=fields)
+    built_in = next(f.choices for f in spec.fields if f.name == "assessment")
+    return with_choices(spec, "assessment", built_in + own)
 
 
 def raw_values(form: FormData) -> dict[str, list[str]]:

@@ -185,24 +185,38 @@ def test_site_workflow_in_chromium(server: str) -> None:
         expect(page.locator("#visit-W-6")).to_contain_text("overdue")
         shot("04-timeline")
 
-        # ALSFRS-R with an error: the live check shows it at the field, the save refuses it.
+        # ALSFRS-R (issue 17): each item is a radio group worded as the published scale, and
+        # nothing arrives chosen. A save with three problems (no date, both 5a and 5b, item 12
+        # unanswered) shows all three at their fields at once.
         page.click("#visit-W-6 >> text=ALSFRS-R")
-        page.fill("#assessment_date", w6.isoformat())
-        # Issue 17: no clinical field arrives chosen (item 5's form was 5a by default).
-        expect(page.locator("#item_5_form")).to_have_value("")
-        page.select_option("#item_5_form", "5a")
-        for number in range(1, 13):
-            page.fill(f"#item_{number}", "3" if number != 3 else "7")
-        expect(page.locator("#err-item_3")).to_contain_text("0-4", timeout=10_000)
+        expect(page.locator("#field-item_1")).to_contain_text("4: Normal speech processes")
+        expect(page.locator("#field-item_12")).to_contain_text(
+            "0: Invasive mechanical ventilation by intubation or tracheostomy"
+        )
+        expect(page.locator("input[type=radio][value]:not([value=''])")).to_have_count(13 * 5)
+        expect(page.locator("input[type=radio]:checked:not([value=''])")).to_have_count(0)
+        for number in (1, 2, 3, 4, 6, 7, 8, 9, 10, 11):
+            page.check(f"#item_{number}-3")
+        page.check("#item_5a-3")
+        page.check("#item_5b-2")
+        expect(page.locator("#err-item_5a")).to_contain_text("both are answered", timeout=10_000)
         shot("05-alsfrs-live-error")
         page.click("#save")
-        expect(page.locator("#form-error")).to_have_attribute("data-field", "item_3")
-        expect(page.locator("#item_3")).to_have_class("error")
-        shot("06-alsfrs-error-at-field")
-        page.fill("#item_3", "2")
+        expect(page.locator("#form-error")).to_contain_text("3 problems, nothing saved")
+        for name in ("assessment_date", "item_5a", "item_12"):
+            expect(page.locator(f"#err-{name}")).not_to_be_empty()
+        expect(page.locator("#err-item_3")).to_have_text("")
+        expect(page.locator("#item_3-3")).to_be_checked()  # what was chosen stays chosen
+        shot("06-alsfrs-three-errors-at-their-fields")
+        page.fill("#assessment_date", w6.isoformat())
+        page.check("#item_5b-none")
+        page.check("#item_12-3")
+        page.focus("#item_3-3")  # the keyboard moves within a radio group: 3 -> 2
+        page.keyboard.press("ArrowDown")
+        expect(page.locator("#item_3-2")).to_be_checked()
         expect(page.locator("#preview")).to_contain_text("35")
         expect(page.locator("#form-error")).to_have_text("")  # no stale banner after the fix
-        expect(page.locator("#err-item_3")).to_have_text("")
+        expect(page.locator("#err-item_5a")).to_have_text("")
         shot("07-alsfrs-live-total")
         page.click("#save")
         expect(page.locator("#visit-W-6")).to_contain_text("done")
@@ -299,7 +313,7 @@ def test_site_workflow_in_chromium(server: str) -> None:
         login("coord")
         page.goto(f"{server}/subjects/E01/visits/W-6/alsfrs")
         expect(page.locator("#notice")).to_contain_text("removes the signature")
-        expect(page.locator("#item_3")).to_have_value("2")
+        expect(page.locator("#item_3-2")).to_be_checked()
         shot("19-signed-visit-correction")
 
         page.goto(f"{server}/subjects/E01/audit?field=item_3")

@@ -261,8 +261,8 @@ def test_alsfrs_form_errors_at_the_field_then_saves(web: TestClient, engine: Eng
     url = "/subjects/S01/visits/W-6/alsfrs"
     login(web, "coord-a")
     assert web.get(url).status_code == 200
-    items = {f"item_{n}": "4" for n in range(1, 13) if n != 5} | {"item_5": "4"}
-    form = {"assessment_date": day, "item_5_form": "5a", "csrf": csrf_of(web)} | items
+    items = {f"item_{n}": "4" for n in range(1, 13) if n != 5} | {"item_5a": "4"}
+    form = {"assessment_date": day, "csrf": csrf_of(web)} | items
     bad = web.post(url, data=form | {"item_3": "7"})
     assert bad.status_code == 400
     assert 'data-field="item_3"' in bad.text
@@ -753,12 +753,63 @@ def test_no_clinical_field_arrives_chosen(web: TestClient) -> None:
         assert not checked, (url, checked)
 
 
+def test_the_alsfrs_form_offers_each_items_published_wording(web: TestClient) -> None:
+    """Issue 17: ALSFRS-R items were text boxes labelled "0-4". Each item is now a radio group
+    whose five choices carry the scale's wording (Cedarbaum 1999, Table 1; item 12's anchors
+    as in ../shared/clinical-reference/README.md), 4 first."""
+    import re
+
+    from alstrial.scoring.alsfrs_wording import ALSFRS_R_QUESTIONS
+
+    login(web, "coord-a")
+    page = web.get("/subjects/S01/visits/W-6/alsfrs").text
+    assert len(ALSFRS_R_QUESTIONS) == 13  # items 1-12 with 5a and 5b
+    for item in ALSFRS_R_QUESTIONS:
+        radios = re.findall(rf'<input type="radio" id="{item.key}-(\d)" name="{item.key}"', page)
+        assert radios == ["4", "3", "2", "1", "0"], item.key
+        for score, text in zip((4, 3, 2, 1, 0), item.responses, strict=True):
+            assert f"{score}: {text}" in page, (item.key, score)
+    assert "0: Invasive mechanical ventilation by intubation or tracheostomy" in page
+    assert "1: Continuous use of BiPAP during the night and day" in page
+    assert 'class="hint">0-4<' not in page
+
+
+def test_alsfrs_item_5_needs_exactly_one_of_5a_and_5b(web: TestClient, engine: Engine) -> None:
+    """Both 5a and 5b answered (or neither) is refused at item 5a, by the live check and the
+    save alike, and nothing is written."""
+    import sqlalchemy as sa
+
+    from alstrial.store.models import AlsfrsAssessment
+    from tests.helpers import DAY0
+
+    login(web, "coord-a")
+    url = "/subjects/S01/visits/W-6/alsfrs"
+    data = {f"item_{n}": "4" for n in range(1, 13) if n != 5}
+    data |= {"csrf": csrf_of(web), "assessment_date": (DAY0 - timedelta(days=42)).isoformat()}
+    for extra, which in (({"item_5a": "3", "item_5b": "2"}, "both"), ({}, "neither")):
+        live = web.post(url + "/check", data=data | extra).text
+        saved = web.post(url, data=data | extra)
+        assert saved.status_code == 400
+        for text in (live, saved.text):
+            message = text.split('id="err-item_5a"')[1].split("</span>")[0]
+            assert f"{which} is answered" in message or f"{which} are answered" in message
+    with make_session_factory(engine)() as session:
+        assert session.scalars(sa.select(AlsfrsAssessment)).first() is None
+    ok = web.post(url, data=data | {"item_5b": "2"}, follow_redirects=False)
+    assert ok.status_code == 303
+    with make_session_factory(engine)() as session:
+        row = session.scalars(sa.select(AlsfrsAssessment)).one()
+        assert (row.item_5a, row.item_5b) == (None, 2)
+    read = web.get(url + "?read=1").text
+    assert "2: Some help needed with closures and fasteners" in read
+
+
 def test_a_form_saved_with_three_bad_fields_shows_all_three(web: TestClient) -> None:
     """Issue 17: a save reported one error at a time."""
     login(web, "coord-a")
     token = csrf_of(web)
-    data = {"csrf": token, "item_5_form": "5a", "item_3": "7", "item_4": "x"}
-    data |= {f"item_{n}": "3" for n in (1, 2, 5, 6, 7, 8, 9, 10, 11, 12)}
+    data = {"csrf": token, "item_3": "7", "item_4": "x", "item_5a": "3"}
+    data |= {f"item_{n}": "3" for n in (1, 2, 6, 7, 8, 9, 10, 11, 12)}
     page = web.post("/subjects/S01/visits/W-6/alsfrs", data=data)
     assert page.status_code == 400
     for field in ("assessment_date", "item_3", "item_4"):
@@ -784,5 +835,5 @@ def test_the_live_check_and_the_save_agree(web: TestClient) -> None:
         }
 
     assert marked(live) == marked(saved)
-    assert {"assessment_date", "item_3", "item_4", "item_5_form", "item_12"} <= marked(live)
+    assert {"assessment_date", "item_3", "item_4", "item_5a", "item_12"} <= marked(live)
     assert "item_1" not in marked(live)

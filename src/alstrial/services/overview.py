@@ -349,7 +349,7 @@ def saved_record(
     session: Session, subject_code: str, visit_code: str, form: str
 ) -> dict[str, object] | None:
     """The values saved by ``form`` (a name of the web's visit forms) at a visit, if any: what
-    a correction starts from. ALSFRS-R item 5 comes back as ``item_5`` with ``item_5_form``."""
+    a correction starts from."""
     model = VISIT_RECORDS.get(form)
     if model is None:
         return None
@@ -363,13 +363,7 @@ def saved_record(
     row = session.execute(select(table).where(table.c.visit_id == visit.id)).mappings().first()
     if row is None:
         return None
-    values: dict[str, object] = {k: v for k, v in row.items() if v is not None}
-    if form == "alsfrs":
-        values["item_5_form"] = "5b" if row.get("item_5b") is not None else "5a"
-        values["item_5"] = (
-            row.get("item_5b") if row.get("item_5b") is not None else row.get("item_5a")
-        )
-    return values
+    return {k: v for k, v in row.items() if v is not None}
 
 
 def latest_screening(session: Session, subject_code: str) -> Screening | None:

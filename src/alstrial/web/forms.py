@@ -25,6 +25,7 @@ from alstrial.safety.events import SERIOUSNESS_CRITERIA
 from alstrial.safety.labs import ANALYTES, QUALITATIVE_RESULTS, QUALITATIVE_TESTS
 from alstrial.safety.mri import REGIONS, MriFinding
 from alstrial.scoring import GliEthnicity
+from alstrial.scoring.alsfrs_wording import ALSFRS_R_QUESTIONS
 from alstrial.services import (
     AdverseEventReport,
     SubjectFacts,
@@ -119,6 +120,9 @@ class FormSpec:
     assessment: str | None = None  # the protocol's name for it, when it is scheduled
     corrects: bool = False  # a second save corrects the first and asks for a reason
     extra: Mapping[str, object] = field(default_factory=dict)
+    #: Checks across fields, run on the parsed values by the live check and the save alike:
+    #: field -> what is wrong (ALSFRS-R: exactly one of items 5a and 5b).
+    cross_check: Callable[[Parsed], Mapping[str, str]] | None = None
 
 
 def _refuse(spec: FormSpec, item: Field, text: str, allowed: str) -> ValidationError:
@@ -222,6 +226,9 @@ def check_form(spec: FormSpec, raw: Raw, tz: ZoneInfo) -> tuple[Parsed, dict[str
             values[item.name] = _parse_field(spec, item, raw, tz)
         except ValidationError as error:
             errors[item.name] = error.message
+    if spec.cross_check is not None:
+        for name, message in spec.cross_check(values).items():
+            errors.setdefault(name, message)
     return values, errors
 
 
@@ -246,46 +253,39 @@ REASON = Field(
 
 # ALSFRS-R -------------------------------------------------------------------------------
 
-_ALSFRS_ITEMS = (
-    "Speech",
-    "Salivation",
-    "Swallowing",
-    "Handwriting",
-    "Cutting food / handling utensils",
-    "Dressing and hygiene",
-    "Turning in bed",
-    "Walking",
-    "Climbing stairs",
-    "Dyspnoea",
-    "Orthopnoea",
-    "Respiratory insufficiency",
-)
-
 
 def _alsfrs_fields() -> tuple[Field, ...]:
+    """The date and one radio group per item, each score with the scale's wording; items 5a
+    and 5b are both offered, and exactly one is answered (:func:`_alsfrs_item_5`)."""
     fields = [Field("assessment_date", "Date of the rating", "date")]
-    for number, label in enumerate(_ALSFRS_ITEMS, start=1):
-        if number == 5:
-            fields.append(
-                Field(
-                    "item_5_form",
-                    "Item 5 form",
-                    "choice",
-                    choices=(("5a", "5a (no gastrostomy)"), ("5b", "5b (gastrostomy)")),
-                )
+    for item in ALSFRS_R_QUESTIONS:
+        fields.append(
+            Field(
+                item.key,
+                f"{item.number}. {item.title}",
+                "score",
+                required=not item.note,
+                choices=item.choices,
+                hint=item.note,
             )
-            fields.append(Field("item_5", f"5. {label}", "score", hint="0-4"))
-        else:
-            fields.append(Field(f"item_{number}", f"{number}. {label}", "score", hint="0-4"))
+        )
     return (*fields, REASON)
 
 
+def _alsfrs_item_5(values: Parsed) -> dict[str, str]:
+    """Exactly one of 5a (no gastrostomy) and 5b (gastrostomy) is answered (Cedarbaum 1999)."""
+    answered = [key for key in ("item_5a", "item_5b") if values.get(key) is not None]
+    if len(answered) == 1:
+        return {}
+    which = "both are" if answered else "neither is"
+    return {
+        "item_5a": f"Item 5: answer 5a (without gastrostomy) or 5b (with gastrostomy); {which} "
+        "answered"
+    }
+
+
 def _alsfrs_items(values: Parsed) -> dict[str, int | None]:
-    items: dict[str, int | None] = {f"item_{n}": values.get(f"item_{n}") for n in range(1, 13)}
-    del items["item_5"]
-    key = "item_5b" if values.get("item_5_form") == "5b" else "item_5a"
-    items[key] = values.get("item_5")
-    return items
+    return {q.key: values.get(q.key) for q in ALSFRS_R_QUESTIONS}
 
 
 def _save_alsfrs(ctx: Context, values: Parsed) -> object:
@@ -301,6 +301,8 @@ def _save_alsfrs(ctx: Context, values: Parsed) -> object:
 
 
 def _preview_alsfrs(ctx: Context, values: Parsed) -> Mapping[str, object]:
+    if _alsfrs_item_5(values):
+        return {"Total": "incomplete", "Items missing": "5a or 5b"}
     preview = preview_alsfrs(ctx.session, subject_code=ctx.subject, items=_alsfrs_items(values))
     missing = [name.replace("item_", "") for name in preview.missing]
     return {
@@ -574,6 +576,7 @@ FORMS: dict[str, FormSpec] = {
             _save_alsfrs,
             _preview_alsfrs,
             assessment="alsfrs_r",
+            cross_check=_alsfrs_item_5,
             corrects=True,
         ),
         FormSpec(

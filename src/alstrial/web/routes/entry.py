@@ -330,6 +330,7 @@ def record_page(
     }
     queries = {view.record_id: queries_on(session, view.table, view.record_id) for view in views}
     labels = {f.name: f.label for f in spec.fields}
+    wording = {f.name: dict(f.choices) for f in spec.fields if f.choices}
     return page(
         request,
         "record.html.j2",
@@ -340,6 +341,7 @@ def record_page(
         visit=visit,
         views=views,
         labels=labels,
+        wording=wording,
         history=history,
         queries=queries,
         error=error,

@@ -13,6 +13,7 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -27,7 +28,6 @@ from alstrial.store import make_session_factory
 from alstrial.store.audit import (
     AuditEvent,
     _hashed_fields,
-    _Row,
     event_hash,
     verify_audit_trail,
 )
@@ -57,7 +57,7 @@ def _chain(rows: list[dict[str, Any]], start_hash: str) -> list[dict[str, Any]]:
     prev = start_hash
     for row in rows:
         row["prev_hash"] = prev
-        row["hash"] = event_hash(prev, _hashed_fields(_Row(row)))
+        row["hash"] = event_hash(prev, _hashed_fields(SimpleNamespace(**row)))
         prev = row["hash"]
     return rows
 

@@ -333,3 +333,110 @@ def test_the_demo_fills_the_reference_forms_marked_synthetic(demo_session: Sessi
     forms = build_analysis_frames(demo_session).forms
     assert set(forms["provenance"]) == {"synthetic"}
     assert build_analysis_frames(demo_session).synthetic
+
+
+def _signed_w1(study: Session, entered: dict[str, str]) -> None:
+    """S01's W-1 with ``entered`` in its neurological examination, every other assessment
+    marked not done, and the visit signed by an investigator."""
+    from alstrial.services import sign_visit
+    from alstrial.services.accounts import create_account
+    from alstrial.services.completeness import mark_assessment_not_done
+
+    save_form_instance(
+        study, actor=ACTOR, subject_code="S01", form="neuro_exam", visit_code="W-1", entered=entered
+    )
+    create_account(
+        study, actor=ACTOR, username="inv", role="investigator", sites=["A"], password=PASSWORD
+    )
+    for assessment in ("physical_exam", "alsfrs_r", "spirometry", "labs", "vitals", "mri"):
+        mark_assessment_not_done(
+            study,
+            actor=ACTOR,
+            subject_code="S01",
+            visit_code="W-1",
+            assessment=assessment,
+            reason="test",
+        )
+    sign_visit(study, actor="inv", subject_code="S01", visit_code="W-1", password=PASSWORD)
+
+
+def test_a_value_added_at_a_signed_visit_needs_a_reason_and_unsigns_it(study: Session) -> None:
+    """Filling a field left blank inserts item rows only (the bulk insert, no ORM change):
+    the signature lock still holds. Without a reason nothing is written; with one, the
+    values are saved, the signature is removed, and the trail verifies."""
+    from alstrial.store.models import VisitSignature
+
+    _signed_w1(study, {"weight_kg": "70", "fasciculations": "1"})
+    before = row_counts(study)
+    error = refused(
+        study,
+        ConflictError,
+        lambda: save_form_instance(
+            study,
+            actor=ACTOR,
+            subject_code="S01",
+            form="neuro_exam",
+            visit_code="W-1",
+            entered={"weight_kg": "70", "fasciculations": "1", "height_cm": "175"},
+        ),
+    )
+    assert "W-1 is signed" in error.message
+    assert row_counts(study) == before
+    saved = save_form_instance(
+        study,
+        actor=ACTOR,
+        subject_code="S01",
+        form="neuro_exam",
+        visit_code="W-1",
+        entered={"weight_kg": "70", "fasciculations": "1", "height_cm": "175"},
+        reason="height measured after the visit",
+    )
+    assert saved.values["height_cm"] == 175
+    assert saved.values["bmi"] == 22.9
+    assert study.scalars(sa.select(VisitSignature)).first() is None
+    inserted = study.scalars(
+        sa.select(AuditEvent).where(
+            AuditEvent.entity == "item_value",
+            AuditEvent.reason == "height measured after the visit",
+        )
+    ).all()
+    assert {e.action for e in inserted} == {"insert"}
+    assert len(inserted) == 3  # height, BMI and the underweight flag
+    assert verify_audit_trail(study).ok
+
+
+def test_the_bulk_insert_refuses_what_the_orm_refuses(study: Session) -> None:
+    """A NUL byte or an over-long text, rows naming different columns, and a change without
+    an actor: each refused by name, with nothing written."""
+    from alstrial.store.audited_insert import insert_audited_rows
+
+    saved = save_form_instance(
+        study, actor=ACTOR, subject_code="S01", form="neuro_exam", visit_code="W-1", entered=EXAM
+    )
+    row = study.get(FormInstance, saved.id)
+    assert row is not None
+    good = {
+        "form_instance_id": row.id,
+        "subject_id": row.subject_id,
+        "visit_id": row.visit_id,
+        "field": "extra",
+        "value": '"x"',
+        "missing_code": None,
+        "missing_reason": None,
+        "confirmed": False,
+    }
+    before = row_counts(study)
+    cases = [
+        ([good | {"value": "a\x00b"}], "NUL byte"),
+        ([good | {"field": "f" * 61}], "at most 60 fit"),
+        ([good, {k: v for k, v in good.items() if k != "confirmed"}], "same columns"),
+    ]
+    for rows, message in cases:
+        with pytest.raises(ValidationError, match=message), transaction(study, actor=ACTOR):
+            insert_audited_rows(study, ItemValue, rows)
+        study.rollback()
+        assert row_counts(study) == before, message
+    with pytest.raises(ValidationError, match="no actor"):
+        insert_audited_rows(study, ItemValue, [good])
+    study.rollback()
+    assert row_counts(study) == before

@@ -13,6 +13,7 @@ from alstrial.store.models import Enrolment, ProtocolVersion, Site, Study, Subje
 
 __all__ = [
     "current_protocol",
+    "current_protocol_version_id",
     "enrolment_of",
     "find_site",
     "find_subject",
@@ -122,26 +123,38 @@ def current_protocol(session: Session) -> Protocol:
     the number of studies; the text is read and parsed only for a digest not seen before.
     A session marked by :func:`remember_protocol_per_session` reads it once.
     """
+    return _current(session)[0]
+
+
+def current_protocol_version_id(session: Session) -> int:
+    """The id of the study's latest protocol version (the one :func:`current_protocol`
+    returns): what a saved form instance records it was entered under. Read with the
+    protocol, in the same statement and under the same memo."""
+    return _current(session)[1]
+
+
+def _current(session: Session) -> tuple[Protocol, int]:
     remembered = session.info.get(_PROTOCOL_MEMO_KEY)
     if remembered is not None:
         return remembered  # type: ignore[no-any-return]
-    protocol = _read_current_protocol(session)
+    current = _read_current_protocol(session)
     if _PROTOCOL_MEMO_KEY in session.info:
-        session.info[_PROTOCOL_MEMO_KEY] = protocol
-    return protocol
+        session.info[_PROTOCOL_MEMO_KEY] = current
+    return current
 
 
-def _read_current_protocol(session: Session) -> Protocol:
+def _read_current_protocol(session: Session) -> tuple[Protocol, int]:
     latest = session.execute(_LATEST_PROTOCOL).first()
     if latest is None or latest[2] != 1:
         study = only_study(session)  # raises the error that says what is wrong
-        return protocol_of(latest_protocol_version(session, study))
+        version = latest_protocol_version(session, study)
+        return protocol_of(version), version.id
     known = _PROTOCOLS.get(latest[1])
     if known is not None:
-        return known
-    version = session.get(ProtocolVersion, latest[0])
-    assert version is not None  # it was just read
-    return protocol_of(version)
+        return known, int(latest[0])
+    stored = session.get(ProtocolVersion, latest[0])
+    assert stored is not None  # it was just read
+    return protocol_of(stored), stored.id
 
 
 def find_site(session: Session, code: str) -> Site:

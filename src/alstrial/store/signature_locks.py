@@ -27,7 +27,7 @@ from alstrial.store.models.review import CasebookSignature, VisitSignature
 from alstrial.store.models.safety import MriExam
 from alstrial.store.models.subject import Subject, Visit
 
-__all__ = ["casebook_models", "casebook_subject_id", "casebook_visit_id"]
+__all__ = ["casebook_models", "casebook_subject_id", "casebook_visit_id", "unlock_signed"]
 
 
 def casebook_models() -> dict[str, type[Audited]]:
@@ -112,6 +112,19 @@ def _unlock_signed_data(session: Session, flush_context: Any, instances: Any) ->
         return
     visit_ids = {v for row in rows if (v := casebook_visit_id(session, row)) is not None}
     subject_ids = {s for row in rows if (s := casebook_subject_id(session, row)) is not None}
+    unlock_signed(session, visit_ids, subject_ids)
+
+
+def unlock_signed(session: Session, visit_ids: set[int], subject_ids: set[int]) -> None:
+    """Remove the signatures of these visits and casebooks in the open transaction, which
+    must carry a reason (module docstring); the flush listener calls it for ORM rows, and
+    :mod:`alstrial.store.audited_insert` for rows it inserts.
+
+    Raises
+    ------
+    ConflictError
+        A signature covers one of them and the transaction has no reason.
+    """
     if not subject_ids and not visit_ids:
         return
     with session.no_autoflush:

@@ -14,12 +14,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from sqlalchemy import Float, Numeric, String, event, inspect
+from sqlalchemy import ColumnElement, Float, Numeric, String, event, inspect
 from sqlalchemy.orm import Session
 
 from alstrial.exceptions import ValidationError
 
-__all__ = ["check_row"]
+__all__ = ["check_row", "check_value"]
 
 
 def check_row(row: Any) -> None:
@@ -27,34 +27,36 @@ def check_row(row: Any) -> None:
     mapper = inspect(type(row))
     table = mapper.local_table.name if mapper.local_table is not None else type(row).__name__
     for attribute in mapper.column_attrs:
-        column = attribute.columns[0]
-        value = getattr(row, attribute.key, None)
-        if value is None:
-            continue
-        if isinstance(value, str):
-            if "\x00" in value:
-                raise ValidationError(
-                    f"{attribute.key} cannot contain a NUL byte", form=table, field=attribute.key
-                )
-            length = getattr(column.type, "length", None)
-            if isinstance(column.type, String) and length is not None and len(value) > length:
-                raise ValidationError(
-                    f"{attribute.key} is {len(value)} characters long; at most {length} fit",
-                    form=table,
-                    field=attribute.key,
-                    allowed=f"at most {length} characters",
-                )
-        elif (
-            isinstance(value, float)
-            and isinstance(column.type, Float | Numeric)
-            and not math.isfinite(value)
-        ):
+        check_value(table, attribute.key, attribute.columns[0], getattr(row, attribute.key, None))
+
+
+def check_value(table: str, name: str, column: ColumnElement[Any], value: object) -> None:
+    """Refuse one value its column cannot hold: what :func:`check_row` checks, for a row
+    written without the ORM (:mod:`alstrial.store.audited_insert`)."""
+    if value is None:
+        return
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValidationError(f"{name} cannot contain a NUL byte", form=table, field=name)
+        length = getattr(column.type, "length", None)
+        if isinstance(column.type, String) and length is not None and len(value) > length:
             raise ValidationError(
-                f"{attribute.key} must be a finite number, not {value}",
+                f"{name} is {len(value)} characters long; at most {length} fit",
                 form=table,
-                field=attribute.key,
-                value=str(value),
+                field=name,
+                allowed=f"at most {length} characters",
             )
+    elif (
+        isinstance(value, float)
+        and isinstance(column.type, Float | Numeric)
+        and not math.isfinite(value)
+    ):
+        raise ValidationError(
+            f"{name} must be a finite number, not {value}",
+            form=table,
+            field=name,
+            value=str(value),
+        )
 
 
 @event.listens_for(Session, "before_flush", insert=True)

@@ -1,0 +1,92 @@
+"""Inserting many rows of one audited table at once, under every guarantee an ORM insert has.
+
+A dictionary form of 40 fields saves 40 item rows. Through the ORM each row is an object with
+its own instrumentation, flush bookkeeping, value check and audit introspection, and that was
+most of the save's time (``bench/bench_web.py --form dictionary``: 132 saves/s with a p99 of
+386 ms against a goal of 300 and 100). :func:`insert_audited_rows` writes them as one
+multi-row INSERT with RETURNING and keeps each guarantee the flush listeners give an ORM
+insert, in the same order and with the same outcome:
+
+1. the values are checked against their columns (:func:`~alstrial.store.value_checks.check_value`:
+   NUL bytes, over-long text, numbers that are not finite), before anything is written;
+2. the visits and casebooks the rows belong to are unlocked, which needs the transaction's
+   reason and removes their signatures (:func:`~alstrial.store.signature_locks.unlock_signed`);
+3. each row yields the audit row event an ORM insert yields, chained at commit with the
+   transaction's other events (:func:`~alstrial.store.audit.queue_insert_events`), so
+   ``alstrial audit verify`` replays them like any other.
+
+Only inserts take this path: an update or a delete goes through the ORM, whose history gives
+the old values the trail and the verification locks need.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, cast
+
+from sqlalchemy import Table, insert, inspect
+from sqlalchemy.orm import Session
+
+from alstrial.exceptions import ValidationError
+from alstrial.store.audit import ACTOR_KEY, queue_insert_events
+from alstrial.store.base import Audited
+from alstrial.store.signature_locks import unlock_signed
+from alstrial.store.value_checks import check_value
+
+__all__ = ["insert_audited_rows"]
+
+
+def insert_audited_rows(
+    session: Session, model: type[Audited], rows: Sequence[Mapping[str, Any]]
+) -> list[int]:
+    """Insert ``rows`` (column name -> value, every row with the same columns) into
+    ``model``'s table in the open transaction; their new ids, in order.
+
+    The model's casebook key must be ``subject_id`` (the rows name their subject and visit).
+
+    Raises
+    ------
+    ValidationError
+        No actor, a value its column cannot hold, or a row with other columns than the
+        first; each before anything is written.
+    ConflictError
+        A row at a signed visit or casebook, in a transaction without a reason.
+    """
+    if not rows:
+        return []
+    if not session.info.get(ACTOR_KEY):
+        raise ValidationError(
+            "no actor is set for this change; clinical data is written through the services",
+            field="actor",
+            allowed="a user name set by alstrial.services",
+        )
+    table = cast(Table, inspect(model).local_table)
+    if model.casebook_key != "subject_id":
+        raise ValidationError(
+            f"{model.__name__} rows are not inserted in bulk: their casebook is not found "
+            "from the row",
+            form=table.name,
+        )
+    names = set(rows[0])
+    for row in rows:
+        if set(row) != names:
+            raise ValidationError(
+                "every row of a bulk insert names the same columns",
+                form=table.name,
+                field=", ".join(sorted(names ^ set(row))),
+            )
+        for name, value in row.items():
+            check_value(table.name, name, table.c[name], value)
+    unlock_signed(
+        session,
+        {int(row["visit_id"]) for row in rows if row.get("visit_id") is not None},
+        {int(row["subject_id"]) for row in rows},
+    )
+    # The pending ORM changes go first, so that the trail keeps the order they were made in.
+    session.flush()
+    statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+    ids = [int(i) for i in session.execute(statement, list(rows)).scalars()]
+    queue_insert_events(
+        session, model, [(str(i), {**row, "id": i}) for i, row in zip(ids, rows, strict=True)]
+    )
+    return ids

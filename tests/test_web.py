@@ -755,20 +755,22 @@ def test_no_clinical_field_arrives_chosen(web: TestClient) -> None:
 
 def test_the_alsfrs_form_offers_each_items_published_wording(web: TestClient) -> None:
     """Issue 17: ALSFRS-R items were text boxes labelled "0-4". Each item is now a radio group
-    whose five choices carry the scale's wording (Cedarbaum 1999, Table 1; item 12's anchors
-    as in ../shared/clinical-reference/README.md), 4 first."""
+    whose five choices carry the scale's wording as declared (Cedarbaum 1999, Table 1; item
+    12's anchors as in ../shared/clinical-reference/README.md), 4 first."""
     import re
 
-    from alstrial.scoring.alsfrs_wording import ALSFRS_R_QUESTIONS
+    from alstrial.web.forms import DECLARED
 
     login(web, "coord-a")
     page = web.get("/subjects/S01/visits/W-6/alsfrs").text
-    assert len(ALSFRS_R_QUESTIONS) == 13  # items 1-12 with 5a and 5b
-    for item in ALSFRS_R_QUESTIONS:
-        radios = re.findall(rf'<input type="radio" id="{item.key}-(\d)" name="{item.key}"', page)
-        assert radios == ["4", "3", "2", "1", "0"], item.key
-        for score, text in zip((4, 3, 2, 1, 0), item.responses, strict=True):
-            assert f"{score}: {text}" in page, (item.key, score)
+    items = [f for f in DECLARED["alsfrs"].fields if f.name.startswith("item_")]
+    assert len(items) == 13  # items 1-12 with 5a and 5b
+    for item in items:
+        radios = re.findall(rf'<input type="radio" id="{item.name}-(\d)" name="{item.name}"', page)
+        assert radios == ["4", "3", "2", "1", "0"], item.name
+        for choice in item.choices:
+            assert choice.label in page, (item.name, choice.code)
+            assert choice.label.startswith(f"{choice.code}: ")
     assert "0: Invasive mechanical ventilation by intubation or tracheostomy" in page
     assert "1: Continuous use of BiPAP during the night and day" in page
     assert 'class="hint">0-4<' not in page

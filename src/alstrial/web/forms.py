@@ -21,11 +21,11 @@ from sqlalchemy.orm import Session
 
 from alstrial.exceptions import FormValidationError, ValidationError
 from alstrial.protocol import Protocol
+from alstrial.protocol.builtin_forms import RUNTIME_SOURCES, BuiltinField, load_builtin_forms
 from alstrial.safety.events import SERIOUSNESS_CRITERIA
 from alstrial.safety.labs import ANALYTES, QUALITATIVE_RESULTS, QUALITATIVE_TESTS
 from alstrial.safety.mri import REGIONS, MriFinding
 from alstrial.scoring import GliEthnicity
-from alstrial.scoring.alsfrs_wording import ALSFRS_R_QUESTIONS
 from alstrial.services import (
     AdverseEventReport,
     SubjectFacts,
@@ -251,25 +251,66 @@ REASON = Field(
     hint="needed when saved data is changed, or the visit or casebook is signed",
 )
 
+# The declarations --------------------------------------------------------------------
+
+#: The catalogues a declaration's ``choices_from`` names (alstrial's own lists).
+_CATALOGUES: dict[str, tuple[tuple[str, str], ...]] = {
+    "analytes": tuple((a.code, f"{a.code}: {a.name}") for a in ANALYTES.values()),
+    "qualitative_tests": tuple(
+        (f"{panel}: {test}", f"{panel}: {test}")
+        for panel, tests in QUALITATIVE_TESTS.items()
+        for test in tests
+    ),
+    "qualitative_results": tuple((r, r) for r in QUALITATIVE_RESULTS),
+    "mri_regions": tuple((r, r) for r in REGIONS),
+    "seriousness_criteria": tuple((c, c.replace("_", " ")) for c in SERIOUSNESS_CRITERIA),
+    "assessments": tuple((a, a.replace("_", " ")) for a in ASSESSMENT_RECORDS),
+}
+
+#: The built-in forms as declared in ``alstrial/data/builtin_forms.toml`` (issue 17).
+DECLARED = load_builtin_forms(_CATALOGUES)
+
+_KINDS: dict[str, Kind] = {
+    "integer": "int",
+    "decimal": "float",
+    "date": "date",
+    "datetime": "datetime",
+    "text": "text",
+    "notes": "text",
+    "choice": "choice",
+    "yesno": "bool",
+    "multichoice": "multi",
+}
+
+
+def _field(declared: BuiltinField) -> Field:
+    """The web's input for a declared field: a whole number read from a chosen code, radio
+    buttons for ``layout = "radio"``, and a choice filled in when the form is shown for a
+    ``choices_from`` of the study's sites or arms."""
+    kind = _KINDS[declared.type]
+    if declared.choices_from in RUNTIME_SOURCES:
+        kind = "choice"
+    if declared.integer_codes:
+        kind = "score" if declared.layout == "radio" else "int"
+    return Field(
+        declared.name,
+        declared.label,
+        kind,
+        declared.required,
+        tuple((c.code, c.label) for c in declared.choices),
+        declared.unit,
+        declared.help,
+    )
+
+
+def declared_fields(name: str) -> tuple[Field, ...]:
+    """The inputs of built-in form ``name``, from its declaration."""
+    return tuple(_field(f) for f in DECLARED[name].fields)
+
+
 # ALSFRS-R -------------------------------------------------------------------------------
 
-
-def _alsfrs_fields() -> tuple[Field, ...]:
-    """The date and one radio group per item, each score with the scale's wording; items 5a
-    and 5b are both offered, and exactly one is answered (:func:`_alsfrs_item_5`)."""
-    fields = [Field("assessment_date", "Date of the rating", "date")]
-    for item in ALSFRS_R_QUESTIONS:
-        fields.append(
-            Field(
-                item.key,
-                f"{item.number}. {item.title}",
-                "score",
-                required=not item.note,
-                choices=item.choices,
-                hint=item.note,
-            )
-        )
-    return (*fields, REASON)
+_ALSFRS_ITEMS = tuple(f.name for f in DECLARED["alsfrs"].fields if f.name.startswith("item_"))
 
 
 def _alsfrs_item_5(values: Parsed) -> dict[str, str]:
@@ -285,7 +326,7 @@ def _alsfrs_item_5(values: Parsed) -> dict[str, str]:
 
 
 def _alsfrs_items(values: Parsed) -> dict[str, int | None]:
-    return {q.key: values.get(q.key) for q in ALSFRS_R_QUESTIONS}
+    return {name: values.get(name) for name in _ALSFRS_ITEMS}
 
 
 def _save_alsfrs(ctx: Context, values: Parsed) -> object:
@@ -562,244 +603,47 @@ def _save_missed(ctx: Context, values: Parsed) -> object:
     )
 
 
-_GRADES = tuple((str(g), f"{g}") for g in range(1, 6))
-_SERIOUSNESS = tuple((c, c.replace("_", " ")) for c in SERIOUSNESS_CRITERIA)
+def _builtin(
+    name: str,
+    save: Callable[[Context, Parsed], object],
+    preview: Callable[[Context, Parsed], Mapping[str, object]] | None = None,
+    cross_check: Callable[[Parsed], Mapping[str, str]] | None = None,
+) -> FormSpec:
+    """Built-in form ``name``: title, scope, fields, assessment and whether it corrects, as
+    declared; bound to its service's ``save`` (and live ``preview``)."""
+    declared = DECLARED[name]
+    return FormSpec(
+        name,
+        declared.title,
+        declared.scope,
+        declared_fields(name),
+        save,
+        preview,
+        assessment=declared.assessment,
+        corrects=declared.corrects,
+        cross_check=cross_check,
+    )
+
 
 FORMS: dict[str, FormSpec] = {
     spec.name: spec
     for spec in (
-        FormSpec(
-            "alsfrs",
-            "ALSFRS-R",
-            "visit",
-            _alsfrs_fields(),
-            _save_alsfrs,
-            _preview_alsfrs,
-            assessment="alsfrs_r",
-            cross_check=_alsfrs_item_5,
-            corrects=True,
-        ),
-        FormSpec(
-            "spirometry",
-            "Spirometry (FVC)",
-            "visit",
-            (
-                Field("assessment_date", "Date of the test", "date"),
-                Field("fvc_litres", "FVC", "float", unit="L", hint="best of three, in litres"),
-                REASON,
-            ),
-            _save_spirometry,
-            _preview_spirometry,
-            assessment="spirometry",
-            corrects=True,
-        ),
-        FormSpec(
-            "vitals",
-            "Vital signs",
-            "visit",
-            (
-                Field("measured_at", "Measured at", "datetime"),
-                Field("systolic_mmhg", "Systolic", "int", False, unit="mmHg"),
-                Field("diastolic_mmhg", "Diastolic", "int", False, unit="mmHg"),
-                Field("heart_rate_bpm", "Heart rate", "int", False, unit="/min"),
-                Field("respiratory_rate", "Respiratory rate", "int", False, unit="/min"),
-                Field("temperature_c", "Temperature", "float", False, unit="°C"),
-                Field("spo2_pct", "SpO2", "float", False, unit="%"),
-                Field("note", "Note", required=False),
-                REASON,
-            ),
-            _save_vitals,
-            assessment="vitals",
-        ),
-        FormSpec(
-            "lab",
-            "Laboratory value",
-            "visit",
-            (
-                Field("sample_date", "Sample date", "date"),
-                Field(
-                    "analyte",
-                    "Analyte",
-                    "choice",
-                    choices=tuple((a.code, f"{a.code}: {a.name}") for a in ANALYTES.values()),
-                ),
-                Field("value", "Value", "float"),
-                Field("unit", "Unit", hint="as printed by the laboratory; converted"),
-                REASON,
-            ),
-            _save_lab,
-            _preview_lab,
-            assessment="labs",
-            # Not a correcting form: each save is one analyte, so the form opens empty; a
-            # second value of an analyte at a visit corrects it and needs a reason (service).
-        ),
-        FormSpec(
-            "qualitative_lab",
-            "Serology, urinalysis or culture",
-            "visit",
-            (
-                Field("sample_date", "Sample date", "date"),
-                Field(
-                    "test",
-                    "Test",
-                    "choice",
-                    choices=tuple(
-                        (f"{panel}: {test}", f"{panel}: {test}")
-                        for panel, tests in QUALITATIVE_TESTS.items()
-                        for test in tests
-                    ),
-                ),
-                Field(
-                    "result", "Result", "choice", choices=tuple((r, r) for r in QUALITATIVE_RESULTS)
-                ),
-                Field("detail", "Detail", required=False),
-                REASON,
-            ),
-            _save_qualitative_lab,
-            assessment="labs",
-        ),
-        FormSpec(
-            "checklist",
-            "Adverse-event checklist asked",
-            "visit",
-            (
-                Field("reviewed_on", "Asked on", "date"),
-                Field(
-                    "none_reported",
-                    "None of the checklist reported",
-                    "bool",
-                    False,
-                    hint="tick only when the patient reported none; report events separately",
-                ),
-                REASON,
-            ),
-            _save_checklist,
-            assessment="adverse_events",
-            corrects=True,
-        ),
-        FormSpec(
-            "mri",
-            "MRI",
-            "visit",
-            (
-                Field("exam_date", "Exam date", "date"),
-                Field("regions", "Regions imaged", "multi", choices=tuple((r, r) for r in REGIONS)),
-                Field(
-                    "finding_region",
-                    "Finding: region",
-                    "choice",
-                    False,
-                    choices=tuple((r, r) for r in REGIONS),
-                ),
-                Field("finding_abnormality", "Finding: abnormality", required=False),
-                Field("finding_sequence", "Finding: sequence", required=False),
-                Field("finding_mass", "Finding: a mass", "bool", False),
-                Field("finding_description", "Finding: description", required=False),
-                REASON,
-            ),
-            _save_mri,
-            assessment="mri",
-        ),
-        FormSpec(
-            "administration",
-            "Administration of the cell product",
-            "visit",
-            (
-                Field("administered_at", "Administered at", "datetime"),
-                Field(
-                    "route",
-                    "Route",
-                    "choice",
-                    choices=(("intravenous", "intravenous"), ("intrathecal", "intrathecal")),
-                ),
-                Field("product_batch", "Product batch", hint="a released batch of this subject"),
-                Field("cells_given", "Cells given", "float", hint="e.g. 1.4e8"),
-                Field("volume_ml", "Volume", "float", unit="mL"),
-                REASON,
-            ),
-            _save_administration,
-            assessment="administration",
-        ),
-        FormSpec(
-            "visit_date",
-            "Visit took place",
-            "visit",
-            (Field("actual_date", "Date of the visit", "date"), REASON),
-            _save_visit_date,
-        ),
-        FormSpec(
-            "missed",
-            "Visit missed",
-            "visit",
-            (Field("reason", "Why the visit did not take place"),),
-            _save_missed,
-        ),
-        FormSpec(
-            "not_done",
-            "Assessment not done",
-            "visit",
-            (
-                Field(
-                    "assessment",
-                    "Assessment",
-                    "choice",
-                    choices=tuple((a, a.replace("_", " ")) for a in ASSESSMENT_RECORDS),
-                ),
-                Field("reason", "Why it was not done"),
-            ),
-            _save_not_done,
-        ),
-        FormSpec(
-            "adverse_event",
-            "Adverse event",
-            "subject",
-            (
-                Field("term", "Term"),
-                Field("category", "Category", hint="e.g. Neurological, General"),
-                Field("onset_date", "Onset", "date"),
-                Field("end_date", "End", "date", False),
-                Field("severity_grade", "CTCAE grade", "int", choices=_GRADES),
-                Field("serious", "Serious", "bool", False),
-                Field("seriousness", "Seriousness criteria", "multi", False, _SERIOUSNESS),
-                Field(
-                    "relatedness",
-                    "Related to the product",
-                    "choice",
-                    choices=enum_choices(Relatedness),
-                ),
-                Field("outcome", "Outcome", "choice", choices=enum_choices(AdverseEventOutcome)),
-                Field("expected", "Expected", "bool", False),
-                Field("attributed_to", "Attributed to", required=False),
-                Field("treatment", "Treatment", required=False),
-                Field("action_taken", "Action taken", required=False),
-                Field("description", "Description", required=False),
-                REASON,
-            ),
-            _save_adverse_event,
-        ),
-        FormSpec(
-            "milestone",
-            "Milestone",
-            "subject",
-            (
-                Field("kind", "Milestone", "choice", choices=enum_choices(MilestoneKind)),
-                Field("event_date", "Date", "date"),
-                Field("cause", "Cause (death)", required=False),
-                REASON,
-            ),
-            _save_milestone,
-        ),
-        FormSpec(
-            "disposition",
-            "Disposition",
-            "subject",
-            (
-                Field("status", "Status", "choice", choices=enum_choices(DispositionStatus)),
-                Field("disposition_date", "Date", "date"),
-                Field("reason", "Reason", required=False, hint="required unless completed"),
-            ),
-            _save_disposition,
-        ),
+        _builtin("alsfrs", _save_alsfrs, _preview_alsfrs, cross_check=_alsfrs_item_5),
+        _builtin("spirometry", _save_spirometry, _preview_spirometry),
+        _builtin("vitals", _save_vitals),
+        # Not a correcting form: each save is one analyte, so the form opens empty; a second
+        # value of an analyte at a visit corrects it and needs a reason (service).
+        _builtin("lab", _save_lab, _preview_lab),
+        _builtin("qualitative_lab", _save_qualitative_lab),
+        _builtin("checklist", _save_checklist),
+        _builtin("mri", _save_mri),
+        _builtin("administration", _save_administration),
+        _builtin("visit_date", _save_visit_date),
+        _builtin("missed", _save_missed),
+        _builtin("not_done", _save_not_done),
+        _builtin("adverse_event", _save_adverse_event),
+        _builtin("milestone", _save_milestone),
+        _builtin("disposition", _save_disposition),
     )
 }
 
@@ -830,32 +674,7 @@ def _save_registration(ctx: Context, values: Parsed) -> object:
 
 
 #: Registering a subject (the route offers only the user's own sites).
-REGISTRATION = FormSpec(
-    "registration",
-    "Register a subject",
-    "subject",
-    (
-        Field("study_code", "Study code", hint="pseudonymous; no names"),
-        Field("site", "Site", "choice"),
-        Field("sex", "Sex", "choice", choices=enum_choices(Sex)),
-        Field("age_years", "Age", "int", unit="years"),
-        Field("onset_region", "Region of onset", "choice", choices=enum_choices(OnsetRegion)),
-        Field("riluzole", "Taking riluzole", "bool", False),
-        Field("height_cm", "Height", "float", False, unit="cm"),
-        Field("weight_kg", "Weight", "float", False, unit="kg"),
-        Field("ethnicity", "GLI ethnic group", "choice", False, enum_choices(GliEthnicity)),
-        Field("onset_date", "Onset", "date", False),
-        Field("diagnosis_date", "Diagnosis", "date", False),
-        Field(
-            "diagnostic_category",
-            "El Escorial category",
-            "choice",
-            False,
-            enum_choices(DiagnosticCategory),
-        ),
-    ),
-    _save_registration,
-)
+REGISTRATION = _builtin("registration", _save_registration)
 
 
 def _save_enrolment(ctx: Context, values: Parsed) -> object:
@@ -871,23 +690,7 @@ def _save_enrolment(ctx: Context, values: Parsed) -> object:
 
 
 #: Enrolling a screened subject (the route fills in the protocol's arms).
-ENROLMENT = FormSpec(
-    "enrolment",
-    "Enrol",
-    "subject",
-    (
-        Field("arm", "Arm", "choice"),
-        Field("enrolment_date", "Enrolment date", "date"),
-        Field("planned_administration_date", "Planned administration", "date"),
-        Field(
-            "override_reason",
-            "Override reason",
-            required=False,
-            hint="only to enrol a subject the screening found ineligible",
-        ),
-    ),
-    _save_enrolment,
-)
+ENROLMENT = _builtin("enrolment", _save_enrolment)
 
 
 #: Screening values the subject record already holds (not asked again at screening).

@@ -1,0 +1,103 @@
+"""The built-in forms are declared as data, in the data dictionary's language (issue 17)."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+import pytest
+
+from alstrial.exceptions import ConfigurationError
+from alstrial.protocol.builtin_forms import load_builtin_forms
+from alstrial.scoring import GliEthnicity
+from alstrial.vocabulary import (
+    AdverseEventOutcome,
+    DiagnosticCategory,
+    DispositionStatus,
+    MilestoneKind,
+    OnsetRegion,
+    Relatedness,
+    Sex,
+)
+from alstrial.web.forms import _CATALOGUES, DECLARED, ENROLMENT, FORMS, REGISTRATION
+
+#: Choices the declarations list that are alstrial's vocabularies: they must be exactly the
+#: vocabulary's codes, or a site could choose a value the service refuses.
+VOCABULARIES: list[tuple[str, str, type[Enum]]] = [
+    ("registration", "sex", Sex),
+    ("registration", "onset_region", OnsetRegion),
+    ("registration", "ethnicity", GliEthnicity),
+    ("registration", "diagnostic_category", DiagnosticCategory),
+    ("adverse_event", "relatedness", Relatedness),
+    ("adverse_event", "outcome", AdverseEventOutcome),
+    ("milestone", "kind", MilestoneKind),
+    ("disposition", "status", DispositionStatus),
+]
+
+
+@pytest.mark.parametrize(("form", "field", "vocabulary"), VOCABULARIES)
+def test_declared_choices_are_the_vocabularys_codes(
+    form: str, field: str, vocabulary: type[Enum]
+) -> None:
+    declared = DECLARED[form].field(field)
+    assert [c.code for c in declared.choices] == [m.value for m in vocabulary]
+
+
+def test_every_web_form_is_a_declared_one() -> None:
+    """The web's built-in forms take title, scope, fields, assessment and correction from
+    the declarations: one source."""
+    for spec in (*FORMS.values(), REGISTRATION, ENROLMENT):
+        declared = DECLARED[spec.name]
+        assert (spec.title, spec.scope, spec.assessment, spec.corrects) == (
+            declared.title,
+            declared.scope,
+            declared.assessment,
+            declared.corrects,
+        )
+        assert [f.name for f in spec.fields] == [f.name for f in declared.fields]
+        assert [f.label for f in spec.fields] == [f.label for f in declared.fields]
+    assert set(DECLARED) == {*FORMS, "registration", "enrolment"}
+
+
+def test_alsfrs_item_12_wording_agrees_with_the_clinical_reference() -> None:
+    """../shared/clinical-reference/README.md, ALSFRS-R: item 12 anchors: 4 none;
+    3 intermittent BiPAP; 2 continuous BiPAP at night; 1 continuous BiPAP night and day;
+    0 invasive mechanical ventilation."""
+    item = DECLARED["alsfrs"].field("item_12")
+    wording = {c.code: c.label.lower() for c in item.choices}
+    assert wording["4"] == "4: none"
+    assert "intermittent" in wording["3"]
+    assert "bipap" in wording["3"]
+    assert "continuous" in wording["2"]
+    assert "night" in wording["2"]
+    assert "night and day" in wording["1"]
+    assert "invasive mechanical ventilation" in wording["0"]
+    assert item.integer_codes
+    assert item.layout == "radio"
+
+
+def _shipped() -> str:
+    from importlib import resources
+
+    return resources.files("alstrial.data").joinpath("builtin_forms.toml").read_text("utf-8")
+
+
+def test_a_declaration_edited_as_data_changes_the_form() -> None:
+    text = _shipped().replace('label = "Systolic"', 'label = "Systolic blood pressure"', 1)
+    forms = load_builtin_forms(_CATALOGUES, text)
+    assert forms["vitals"].field("systolic_mmhg").label == "Systolic blood pressure"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ('choices_from = "analytes"', 'choices_from = "enzymes"', "no choice catalogue 'enzymes'"),
+        ('name = "fvc_litres"', 'name = "FVC litres"', "fvc_litres|FVC litres|pattern"),
+        ('unit = "L"', 'unit = "L"\nmin = 9\nmax = 1', "min 9 is above max 1"),
+    ],
+)
+def test_a_bad_declaration_is_refused_naming_the_form(old: str, new: str, expected: str) -> None:
+    text = _shipped()
+    assert old in text
+    with pytest.raises(ConfigurationError, match=expected) as caught:
+        load_builtin_forms(_CATALOGUES, text.replace(old, new, 1))
+    assert "built-in form '" in caught.value.message

@@ -226,16 +226,16 @@ def test_a_second_save_of_a_non_repeating_form_corrects_it(study: Session) -> No
     assert verify_audit_trail(study).ok
 
 
-def test_a_signed_visit_locks_its_dictionary_forms(study: Session) -> None:
+def _signed_w1(study: Session, entered: dict[str, str]) -> None:
+    """S01's W-1 with ``entered`` in its neurological examination, every other assessment
+    marked not done, and the visit signed by an investigator."""
     from alstrial.services import sign_visit
     from alstrial.services.accounts import create_account
-    from alstrial.services.completeness import mark_assessment_not_done, visit_completeness
+    from alstrial.services.completeness import mark_assessment_not_done
 
-    assert "neuro_exam" in visit_completeness(study, "S01", "W-1").missing
     save_form_instance(
-        study, actor=ACTOR, subject_code="S01", form="neuro_exam", visit_code="W-1", entered=EXAM
+        study, actor=ACTOR, subject_code="S01", form="neuro_exam", visit_code="W-1", entered=entered
     )
-    assert "neuro_exam" not in visit_completeness(study, "S01", "W-1").missing
     create_account(
         study, actor=ACTOR, username="inv", role="investigator", sites=["A"], password=PASSWORD
     )
@@ -249,6 +249,14 @@ def test_a_signed_visit_locks_its_dictionary_forms(study: Session) -> None:
             reason="test",
         )
     sign_visit(study, actor="inv", subject_code="S01", visit_code="W-1", password=PASSWORD)
+
+
+def test_a_signed_visit_locks_its_dictionary_forms(study: Session) -> None:
+    from alstrial.services.completeness import visit_completeness
+
+    assert "neuro_exam" in visit_completeness(study, "S01", "W-1").missing
+    _signed_w1(study, EXAM)
+    assert "neuro_exam" not in visit_completeness(study, "S01", "W-1").missing
     error = refused(
         study,
         (ConflictError, ValidationError),
@@ -333,31 +341,6 @@ def test_the_demo_fills_the_reference_forms_marked_synthetic(demo_session: Sessi
     forms = build_analysis_frames(demo_session).forms
     assert set(forms["provenance"]) == {"synthetic"}
     assert build_analysis_frames(demo_session).synthetic
-
-
-def _signed_w1(study: Session, entered: dict[str, str]) -> None:
-    """S01's W-1 with ``entered`` in its neurological examination, every other assessment
-    marked not done, and the visit signed by an investigator."""
-    from alstrial.services import sign_visit
-    from alstrial.services.accounts import create_account
-    from alstrial.services.completeness import mark_assessment_not_done
-
-    save_form_instance(
-        study, actor=ACTOR, subject_code="S01", form="neuro_exam", visit_code="W-1", entered=entered
-    )
-    create_account(
-        study, actor=ACTOR, username="inv", role="investigator", sites=["A"], password=PASSWORD
-    )
-    for assessment in ("physical_exam", "alsfrs_r", "spirometry", "labs", "vitals", "mri"):
-        mark_assessment_not_done(
-            study,
-            actor=ACTOR,
-            subject_code="S01",
-            visit_code="W-1",
-            assessment=assessment,
-            reason="test",
-        )
-    sign_visit(study, actor="inv", subject_code="S01", visit_code="W-1", password=PASSWORD)
 
 
 def test_a_value_added_at_a_signed_visit_needs_a_reason_and_unsigns_it(study: Session) -> None:

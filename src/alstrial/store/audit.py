@@ -165,26 +165,23 @@ def _encoder(column_type: TypeEngine[Any]) -> Callable[[Any], str | None]:
     if isinstance(column_type, SqlEnum | Boolean | Float | DateTime | UTCDateTime | Date | JSON):
         return partial(encode_value, column_type)
     if isinstance(column_type, Integer):
-        whole = column_type
+        return _shortcut(column_type, lambda value: str(int(value)))
+    return _shortcut(column_type, lambda value: _json_string(str(value)))
 
-        def encode_whole(value: Any) -> str | None:
-            if value is None or value is LoaderCallableStatus.NO_VALUE:
-                return None
-            if isinstance(value, Enum):
-                return encode_value(whole, value)
-            return str(int(value))
 
-        return encode_whole
-    text_type = column_type
+def _shortcut(
+    column_type: TypeEngine[Any], convert: Callable[[Any], str]
+) -> Callable[[Any], str | None]:
+    """None for no value, :func:`encode_value` for an enum, ``convert`` for the rest."""
 
-    def encode_text(value: Any) -> str | None:
+    def encode(value: Any) -> str | None:
         if value is None or value is LoaderCallableStatus.NO_VALUE:
             return None
         if isinstance(value, Enum):
-            return encode_value(text_type, value)
-        return _json_string(str(value))
+            return encode_value(column_type, value)
+        return convert(value)
 
-    return encode_text
+    return encode
 
 
 _json_string: Callable[[str], str] = json.encoder.encode_basestring

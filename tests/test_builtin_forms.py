@@ -101,3 +101,51 @@ def test_a_bad_declaration_is_refused_naming_the_form(old: str, new: str, expect
     with pytest.raises(ConfigurationError, match=expected) as caught:
         load_builtin_forms(_CATALOGUES, text.replace(old, new, 1))
     assert "built-in form '" in caught.value.message
+
+
+def test_a_declared_form_is_read_by_the_dictionarys_checker() -> None:
+    """The web reads a built-in form through its declaration: a hard range added to the
+    declaration (data, no code) is refused at its field by the live check and the save alike,
+    every problem at once, and the values come back typed for the service."""
+    from dataclasses import replace
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from alstrial.exceptions import FormValidationError
+    from alstrial.web.forms import check_form, parse_form
+
+    text = _shipped().replace('label = "Systolic"', 'label = "Systolic"\nmin = 50\nmax = 250', 1)
+    spec = replace(FORMS["vitals"], declared=load_builtin_forms(_CATALOGUES, text)["vitals"])
+    zone = ZoneInfo("Europe/Warsaw")
+    raw = {"measured_at": "2025-03-01T09:30", "systolic_mmhg": "260", "heart_rate_bpm": "x"}
+    values, errors = check_form(spec, raw, zone)
+    assert "above maximum 250" in errors["systolic_mmhg"]
+    assert "Heart rate" in errors["heart_rate_bpm"]
+    assert values["measured_at"] == datetime(2025, 3, 1, 9, 30, tzinfo=zone)
+    with pytest.raises(FormValidationError) as caught:
+        parse_form(spec, raw, zone)
+    assert set(caught.value.errors) == set(errors)
+    good, none = check_form(spec, raw | {"systolic_mmhg": "120", "heart_rate_bpm": "72"}, zone)
+    assert none == {}
+    assert good["systolic_mmhg"] == 120
+    assert good["note"] is None
+
+
+def test_integer_codes_and_boxes_reach_the_services_typed() -> None:
+    """An ALSFRS-R item's chosen code is a whole number; an unticked box is False, a ticked
+    one True; a multiple choice is a tuple."""
+    from zoneinfo import ZoneInfo
+
+    from alstrial.web.forms import check_form
+
+    zone = ZoneInfo("UTC")
+    values, _ = check_form(FORMS["alsfrs"], {"item_3": "2"}, zone)
+    assert values["item_3"] == 2
+    assert "item_5b" in values
+    assert values["item_5b"] is None
+    ae = {"serious": "yes", "seriousness": ["hospitalisation"], "expected": ""}
+    values, errors = check_form(FORMS["adverse_event"], ae, zone)
+    assert values["serious"] is True
+    assert values["expected"] is False
+    assert values["seriousness"] == ("hospitalisation",)
+    assert "seriousness" not in errors

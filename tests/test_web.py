@@ -376,7 +376,7 @@ def test_registration_screening_and_enrolment_refuse_bad_input(
     enrol["planned_administration_date"] = (ENROLMENT + timedelta(days=50)).isoformat()
     unknown_arm = web.post("/subjects/S03/enrol", data=enrol | {"arm": "XX"})
     assert unknown_arm.status_code == 400
-    assert "one of IT, IV" in unknown_arm.text
+    assert "is not one of the choices (IV = Intravenous BM-MSC, IT = " in unknown_arm.text
     done = web.post("/subjects/S03/enrol", data=enrol | {"arm": "IT"}, follow_redirects=False)
     assert done.headers["location"] == "/subjects/S03"
 

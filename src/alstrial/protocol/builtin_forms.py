@@ -27,7 +27,7 @@ from pydantic import Field
 from pydantic import ValidationError as PydanticValidationError
 
 from alstrial.exceptions import ConfigurationError
-from alstrial.protocol.dictionary import Choice, DictionaryField, DictionaryForm
+from alstrial.protocol.dictionary import Choice, DictionaryField, DictionaryForm, MissingCode
 
 __all__ = [
     "RUNTIME_SOURCES",
@@ -60,6 +60,8 @@ class BuiltinField(DictionaryField):
     """A field of a built-in form: a dictionary field, and how alstrial reads its choices."""
 
     choices: tuple[BuiltinChoice, ...] = ()
+    #: A built-in form records an assessment not done with its own form, not field by field.
+    missing_codes: tuple[MissingCode, ...] = ()
     integer_codes: bool = False
     layout: Literal["select", "radio"] = "select"
     choices_from: str | None = None

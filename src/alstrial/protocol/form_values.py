@@ -229,6 +229,8 @@ def _check_missing(
         ):
             errors[f.name] = (
                 f"{f.label} is required (or close it with a missing-data code and a reason)"
+                if f.missing_codes
+                else f"{f.label} is required"
             )
 
 

@@ -21,7 +21,14 @@ from sqlalchemy.orm import Session
 
 from alstrial.exceptions import FormValidationError, ValidationError
 from alstrial.protocol import Protocol
-from alstrial.protocol.builtin_forms import RUNTIME_SOURCES, BuiltinField, load_builtin_forms
+from alstrial.protocol.builtin_forms import (
+    RUNTIME_SOURCES,
+    BuiltinChoice,
+    BuiltinField,
+    BuiltinForm,
+    load_builtin_forms,
+)
+from alstrial.protocol.form_values import check_form as check_dictionary_form
 from alstrial.safety.events import SERIOUSNESS_CRITERIA
 from alstrial.safety.labs import ANALYTES, QUALITATIVE_RESULTS, QUALITATIVE_TESTS
 from alstrial.safety.mri import REGIONS, MriFinding
@@ -123,6 +130,9 @@ class FormSpec:
     #: Checks across fields, run on the parsed values by the live check and the save alike:
     #: field -> what is wrong (ALSFRS-R: exactly one of items 5a and 5b).
     cross_check: Callable[[Parsed], Mapping[str, str]] | None = None
+    #: The form's declaration (a built-in form): then the data dictionary's checker reads it
+    #: (:func:`alstrial.protocol.form_values.check_form`), as it reads the protocol's forms.
+    declared: BuiltinForm | None = None
 
 
 def _refuse(spec: FormSpec, item: Field, text: str, allowed: str) -> ValidationError:
@@ -218,18 +228,73 @@ def parse_form(spec: FormSpec, raw: Raw, tz: ZoneInfo) -> Parsed:
 def check_form(spec: FormSpec, raw: Raw, tz: ZoneInfo) -> tuple[Parsed, dict[str, str]]:
     """Live check while a form is filled in: the values that parse, and a message for each
     field that does not, a required one left blank included. The same reading as
-    :func:`parse_form`, so the live check and the save agree (issue 17)."""
-    values: Parsed = {}
-    errors: dict[str, str] = {}
-    for item in spec.fields:
-        try:
-            values[item.name] = _parse_field(spec, item, raw, tz)
-        except ValidationError as error:
-            errors[item.name] = error.message
+    :func:`parse_form`, so the live check and the save agree (issue 17). A declared form is
+    read by the data dictionary's checker (:func:`_check_declared`)."""
+    if spec.declared is not None:
+        values, errors = _check_declared(spec, spec.declared, raw, tz)
+    else:
+        values, errors = {}, {}
+        for item in spec.fields:
+            try:
+                values[item.name] = _parse_field(spec, item, raw, tz)
+            except ValidationError as error:
+                errors[item.name] = error.message
     if spec.cross_check is not None:
         for name, message in spec.cross_check(values).items():
             errors.setdefault(name, message)
     return values, errors
+
+
+def _check_declared(
+    spec: FormSpec, declared: BuiltinForm, raw: Raw, tz: ZoneInfo
+) -> tuple[Parsed, dict[str, str]]:
+    """A built-in form read by the dictionary's checker (types, required, choices, hard
+    ranges), its values then given the types the services take: a whole number for an
+    integer-coded choice, False for an unticked box, a tuple for a multiple choice, the
+    site's time zone for a date and time."""
+    inputs = {item.name: item for item in spec.fields}
+    entered: dict[str, object] = {}
+    for f in declared.fields:
+        item = inputs[f.name]
+        if item.kind == "multi":
+            entered[f.name] = _many(raw, f.name)
+        elif item.kind == "bool":
+            entered[f.name] = "yes" if _one(raw, f.name) in {"on", "yes", "true", "1"} else ""
+        else:
+            entered[f.name] = _one(raw, f.name)
+    checked = check_dictionary_form(_with_runtime_choices(declared, spec), entered)
+    values: Parsed = {}  # as the field-by-field reading gives them: a refused field is absent
+    for f in declared.fields:
+        if f.name in checked.errors:
+            continue
+        value = checked.values.get(f.name)
+        kind = inputs[f.name].kind
+        if value is not None and f.integer_codes:
+            value = int(str(value))
+        elif kind == "bool":
+            value = bool(value)
+        elif kind == "multi":
+            value = tuple(value or ())  # type: ignore[arg-type]
+        elif isinstance(value, datetime) and value.tzinfo is None:
+            value = value.replace(tzinfo=tz)
+        values[f.name] = value
+    return values, dict(checked.errors)
+
+
+def _with_runtime_choices(declared: BuiltinForm, spec: FormSpec) -> BuiltinForm:
+    """The declaration with the choices the form is shown with where they are filled in at
+    run time (the user's sites, the protocol's arms, the protocol's own assessments)."""
+    changed = {}
+    for f, item in zip(declared.fields, spec.fields, strict=True):
+        shown = tuple((c.code, c.label) for c in f.choices)
+        if item.choices != shown and item.kind in ("choice", "int", "score", "multi"):
+            choices = tuple(BuiltinChoice(code=code, label=label) for code, label in item.choices)
+            kind = "multichoice" if item.kind == "multi" else "choice"
+            changed[f.name] = f.model_copy(update={"type": kind, "choices": choices})
+    if not changed:
+        return declared
+    fields = tuple(changed.get(f.name, f) for f in declared.fields)
+    return declared.model_copy(update={"fields": fields})
 
 
 def with_choices(spec: FormSpec, name: str, choices: Sequence[tuple[str, str]]) -> FormSpec:
@@ -622,6 +687,7 @@ def _builtin(
         assessment=declared.assessment,
         corrects=declared.corrects,
         cross_check=cross_check,
+        declared=declared,
     )
 
 

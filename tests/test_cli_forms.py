@@ -96,3 +96,22 @@ def test_an_assessment_without_a_form_is_refused(tmp_path: Path) -> None:
     upgrade_to_head(engine)
     with make_session_factory(engine)() as session, pytest.raises(ProtocolError, match="form"):
         create_study(session, actor="cli", protocol_text=without)
+
+
+def test_the_built_in_forms_are_listed_and_shown_from_their_declarations(tmp_path: Path) -> None:
+    """Issue 17: the built-in forms are declared in the dictionary's language, and the CLI
+    shows them like the protocol's own (the ALSFRS-R with its response wording)."""
+    listed = json.loads(run_cli("forms", "list", "--builtin", "--json").stdout)
+    rows = {row["form"]: row for row in listed}
+    assert rows["alsfrs"]["assessment"] == "alsfrs_r"
+    assert rows["adverse_event"]["scope"] == "subject"
+    protocol = tmp_path / "protocol.toml"
+    protocol.write_text(reference_protocol_text(), encoding="utf-8")
+    shown = json.loads(
+        run_cli("forms", "show", "alsfrs", "--protocol", str(protocol), "--json").stdout
+    )
+    item_1 = next(f for f in shown["fields"] if f["name"] == "item_1")
+    assert item_1["choices"][0] == {"code": "4", "label": "4: Normal speech processes"}
+    unknown = run_cli("forms", "show", "nothing", "--protocol", str(protocol))
+    assert unknown.returncode == 2
+    assert "alsfrs" in unknown.stderr  # the known forms include the built-in ones

@@ -11,6 +11,8 @@ from alstrial.cli.options import DatabaseOption, JsonOption, echo_json, new_tabl
 
 if TYPE_CHECKING:
     from alstrial.protocol import Protocol
+    from alstrial.protocol.builtin_forms import BuiltinForm
+    from alstrial.protocol.dictionary import DictionaryForm
 
 __all__ = ["forms_app"]
 
@@ -37,11 +39,33 @@ def _protocol(path: Path | None, database: str | None) -> Protocol:
         return current_protocol(session)
 
 
+BuiltinOption = Annotated[
+    bool,
+    typer.Option(
+        "--builtin",
+        help="List alstrial's built-in forms (ALSFRS-R, vitals, ...), declared in the same "
+        "language, instead of the protocol's own.",
+    ),
+]
+
+
+def _builtin_forms() -> dict[str, BuiltinForm]:
+    from alstrial.web.forms import DECLARED
+
+    return DECLARED
+
+
 @forms_app.command("list")
 def forms_list(
-    protocol: ProtocolFile = None, database: DatabaseOption = None, as_json: JsonOption = False
+    protocol: ProtocolFile = None,
+    database: DatabaseOption = None,
+    as_json: JsonOption = False,
+    builtin: BuiltinOption = False,
 ) -> None:
     """Each form of the dictionary: where it is entered, whether it repeats, its visits."""
+    if builtin:
+        _list_builtin(as_json)
+        return
     study = _protocol(protocol, database)
     rows: list[dict[str, Any]] = [
         {
@@ -73,6 +97,32 @@ def forms_list(
     print_rich(table)
 
 
+def _list_builtin(as_json: bool) -> None:
+    rows: list[dict[str, Any]] = [
+        {
+            "form": form.name,
+            "title": form.title,
+            "scope": form.scope,
+            "assessment": form.assessment,
+            "fields": len(form.fields),
+        }
+        for form in _builtin_forms().values()
+    ]
+    if as_json:
+        echo_json(rows)
+        return
+    table = new_table("form", "title", "entered", "assessment", "fields")
+    for row in rows:
+        table.add_row(
+            str(row["form"]),
+            str(row["title"]),
+            "per subject" if row["scope"] == "subject" else "at visits",
+            str(row["assessment"] or "-"),
+            str(row["fields"]),
+        )
+    print_rich(table)
+
+
 @forms_app.command("show")
 def forms_show(
     form: Annotated[str, typer.Argument(help="The form's name (see `alstrial forms list`).")],
@@ -80,14 +130,19 @@ def forms_show(
     database: DatabaseOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """A form's fields: type, unit, ranges, choices, branching, calculation, missing codes."""
+    """A form's fields: type, unit, ranges, choices, branching, calculation, missing codes;
+    the protocol's own form of that name, else alstrial's built-in one."""
     from alstrial.exceptions import NotFoundError
 
     study = _protocol(protocol, database)
+    builtin = _builtin_forms()
+    spec: DictionaryForm | None
     try:
         spec = study.form(form)
     except KeyError:
-        known = ", ".join(f.name for f in study.forms) or "none"
+        spec = builtin.get(form)
+    if spec is None:
+        known = ", ".join([*(f.name for f in study.forms), *builtin]) or "none"
         raise NotFoundError(
             f"the protocol has no form {form!r}", form=form, allowed=known
         ) from None

@@ -166,6 +166,32 @@ def report(
         typer.echo(SYNTHETIC_LINE)
 
 
+@app.command("export")
+def export(
+    fmt: Annotated[str, typer.Argument(metavar="FORMAT", help="csv, spss (.sav) or stata (.dta).")],
+    out: Annotated[Path, typer.Option(help="A new or empty folder for the files.")],
+    database: DatabaseOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Write the analysis frames as labelled files (variable and value labels, missing-data
+    codes, dates) with a manifest of their SHA-256 and the data they came from."""
+    from dataclasses import asdict
+
+    from alstrial.cli.context import database_url, open_session
+    from alstrial.interop.study_export import export_study
+
+    with open_session(database_url(database)) as session:
+        manifest = export_study(session, fmt, out)
+    if as_json:
+        echo_json(asdict(manifest))
+    else:
+        for written in manifest.files:
+            typer.echo(f"{written.file}: {written.rows} rows, sha256 {written.sha256[:16]}...")
+        typer.echo(f"manifest: {(out / 'manifest.json').resolve()}")
+    if manifest.synthetic:
+        typer.echo(SYNTHETIC_LINE, err=as_json)
+
+
 @audit_app.command("verify")
 def audit_verify(
     anchors: Annotated[

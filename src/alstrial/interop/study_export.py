@@ -1,0 +1,187 @@
+"""``alstrial export``: the study's analysis frames as labelled files, with a manifest.
+
+Issue 19, item 1 (in part: CSV, SPSS and Stata). :func:`export_study` reads the frames
+(:func:`~alstrial.services.frames.build_analysis_frames`), adds the wide table of the
+repeated measures (one row per subject and visit), writes each in the chosen format
+(:mod:`alstrial.interop.statistical_files`) and a ``manifest.json`` that lists every file
+with its SHA-256, rows and columns, and says which data they came from: the time of the
+export, alstrial's version, the protocol version and the SHA-256 of its text, the audit
+trail's head (sequence number and hash), and whether any value is synthetic.
+
+The files are written into a new folder beside the target and moved into place only when
+all of them are written, so a refused or failed export leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from alstrial.exceptions import ValidationError
+from alstrial.interop.statistical_files import FORMATS, Codes, WrittenFile, write_frame
+from alstrial.services.frames import AnalysisFrames, build_analysis_frames
+from alstrial.services.lookup import latest_protocol_version, only_study
+from alstrial.store.audit import AuditHead
+from alstrial.vocabulary import (
+    AdverseEventOutcome,
+    DiagnosticCategory,
+    DispositionStatus,
+    MilestoneKind,
+    OnsetRegion,
+    Provenance,
+    Relatedness,
+    Sex,
+)
+
+__all__ = ["ExportManifest", "export_study"]
+
+#: The frames written, in the manifest's order.
+FRAMES = (
+    "arms",
+    "visits",
+    "subjects",
+    "measures",
+    "measures_wide",
+    "batches",
+    "adverse_events",
+    "milestones",
+    "labs",
+    "forms",
+)
+
+
+@dataclass(frozen=True)
+class ExportManifest:
+    """What an export wrote and which data it came from (``manifest.json``)."""
+
+    format: str
+    exported_at: str
+    alstrial_version: str
+    study: str
+    protocol_version: str
+    protocol_sha256: str
+    audit_head_seq: int
+    audit_head_hash: str
+    synthetic: bool
+    files: tuple[WrittenFile, ...]
+
+
+def export_study(session: Session, fmt: str, out: Path) -> ExportManifest:
+    """Write the study's frames in ``fmt`` into the new folder ``out`` (module docstring).
+
+    Raises
+    ------
+    ValidationError
+        An unknown format, or an ``out`` that is a file or a folder that is not empty;
+        nothing is written.
+    """
+    if fmt not in FORMATS:
+        raise ValidationError(
+            f"unknown export format {fmt!r}", field="format", value=fmt, allowed=", ".join(FORMATS)
+        )
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        what = "a file" if not out.is_dir() else "a folder that is not empty"
+        raise ValidationError(
+            f"{out} is {what}; give a new or empty folder for the export",
+            field="out",
+            value=str(out),
+        )
+    from alstrial import __version__
+
+    study = only_study(session)
+    version = latest_protocol_version(session, study)
+    head = session.execute(select(AuditHead.last_seq, AuditHead.last_hash)).one()
+    frames = build_analysis_frames(session)
+    tables = _tables(frames)
+    codes = _codes(frames)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    try:
+        written = tuple(
+            write_frame(table, name, staging, fmt, codes, synthetic=_synthetic(table))
+            for name, table in tables.items()
+        )
+        manifest = ExportManifest(
+            format=fmt,
+            exported_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            alstrial_version=__version__,
+            study=study.code,
+            protocol_version=version.version,
+            protocol_sha256=version.digest,
+            audit_head_seq=int(head[0]),
+            audit_head_hash=str(head[1]),
+            synthetic=frames.synthetic,
+            files=written,
+        )
+        (staging / "manifest.json").write_text(
+            json.dumps(asdict(manifest), indent=2) + "\n", encoding="utf-8"
+        )
+        if out.exists():
+            out.rmdir()  # empty (checked above)
+        staging.rename(out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return manifest
+
+
+def _tables(frames: AnalysisFrames) -> dict[str, pd.DataFrame]:
+    tables = {name: getattr(frames, name) for name in FRAMES if name != "measures_wide"}
+    tables["measures_wide"] = _wide(frames.measures)
+    return {name: tables[name] for name in FRAMES}
+
+
+def _wide(measures: pd.DataFrame) -> pd.DataFrame:
+    """One row per subject and visit, one column per measure (the long frame's values)."""
+    keys = ["subject", "arm", "visit", "nominal_day"]
+    if measures.empty:
+        return pd.DataFrame(columns=[*keys, "provenance"])
+    wide = measures.pivot_table(index=keys, columns="measure", values="value", aggfunc="first")
+    wide.columns = [str(c) for c in wide.columns]
+    provenance = measures.groupby(keys)["provenance"].agg(
+        lambda p: "synthetic" if (p == "synthetic").any() else "source"
+    )
+    wide = wide.join(provenance).reset_index()
+    return wide.sort_values(["subject", "nominal_day"], kind="stable").reset_index(drop=True)
+
+
+def _synthetic(table: pd.DataFrame) -> bool:
+    return "provenance" in table.columns and bool((table["provenance"] == "synthetic").any())
+
+
+def _words(values: object) -> list[tuple[str, str]]:
+    return [(str(v), str(v).replace("_", " ")) for v in values]  # type: ignore[attr-defined]
+
+
+def _codes(frames: AnalysisFrames) -> Codes:
+    """The code lists of the coded variables: the protocol's arms and visits in its order,
+    the vocabularies in theirs, and the frames' own values for the rest."""
+    arms = [(str(a), str(n)) for a, n in zip(frames.arms["arm"], frames.arms["name"], strict=True)]
+    visits = [
+        (str(v), f"{v}: {label}")
+        for v, label in zip(frames.visits["visit"], frames.visits["label"], strict=True)
+    ]
+    measures = sorted({str(m) for m in frames.measures.get("measure", [])})
+    return Codes(
+        {
+            "arm": arms,
+            "visit": visits,
+            "sex": _words(Sex),
+            "onset_region": _words(OnsetRegion),
+            "diagnostic_category": _words(DiagnosticCategory),
+            "disposition": _words(DispositionStatus),
+            "relatedness": _words(Relatedness),
+            "outcome": _words(AdverseEventOutcome),
+            "kind": _words(MilestoneKind),
+            "provenance": _words(Provenance),
+            "measure": [(m, m.replace("_", " ")) for m in measures],
+        }
+    )

@@ -1,0 +1,147 @@
+"""``alstrial export csv|spss|stata`` (issue 19, item 1 in part): the analysis frames as
+files SPSS, Stata and R read labelled, checked by reading them back with pyreadstat (an
+independent reader of the formats) and pandas."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pandas as pd
+import pyreadstat
+import pytest
+from sqlalchemy.orm import Session
+
+from alstrial.exceptions import ValidationError
+from alstrial.interop.study_export import FRAMES, export_study
+from alstrial.protocol.form_values import Missing
+from alstrial.services import record_alsfrs
+from alstrial.services.dictionary_forms import save_form_instance
+from tests.helpers import ACTOR, DAY0, FULL_ITEMS
+from tests.test_dictionary_services import study  # noqa: F401  (the fixture)
+
+
+@pytest.fixture
+def filled(study: Session) -> Session:  # noqa: F811
+    """Two enrolled subjects (S01 male, S02 female), an ALSFRS-R rating, and a neurological
+    examination whose fasciculations were not examined (missing-data code)."""
+    record_alsfrs(
+        study,
+        actor=ACTOR,
+        subject_code="S01",
+        visit_code="W-6",
+        assessment_date=DAY0 - timedelta(days=42),
+        items=FULL_ITEMS | {"item_3": 3},
+    )
+    save_form_instance(
+        study,
+        actor=ACTOR,
+        subject_code="S02",
+        form="neuro_exam",
+        visit_code="W-1",
+        entered={"weight_kg": "60", "height_cm": "165", "pregnancy_test": "no"},
+        missing={"fasciculations": Missing("not_done", "patient declined")},
+    )
+    return study
+
+
+def test_spss_files_carry_labels_codes_dates_and_user_missing(
+    filled: Session, tmp_path: Path
+) -> None:
+    manifest = export_study(filled, "spss", tmp_path / "spss")
+    folder = tmp_path / "spss"
+    subjects, meta = pyreadstat.read_sav(str(folder / "subjects.sav"))
+    assert meta.column_names_to_labels["arm"] == "Treatment arm"
+    assert meta.variable_value_labels["sex"] == {1.0: "male", 2.0: "female"}
+    by_code = dict(zip(subjects["subject"], subjects["sex"], strict=True))
+    assert (by_code["S01"], by_code["S02"]) == (1.0, 2.0)
+    assert meta.original_variable_types["enrolment_date"] == "DATE11"
+    assert meta.variable_value_labels["enrolled"] == {0.0: "no", 1.0: "yes"}
+    _, measures = pyreadstat.read_sav(str(folder / "measures.sav"))
+    labels = measures.variable_value_labels["visit"]  # numbered in the protocol's order
+    assert labels[1.0].startswith("W-6: ")
+    forms, meta = pyreadstat.read_sav(str(folder / "forms.sav"), user_missing=True)
+    row = forms[forms["field"] == "fasciculations"].iloc[0]
+    assert row["number"] == -97.0  # not done: SPSS user-missing, labelled
+    assert meta.missing_ranges["number"][0] == {"lo": -97.0, "hi": -97.0}
+    assert meta.variable_value_labels["number"][-97.0] == "not done"
+    plain, _ = pyreadstat.read_sav(str(folder / "forms.sav"))
+    assert pd.isna(plain[plain["field"] == "fasciculations"].iloc[0]["number"])
+    assert manifest.files[0].file == "arms.sav"
+    assert [f.frame for f in manifest.files] == list(FRAMES)
+
+
+def test_stata_files_carry_labels_and_extended_missing(filled: Session, tmp_path: Path) -> None:
+    export_study(filled, "stata", tmp_path / "stata")
+    forms, meta = pyreadstat.read_dta(str(tmp_path / "stata" / "forms.dta"), user_missing=True)
+    row = forms[forms["field"] == "fasciculations"].iloc[0]
+    assert row["number"] == "a"  # .a: not done
+    assert meta.missing_user_values["number"] == ["a"]
+    weight = forms[forms["field"] == "weight_kg"].iloc[0]
+    assert weight["number"] == 60.0
+    wide, meta = pyreadstat.read_dta(str(tmp_path / "stata" / "measures_wide.dta"))
+    assert meta.column_names_to_labels["alsfrs_r_total"] == "ALSFRS-R total (0-48)"
+    assert wide.loc[wide["subject"] == "S01", "alsfrs_r_total"].tolist() == [47.0]
+
+
+def test_csv_and_the_manifest_say_what_was_written(filled: Session, tmp_path: Path) -> None:
+    from alstrial.store.audit import AuditHead
+
+    manifest = export_study(filled, "csv", tmp_path / "csv")
+    folder = tmp_path / "csv"
+    written = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    head = filled.get(AuditHead, 1)
+    assert head is not None
+    assert written["audit_head_seq"] == head.last_seq
+    assert written["audit_head_hash"] == head.last_hash
+    assert written["protocol_version"] == "2"
+    for entry in written["files"]:
+        data = (folder / entry["file"]).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == entry["sha256"]
+        assert len(pd.read_csv(folder / entry["file"])) == entry["rows"]
+    assert written["synthetic"] is False
+    assert manifest.synthetic is False
+    measures = pd.read_csv(folder / "measures.csv")
+    assert measures.loc[measures["measure"] == "alsfrs_r_total", "value"].tolist() == [47.0]
+
+
+def test_a_refused_export_writes_nothing(filled: Session, tmp_path: Path) -> None:
+    tmp_path = tmp_path / "exports"  # beside the study's database file
+    tmp_path.mkdir()
+    with pytest.raises(ValidationError, match="unknown export format 'sas7bdat'"):
+        export_study(filled, "sas7bdat", tmp_path / "x")
+    a_file = tmp_path / "taken"
+    a_file.write_text("keep me", encoding="utf-8")
+    with pytest.raises(ValidationError, match="is a file"):
+        export_study(filled, "csv", a_file)
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "old.csv").write_text("x", encoding="utf-8")
+    with pytest.raises(ValidationError, match="not empty"):
+        export_study(filled, "spss", busy)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["busy", "taken"]
+    assert a_file.read_text(encoding="utf-8") == "keep me"
+    assert [p.name for p in busy.iterdir()] == ["old.csv"]
+
+
+def test_the_cli_exports_a_study_with_no_subjects_yet(tmp_path: Path) -> None:
+    """A study just set up (no subject): every format writes its files and manifest; an
+    unknown format is refused by name with exit status 2 and nothing written."""
+    from tests.helpers import run_cli
+
+    url = f"sqlite:///{tmp_path / 'trial.db'}"
+    assert run_cli("init", "--database", url).returncode == 0
+    for fmt in ("csv", "spss", "stata"):
+        done = run_cli("export", fmt, "--out", str(tmp_path / fmt), "--database", url, "--json")
+        assert done.returncode == 0, done.stderr
+        manifest = json.loads(done.stdout)
+        assert {f["rows"] for f in manifest["files"] if f["frame"] != "visits"} <= {0, 2}
+    subjects, meta = pyreadstat.read_sav(str(tmp_path / "spss" / "subjects.sav"))
+    assert subjects.empty
+    assert meta.column_names_to_labels["subject"] == "Subject (pseudonymous study code)"
+    refused = run_cli("export", "sas", "--out", str(tmp_path / "sas"), "--database", url)
+    assert refused.returncode == 2
+    assert "unknown export format 'sas'" in refused.stderr
+    assert not (tmp_path / "sas").exists()

@@ -170,6 +170,13 @@ def report(
 def export(
     fmt: Annotated[str, typer.Argument(metavar="FORMAT", help="csv, spss (.sav) or stata (.dta).")],
     out: Annotated[Path, typer.Option(help="A new or empty folder for the files.")],
+    cut: Annotated[
+        str | None,
+        typer.Option(
+            help="The data as they stood at this time (ISO 8601, UTC unless a zone is given) "
+            "or after audit event seq:N, rebuilt from the audit trail."
+        ),
+    ] = None,
     database: DatabaseOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -178,10 +185,12 @@ def export(
     from dataclasses import asdict
 
     from alstrial.cli.context import database_url, open_session
+    from alstrial.interop.data_cut import parse_cut
     from alstrial.interop.study_export import export_study
 
+    data_cut = parse_cut(cut) if cut is not None else None
     with open_session(database_url(database)) as session:
-        manifest = export_study(session, fmt, out)
+        manifest = export_study(session, fmt, out, cut=data_cut)
     if as_json:
         echo_json(asdict(manifest))
     else:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -171,8 +171,11 @@ def write_frame(
     codes: Codes,
     *,
     synthetic: bool,
+    stamp: datetime | None = None,
 ) -> WrittenFile:
-    """Write ``frame`` as ``folder/name`` in ``fmt`` (module docstring).
+    """Write ``frame`` as ``folder/name`` in ``fmt`` (module docstring). ``stamp`` replaces
+    the time of writing that SPSS and Stata files hold in their header (:func:`_stamp`), so
+    that the same data give the same bytes.
 
     Raises
     ------
@@ -189,6 +192,8 @@ def write_frame(
         frame.to_csv(path, index=False, lineterminator="\n")
     else:
         _write_labelled(frame, name, path, fmt, codes, label[:80])
+        if stamp is not None:
+            _stamp(path, fmt, stamp)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     return WrittenFile(path.name, name, len(frame), frame.shape[1], digest)
 
@@ -276,6 +281,40 @@ def _missing_numbers(
         }
     else:
         missing_user["number"] = [stata for _, stata in MISSING_NUMBERS.values()]
+
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def _stamp(path: Path, fmt: str, moment: datetime) -> None:
+    """Put ``moment`` (UTC) where the file's header holds its time of writing.
+
+    SPSS: the system file's header record ("$FL2") holds the creation date as ``dd mmm yy``
+    at byte 92 and the time as ``hh:mm:ss`` at byte 101. Stata 118/119: ``<timestamp>``, a
+    length byte (17) and ``dd Mon yyyy hh:mm``. Months are written in English, as both
+    programs write them, whatever the machine's locale.
+
+    Raises
+    ------
+    ValidationError
+        A header not laid out as expected (the writer changed): better refused than a file
+        whose bytes vary from one export of the same data to the next.
+    """
+    moment = moment.astimezone(UTC)
+    month = _MONTHS[moment.month - 1]
+    data = bytearray(path.read_bytes())
+    if fmt == "spss":
+        if data[:4] != b"$FL2":
+            raise ValidationError(f"{path.name}: not an SPSS system file header", form=path.name)
+        text = f"{moment.day:02d} {month} {moment.year % 100:02d}{moment:%H:%M:%S}"
+        data[92:109] = text.encode("ascii")
+    else:
+        start = data.find(b"<timestamp>")
+        if start < 0 or data[start + 11] != 17:
+            raise ValidationError(f"{path.name}: no Stata timestamp in the header", form=path.name)
+        text = f"{moment.day:02d} {month} {moment.year} {moment:%H:%M}"
+        data[start + 12 : start + 29] = text.encode("ascii")
+    path.write_bytes(bytes(data))
 
 
 def _floats(values: Iterable[object]) -> list[float]:

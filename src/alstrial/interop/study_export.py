@@ -26,10 +26,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alstrial.exceptions import ValidationError
+from alstrial.interop.data_cut import DataCut, cut_session
 from alstrial.interop.statistical_files import FORMATS, Codes, WrittenFile, write_frame
 from alstrial.services.frames import AnalysisFrames, build_analysis_frames
 from alstrial.services.lookup import latest_protocol_version, only_study
-from alstrial.store.audit import AuditHead
+from alstrial.store.audit import AuditEvent
 from alstrial.vocabulary import (
     AdverseEventOutcome,
     DiagnosticCategory,
@@ -64,6 +65,9 @@ class ExportManifest:
 
     format: str
     exported_at: str
+    #: The cut asked for, and the time of the last audit event the data hold.
+    data_cut: str
+    data_as_of: str
     alstrial_version: str
     study: str
     protocol_version: str
@@ -74,14 +78,24 @@ class ExportManifest:
     files: tuple[WrittenFile, ...]
 
 
-def export_study(session: Session, fmt: str, out: Path) -> ExportManifest:
-    """Write the study's frames in ``fmt`` into the new folder ``out`` (module docstring).
+def export_study(
+    session: Session, fmt: str, out: Path, *, cut: DataCut | None = None
+) -> ExportManifest:
+    """Write the study's frames in ``fmt`` into the new folder ``out`` (module docstring);
+    with ``cut``, the data as they stood then, rebuilt from the audit trail
+    (:mod:`alstrial.interop.data_cut`).
+
+    The SPSS and Stata headers carry the time of the cut's last audit event (the trail's
+    last event without a cut) instead of the time of writing, so that exporting the same
+    data twice gives the same bytes.
 
     Raises
     ------
     ValidationError
-        An unknown format, or an ``out`` that is a file or a folder that is not empty;
-        nothing is written.
+        An unknown format, an ``out`` that is a file or a folder that is not empty, or a
+        cut before the study existed; nothing is written.
+    IntegrityError
+        A cut of an audit trail that does not verify.
     """
     if fmt not in FORMATS:
         raise ValidationError(
@@ -94,30 +108,57 @@ def export_study(session: Session, fmt: str, out: Path) -> ExportManifest:
             field="out",
             value=str(out),
         )
+    if cut is None:
+        last = session.execute(_LAST_EVENT).one()
+        return _export(session, fmt, out, None, int(last[0]), str(last[1]), last[2])
+    with cut_session(session, cut) as (cut_db, replayed):
+        digest = session.scalar(select(AuditEvent.hash).where(AuditEvent.seq == replayed.last_seq))
+        return _export(cut_db, fmt, out, cut, replayed.last_seq, str(digest), replayed.last_at)
+
+
+#: The trail's last event: its sequence number, hash and time.
+_LAST_EVENT = (
+    select(AuditEvent.seq, AuditEvent.hash, AuditEvent.recorded_at)
+    .order_by(AuditEvent.seq.desc())
+    .limit(1)
+)
+
+
+def _export(
+    session: Session,
+    fmt: str,
+    out: Path,
+    cut: DataCut | None,
+    head_seq: int,
+    head_hash: str,
+    head_at: datetime,
+) -> ExportManifest:
     from alstrial import __version__
 
     study = only_study(session)
     version = latest_protocol_version(session, study)
-    head = session.execute(select(AuditHead.last_seq, AuditHead.last_hash)).one()
     frames = build_analysis_frames(session)
     tables = _tables(frames)
     codes = _codes(frames)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    stamp = head_at if head_at.tzinfo else head_at.replace(tzinfo=UTC)
     try:
         written = tuple(
-            write_frame(table, name, staging, fmt, codes, synthetic=_synthetic(table))
+            write_frame(table, name, staging, fmt, codes, synthetic=_synthetic(table), stamp=stamp)
             for name, table in tables.items()
         )
         manifest = ExportManifest(
             format=fmt,
             exported_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            data_cut=_describe(cut),
+            data_as_of=stamp.isoformat(),
             alstrial_version=__version__,
             study=study.code,
             protocol_version=version.version,
             protocol_sha256=version.digest,
-            audit_head_seq=int(head[0]),
-            audit_head_hash=str(head[1]),
+            audit_head_seq=head_seq,
+            audit_head_hash=head_hash,
             synthetic=frames.synthetic,
             files=written,
         )
@@ -131,6 +172,15 @@ def export_study(session: Session, fmt: str, out: Path) -> ExportManifest:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return manifest
+
+
+def _describe(cut: DataCut | None) -> str:
+    if cut is None:
+        return "none: the data as they stand"
+    if cut.seq is not None:
+        return f"seq:{cut.seq}"
+    assert cut.at is not None
+    return cut.at.isoformat()
 
 
 def _tables(frames: AnalysisFrames) -> dict[str, pd.DataFrame]:

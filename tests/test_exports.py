@@ -23,18 +23,24 @@ from tests.helpers import ACTOR, DAY0, FULL_ITEMS
 from tests.test_dictionary_services import study  # noqa: F401  (the fixture)
 
 
-@pytest.fixture
-def filled(study: Session) -> Session:  # noqa: F811
-    """Two enrolled subjects (S01 male, S02 female), an ALSFRS-R rating, and a neurological
-    examination whose fasciculations were not examined (missing-data code)."""
+def _rate(session: Session, *, item_3: int, reason: str | None = None) -> None:
+    """S01's ALSFRS-R at W-6: every item 4 but item 3 (a correction with ``reason``)."""
     record_alsfrs(
-        study,
+        session,
         actor=ACTOR,
         subject_code="S01",
         visit_code="W-6",
         assessment_date=DAY0 - timedelta(days=42),
-        items=FULL_ITEMS | {"item_3": 3},
+        items=FULL_ITEMS | {"item_3": item_3},
+        reason=reason,
     )
+
+
+@pytest.fixture
+def filled(study: Session) -> Session:  # noqa: F811
+    """Two enrolled subjects (S01 male, S02 female), an ALSFRS-R rating, and a neurological
+    examination whose fasciculations were not examined (missing-data code)."""
+    _rate(study, item_3=3)
     save_form_instance(
         study,
         actor=ACTOR,
@@ -178,15 +184,7 @@ def test_a_cut_before_a_correction_shows_the_old_value(filled: Session, tmp_path
     head = filled.get(AuditHead, 1)
     assert head is not None
     before = head.last_seq
-    record_alsfrs(
-        filled,
-        actor=ACTOR,
-        subject_code="S01",
-        visit_code="W-6",
-        assessment_date=DAY0 - timedelta(days=42),
-        items=FULL_ITEMS | {"item_3": 1},
-        reason="source document says 1",
-    )
+    _rate(filled, item_3=1, reason="source document says 1")
     cut = parse_cut(f"seq:{before}")
     old = export_study(filled, "csv", tmp_path / "cut", cut=cut)
     now = export_study(filled, "csv", tmp_path / "now")

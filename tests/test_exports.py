@@ -139,7 +139,7 @@ def test_the_cli_exports_a_study_with_no_subjects_yet(tmp_path: Path) -> None:
 
     url = f"sqlite:///{tmp_path / 'trial.db'}"
     assert run_cli("init", "--database", url).returncode == 0
-    for fmt in ("csv", "spss", "stata"):
+    for fmt in ("csv", "spss", "stata", "sas", "r"):
         done = run_cli("export", fmt, "--out", str(tmp_path / fmt), "--database", url, "--json")
         assert done.returncode == 0, done.stderr
         manifest = json.loads(done.stdout)
@@ -147,10 +147,10 @@ def test_the_cli_exports_a_study_with_no_subjects_yet(tmp_path: Path) -> None:
     subjects, meta = pyreadstat.read_sav(str(tmp_path / "spss" / "subjects.sav"))
     assert subjects.empty
     assert meta.column_names_to_labels["subject"] == "Subject (pseudonymous study code)"
-    refused = run_cli("export", "sas", "--out", str(tmp_path / "sas"), "--database", url)
+    refused = run_cli("export", "xlsx", "--out", str(tmp_path / "xlsx"), "--database", url)
     assert refused.returncode == 2
-    assert "unknown export format 'sas'" in refused.stderr
-    assert not (tmp_path / "sas").exists()
+    assert "unknown export format 'xlsx'" in refused.stderr
+    assert not (tmp_path / "xlsx").exists()
 
 
 def _digests(folder: Path) -> dict[str, str]:
@@ -213,3 +213,41 @@ def test_a_cut_is_refused_by_name_when_it_cannot_be_made(filled: Session, tmp_pa
         with pytest.raises(ValidationError, match="cut"):
             parse_cut(text)
     assert parse_cut("2025-01-01T12:00+02:00").at.isoformat() == "2025-01-01T10:00:00+00:00"  # type: ignore[union-attr]
+
+
+def test_sas_transport_files_and_their_formats_program(filled: Session, tmp_path: Path) -> None:
+    """SAS: version 8 transport files (long names and labels) read back by pyreadstat, and a
+    program that defines a format per coded variable and puts it on each variable. The
+    same data give the same bytes (the transport header's times are the data's)."""
+    import time
+
+    first = export_study(filled, "sas", tmp_path / "sas")
+    subjects, meta = pyreadstat.read_xport(str(tmp_path / "sas" / "subjects.xpt"))
+    assert meta.column_names_to_labels["arm"] == "Treatment arm"
+    assert sorted(subjects["sex"].tolist()) == [1.0, 2.0]
+    assert meta.original_variable_types["enrolment_date"] == "DATE9."
+    program = (tmp_path / "sas" / "formats.sas").read_text(encoding="utf-8")
+    assert "  value sex 1 = 'male' 2 = 'female';" in program
+    for name in FRAMES:
+        assert f"filespec='{name}.xpt'" in program
+    assert "format arm arm. sex sex." in program
+    assert first.files[-1].file == "formats.sas"
+    time.sleep(1.1)
+    second = export_study(filled, "sas", tmp_path / "sas-again")
+    assert [f.sha256 for f in first.files] == [f.sha256 for f in second.files]
+
+
+def test_the_r_script_makes_factors_in_the_protocols_order(filled: Session, tmp_path: Path) -> None:
+    """R: the CSV files and load.R, which turns coded variables into factors (levels the
+    codes in the protocol's order, labels their wording), dates into Date, and sets each
+    variable's label. (No R on this machine: the script's text is checked, not run.)"""
+    manifest = export_study(filled, "r", tmp_path / "r")
+    script = (tmp_path / "r" / "load.R").read_text(encoding="utf-8")
+    assert 'subjects <- read_frame("subjects.csv")' in script
+    visits = pd.read_csv(tmp_path / "r" / "visits.csv")["visit"].tolist()
+    levels = ", ".join(f'"{v}"' for v in visits)
+    assert f'measures[["visit"]] <- factor(measures[["visit"]], levels = c({levels})' in script
+    assert 'subjects[["enrolment_date"]] <- as.Date(subjects[["enrolment_date"]])' in script
+    assert 'attr(subjects[["arm"]], \'label\') <- "Treatment arm"' in script
+    assert script.count("(") == script.count(")")
+    assert manifest.files[-1].file == "load.R"

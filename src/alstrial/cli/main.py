@@ -168,7 +168,14 @@ def report(
 
 @app.command("export")
 def export(
-    fmt: Annotated[str, typer.Argument(metavar="FORMAT", help="csv, spss (.sav) or stata (.dta).")],
+    fmt: Annotated[
+        str,
+        typer.Argument(
+            metavar="FORMAT",
+            help="csv, spss (.sav), stata (.dta), sas (.xpt and formats.sas) or r (.csv and "
+            "load.R).",
+        ),
+    ],
     out: Annotated[Path, typer.Option(help="A new or empty folder for the files.")],
     cut: Annotated[
         str | None,

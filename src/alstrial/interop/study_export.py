@@ -27,7 +27,14 @@ from sqlalchemy.orm import Session
 
 from alstrial.exceptions import ValidationError
 from alstrial.interop.data_cut import DataCut, cut_session
-from alstrial.interop.statistical_files import FORMATS, Codes, WrittenFile, write_frame
+from alstrial.interop.statistical_files import (
+    FORMATS,
+    Codes,
+    WrittenFile,
+    write_frame,
+    write_r_script,
+    write_sas_program,
+)
 from alstrial.services.frames import AnalysisFrames, build_analysis_frames
 from alstrial.services.lookup import latest_protocol_version, only_study
 from alstrial.store.audit import AuditEvent
@@ -116,6 +123,9 @@ def export_study(
         return _export(cut_db, fmt, out, cut, replayed.last_seq, str(digest), replayed.last_at)
 
 
+#: The program that applies formats (SAS) or factors and labels (R) to the files.
+_PROGRAMS = {"sas": write_sas_program, "r": write_r_script}
+
 #: The trail's last event: its sequence number, hash and time.
 _LAST_EVENT = (
     select(AuditEvent.seq, AuditEvent.hash, AuditEvent.recorded_at)
@@ -148,6 +158,8 @@ def _export(
             write_frame(table, name, staging, fmt, codes, synthetic=_synthetic(table), stamp=stamp)
             for name, table in tables.items()
         )
+        if fmt in _PROGRAMS:
+            written += (_PROGRAMS[fmt](tables, codes, staging, synthetic=frames.synthetic),)
         manifest = ExportManifest(
             format=fmt,
             exported_at=datetime.now(UTC).isoformat(timespec="seconds"),

@@ -50,7 +50,13 @@ def main() -> None:
                     times = []
                     for n in range(ROUNDS):
                         started = time.perf_counter()
-                        export_study(session, fmt, Path(folder) / f"{fmt}-{what[:3]}-{n}", cut=cut)
+                        export_study(
+                            session,
+                            fmt,
+                            Path(folder) / f"{fmt}-{what[:3]}-{n}",
+                            actor="bench",
+                            cut=cut,
+                        )
                         times.append(time.perf_counter() - started)
                     print(
                         f"{fmt:6s} {what:22s} median {statistics.median(times):.2f} s "

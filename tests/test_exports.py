@@ -15,12 +15,17 @@ import pytest
 from sqlalchemy.orm import Session
 
 from alstrial.exceptions import ValidationError
-from alstrial.interop.study_export import FRAMES, export_study
+from alstrial.interop.data_cut import DataCut
+from alstrial.interop.study_export import FRAMES, ExportManifest, export_study
 from alstrial.protocol.form_values import Missing
 from alstrial.services import record_alsfrs
 from alstrial.services.dictionary_forms import save_form_instance
 from tests.helpers import ACTOR, DAY0, FULL_ITEMS
 from tests.test_dictionary_services import study  # noqa: F401  (the fixture)
+
+
+def _export(session: Session, fmt: str, out: Path, cut: DataCut | None = None) -> ExportManifest:
+    return export_study(session, fmt, out, actor=ACTOR, cut=cut)
 
 
 def _rate(session: Session, *, item_3: int, reason: str | None = None) -> None:
@@ -56,7 +61,7 @@ def filled(study: Session) -> Session:  # noqa: F811
 def test_spss_files_carry_labels_codes_dates_and_user_missing(
     filled: Session, tmp_path: Path
 ) -> None:
-    manifest = export_study(filled, "spss", tmp_path / "spss")
+    manifest = _export(filled, "spss", tmp_path / "spss")
     folder = tmp_path / "spss"
     subjects, meta = pyreadstat.read_sav(str(folder / "subjects.sav"))
     assert meta.column_names_to_labels["arm"] == "Treatment arm"
@@ -80,7 +85,7 @@ def test_spss_files_carry_labels_codes_dates_and_user_missing(
 
 
 def test_stata_files_carry_labels_and_extended_missing(filled: Session, tmp_path: Path) -> None:
-    export_study(filled, "stata", tmp_path / "stata")
+    _export(filled, "stata", tmp_path / "stata")
     forms, meta = pyreadstat.read_dta(str(tmp_path / "stata" / "forms.dta"), user_missing=True)
     row = forms[forms["field"] == "fasciculations"].iloc[0]
     assert row["number"] == "a"  # .a: not done
@@ -95,13 +100,13 @@ def test_stata_files_carry_labels_and_extended_missing(filled: Session, tmp_path
 def test_csv_and_the_manifest_say_what_was_written(filled: Session, tmp_path: Path) -> None:
     from alstrial.store.audit import AuditHead
 
-    manifest = export_study(filled, "csv", tmp_path / "csv")
-    folder = tmp_path / "csv"
-    written = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     head = filled.get(AuditHead, 1)
     assert head is not None
-    assert written["audit_head_seq"] == head.last_seq
-    assert written["audit_head_hash"] == head.last_hash
+    before = (head.last_seq, head.last_hash)  # the data's last event (the export adds one)
+    manifest = _export(filled, "csv", tmp_path / "csv")
+    folder = tmp_path / "csv"
+    written = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    assert (written["audit_head_seq"], written["audit_head_hash"]) == before
     assert written["protocol_version"] == "2"
     for entry in written["files"]:
         data = (folder / entry["file"]).read_bytes()
@@ -117,16 +122,16 @@ def test_a_refused_export_writes_nothing(filled: Session, tmp_path: Path) -> Non
     tmp_path = tmp_path / "exports"  # beside the study's database file
     tmp_path.mkdir()
     with pytest.raises(ValidationError, match="unknown export format 'sas7bdat'"):
-        export_study(filled, "sas7bdat", tmp_path / "x")
+        _export(filled, "sas7bdat", tmp_path / "x")
     a_file = tmp_path / "taken"
     a_file.write_text("keep me", encoding="utf-8")
     with pytest.raises(ValidationError, match="is a file"):
-        export_study(filled, "csv", a_file)
+        _export(filled, "csv", a_file)
     busy = tmp_path / "busy"
     busy.mkdir()
     (busy / "old.csv").write_text("x", encoding="utf-8")
     with pytest.raises(ValidationError, match="not empty"):
-        export_study(filled, "spss", busy)
+        _export(filled, "spss", busy)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["busy", "taken"]
     assert a_file.read_text(encoding="utf-8") == "keep me"
     assert [p.name for p in busy.iterdir()] == ["old.csv"]
@@ -164,9 +169,9 @@ def test_the_same_data_export_to_the_same_bytes(filled: Session, tmp_path: Path)
     import time
 
     for fmt in ("csv", "spss", "stata"):
-        first = export_study(filled, fmt, tmp_path / f"{fmt}-1")
+        first = _export(filled, fmt, tmp_path / f"{fmt}-1")
         time.sleep(1.1)
-        second = export_study(filled, fmt, tmp_path / f"{fmt}-2")
+        second = _export(filled, fmt, tmp_path / f"{fmt}-2")
         assert [f.sha256 for f in first.files] == [f.sha256 for f in second.files], fmt
         one, two = _digests(tmp_path / f"{fmt}-1"), _digests(tmp_path / f"{fmt}-2")
         one.pop("manifest.json")
@@ -186,8 +191,8 @@ def test_a_cut_before_a_correction_shows_the_old_value(filled: Session, tmp_path
     before = head.last_seq
     _rate(filled, item_3=1, reason="source document says 1")
     cut = parse_cut(f"seq:{before}")
-    old = export_study(filled, "csv", tmp_path / "cut", cut=cut)
-    now = export_study(filled, "csv", tmp_path / "now")
+    old = _export(filled, "csv", tmp_path / "cut", cut=cut)
+    now = _export(filled, "csv", tmp_path / "now")
     totals = {}
     for name in ("cut", "now"):
         measures = pd.read_csv(tmp_path / name / "measures.csv")
@@ -196,8 +201,8 @@ def test_a_cut_before_a_correction_shows_the_old_value(filled: Session, tmp_path
     assert old.audit_head_seq == before
     assert now.audit_head_seq > before
     assert old.data_cut == f"seq:{before}"
-    again = export_study(filled, "spss", tmp_path / "cut-spss-1", cut=cut)
-    twice = export_study(filled, "spss", tmp_path / "cut-spss-2", cut=cut)
+    again = _export(filled, "spss", tmp_path / "cut-spss-1", cut=cut)
+    twice = _export(filled, "spss", tmp_path / "cut-spss-2", cut=cut)
     assert [f.sha256 for f in again.files] == [f.sha256 for f in twice.files]
     forms, _ = pyreadstat.read_sav(str(tmp_path / "cut-spss-1" / "forms.sav"))
     assert set(forms["field"]) >= {"weight_kg", "fasciculations"}
@@ -207,7 +212,7 @@ def test_a_cut_is_refused_by_name_when_it_cannot_be_made(filled: Session, tmp_pa
     from alstrial.interop.data_cut import parse_cut
 
     with pytest.raises(ValidationError, match="before the study existed"):
-        export_study(filled, "csv", tmp_path / "early", cut=parse_cut("2000-01-01"))
+        _export(filled, "csv", tmp_path / "early", cut=parse_cut("2000-01-01"))
     assert not (tmp_path / "early").exists()
     for text in ("yesterday", "seq:0", "seq:x"):
         with pytest.raises(ValidationError, match="cut"):
@@ -221,7 +226,7 @@ def test_sas_transport_files_and_their_formats_program(filled: Session, tmp_path
     same data give the same bytes (the transport header's times are the data's)."""
     import time
 
-    first = export_study(filled, "sas", tmp_path / "sas")
+    first = _export(filled, "sas", tmp_path / "sas")
     subjects, meta = pyreadstat.read_xport(str(tmp_path / "sas" / "subjects.xpt"))
     assert meta.column_names_to_labels["arm"] == "Treatment arm"
     assert sorted(subjects["sex"].tolist()) == [1.0, 2.0]
@@ -233,7 +238,7 @@ def test_sas_transport_files_and_their_formats_program(filled: Session, tmp_path
     assert "format arm arm. sex sex." in program
     assert first.files[-1].file == "formats.sas"
     time.sleep(1.1)
-    second = export_study(filled, "sas", tmp_path / "sas-again")
+    second = _export(filled, "sas", tmp_path / "sas-again")
     assert [f.sha256 for f in first.files] == [f.sha256 for f in second.files]
 
 
@@ -241,7 +246,7 @@ def test_the_r_script_makes_factors_in_the_protocols_order(filled: Session, tmp_
     """R: the CSV files and load.R, which turns coded variables into factors (levels the
     codes in the protocol's order, labels their wording), dates into Date, and sets each
     variable's label. (No R on this machine: the script's text is checked, not run.)"""
-    manifest = export_study(filled, "r", tmp_path / "r")
+    manifest = _export(filled, "r", tmp_path / "r")
     script = (tmp_path / "r" / "load.R").read_text(encoding="utf-8")
     assert 'subjects <- read_frame("subjects.csv")' in script
     visits = pd.read_csv(tmp_path / "r" / "visits.csv")["visit"].tolist()
@@ -251,3 +256,25 @@ def test_the_r_script_makes_factors_in_the_protocols_order(filled: Session, tmp_
     assert 'attr(subjects[["arm"]], \'label\') <- "Treatment arm"' in script
     assert script.count("(") == script.count(")")
     assert manifest.files[-1].file == "load.R"
+
+
+def test_each_export_is_recorded_in_the_audit_trail(filled: Session, tmp_path: Path) -> None:
+    """Issue 19, item 6: who took which data out, in which format and cut, with the hash of
+    the manifest; the record's own event does not count as a change of the data."""
+    import sqlalchemy as sa
+
+    from alstrial.services import verify_audit_trail
+    from alstrial.store.audit import AuditEvent
+    from alstrial.store.models import DataExport
+
+    first = _export(filled, "stata", tmp_path / "one")
+    second = _export(filled, "stata", tmp_path / "two")
+    assert first.audit_head_seq == second.audit_head_seq  # the first record is not "data"
+    records = filled.scalars(sa.select(DataExport).order_by(DataExport.id)).all()
+    assert [r.format for r in records] == ["stata", "stata"]
+    manifest = (tmp_path / "two" / "manifest.json").read_bytes()
+    assert records[1].manifest_sha256 == hashlib.sha256(manifest).hexdigest()
+    assert records[1].audit_head_seq == second.audit_head_seq
+    events = filled.scalars(sa.select(AuditEvent).where(AuditEvent.entity == "data_export")).all()
+    assert {e.actor for e in events} == {ACTOR}
+    assert verify_audit_trail(filled).ok

@@ -184,6 +184,9 @@ def export(
             "or after audit event seq:N, rebuilt from the audit trail."
         ),
     ] = None,
+    actor: Annotated[
+        str, typer.Option(help="Who takes the data out (recorded in the audit trail).")
+    ] = "cli",
     database: DatabaseOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -197,7 +200,7 @@ def export(
 
     data_cut = parse_cut(cut) if cut is not None else None
     with open_session(database_url(database)) as session:
-        manifest = export_study(session, fmt, out, cut=data_cut)
+        manifest = export_study(session, fmt, out, actor=actor, cut=data_cut)
     if as_json:
         echo_json(asdict(manifest))
     else:

@@ -42,7 +42,7 @@ from alstrial.exceptions import IntegrityError, ValidationError
 from alstrial.store.audit import ROW, AuditEvent, verify_audit_trail
 from alstrial.store.base import Base, UTCDateTime
 
-__all__ = ["DataCut", "cut_session", "parse_cut"]
+__all__ = ["EXPORT_ENTITY", "DataCut", "ReplayedCut", "cut_session", "parse_cut"]
 
 
 @dataclass(frozen=True)
@@ -92,9 +92,14 @@ def parse_cut(text: str) -> DataCut:
     return DataCut(at=moment.astimezone(UTC))
 
 
+#: The table of the exports' records: their events change no trial data.
+EXPORT_ENTITY = "data_export"
+
+
 @dataclass(frozen=True)
 class ReplayedCut:
-    """The rows of every audited table at the cut, and the last event replayed."""
+    """The rows of every audited table at the cut, and the last event of trial data in it
+    (an export's own record excepted): its sequence number and time."""
 
     rows: dict[str, dict[str, dict[str, str | None]]]
     last_seq: int
@@ -114,7 +119,8 @@ def _replay(session: Session, cut: DataCut) -> ReplayedCut:
             recorded_at = recorded_at.replace(tzinfo=UTC)
         if not cut.includes(event.seq, recorded_at):
             break
-        last_seq, last_at = event.seq, recorded_at
+        if event.entity != EXPORT_ENTITY:  # an export's own record is not the data's
+            last_seq, last_at = event.seq, recorded_at
         records = rows.setdefault(event.entity, {})
         if event.action == "delete":
             records.pop(event.record_id, None)

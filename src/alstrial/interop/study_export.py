@@ -14,6 +14,7 @@ all of them are written, so a refused or failed export leaves nothing half-writt
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import tempfile
@@ -26,7 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alstrial.exceptions import ValidationError
-from alstrial.interop.data_cut import DataCut, cut_session
+from alstrial.interop.data_cut import EXPORT_ENTITY, DataCut, cut_session
 from alstrial.interop.statistical_files import (
     FORMATS,
     Codes,
@@ -37,7 +38,9 @@ from alstrial.interop.statistical_files import (
 )
 from alstrial.services.frames import AnalysisFrames, build_analysis_frames
 from alstrial.services.lookup import latest_protocol_version, only_study
+from alstrial.services.transaction import transaction
 from alstrial.store.audit import AuditEvent
+from alstrial.store.models import DataExport
 from alstrial.vocabulary import (
     AdverseEventOutcome,
     DiagnosticCategory,
@@ -86,15 +89,17 @@ class ExportManifest:
 
 
 def export_study(
-    session: Session, fmt: str, out: Path, *, cut: DataCut | None = None
+    session: Session, fmt: str, out: Path, *, actor: str, cut: DataCut | None = None
 ) -> ExportManifest:
     """Write the study's frames in ``fmt`` into the new folder ``out`` (module docstring);
     with ``cut``, the data as they stood then, rebuilt from the audit trail
     (:mod:`alstrial.interop.data_cut`).
 
-    The SPSS and Stata headers carry the time of the cut's last audit event (the trail's
-    last event without a cut) instead of the time of writing, so that exporting the same
-    data twice gives the same bytes.
+    The SPSS, Stata and SAS headers carry the time of the data's last audit event (up to
+    the cut) instead of the time of writing, so that exporting the same data twice gives the
+    same bytes. The export itself is recorded (:class:`~alstrial.store.models.DataExport`,
+    audited under ``actor``): format, cut, the data's last event and the manifest's SHA-256;
+    its own event is not counted as the data's.
 
     Raises
     ------
@@ -117,18 +122,29 @@ def export_study(
         )
     if cut is None:
         last = session.execute(_LAST_EVENT).one()
-        return _export(session, fmt, out, None, int(last[0]), str(last[1]), last[2])
+        head = (int(last[0]), str(last[1]), last[2])
+        return _export(session, session, fmt, out, actor, None, head)
     with cut_session(session, cut) as (cut_db, replayed):
         digest = session.scalar(select(AuditEvent.hash).where(AuditEvent.seq == replayed.last_seq))
-        return _export(cut_db, fmt, out, cut, replayed.last_seq, str(digest), replayed.last_at)
+        return _export(
+            cut_db,
+            session,
+            fmt,
+            out,
+            actor,
+            cut,
+            (replayed.last_seq, str(digest), replayed.last_at),
+        )
 
 
 #: The program that applies formats (SAS) or factors and labels (R) to the files.
 _PROGRAMS = {"sas": write_sas_program, "r": write_r_script}
 
-#: The trail's last event: its sequence number, hash and time.
+#: The trail's last event of trial data (an export's record excepted): its sequence
+#: number, hash and time.
 _LAST_EVENT = (
     select(AuditEvent.seq, AuditEvent.hash, AuditEvent.recorded_at)
+    .where(AuditEvent.entity != EXPORT_ENTITY)
     .order_by(AuditEvent.seq.desc())
     .limit(1)
 )
@@ -136,15 +152,18 @@ _LAST_EVENT = (
 
 def _export(
     session: Session,
+    live: Session,
     fmt: str,
     out: Path,
+    actor: str,
     cut: DataCut | None,
-    head_seq: int,
-    head_hash: str,
-    head_at: datetime,
+    head: tuple[int, str, datetime],
 ) -> ExportManifest:
+    """Write the files from ``session`` (the live store, or a cut's), and record the export
+    in ``live``."""
     from alstrial import __version__
 
+    head_seq, head_hash, head_at = head
     study = only_study(session)
     version = latest_protocol_version(session, study)
     frames = build_analysis_frames(session)
@@ -152,6 +171,7 @@ def _export(
     codes = _codes(frames)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    moved = False
     stamp = head_at if head_at.tzinfo else head_at.replace(tzinfo=UTC)
     try:
         written = tuple(
@@ -174,14 +194,26 @@ def _export(
             synthetic=frames.synthetic,
             files=written,
         )
-        (staging / "manifest.json").write_text(
-            json.dumps(asdict(manifest), indent=2) + "\n", encoding="utf-8"
-        )
-        if out.exists():
-            out.rmdir()  # empty (checked above)
-        staging.rename(out)
+        text = json.dumps(asdict(manifest), indent=2) + "\n"
+        (staging / "manifest.json").write_text(text, encoding="utf-8")
+        with transaction(live, actor=actor):
+            live.add(
+                DataExport(
+                    format=fmt,
+                    data_cut=manifest.data_cut[:60],
+                    data_as_of=stamp,
+                    audit_head_seq=head_seq,
+                    files=len(written),
+                    manifest_sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+                )
+            )
+            live.flush()
+            if out.exists():
+                out.rmdir()  # empty (checked above)
+            staging.rename(out)  # in place just before the record commits
+            moved = True
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(out if moved else staging, ignore_errors=True)
         raise
     return manifest
 

@@ -9,6 +9,7 @@ from alstrial.store.models.clinical import (
     ProductBatch,
     Spirometry,
 )
+from alstrial.store.models.exports import DataExport
 from alstrial.store.models.forms import FormInstance, ItemValue
 from alstrial.store.models.manufacturing import CultureEvent, FlowMarkerResult, ReleaseDecision
 from alstrial.store.models.review import (
@@ -43,6 +44,7 @@ __all__ = [
     "CasebookSignature",
     "ChecklistReview",
     "CultureEvent",
+    "DataExport",
     "DataQuery",
     "Disposition",
     "Enrolment",

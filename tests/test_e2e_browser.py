@@ -466,6 +466,22 @@ def test_administrator_and_statistician_days_in_chromium(server: str) -> None:
         page.click("nav >> text=Report")
         expect(page.locator("body")).to_contain_text("synthetic", ignore_case=True)
         shot("32-statistician-report")
+        # Issue 19: the statistician downloads the data for SPSS as a zip, and the export is
+        # listed (recorded in the audit trail).
+        page.goto(f"{server}/export")
+        page.check("#format-spss")
+        with page.expect_download() as download:
+            page.click("#download")
+        name = download.value.suggested_filename
+        assert "-spss-" in name
+        assert name.endswith(".zip")
+        import zipfile
+
+        with zipfile.ZipFile(download.value.path()) as archive:
+            assert {"subjects.sav", "manifest.json"} <= set(archive.namelist())
+        page.goto(f"{server}/export")
+        expect(page.locator("#exports")).to_contain_text("spss")
+        shot("33-statistician-export")
         browser.close()
 
 

@@ -839,3 +839,45 @@ def test_the_live_check_and_the_save_agree(web: TestClient) -> None:
     assert marked(live) == marked(saved)
     assert {"assessment_date", "item_3", "item_4", "item_5a", "item_12"} <= marked(live)
     assert "item_1" not in marked(live)
+
+
+def test_the_statistician_downloads_an_export_as_a_zip(web: TestClient, engine: Engine) -> None:
+    """Issue 19, item 6: the export page gives a zip of labelled files and the manifest;
+    a bad cut is refused on the page by name; a site role may not export; each export is
+    recorded under the user who made it."""
+    import io
+    import json
+    import zipfile
+
+    import sqlalchemy as sa
+
+    from alstrial.store.audit import AuditEvent
+    from alstrial.store.models import DataExport
+
+    login(web, "coord-a")
+    assert web.get("/export").status_code == 403
+    web.cookies.clear()
+    login(web, "stats")
+    page = web.get("/export")
+    assert page.status_code == 200
+    assert 'value="spss"' in page.text
+    token = csrf_of_page(web, "/export")
+    bad = web.post("/export", data={"csrf": token, "format": "spss", "cut": "last week"})
+    assert bad.status_code == 400
+    assert "neither a time" in bad.text
+    done = web.post("/export", data={"csrf": token, "format": "spss"})
+    assert done.status_code == 200
+    assert done.headers["content-type"] == "application/zip"
+    assert ".zip" in done.headers["content-disposition"]
+    archive = zipfile.ZipFile(io.BytesIO(done.content))
+    names = set(archive.namelist())
+    assert {"subjects.sav", "measures_wide.sav", "manifest.json"} <= names
+    manifest = json.loads(archive.read("manifest.json"))
+    assert manifest["format"] == "spss"
+    with make_session_factory(engine)() as session:
+        assert [r.format for r in session.scalars(sa.select(DataExport))] == ["spss"]
+        actors = session.scalars(
+            sa.select(AuditEvent.actor).where(AuditEvent.entity == "data_export")
+        ).all()
+        assert actors == ["stats"]
+    assert "spss" in web.get("/export").text.split('id="exports"')[1]

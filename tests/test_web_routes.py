@@ -63,6 +63,9 @@ ROUTES: dict[tuple[str, str], tuple[str, str | None]] = {
     ("GET", "/api/dashboard"): ("list", "view_subjects"),
     ("GET", "/api/export/{frame}"): ("list", "export"),
     ("GET", "/report"): ("list", "export"),
+    ("GET", "/export"): ("list", "export"),
+    ("POST", "/export"): ("list", "export"),
+    ("GET", "/api/export-files"): ("list", "export"),
     ("GET", "/admin/users"): ("list", "manage_users"),
     ("GET", "/admin/sites"): ("list", "manage_users"),
     ("POST", "/admin/users"): ("admin", "manage_users"),
@@ -449,6 +452,12 @@ def test_api_tokens(web: tuple[TestClient, Engine, dict[str, int]]) -> None:
     csv = client.get("/api/export/measures?format=csv", headers=bearer)
     assert csv.status_code == 200
     assert csv.headers["content-type"].startswith("text/csv")
+    files = client.get("/api/export-files?format=stata&cut=seq:1000000", headers=bearer)
+    assert files.status_code == 200  # a cut after the last event: the data as they stand
+    assert files.headers["content-type"] == "application/zip"
+    early = client.get("/api/export-files?format=stata&cut=1990-01-01", headers=bearer)
+    assert early.status_code == 422
+    assert "before the study existed" in early.json()["message"]
     assert client.get("/", headers=bearer, follow_redirects=False).status_code == 303
     forged = {"Authorization": "Bearer alst_" + "x" * 43}
     assert client.get("/api/export/subjects", headers=forged).status_code == 401
@@ -463,4 +472,5 @@ def test_api_tokens(web: tuple[TestClient, Engine, dict[str, int]]) -> None:
     assert client.get("/api/export/subjects", headers=bearer).status_code == 401
     schema = client.get("/openapi.json").json()
     assert "/api/export/{frame}" in schema["paths"]
+    assert "/api/export-files" in schema["paths"]
     assert not any(path.startswith("/subjects") for path in schema["paths"])

@@ -15,9 +15,11 @@ all of them are written, so a refused or failed export leaves nothing half-writt
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import shutil
 import tempfile
+import zipfile
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,7 +54,7 @@ from alstrial.vocabulary import (
     Sex,
 )
 
-__all__ = ["ExportManifest", "export_study"]
+__all__ = ["ExportManifest", "export_study", "export_zip"]
 
 #: The frames written, in the manifest's order.
 FRAMES = (
@@ -135,6 +137,26 @@ def export_study(
             cut,
             (replayed.last_seq, str(digest), replayed.last_at),
         )
+
+
+def export_zip(
+    session: Session, fmt: str, *, actor: str, cut: DataCut | None = None
+) -> tuple[bytes, ExportManifest]:
+    """The export of :func:`export_study` as one zip file (the web page's and the API's
+    download), with the manifest. Entries are in a fixed order and carry the data's time, so
+    the same data give the same archive but for the manifest's time of export."""
+    with tempfile.TemporaryDirectory(prefix="alstrial-export-") as folder:
+        out = Path(folder) / "export"
+        manifest = export_study(session, fmt, out, actor=actor, cut=cut)
+        moment = datetime.fromisoformat(manifest.data_as_of).astimezone(UTC)
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            for path in sorted(out.iterdir()):
+                entry = zipfile.ZipInfo(path.name, date_time=moment.timetuple()[:6])
+                entry.compress_type = zipfile.ZIP_DEFLATED
+                entry.external_attr = 0o644 << 16
+                archive.writestr(entry, path.read_bytes())
+    return buffer.getvalue(), manifest
 
 
 #: The program that applies formats (SAS) or factors and labels (R) to the files.

@@ -32,6 +32,7 @@ from alstrial.web.routes import (
     api,
     crf,
     entry,
+    exports,
     qc,
     review,
     subjects,
@@ -42,7 +43,7 @@ __all__ = ["ROUTE_MODULES", "create_app"]
 
 #: The route modules, in the order they are matched: ``review`` (visit signatures) before
 #: the generic form routes of ``entry``, which come early because data entry is the busiest.
-ROUTE_MODULES = (account, review, entry, crf, subjects, adverse_events, qc, admin, api)
+ROUTE_MODULES = (account, review, entry, crf, subjects, adverse_events, qc, admin, exports, api)
 
 _STATIC = {
     "htmx.min.js": "text/javascript",

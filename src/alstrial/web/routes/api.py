@@ -299,3 +299,33 @@ def api_export(
     return Response(
         table.to_json(orient="records", date_format="iso"), media_type="application/json"
     )
+
+
+@router.get(
+    "/export-files",
+    responses={200: {"description": "A zip of the files and manifest.json.",
+                     "content": {"application/zip": {}}}},
+)  # fmt: skip
+def api_export_files(
+    session: DbSession,
+    me: CurrentUser,
+    format: Annotated[
+        Literal["csv", "spss", "stata", "sas", "r"], "csv, spss, stata, sas or r"
+    ] = "csv",
+    cut: Annotated[str | None, "a time (ISO 8601) or seq:N"] = None,
+) -> Response:
+    """The study's analysis tables as labelled files for a statistics package, zipped with
+    their manifest (``alstrial export``); with ``cut``, the data as they stood then, rebuilt
+    from the audit trail. Each call is recorded in the audit trail under the token's user."""
+    from alstrial.interop.data_cut import parse_cut
+    from alstrial.interop.study_export import export_zip
+    from alstrial.web.routes.exports import study_wide, zip_response
+
+    study_wide(me)
+    archive, manifest = export_zip(
+        session,
+        format,
+        actor=me.user.username,
+        cut=parse_cut(cut) if cut else None,
+    )
+    return zip_response(archive, manifest)

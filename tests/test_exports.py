@@ -278,3 +278,37 @@ def test_each_export_is_recorded_in_the_audit_trail(filled: Session, tmp_path: P
     events = filled.scalars(sa.select(AuditEvent).where(AuditEvent.entity == "data_export")).all()
     assert {e.actor for e in events} == {ACTOR}
     assert verify_audit_trail(filled).ok
+
+
+def test_the_protocols_forms_go_to_redcap_as_a_longitudinal_project(
+    filled: Session, tmp_path: Path
+) -> None:
+    """Issue 19, item 5: the data dictionary, the events (one per visit), which form each
+    event collects, and the records (yes/no as 1/0, checkboxes as 0/1 columns); what REDCap
+    cannot take (a calculated value, a missing-data code) is listed, not dropped silently.
+    The dictionary imports back into the same forms."""
+    import csv
+    import io
+
+    from alstrial.interop.redcap_dictionary import import_redcap_dictionary
+
+    manifest = _export(filled, "redcap", tmp_path / "redcap")
+    folder = tmp_path / "redcap"
+    records = list(csv.DictReader(io.StringIO((folder / "records.csv").read_text())))
+    exam = next(r for r in records if r["record_id"] == "S02")
+    assert exam["redcap_event_name"] == "w_1_arm_1"
+    assert (exam["weight_kg"], exam["height_cm"]) == ("60.0", "165")
+    assert exam["pregnancy_test"] == "0"
+    assert exam["fasciculations"] == ""  # closed with a missing-data code
+    assert "bmi" not in exam  # REDCap calculates it
+    events = list(csv.DictReader(io.StringIO((folder / "events.csv").read_text())))
+    assert [e["event_name"] for e in events if e["event_name"] != "subject"][:2] == ["W-6", "W-4"]
+    designation = (folder / "instrument_designation.csv").read_text()
+    assert "1,w_1_arm_1,neuro_exam\n" in designation
+    untranslated = (folder / "untranslated.csv").read_text()
+    assert "neuro_exam.bmi,calculated by REDCap" in untranslated
+    assert "1 value(s) closed with a missing-data code" in untranslated
+    dictionary = (folder / "data_dictionary.csv").read_text()
+    back = import_redcap_dictionary(dictionary, visit_forms=["neuro_exam"])
+    assert "neuro_exam" in {f["name"] for f in back.forms}
+    assert {f.file for f in manifest.files} >= {"records.csv", "data_dictionary.csv"}

@@ -172,8 +172,8 @@ def export(
         str,
         typer.Argument(
             metavar="FORMAT",
-            help="csv, spss (.sav), stata (.dta), sas (.xpt and formats.sas) or r (.csv and "
-            "load.R).",
+            help="csv, spss (.sav), stata (.dta), sas (.xpt and formats.sas), r (.csv and "
+            "load.R), or redcap (the protocol's own forms as a REDCap project).",
         ),
     ],
     out: Annotated[Path, typer.Option(help="A new or empty folder for the files.")],

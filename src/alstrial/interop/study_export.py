@@ -14,6 +14,7 @@ all of them are written, so a refused or failed export leaves nothing half-writt
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import io
 import json
@@ -30,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from alstrial.exceptions import ValidationError
 from alstrial.interop.data_cut import EXPORT_ENTITY, DataCut, cut_session
+from alstrial.interop.redcap_records import RedcapProject, export_redcap_project
 from alstrial.interop.statistical_files import (
     FORMATS,
     Codes,
@@ -38,8 +40,9 @@ from alstrial.interop.statistical_files import (
     write_r_script,
     write_sas_program,
 )
+from alstrial.protocol import Protocol
 from alstrial.services.frames import AnalysisFrames, build_analysis_frames
-from alstrial.services.lookup import latest_protocol_version, only_study
+from alstrial.services.lookup import latest_protocol_version, only_study, protocol_of
 from alstrial.services.transaction import transaction
 from alstrial.store.audit import AuditEvent
 from alstrial.store.models import DataExport
@@ -54,7 +57,7 @@ from alstrial.vocabulary import (
     Sex,
 )
 
-__all__ = ["ExportManifest", "export_study", "export_zip"]
+__all__ = ["EXPORT_FORMATS", "ExportManifest", "export_study", "export_zip"]
 
 #: The frames written, in the manifest's order.
 FRAMES = (
@@ -111,9 +114,12 @@ def export_study(
     IntegrityError
         A cut of an audit trail that does not verify.
     """
-    if fmt not in FORMATS:
+    if fmt not in EXPORT_FORMATS:
         raise ValidationError(
-            f"unknown export format {fmt!r}", field="format", value=fmt, allowed=", ".join(FORMATS)
+            f"unknown export format {fmt!r}",
+            field="format",
+            value=fmt,
+            allowed=", ".join(EXPORT_FORMATS),
         )
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         what = "a file" if not out.is_dir() else "a folder that is not empty"
@@ -159,6 +165,42 @@ def export_zip(
     return buffer.getvalue(), manifest
 
 
+#: Every format of ``alstrial export``: the statistical files, and a REDCap project.
+EXPORT_FORMATS = (*FORMATS, "redcap")
+
+
+def _write_redcap(
+    protocol: Protocol, frames: AnalysisFrames, folder: Path
+) -> tuple[WrittenFile, ...]:
+    """The protocol's own forms as a REDCap project (:mod:`alstrial.interop.redcap_records`),
+    with ``untranslated.csv`` listing what REDCap cannot take."""
+    project = export_redcap_project(protocol, frames.forms)
+    texts = {
+        "data_dictionary.csv": ("(REDCap data dictionary)", project.dictionary),
+        "events.csv": ("(REDCap events)", project.events),
+        "instrument_designation.csv": ("(REDCap instrument designation)", project.designation),
+        "records.csv": ("forms", project.records),
+        "untranslated.csv": ("(not carried over)", _untranslated_csv(project)),
+    }
+    written = []
+    for name, (frame, text) in texts.items():
+        path = folder / name
+        path.write_text(text, encoding="utf-8")
+        rows = max(len(text.splitlines()) - 1, 0)
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        columns = len(text.splitlines()[0].split(",")) if text else 0
+        written.append(WrittenFile(name, frame, rows, columns, digest))
+    return tuple(written)
+
+
+def _untranslated_csv(project: RedcapProject) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["row", "field", "why"])
+    writer.writerows((u.row, u.field, u.reason) for u in project.untranslated)
+    return out.getvalue()
+
+
 #: The program that applies formats (SAS) or factors and labels (R) to the files.
 _PROGRAMS = {"sas": write_sas_program, "r": write_r_script}
 
@@ -196,10 +238,15 @@ def _export(
     moved = False
     stamp = head_at if head_at.tzinfo else head_at.replace(tzinfo=UTC)
     try:
-        written = tuple(
-            write_frame(table, name, staging, fmt, codes, synthetic=_synthetic(table), stamp=stamp)
-            for name, table in tables.items()
-        )
+        if fmt == "redcap":
+            written = _write_redcap(protocol_of(version), frames, staging)
+        else:
+            written = tuple(
+                write_frame(
+                    table, name, staging, fmt, codes, synthetic=_synthetic(table), stamp=stamp
+                )
+                for name, table in tables.items()
+            )
         if fmt in _PROGRAMS:
             written += (_PROGRAMS[fmt](tables, codes, staging, synthetic=frames.synthetic),)
         manifest = ExportManifest(

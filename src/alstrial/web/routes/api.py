@@ -310,7 +310,7 @@ def api_export_files(
     session: DbSession,
     me: CurrentUser,
     format: Annotated[
-        Literal["csv", "spss", "stata", "sas", "r"], "csv, spss, stata, sas or r"
+        Literal["csv", "spss", "stata", "sas", "r", "redcap"], "csv, spss, stata, sas, r or redcap"
     ] = "csv",
     cut: Annotated[str | None, "a time (ISO 8601) or seq:N"] = None,
 ) -> Response:

@@ -12,8 +12,7 @@ from sqlalchemy.orm import Session
 
 from alstrial.exceptions import AlstrialError, ValidationError
 from alstrial.interop.data_cut import parse_cut
-from alstrial.interop.statistical_files import FORMATS
-from alstrial.interop.study_export import ExportManifest, export_zip
+from alstrial.interop.study_export import EXPORT_FORMATS, ExportManifest, export_zip
 from alstrial.store.models import DataExport
 from alstrial.web.deps import CurrentUser, DbSession, Me, check_csrf, form_status, page, require
 
@@ -28,6 +27,7 @@ FORMAT_NAMES = {
     "stata": "Stata (.dta)",
     "sas": "SAS (.xpt and formats.sas)",
     "r": "R (.csv and load.R)",
+    "redcap": "REDCap (the protocol's own forms: dictionary, events, records)",
 }
 
 
@@ -88,9 +88,9 @@ async def export_download(request: Request, session: DbSession, me: CurrentUser)
     fmt = str(form.get("format", "")).strip()
     cut_text = str(form.get("cut", "")).strip()
     try:
-        if fmt not in FORMATS:
+        if fmt not in EXPORT_FORMATS:
             raise ValidationError(
-                f"choose a format ({', '.join(FORMATS)})", field="format", value=fmt
+                f"choose a format ({', '.join(EXPORT_FORMATS)})", field="format", value=fmt
             )
         cut = parse_cut(cut_text) if cut_text else None
         archive, manifest = export_zip(session, fmt, actor=me.user.username, cut=cut)

@@ -312,3 +312,48 @@ def test_the_protocols_forms_go_to_redcap_as_a_longitudinal_project(
     back = import_redcap_dictionary(dictionary, visit_forms=["neuro_exam"])
     assert "neuro_exam" in {f["name"] for f in back.forms}
     assert {f.file for f in manifest.files} >= {"records.csv", "data_dictionary.csv"}
+
+
+def test_a_named_cut_exports_the_same_data_after_later_changes(
+    filled: Session, tmp_path: Path
+) -> None:
+    """Issue 19: `alstrial cut create NAME` freezes the data; an export of the cut after a
+    correction shows the data as frozen, byte for byte the same as one made before it. A
+    second cut of the same name, a bad name and an unknown name are refused by name."""
+    from alstrial.exceptions import ConflictError
+    from alstrial.interop.data_cut import create_named_cut, named_cuts, resolve_cut
+
+    cut = create_named_cut(filled, actor=ACTOR, name="interim-1", purpose="DSMB meeting 1")
+    before = _export(filled, "spss", tmp_path / "before", resolve_cut(filled, "interim-1"))
+    _rate(filled, item_3=1, reason="source document says 1")
+    after = _export(filled, "spss", tmp_path / "after", resolve_cut(filled, "interim-1"))
+    assert [f.sha256 for f in before.files] == [f.sha256 for f in after.files]
+    measures, _ = pyreadstat.read_sav(str(tmp_path / "after" / "measures.sav"))
+    assert 47.0 in measures["value"].tolist()
+    assert after.audit_head_seq == cut.seq
+    assert [c.name for c in named_cuts(filled)] == ["interim-1"]
+    with pytest.raises(ConflictError, match="named 'interim-1' already"):
+        create_named_cut(filled, actor=ACTOR, name="interim-1", purpose="again")
+    with pytest.raises(ValidationError, match="cut name"):
+        create_named_cut(filled, actor=ACTOR, name="1st interim", purpose="x")
+    with pytest.raises(ValidationError, match="no cut is named 'interim-2'"):
+        resolve_cut(filled, "interim-2")
+    with pytest.raises(ValidationError, match="before the study existed"):
+        create_named_cut(
+            filled, actor=ACTOR, name="early", purpose="x", at=resolve_cut(filled, "2000-01-01")
+        )
+
+
+def test_the_cli_creates_lists_and_exports_a_named_cut(tmp_path: Path) -> None:
+    from tests.helpers import run_cli
+
+    url = f"sqlite:///{tmp_path / 'trial.db'}"
+    assert run_cli("init", "--database", url).returncode == 0
+    made = run_cli("cut", "create", "lock", "--purpose", "database lock", "--database", url)
+    assert made.returncode == 0, made.stderr
+    listed = json.loads(run_cli("cut", "list", "--database", url, "--json").stdout)
+    assert [c["name"] for c in listed] == ["lock"]
+    done = run_cli("export", "csv", "--out", str(tmp_path / "out"), "--cut", "lock",
+                   "--database", url, "--json")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["audit_head_seq"] == listed[0]["seq"]

@@ -40,10 +40,14 @@ app = typer.Typer(
 )
 audit_app = typer.Typer(help="Verify and read the audit trail.", no_args_is_help=True)
 db_app = typer.Typer(help="Database administration (PostgreSQL roles).", no_args_is_help=True)
+cut_app = typer.Typer(
+    help="Named data cuts: the data frozen at an audit event, for exports.", no_args_is_help=True
+)
 subjects_app = typer.Typer(help="Look at subjects and their visits.", no_args_is_help=True)
 protocol_app = typer.Typer(help="Check and show protocol files.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 app.add_typer(db_app, name="db")
+app.add_typer(cut_app, name="cut")
 app.add_typer(subjects_app, name="subjects")
 app.add_typer(protocol_app, name="protocol")
 app.add_typer(forms_app, name="forms")
@@ -180,8 +184,9 @@ def export(
     cut: Annotated[
         str | None,
         typer.Option(
-            help="The data as they stood at this time (ISO 8601, UTC unless a zone is given) "
-            "or after audit event seq:N, rebuilt from the audit trail."
+            help="The data as they stood at a named cut (alstrial cut create), at a time "
+            "(ISO 8601, UTC unless a zone is given) or after audit event seq:N, rebuilt from "
+            "the audit trail."
         ),
     ] = None,
     actor: Annotated[
@@ -195,11 +200,11 @@ def export(
     from dataclasses import asdict
 
     from alstrial.cli.context import database_url, open_session
-    from alstrial.interop.data_cut import parse_cut
+    from alstrial.interop.data_cut import resolve_cut
     from alstrial.interop.study_export import export_study
 
-    data_cut = parse_cut(cut) if cut is not None else None
     with open_session(database_url(database)) as session:
+        data_cut = resolve_cut(session, cut) if cut is not None else None
         manifest = export_study(session, fmt, out, actor=actor, cut=data_cut)
     if as_json:
         echo_json(asdict(manifest))
@@ -209,6 +214,63 @@ def export(
         typer.echo(f"manifest: {(out / 'manifest.json').resolve()}")
     if manifest.synthetic:
         typer.echo(SYNTHETIC_LINE, err=as_json)
+
+
+@cut_app.command("create")
+def cut_create(
+    name: Annotated[str, typer.Argument(help="The cut's name, e.g. interim-2013-06.")],
+    purpose: Annotated[str, typer.Option(help="What the cut is for (recorded).")],
+    at: Annotated[
+        str | None,
+        typer.Option(help="Freeze the data as they stood then (a time or seq:N), not now."),
+    ] = None,
+    actor: Annotated[str, typer.Option(help="Who takes the cut (recorded).")] = "cli",
+    database: DatabaseOption = None,
+) -> None:
+    """Freeze the data as they stand under a name; `alstrial export --cut NAME` exports
+    them, byte for byte, whenever it is run."""
+    from alstrial.cli.context import database_url, open_session
+    from alstrial.interop.data_cut import create_named_cut, parse_cut
+
+    with open_session(database_url(database)) as session:
+        cut = create_named_cut(
+            session,
+            actor=actor,
+            name=name,
+            purpose=purpose,
+            at=parse_cut(at) if at is not None else None,
+        )
+        typer.echo(
+            f"cut {cut.name}: the data up to audit event {cut.seq} "
+            f"({cut.data_as_of.isoformat(timespec='seconds')})"
+        )
+
+
+@cut_app.command("list")
+def cut_list(database: DatabaseOption = None, as_json: JsonOption = False) -> None:
+    """The named cuts: name, last audit event, the data's time, purpose."""
+    from alstrial.cli.context import database_url, open_session
+    from alstrial.interop.data_cut import named_cuts
+
+    with open_session(database_url(database)) as session:
+        rows = [
+            {
+                "name": c.name,
+                "seq": c.seq,
+                "data_as_of": c.data_as_of.isoformat(timespec="seconds"),
+                "purpose": c.purpose,
+            }
+            for c in named_cuts(session)
+        ]
+    if as_json:
+        echo_json(rows)
+        return
+    table = new_table("name", "audit event", "data as of", "purpose")
+    for row in rows:
+        table.add_row(
+            str(row["name"]), str(row["seq"]), str(row["data_as_of"]), str(row["purpose"])
+        )
+    print_rich(table)
 
 
 @audit_app.command("verify")

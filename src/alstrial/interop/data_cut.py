@@ -15,6 +15,7 @@ that does not verify is refused, since its rows could not be vouched for.
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,11 +39,23 @@ from sqlalchemy import Enum as SqlEnum
 from sqlalchemy.orm import Session
 from sqlalchemy.types import JSON
 
-from alstrial.exceptions import IntegrityError, ValidationError
+from alstrial.exceptions import ConflictError, IntegrityError, ValidationError
+from alstrial.services.transaction import transaction
 from alstrial.store.audit import ROW, AuditEvent, verify_audit_trail
 from alstrial.store.base import Base, UTCDateTime
+from alstrial.store.models import NamedCut
 
-__all__ = ["EXPORT_ENTITY", "DataCut", "ReplayedCut", "cut_session", "parse_cut"]
+__all__ = [
+    "EXPORT_ENTITY",
+    "NOT_DATA",
+    "DataCut",
+    "ReplayedCut",
+    "create_named_cut",
+    "cut_session",
+    "named_cuts",
+    "parse_cut",
+    "resolve_cut",
+]
 
 
 @dataclass(frozen=True)
@@ -94,6 +107,8 @@ def parse_cut(text: str) -> DataCut:
 
 #: The table of the exports' records: their events change no trial data.
 EXPORT_ENTITY = "data_export"
+#: Tables whose events record work on the data, not the data: an export, a named cut.
+NOT_DATA = frozenset({EXPORT_ENTITY, "named_cut"})
 
 
 @dataclass(frozen=True)
@@ -119,7 +134,7 @@ def _replay(session: Session, cut: DataCut) -> ReplayedCut:
             recorded_at = recorded_at.replace(tzinfo=UTC)
         if not cut.includes(event.seq, recorded_at):
             break
-        if event.entity != EXPORT_ENTITY:  # an export's own record is not the data's
+        if event.entity not in NOT_DATA:  # an export's or a cut's own record is not data
             last_seq, last_at = event.seq, recorded_at
         records = rows.setdefault(event.entity, {})
         if event.action == "delete":
@@ -197,3 +212,75 @@ def _decoded(table: Table, records: dict[str, dict[str, str | None]]) -> list[di
         {name: _decode(kind, values.get(name)) for name, kind in columns.items()}
         for values in records.values()
     ]
+
+
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,59}$")
+
+
+def named_cuts(session: Session) -> list[NamedCut]:
+    """The study's named cuts, oldest first."""
+    return list(session.scalars(select(NamedCut).order_by(NamedCut.id)))
+
+
+def resolve_cut(session: Session, text: str) -> DataCut:
+    """A cut from its text: the name of a cut frozen with :func:`create_named_cut`, else a
+    time or ``seq:N`` (:func:`parse_cut`).
+
+    Raises
+    ------
+    ValidationError
+        A name no cut has, or text that is no cut.
+    """
+    text = text.strip()
+    if _NAME.match(text):
+        found = session.scalars(select(NamedCut).where(NamedCut.name == text)).first()
+        if found is None:
+            known = ", ".join(c.name for c in named_cuts(session)) or "none yet"
+            raise ValidationError(
+                f"no cut is named {text!r}", field="cut", value=text, allowed=known
+            )
+        return DataCut(seq=found.seq)
+    return parse_cut(text)
+
+
+def create_named_cut(
+    session: Session, *, actor: str, name: str, purpose: str, at: DataCut | None = None
+) -> NamedCut:
+    """Freeze the data as they stand (or as they stood at ``at``) under ``name``: the last
+    audit event of trial data it holds is recorded, so the cut exports the same bytes
+    whenever it is exported again.
+
+    Raises
+    ------
+    ValidationError
+        A name that is not letters, digits and ``_.-`` starting with a letter, an empty
+        purpose, or a cut before the study existed.
+    ConflictError
+        A cut of that name exists.
+    """
+    if not _NAME.match(name):
+        raise ValidationError(
+            f"cut name {name!r}: a letter, then letters, digits, '_', '.' or '-' (60 at most)",
+            field="name",
+            value=name,
+        )
+    if not purpose.strip():
+        raise ValidationError(
+            "say what the cut is for (an interim analysis, a DSMB)", field="purpose"
+        )
+    if session.scalars(select(NamedCut).where(NamedCut.name == name)).first() is not None:
+        raise ConflictError(f"a cut is named {name!r} already", field="name", value=name)
+    table = AuditEvent.__table__
+    query = select(table.c.seq, table.c.recorded_at).where(table.c.entity.not_in(NOT_DATA))
+    if at is not None and at.seq is not None:
+        query = query.where(table.c.seq <= at.seq)
+    elif at is not None and at.at is not None:
+        query = query.where(table.c.recorded_at <= at.at.replace(tzinfo=None))
+    last = session.execute(query.order_by(table.c.seq.desc()).limit(1)).first()
+    if last is None:
+        raise ValidationError("the cut is before the study existed", field="cut")
+    moment = last[1] if last[1].tzinfo else last[1].replace(tzinfo=UTC)
+    with transaction(session, actor=actor):
+        cut = NamedCut(name=name, seq=int(last[0]), data_as_of=moment, purpose=purpose.strip())
+        session.add(cut)
+    return cut

@@ -30,7 +30,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alstrial.exceptions import ValidationError
-from alstrial.interop.data_cut import EXPORT_ENTITY, DataCut, cut_session
+from alstrial.interop.data_cut import NOT_DATA, DataCut, cut_session
 from alstrial.interop.redcap_records import RedcapProject, export_redcap_project
 from alstrial.interop.statistical_files import (
     FORMATS,
@@ -208,7 +208,7 @@ _PROGRAMS = {"sas": write_sas_program, "r": write_r_script}
 #: number, hash and time.
 _LAST_EVENT = (
     select(AuditEvent.seq, AuditEvent.hash, AuditEvent.recorded_at)
-    .where(AuditEvent.entity != EXPORT_ENTITY)
+    .where(AuditEvent.entity.not_in(NOT_DATA))
     .order_by(AuditEvent.seq.desc())
     .limit(1)
 )

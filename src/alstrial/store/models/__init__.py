@@ -9,6 +9,7 @@ from alstrial.store.models.clinical import (
     ProductBatch,
     Spirometry,
 )
+from alstrial.store.models.cuts import NamedCut
 from alstrial.store.models.exports import DataExport
 from alstrial.store.models.forms import FormInstance, ItemValue
 from alstrial.store.models.manufacturing import CultureEvent, FlowMarkerResult, ReleaseDecision
@@ -57,6 +58,7 @@ __all__ = [
     "Milestone",
     "MriExam",
     "MriFindingRecord",
+    "NamedCut",
     "ProductBatch",
     "ProtocolVersion",
     "QualitativeLabResult",

@@ -312,12 +312,12 @@ def api_export_files(
     format: Annotated[
         Literal["csv", "spss", "stata", "sas", "r", "redcap"], "csv, spss, stata, sas, r or redcap"
     ] = "csv",
-    cut: Annotated[str | None, "a time (ISO 8601) or seq:N"] = None,
+    cut: Annotated[str | None, "a named cut, a time (ISO 8601) or seq:N"] = None,
 ) -> Response:
     """The study's analysis tables as labelled files for a statistics package, zipped with
     their manifest (``alstrial export``); with ``cut``, the data as they stood then, rebuilt
     from the audit trail. Each call is recorded in the audit trail under the token's user."""
-    from alstrial.interop.data_cut import parse_cut
+    from alstrial.interop.data_cut import resolve_cut
     from alstrial.interop.study_export import export_zip
     from alstrial.web.routes.exports import study_wide, zip_response
 
@@ -326,6 +326,6 @@ def api_export_files(
         session,
         format,
         actor=me.user.username,
-        cut=parse_cut(cut) if cut else None,
+        cut=resolve_cut(session, cut) if cut else None,
     )
     return zip_response(archive, manifest)

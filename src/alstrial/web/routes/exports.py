@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alstrial.exceptions import AlstrialError, ValidationError
-from alstrial.interop.data_cut import parse_cut
+from alstrial.interop.data_cut import named_cuts, resolve_cut
 from alstrial.interop.study_export import EXPORT_FORMATS, ExportManifest, export_zip
 from alstrial.store.models import DataExport
 from alstrial.web.deps import CurrentUser, DbSession, Me, check_csrf, form_status, page, require
@@ -60,6 +60,7 @@ def _page(
     cut: str = "",
 ) -> HTMLResponse:
     recent = session.scalars(select(DataExport).order_by(DataExport.id.desc()).limit(20)).all()
+    cuts = named_cuts(session)
     return page(
         request,
         "export.html.j2",
@@ -67,6 +68,7 @@ def _page(
         me=me,
         formats=FORMAT_NAMES,
         recent=recent,
+        cuts=cuts,
         error=error,
         chosen=chosen,
         cut=cut,
@@ -92,7 +94,7 @@ async def export_download(request: Request, session: DbSession, me: CurrentUser)
             raise ValidationError(
                 f"choose a format ({', '.join(EXPORT_FORMATS)})", field="format", value=fmt
             )
-        cut = parse_cut(cut_text) if cut_text else None
+        cut = resolve_cut(session, cut_text) if cut_text else None
         archive, manifest = export_zip(session, fmt, actor=me.user.username, cut=cut)
     except AlstrialError as error:
         session.rollback()

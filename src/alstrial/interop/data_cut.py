@@ -49,9 +49,10 @@ __all__ = [
     "EXPORT_ENTITY",
     "NOT_DATA",
     "DataCut",
-    "ReplayedCut",
+    "DataEvent",
     "create_named_cut",
     "cut_session",
+    "last_data_event",
     "named_cuts",
     "parse_cut",
     "resolve_cut",
@@ -60,8 +61,7 @@ __all__ = [
 
 @dataclass(frozen=True)
 class DataCut:
-    """Where a cut ends: at a time (UTC) or after an audit event's sequence number; and,
-    once replayed, the last event it holds and that event's time."""
+    """Where a cut ends: at a time (UTC) or after an audit event's sequence number."""
 
     at: datetime | None = None
     seq: int | None = None
@@ -111,22 +111,16 @@ EXPORT_ENTITY = "data_export"
 NOT_DATA = frozenset({EXPORT_ENTITY, "named_cut"})
 
 
-@dataclass(frozen=True)
-class ReplayedCut:
-    """The rows of every audited table at the cut, and the last event of trial data in it
-    (an export's own record excepted): its sequence number and time."""
-
-    rows: dict[str, dict[str, dict[str, str | None]]]
-    last_seq: int
-    last_at: datetime
+#: Table -> record id -> column -> the trail's encoded value: the data at a cut.
+Replayed = dict[str, dict[str, dict[str, str | None]]]
 
 
-def _replay(session: Session, cut: DataCut) -> ReplayedCut:
+def _replay(session: Session, cut: DataCut) -> Replayed:
+    """The rows of every audited table at the cut, from the verified trail."""
     problem = verify_audit_trail(session).problem
     if problem:
         raise IntegrityError(f"the audit trail does not verify, so no cut is made: {problem}")
-    rows: dict[str, dict[str, dict[str, str | None]]] = {}
-    last_seq, last_at = 0, datetime.min.replace(tzinfo=UTC)
+    rows: Replayed = {}
     table = AuditEvent.__table__
     for event in session.execute(select(table).order_by(table.c.seq)):
         recorded_at = event.recorded_at
@@ -134,8 +128,6 @@ def _replay(session: Session, cut: DataCut) -> ReplayedCut:
             recorded_at = recorded_at.replace(tzinfo=UTC)
         if not cut.includes(event.seq, recorded_at):
             break
-        if event.entity not in NOT_DATA:  # an export's or a cut's own record is not data
-            last_seq, last_at = event.seq, recorded_at
         records = rows.setdefault(event.entity, {})
         if event.action == "delete":
             records.pop(event.record_id, None)
@@ -143,12 +135,12 @@ def _replay(session: Session, cut: DataCut) -> ReplayedCut:
             records[event.record_id] = json.loads(event.new_value)
         else:
             records.setdefault(event.record_id, {})[event.field] = event.new_value
-    if last_seq == 0 or "study" not in rows or not rows["study"]:
+    if not rows.get("study"):
         raise ValidationError(
             "the cut is before the study existed: no study in the audit trail by then",
             field="cut",
         )
-    return ReplayedCut(rows, last_seq, last_at)
+    return rows
 
 
 def _decode(column_type: Any, text: str | None) -> Any:
@@ -177,9 +169,9 @@ def _decode(column_type: Any, text: str | None) -> Any:
 
 
 @contextmanager
-def cut_session(session: Session, cut: DataCut) -> Iterator[tuple[Session, ReplayedCut]]:
+def cut_session(session: Session, cut: DataCut) -> Iterator[Session]:
     """A session on a new store holding the data as they stood at ``cut`` (module
-    docstring), and what was replayed; the store is removed afterwards.
+    docstring); the store is removed afterwards.
 
     Raises
     ------
@@ -197,11 +189,11 @@ def cut_session(session: Session, cut: DataCut) -> Iterator[tuple[Session, Repla
             Base.metadata.create_all(engine)
             with engine.begin() as connection:
                 for table in Base.metadata.sorted_tables:
-                    records = replayed.rows.get(table.name)
+                    records = replayed.get(table.name)
                     if records:
                         connection.execute(insert(table), _decoded(table, records))
             with Session(engine) as cut_db:
-                yield cut_db, replayed
+                yield cut_db
         finally:
             engine.dispose()
 
@@ -212,6 +204,33 @@ def _decoded(table: Table, records: dict[str, dict[str, str | None]]) -> list[di
         {name: _decode(kind, values.get(name)) for name, kind in columns.items()}
         for values in records.values()
     ]
+
+
+@dataclass(frozen=True)
+class DataEvent:
+    """An audit event of trial data: its sequence number, hash and time (UTC)."""
+
+    seq: int
+    hash: str
+    at: datetime
+
+
+def last_data_event(session: Session, at: DataCut | None = None) -> DataEvent | None:
+    """The trail's last event of trial data (those of :data:`NOT_DATA` excepted), up to the
+    cut ``at`` if one is given; None when there is none by then."""
+    table = AuditEvent.__table__
+    query = select(table.c.seq, table.c.hash, table.c.recorded_at).where(
+        table.c.entity.not_in(NOT_DATA)
+    )
+    if at is not None and at.seq is not None:
+        query = query.where(table.c.seq <= at.seq)
+    elif at is not None and at.at is not None:
+        query = query.where(table.c.recorded_at <= at.at)
+    last = session.execute(query.order_by(table.c.seq.desc()).limit(1)).first()
+    if last is None:
+        return None
+    moment = last[2] if last[2].tzinfo else last[2].replace(tzinfo=UTC)
+    return DataEvent(int(last[0]), str(last[1]), moment)
 
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,59}$")
@@ -270,17 +289,10 @@ def create_named_cut(
         )
     if session.scalars(select(NamedCut).where(NamedCut.name == name)).first() is not None:
         raise ConflictError(f"a cut is named {name!r} already", field="name", value=name)
-    table = AuditEvent.__table__
-    query = select(table.c.seq, table.c.recorded_at).where(table.c.entity.not_in(NOT_DATA))
-    if at is not None and at.seq is not None:
-        query = query.where(table.c.seq <= at.seq)
-    elif at is not None and at.at is not None:
-        query = query.where(table.c.recorded_at <= at.at.replace(tzinfo=None))
-    last = session.execute(query.order_by(table.c.seq.desc()).limit(1)).first()
+    last = last_data_event(session, at)
     if last is None:
         raise ValidationError("the cut is before the study existed", field="cut")
-    moment = last[1] if last[1].tzinfo else last[1].replace(tzinfo=UTC)
     with transaction(session, actor=actor):
-        cut = NamedCut(name=name, seq=int(last[0]), data_as_of=moment, purpose=purpose.strip())
+        cut = NamedCut(name=name, seq=last.seq, data_as_of=last.at, purpose=purpose.strip())
         session.add(cut)
     return cut

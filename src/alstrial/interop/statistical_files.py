@@ -224,7 +224,7 @@ def _write_labelled(
                 )
             data[column] = _floats(np.nan if _blank(v) else numbers[str(v)] for v in values)
             value_labels[column] = codes.value_labels(column)
-        elif values.dtype == bool or _all(values, bool):
+        elif _is_yes_no(values):
             data[column] = _floats(np.nan if _blank(v) else bool(v) for v in values)
             value_labels[column] = {0.0: "no", 1.0: "yes"}
         elif _all(values, date) and not _all(values, datetime):

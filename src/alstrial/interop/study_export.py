@@ -26,11 +26,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from alstrial.exceptions import ValidationError
-from alstrial.interop.data_cut import NOT_DATA, DataCut, cut_session
+from alstrial.exceptions import IntegrityError, ValidationError
+from alstrial.interop.data_cut import DataCut, DataEvent, cut_session, last_data_event
 from alstrial.interop.redcap_records import RedcapProject, export_redcap_project
 from alstrial.interop.statistical_files import (
     FORMATS,
@@ -44,7 +43,6 @@ from alstrial.protocol import Protocol
 from alstrial.services.frames import AnalysisFrames, build_analysis_frames
 from alstrial.services.lookup import latest_protocol_version, only_study, protocol_of
 from alstrial.services.transaction import transaction
-from alstrial.store.audit import AuditEvent
 from alstrial.store.models import DataExport
 from alstrial.vocabulary import (
     AdverseEventOutcome,
@@ -128,21 +126,15 @@ def export_study(
             field="out",
             value=str(out),
         )
+    head = last_data_event(session, cut)
     if cut is None:
-        last = session.execute(_LAST_EVENT).one()
-        head = (int(last[0]), str(last[1]), last[2])
+        if head is None:  # no study: only_study says so, as for every command
+            only_study(session)
+            raise IntegrityError("the study has no audit trail")
         return _export(session, session, fmt, out, actor, None, head)
-    with cut_session(session, cut) as (cut_db, replayed):
-        digest = session.scalar(select(AuditEvent.hash).where(AuditEvent.seq == replayed.last_seq))
-        return _export(
-            cut_db,
-            session,
-            fmt,
-            out,
-            actor,
-            cut,
-            (replayed.last_seq, str(digest), replayed.last_at),
-        )
+    with cut_session(session, cut) as cut_db:
+        assert head is not None  # the cut holds the study (cut_session refuses it otherwise)
+        return _export(cut_db, session, fmt, out, actor, cut, head)
 
 
 def export_zip(
@@ -204,15 +196,6 @@ def _untranslated_csv(project: RedcapProject) -> str:
 #: The program that applies formats (SAS) or factors and labels (R) to the files.
 _PROGRAMS = {"sas": write_sas_program, "r": write_r_script}
 
-#: The trail's last event of trial data (an export's record excepted): its sequence
-#: number, hash and time.
-_LAST_EVENT = (
-    select(AuditEvent.seq, AuditEvent.hash, AuditEvent.recorded_at)
-    .where(AuditEvent.entity.not_in(NOT_DATA))
-    .order_by(AuditEvent.seq.desc())
-    .limit(1)
-)
-
 
 def _export(
     session: Session,
@@ -221,13 +204,13 @@ def _export(
     out: Path,
     actor: str,
     cut: DataCut | None,
-    head: tuple[int, str, datetime],
+    head: DataEvent,
 ) -> ExportManifest:
     """Write the files from ``session`` (the live store, or a cut's), and record the export
     in ``live``."""
     from alstrial import __version__
 
-    head_seq, head_hash, head_at = head
+    head_seq, head_hash, head_at = head.seq, head.hash, head.at
     study = only_study(session)
     version = latest_protocol_version(session, study)
     frames = build_analysis_frames(session)

@@ -88,6 +88,7 @@ __all__ = [
     "expand_event",
     "make_anchor",
     "queue_insert_events",
+    "require_actor",
     "verify_audit_trail",
 ]
 
@@ -323,6 +324,24 @@ def _needs_reason(session: Session) -> bool:
     return False
 
 
+def require_actor(session: Session) -> str:
+    """The actor of the session's transaction (set by the services).
+
+    Raises
+    ------
+    ValidationError
+        None is set: a change to audited data is refused before anything is written.
+    """
+    actor = session.info.get(ACTOR_KEY)
+    if not actor:
+        raise ValidationError(
+            "no actor is set for this change; clinical data is written through the services",
+            field="actor",
+            allowed="a user name set by alstrial.services",
+        )
+    return str(actor)
+
+
 @event.listens_for(Session, "before_flush")
 def _require_actor_and_reason(session: Session, flush_context: Any, instances: Any) -> None:
     touched = [
@@ -330,12 +349,7 @@ def _require_actor_and_reason(session: Session, flush_context: Any, instances: A
     ]
     if not touched:
         return
-    if not session.info.get(ACTOR_KEY):
-        raise ValidationError(
-            "no actor is set for this change; clinical data is written through the services",
-            field="actor",
-            allowed="a user name set by alstrial.services",
-        )
+    require_actor(session)
     if _needs_reason(session) and not (session.info.get(REASON_KEY) or "").strip():
         raise ValidationError(
             "a reason is required to change or delete saved data",
@@ -386,13 +400,7 @@ def queue_insert_events(
     ValidationError
         The session has no actor (as for an ORM change).
     """
-    actor = session.info.get(ACTOR_KEY)
-    if not actor:
-        raise ValidationError(
-            "no actor is set for this change; clinical data is written through the services",
-            field="actor",
-            allowed="a user name set by alstrial.services",
-        )
+    actor = require_actor(session)
     mapper = inspect(model)
     columns = [(name, encode) for name, _, encode in _row_encoders(mapper)]
     table = cast(Table, mapper.local_table).name

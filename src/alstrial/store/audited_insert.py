@@ -28,7 +28,7 @@ from sqlalchemy import Table, insert, inspect
 from sqlalchemy.orm import Session
 
 from alstrial.exceptions import ValidationError
-from alstrial.store.audit import ACTOR_KEY, queue_insert_events
+from alstrial.store.audit import queue_insert_events, require_actor
 from alstrial.store.base import Audited
 from alstrial.store.signature_locks import unlock_signed
 from alstrial.store.value_checks import check_value
@@ -54,12 +54,7 @@ def insert_audited_rows(
     """
     if not rows:
         return []
-    if not session.info.get(ACTOR_KEY):
-        raise ValidationError(
-            "no actor is set for this change; clinical data is written through the services",
-            field="actor",
-            allowed="a user name set by alstrial.services",
-        )
+    require_actor(session)  # before anything is written
     table = cast(Table, inspect(model).local_table)
     if model.casebook_key != "subject_id":
         raise ValidationError(

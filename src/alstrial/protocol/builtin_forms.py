@@ -30,6 +30,7 @@ from alstrial.exceptions import ConfigurationError
 from alstrial.protocol.dictionary import Choice, DictionaryField, DictionaryForm, MissingCode
 
 __all__ = [
+    "REASON",
     "RUNTIME_SOURCES",
     "BuiltinChoice",
     "BuiltinField",
@@ -41,7 +42,7 @@ __all__ = [
 RUNTIME_SOURCES = frozenset({"sites", "arms"})
 
 #: The field ``use = "reason"`` stands for.
-_REASON: dict[str, Any] = {
+REASON: dict[str, Any] = {
     "name": "reason",
     "label": "Reason for the change",
     "type": "text",
@@ -97,7 +98,7 @@ def load_builtin_forms(
         fields = []
         for declared in entry.get("fields", []):
             if declared.get("use") == "reason":
-                fields.append(dict(_REASON))
+                fields.append(dict(REASON))
                 continue
             declared = dict(declared)
             source = declared.get("choices_from")

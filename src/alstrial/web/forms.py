@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from alstrial.exceptions import FormValidationError, ValidationError
 from alstrial.protocol import Protocol
+from alstrial.protocol.builtin_forms import REASON as DECLARED_REASON
 from alstrial.protocol.builtin_forms import (
     RUNTIME_SOURCES,
     BuiltinChoice,
@@ -262,7 +263,7 @@ def _check_declared(
             entered[f.name] = "yes" if _one(raw, f.name) in {"on", "yes", "true", "1"} else ""
         else:
             entered[f.name] = _one(raw, f.name)
-    checked = check_dictionary_form(_with_runtime_choices(declared, spec), entered)
+    checked = check_dictionary_form(declared, entered)
     values: Parsed = {}  # as the field-by-field reading gives them: a refused field is absent
     for f in declared.fields:
         if f.name in checked.errors:
@@ -281,40 +282,36 @@ def _check_declared(
     return values, dict(checked.errors)
 
 
-def _with_runtime_choices(declared: BuiltinForm, spec: FormSpec) -> BuiltinForm:
-    """The declaration with the choices the form is shown with where they are filled in at
-    run time (the user's sites, the protocol's arms, the protocol's own assessments)."""
-    changed = {}
-    for f, item in zip(declared.fields, spec.fields, strict=True):
-        shown = tuple((c.code, c.label) for c in f.choices)
-        if item.choices != shown and item.kind in ("choice", "int", "score", "multi"):
-            choices = tuple(BuiltinChoice(code=code, label=label) for code, label in item.choices)
-            kind = "multichoice" if item.kind == "multi" else "choice"
-            changed[f.name] = f.model_copy(update={"type": kind, "choices": choices})
-    if not changed:
-        return declared
-    fields = tuple(changed.get(f.name, f) for f in declared.fields)
-    return declared.model_copy(update={"fields": fields})
-
-
 def with_choices(spec: FormSpec, name: str, choices: Sequence[tuple[str, str]]) -> FormSpec:
-    """The form with the choices of one field filled in (sites, arms: known at run time)."""
+    """The form with the choices of one field filled in (sites, arms, the protocol's own
+    assessments: known at run time), in its inputs and in its declaration alike, so that the
+    dictionary's checker reads the field against the choices the form shows."""
+    shown = tuple(choices)
     fields = tuple(
-        replace(item, choices=tuple(choices)) if item.name == name else item for item in spec.fields
+        replace(item, choices=shown) if item.name == name else item for item in spec.fields
     )
-    return replace(spec, fields=fields)
+    declared = spec.declared
+    if declared is not None:
+        declared = declared.model_copy(
+            update={"fields": tuple(_offering(f, shown) if f.name == name else f
+                                    for f in declared.fields)}
+        )  # fmt: skip
+    return replace(spec, fields=fields, declared=declared)
+
+
+def _offering(declared: BuiltinField, shown: tuple[tuple[str, str], ...]) -> BuiltinField:
+    """A declared field offering ``shown`` (a field declared as text whose choices come from
+    the study becomes a choice; one that offers them already stays as it is)."""
+    if shown == tuple((c.code, c.label) for c in declared.choices):
+        return declared
+    kind = "multichoice" if declared.type == "multichoice" else "choice"
+    choices = tuple(BuiltinChoice(code=code, label=label) for code, label in shown)
+    return declared.model_copy(update={"type": kind, "choices": choices})
 
 
 def enum_choices(enum: Any) -> tuple[tuple[str, str], ...]:
     return tuple((member.value, member.value.replace("_", " ")) for member in enum)
 
-
-REASON = Field(
-    "reason",
-    "Reason for the change",
-    required=False,
-    hint="needed when saved data is changed, or the visit or casebook is signed",
-)
 
 # The declarations --------------------------------------------------------------------
 
@@ -366,6 +363,10 @@ def _field(declared: BuiltinField) -> Field:
         declared.unit,
         declared.help,
     )
+
+
+#: The shared "reason for the change" input (``use = "reason"`` in a declaration).
+REASON = _field(BuiltinField.model_validate(DECLARED_REASON))
 
 
 def declared_fields(name: str) -> tuple[Field, ...]:

@@ -44,6 +44,7 @@ __all__ = [
     "Codes",
     "WrittenFile",
     "is_date_column",
+    "stamp_header",
     "write_frame",
     "write_r_script",
     "write_sas_program",
@@ -178,7 +179,7 @@ def write_frame(
     stamp: datetime | None = None,
 ) -> WrittenFile:
     """Write ``frame`` as ``folder/name`` in ``fmt`` (module docstring). ``stamp`` replaces
-    the time of writing that SPSS and Stata files hold in their header (:func:`_stamp`), so
+    the time of writing that SPSS and Stata files hold in their header (:func:`stamp_header`), so
     that the same data give the same bytes.
 
     Raises
@@ -197,7 +198,7 @@ def write_frame(
     else:
         _write_labelled(frame, name, path, fmt, codes, label[:80])
         if stamp is not None:
-            _stamp(path, fmt, stamp)
+            stamp_header(path, fmt, stamp)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     return WrittenFile(path.name, name, len(frame), frame.shape[1], digest)
 
@@ -302,7 +303,7 @@ def _missing_numbers(
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
-def _stamp(path: Path, fmt: str, moment: datetime) -> None:
+def stamp_header(path: Path, fmt: str, moment: datetime) -> None:
     """Put ``moment`` (UTC) where the file's header holds its time of writing.
 
     SPSS: the system file's header record ("$FL2") holds the creation date as ``dd mmm yy``
@@ -320,7 +321,7 @@ def _stamp(path: Path, fmt: str, moment: datetime) -> None:
     month = _MONTHS[moment.month - 1]
     data = bytearray(path.read_bytes())
     if fmt == "sas":
-        end = data.find(b"NAMSTV8")
+        end = max(data.find(b"NAMSTV8"), data.find(b"NAMESTR"))  # version 8 or 5
         if end < 0:
             raise ValidationError(f"{path.name}: no SAS transport header", form=path.name)
         text = f"{moment.day:02d}{month.upper()}{moment.year % 100:02d}:{moment:%H:%M:%S}"

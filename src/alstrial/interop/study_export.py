@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from alstrial.exceptions import IntegrityError, ValidationError
 from alstrial.interop.data_cut import DataCut, DataEvent, cut_session, last_data_event
 from alstrial.interop.redcap_records import RedcapProject, export_redcap_project
+from alstrial.interop.sdtm import write_sdtm
 from alstrial.interop.statistical_files import (
     FORMATS,
     Codes,
@@ -158,7 +159,7 @@ def export_zip(
 
 
 #: Every format of ``alstrial export``: the statistical files, and a REDCap project.
-EXPORT_FORMATS = (*FORMATS, "redcap")
+EXPORT_FORMATS = (*FORMATS, "redcap", "sdtm")
 
 
 def _write_redcap(
@@ -223,6 +224,8 @@ def _export(
     try:
         if fmt == "redcap":
             written = _write_redcap(protocol_of(version), frames, staging)
+        elif fmt == "sdtm":
+            written = write_sdtm(session, protocol_of(version), frames.forms, staging, stamp=stamp)
         else:
             written = tuple(
                 write_frame(

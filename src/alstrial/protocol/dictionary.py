@@ -135,6 +135,9 @@ class DictionaryField(_Strict):
     show_if: str | None = None
     calc: str | None = None
     missing_codes: tuple[MissingCode, ...] = ("not_done", "unknown", "not_applicable")
+    #: The SDTM variable the field's value goes to (``CMTRT``), when its form names an SDTM
+    #: domain; a field without one goes to the domain's supplemental qualifiers.
+    sdtm: str | None = Field(default=None, pattern=r"^[A-Z][A-Z0-9]{1,7}$")
 
     @model_validator(mode="after")
     def _consistent(self) -> DictionaryField:
@@ -258,6 +261,9 @@ class DictionaryForm(_Strict):
     description: str = ""
     scope: Literal["visit", "subject"] = "visit"
     repeating: bool = False
+    #: The SDTM domain each instance becomes a record of (``MH``, ``CM``): ``alstrial export
+    #: sdtm`` maps the fields that name an ``sdtm`` variable, the others go to SUPP--.
+    sdtm_domain: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
     fields: tuple[DictionaryField, ...] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -266,6 +272,7 @@ class DictionaryForm(_Strict):
         repeated = sorted({n for n in names if names.count(n) > 1})
         if repeated:
             raise ValueError(f"form {self.name!r}: field(s) {', '.join(repeated)} repeated")
+        self._check_sdtm()
         known = set(names)
         calcs: dict[str, frozenset[str]] = {}
         for f in self.fields:
@@ -293,6 +300,28 @@ class DictionaryForm(_Strict):
                 + " -> ".join(cycle)
             )
         return self
+
+    def _check_sdtm(self) -> None:
+        mapped = [f for f in self.fields if f.sdtm is not None]
+        if mapped and self.sdtm_domain is None:
+            raise ValueError(
+                f"form {self.name!r}, field {mapped[0].name!r}: 'sdtm' names a variable, but "
+                "the form names no sdtm_domain"
+            )
+        for f in mapped:
+            assert f.sdtm is not None
+            assert self.sdtm_domain is not None
+            if not f.sdtm.startswith(self.sdtm_domain):
+                raise ValueError(
+                    f"form {self.name!r}, field {f.name!r}: SDTM variable {f.sdtm!r} is not "
+                    f"one of domain {self.sdtm_domain} (its name starts with the domain's)"
+                )
+        variables = [f.sdtm for f in mapped]
+        twice = sorted({str(v) for v in variables if variables.count(v) > 1})
+        if twice:
+            raise ValueError(
+                f"form {self.name!r}: SDTM variable(s) {', '.join(twice)} mapped twice"
+            )
 
     def _check_name(self, field: str, key: str, text: str, name: str, known: set[str]) -> None:
         head, _, attribute = name.partition(".")

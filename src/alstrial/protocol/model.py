@@ -71,6 +71,9 @@ class StudyInfo(_Strict):
     phase: str = ""
     protocol_version: str = Field(min_length=1)
     registrations: tuple[str, ...] = ()
+    #: ISO 3166-1 alpha-3 code of the country where the trial runs (SDTM DM.COUNTRY and
+    #: TS.FCNTRY); ``alstrial export sdtm`` refuses a protocol without it.
+    country: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
     #: The functional rating scale every rating of the study uses (the two are never mixed).
     alsfrs_scale: Literal["ALSFRS-R", "ALSFRS"] = "ALSFRS-R"
     #: The reference equation for FVC % predicted computed from litres.

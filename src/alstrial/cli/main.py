@@ -177,7 +177,8 @@ def export(
         typer.Argument(
             metavar="FORMAT",
             help="csv, spss (.sav), stata (.dta), sas (.xpt and formats.sas), r (.csv and "
-            "load.R), or redcap (the protocol's own forms as a REDCap project).",
+            "load.R), redcap (the protocol's own forms as a REDCap project), or sdtm (CDISC "
+            "SDTM datasets as SAS transport v5 with define.xml).",
         ),
     ],
     out: Annotated[Path, typer.Option(help="A new or empty folder for the files.")],

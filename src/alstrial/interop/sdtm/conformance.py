@@ -51,13 +51,21 @@ def _null(value: object) -> bool:
     return value is None or value == "" or (isinstance(value, float) and math.isnan(value))
 
 
+def _iso_date(text: object) -> date | None:
+    """The date of an ISO 8601 value; None for anything else (reported by the ISO rule)."""
+    try:
+        return date.fromisoformat(str(text)[:10])
+    except ValueError:
+        return None
+
+
 def check_datasets(frames: Mapping[str, pd.DataFrame]) -> list[Problem]:
     """Every broken rule of the module docstring, in dataset order; empty when all pass."""
     problems: list[Problem] = []
     reference: dict[str, date | None] = {}
     if "DM" in frames:
         for usubjid, start in zip(frames["DM"]["USUBJID"], frames["DM"]["RFSTDTC"], strict=True):
-            reference[str(usubjid)] = date.fromisoformat(start[:10]) if start else None
+            reference[str(usubjid)] = _iso_date(start)
     for code, frame in frames.items():
         spec = DOMAINS.get(code)
         if spec is None or not _NAME.match(code):
@@ -67,7 +75,7 @@ def check_datasets(frames: Mapping[str, pd.DataFrame]) -> list[Problem]:
             problems.append(Problem(code, "", None, "variables differ from the declaration"))
             continue
         for variable in spec.variables:
-            problems += _check_variable(code, variable.name, variable.label, frame)
+            problems += _check_variable(code, variable.name, variable.label, variable.type, frame)
             if variable.core == "Req":
                 for row, value in enumerate(frame[variable.name]):
                     if _null(value):
@@ -81,14 +89,16 @@ def check_datasets(frames: Mapping[str, pd.DataFrame]) -> list[Problem]:
     return problems
 
 
-def _check_variable(code: str, name: str, label: str, frame: pd.DataFrame) -> list[Problem]:
+def _check_variable(
+    code: str, name: str, label: str, kind: str, frame: pd.DataFrame
+) -> list[Problem]:
     out = []
     if not _NAME.match(name):
         out.append(Problem(code, name, None, "name not 1-8 letters, digits or underscores"))
     if len(label) > 40:
         out.append(Problem(code, name, None, f"label of {len(label)} characters (at most 40)"))
     column = frame[name]
-    if column.dtype == object:
+    if kind == "Char":
         for row, value in enumerate(column):
             if len(str(value).encode("utf-8")) > 200:
                 out.append(Problem(code, name, row, "value longer than 200 bytes"))
@@ -118,7 +128,7 @@ def _check_days(
                 out.append(Problem(code, column, row, "study day 0 (SDTM has no day 0)"))
                 break
             start = reference.get(str(usubjid))
-            expected = study_day(date.fromisoformat(str(when)[:10]), start) if when else math.nan
+            expected = study_day(_iso_date(when), start)
             if expected != day:
                 out.append(
                     Problem(

@@ -225,6 +225,11 @@ def define_xml(
     # ItemGroupDefs first, then ItemDefs, CodeLists and comments (the schema's order).
     for item in item_defs:
         mdv.append(item)
+    empty = {f"CL.{_oid(name)}" for name, values in code_values.items() if not values}
+    for item in item_defs:  # a variable whose values are all null has no code list
+        for ref in item.findall(f"{{{ODM}}}CodeListRef"):
+            if ref.get("CodeListOID") in empty:
+                item.remove(ref)
     for name, values in sorted(code_values.items()):
         if not values:
             continue

@@ -28,6 +28,7 @@ FORMAT_NAMES = {
     "sas": "SAS (.xpt and formats.sas)",
     "r": "R (.csv and load.R)",
     "redcap": "REDCap (the protocol's own forms: dictionary, events, records)",
+    "sdtm": "CDISC SDTM (SAS transport v5 and define.xml)",
 }
 
 

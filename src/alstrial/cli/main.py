@@ -177,8 +177,9 @@ def export(
         typer.Argument(
             metavar="FORMAT",
             help="csv, spss (.sav), stata (.dta), sas (.xpt and formats.sas), r (.csv and "
-            "load.R), redcap (the protocol's own forms as a REDCap project), or sdtm (CDISC "
-            "SDTM datasets as SAS transport v5 with define.xml).",
+            "load.R), redcap (the protocol's own forms as a REDCap project), sdtm (CDISC "
+            "SDTM datasets as SAS transport v5 with define.xml), or odm (CDISC ODM 1.3.2: "
+            "the protocol's forms with their data, audit trail and signatures).",
         ),
     ],
     out: Annotated[Path, typer.Option(help="A new or empty folder for the files.")],
@@ -622,6 +623,65 @@ def protocol_export_redcap(
     typer.echo(f"REDCap data dictionary written to {out}")
     for item in result.untranslated:
         error_console().print(f"row {item.row}, {item.field}: {item.reason}", markup=False)
+
+
+@protocol_app.command("export-odm")
+def protocol_export_odm(
+    protocol: Annotated[Path, typer.Argument(help="A protocol file (TOML).")],
+    out: Annotated[Path, typer.Option(help="The ODM 1.3.2 document to write (XML).")],
+) -> None:
+    """Write the protocol's visits and own forms as CDISC ODM 1.3.2 study metadata (study
+    events, forms, item groups, items, code lists, conditions and calculations)."""
+    from alstrial.interop.odm_metadata import protocol_metadata_document
+    from alstrial.protocol import load_protocol
+
+    out.write_bytes(protocol_metadata_document(load_protocol(protocol)))
+    typer.echo(f"ODM metadata written to {out}")
+
+
+@protocol_app.command("import-odm")
+def protocol_import_odm(
+    document: Annotated[Path, typer.Argument(help="A CDISC ODM 1.3 document (XML).")],
+    out: Annotated[
+        Path | None, typer.Option(help="Write the forms' TOML here (default: print it).")
+    ] = None,
+    version: Annotated[
+        str | None, typer.Option(help="The MetaDataVersion OID (default: the first).")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Translate ODM study metadata into the protocol's [[forms]] (TOML to add to the
+    protocol file) and say which visit schedules which form; every element that cannot be
+    translated is listed with its reason."""
+    from alstrial.exceptions import ValidationError
+    from alstrial.interop.odm_metadata import import_odm_metadata
+    from alstrial.interop.redcap_dictionary import forms_toml
+
+    try:
+        data = document.read_bytes()
+    except OSError as error:
+        raise ValidationError(f"{document} cannot be read: {error}") from None
+    result = import_odm_metadata(data, version)
+    toml = forms_toml(result.forms)
+    if as_json:
+        echo_json(
+            {
+                "forms": [f["name"] for f in result.forms],
+                "schedule": result.schedule,
+                "toml": toml,
+                "untranslated": [asdict(u) for u in result.untranslated],
+            }
+        )
+        return
+    if out is not None:
+        out.write_text(toml, encoding="utf-8")
+        typer.echo(f"{len(result.forms)} forms written to {out}")
+    else:
+        typer.echo(toml)
+    for visit, names in result.schedule.items():
+        error_console().print(f"visit {visit} schedules: {', '.join(names)}", markup=False)
+    for item in result.untranslated:
+        error_console().print(f"{item.element}: {item.reason}", markup=False)
 
 
 @protocol_app.command("show-reference")

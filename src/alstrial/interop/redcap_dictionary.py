@@ -532,7 +532,7 @@ def forms_toml(forms: Sequence[Mapping[str, Any]]) -> str:
     lines: list[str] = []
     for form in forms:
         lines.append("[[forms]]")
-        for key in ("name", "title", "description", "scope", "repeating"):
+        for key in ("name", "title", "description", "scope", "repeating", "sdtm_domain"):
             if key in form and form[key] not in ("", None):
                 lines.append(f"{key} = {_toml_value(form[key])}")
         for f in form["fields"]:

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from alstrial.exceptions import IntegrityError, ValidationError
 from alstrial.interop.data_cut import DataCut, DataEvent, cut_session, last_data_event
+from alstrial.interop.odm_export import write_odm
 from alstrial.interop.redcap_records import RedcapProject, export_redcap_project
 from alstrial.interop.sdtm import write_sdtm
 from alstrial.interop.statistical_files import (
@@ -159,7 +160,7 @@ def export_zip(
 
 
 #: Every format of ``alstrial export``: the statistical files, and a REDCap project.
-EXPORT_FORMATS = (*FORMATS, "redcap", "sdtm")
+EXPORT_FORMATS = (*FORMATS, "redcap", "sdtm", "odm")
 
 
 def _write_redcap(
@@ -226,6 +227,16 @@ def _export(
             written = _write_redcap(protocol_of(version), frames, staging)
         elif fmt == "sdtm":
             written = write_sdtm(session, protocol_of(version), frames.forms, staging, stamp=stamp)
+        elif fmt == "odm":
+            written = write_odm(
+                session,
+                live,
+                protocol_of(version),
+                staging,
+                protocol_version=version.version,
+                up_to_seq=head_seq,
+                stamp=stamp,
+            )
         else:
             written = tuple(
                 write_frame(

@@ -29,6 +29,7 @@ FORMAT_NAMES = {
     "r": "R (.csv and load.R)",
     "redcap": "REDCap (the protocol's own forms: dictionary, events, records)",
     "sdtm": "CDISC SDTM (SAS transport v5 and define.xml)",
+    "odm": "CDISC ODM 1.3.2 (forms, data, audit trail, signatures)",
 }
 
 

@@ -357,3 +357,34 @@ def test_the_cli_creates_lists_and_exports_a_named_cut(tmp_path: Path) -> None:
                    "--database", url, "--json")  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["audit_head_seq"] == listed[0]["seq"]
+
+
+def test_parquet_files_carry_labels_and_code_lists_in_their_schema(
+    filled: Session, tmp_path: Path
+) -> None:
+    """Read back with pyarrow (the schema) and pandas (the data): coded variables are
+    categoricals in the protocol's order, labels are in the field metadata."""
+    import pyarrow.parquet as pq
+
+    _export(filled, "parquet", tmp_path / "pq")
+    folder = tmp_path / "pq"
+    schema = pq.read_schema(folder / "subjects.parquet")
+    assert schema.field("arm").metadata[b"label"] == b"Treatment arm"
+    assert json.loads(schema.field("sex").metadata[b"value_labels"]) == {
+        "male": "male",
+        "female": "female",
+    }
+    subjects = pd.read_parquet(folder / "subjects.parquet")
+    assert list(subjects["sex"].cat.categories) == ["male", "female"]
+    assert dict(zip(subjects["subject"], subjects["sex"], strict=True)) == {
+        "S01": "male",
+        "S02": "female",
+    }
+    measures = pd.read_parquet(folder / "measures.parquet")
+    assert measures["visit"].cat.categories[0] == "W-6"  # the protocol's order
+    forms = pd.read_parquet(folder / "forms.parquet")
+    row = forms[forms["field"] == "fasciculations"].iloc[0]
+    assert row["missing_code"] == "not_done"
+    again = _export(filled, "parquet", tmp_path / "again")
+    first = json.loads((folder / "manifest.json").read_text())["files"]
+    assert [f["sha256"] for f in first] == [f.sha256 for f in again.files]

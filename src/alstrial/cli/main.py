@@ -177,7 +177,8 @@ def export(
         typer.Argument(
             metavar="FORMAT",
             help="csv, spss (.sav), stata (.dta), sas (.xpt and formats.sas), r (.csv and "
-            "load.R), redcap (the protocol's own forms as a REDCap project), sdtm (CDISC "
+            "load.R), parquet (labels in the schema), redcap (the protocol's own forms as a "
+            "REDCap project), sdtm (CDISC "
             "SDTM datasets as SAS transport v5 with define.xml), or odm (CDISC ODM 1.3.2: "
             "the protocol's forms with their data, audit trail and signatures).",
         ),

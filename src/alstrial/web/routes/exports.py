@@ -27,6 +27,7 @@ FORMAT_NAMES = {
     "stata": "Stata (.dta)",
     "sas": "SAS (.xpt and formats.sas)",
     "r": "R (.csv and load.R)",
+    "parquet": "Parquet (labels and code lists in the schema)",
     "redcap": "REDCap (the protocol's own forms: dictionary, events, records)",
     "sdtm": "CDISC SDTM (SAS transport v5 and define.xml)",
     "odm": "CDISC ODM 1.3.2 (forms, data, audit trail, signatures)",

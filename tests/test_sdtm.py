@@ -344,3 +344,36 @@ def test_a_dictionary_form_maps_to_sdtm_only_as_declared() -> None:
     ):
         with pytest.raises(ValueError, match=message):
             DictionaryForm.model_validate(entry)
+
+
+def test_a_rating_on_the_original_alsfrs_goes_to_its_own_category(
+    trial: Session, tmp_path: Path
+) -> None:
+    """The original ALSFRS (10 items, item 10 the one respiratory item) is not the
+    ALSFRS-R: its records carry QSCAT ALSFRS and item 10 is named for what it asks."""
+    from alstrial.services.transaction import transaction
+    from alstrial.store.models import Visit
+
+    subject = trial.scalars(sa.select(Subject).where(Subject.study_code == "S01")).one()
+    visit = trial.scalars(
+        sa.select(Visit).where(Visit.subject_id == subject.id, Visit.code == "W-4")
+    ).one()
+    with transaction(trial, actor=ACTOR):
+        trial.add(
+            AlsfrsAssessment(
+                subject_id=subject.id,
+                visit_id=visit.id,
+                assessment_date=DAY0 - timedelta(days=28),
+                scale_version="ALSFRS",
+                **{f"item_{n}": 3 for n in (1, 2, 3, 4, 6, 7, 8, 9, 10)},
+                item_5a=3,
+                total=30,
+                provenance="source",
+            )
+        )
+    export_study(trial, "sdtm", tmp_path / "sdtm", actor=ACTOR)
+    qs = _read(tmp_path / "sdtm")["QS"]
+    original = qs[qs["QSCAT"] == "ALSFRS"]
+    assert len(original) == 11  # 10 items (5a) and the total
+    assert "ALSFRS-Respiratory" in set(original["QSTEST"])
+    assert original.loc[original["QSTESTCD"] == "ALSFRTOT", "QSSTRESN"].iloc[0] == 30

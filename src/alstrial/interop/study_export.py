@@ -42,7 +42,12 @@ from alstrial.interop.statistical_files import (
     write_sas_program,
 )
 from alstrial.protocol import Protocol
-from alstrial.services.frames import AnalysisFrames, build_analysis_frames
+from alstrial.services.frames import (
+    AnalysisFrames,
+    build_analysis_frames,
+    build_form_frame,
+    stores_synthetic,
+)
 from alstrial.services.lookup import latest_protocol_version, only_study, protocol_of
 from alstrial.services.transaction import transaction
 from alstrial.store.models import DataExport
@@ -163,12 +168,10 @@ def export_zip(
 EXPORT_FORMATS = (*FORMATS, "redcap", "sdtm", "odm")
 
 
-def _write_redcap(
-    protocol: Protocol, frames: AnalysisFrames, folder: Path
-) -> tuple[WrittenFile, ...]:
+def _write_redcap(protocol: Protocol, forms: pd.DataFrame, folder: Path) -> tuple[WrittenFile, ...]:
     """The protocol's own forms as a REDCap project (:mod:`alstrial.interop.redcap_records`),
     with ``untranslated.csv`` listing what REDCap cannot take."""
-    project = export_redcap_project(protocol, frames.forms)
+    project = export_redcap_project(protocol, forms)
     texts = {
         "data_dictionary.csv": ("(REDCap data dictionary)", project.dictionary),
         "events.csv": ("(REDCap events)", project.events),
@@ -215,18 +218,24 @@ def _export(
     head_seq, head_hash, head_at = head.seq, head.hash, head.at
     study = only_study(session)
     version = latest_protocol_version(session, study)
-    frames = build_analysis_frames(session)
-    tables = _tables(frames)
-    codes = _codes(frames)
+    statistical = fmt in FORMATS
+    if statistical:
+        frames = build_analysis_frames(session)
+        forms, synthetic = frames.forms, frames.synthetic
+        tables, codes = _tables(frames), _codes(frames)
+    else:  # SDTM, ODM and REDCap read the store themselves; they need the forms at most
+        forms = build_form_frame(session) if fmt != "odm" else pd.DataFrame()
+        synthetic = stores_synthetic(session)
+        tables, codes = {}, Codes({})
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
     moved = False
     stamp = head_at if head_at.tzinfo else head_at.replace(tzinfo=UTC)
     try:
         if fmt == "redcap":
-            written = _write_redcap(protocol_of(version), frames, staging)
+            written = _write_redcap(protocol_of(version), forms, staging)
         elif fmt == "sdtm":
-            written = write_sdtm(session, protocol_of(version), frames.forms, staging, stamp=stamp)
+            written = write_sdtm(session, protocol_of(version), forms, staging, stamp=stamp)
         elif fmt == "odm":
             written = write_odm(
                 session,
@@ -245,7 +254,7 @@ def _export(
                 for name, table in tables.items()
             )
         if fmt in _PROGRAMS:
-            written += (_PROGRAMS[fmt](tables, codes, staging, synthetic=frames.synthetic),)
+            written += (_PROGRAMS[fmt](tables, codes, staging, synthetic=synthetic),)
         manifest = ExportManifest(
             format=fmt,
             exported_at=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -257,7 +266,7 @@ def _export(
             protocol_sha256=version.digest,
             audit_head_seq=head_seq,
             audit_head_hash=head_hash,
-            synthetic=frames.synthetic,
+            synthetic=synthetic,
             files=written,
         )
         text = json.dumps(asdict(manifest), indent=2) + "\n"
@@ -306,9 +315,8 @@ def _wide(measures: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=[*keys, "provenance"])
     wide = measures.pivot_table(index=keys, columns="measure", values="value", aggfunc="first")
     wide.columns = [str(c) for c in wide.columns]
-    provenance = measures.groupby(keys)["provenance"].agg(
-        lambda p: "synthetic" if (p == "synthetic").any() else "source"
-    )
+    synthetic = (measures["provenance"] == "synthetic").groupby([measures[k] for k in keys]).any()
+    provenance = synthetic.map({True: "synthetic", False: "source"}).rename("provenance")
     wide = wide.join(provenance).reset_index()
     return wide.sort_values(["subject", "nominal_day"], kind="stable").reset_index(drop=True)
 

@@ -87,7 +87,7 @@ def write_sdtm(
         label = spec.label if code not in synthetic else f"{spec.label[:28]} SYNTHETIC"
         path = folder / f"{code.lower()}.xpt"
         pyreadstat.write_xport(
-            frame,
+            frame.astype({v.name: object for v in spec.variables if v.type == "Char"}),
             str(path),
             file_label=label[:40],
             column_labels={v.name: v.label for v in spec.variables},

@@ -13,7 +13,6 @@ CDISC Define-XML Team. *Define-XML Specification*, version 2.1. CDISC, 2019.
 
 from __future__ import annotations
 
-import math
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -89,13 +88,14 @@ def _text(parent: ET.Element, tag: str, text: str) -> None:
 def _data_type(name: str, kind: str, column: pd.Series) -> tuple[str, int | None]:
     """define.xml's DataType and Length of a variable from its values."""
     if kind == "Num":
-        present = [float(v) for v in column if not math.isnan(float(v))]
-        if all(v.is_integer() for v in present):
-            return "integer", max((len(str(int(v))) for v in present), default=1)
+        present = column.dropna()
+        if bool((present % 1 == 0).all()):
+            extremes = [int(present.min()), int(present.max())] if len(present) else [0]
+            return "integer", max(len(str(v)) for v in extremes)
         return "float", 8
     if name.endswith("DTC"):
         return "datetime", None
-    return "text", max((len(str(v).encode("utf-8")) for v in column), default=1) or 1
+    return "text", max((len(str(v).encode("utf-8")) for v in column.unique()), default=1) or 1
 
 
 def define_xml(
@@ -204,8 +204,9 @@ def define_xml(
                     ET.Element(f"{{{ODM}}}CodeListRef", {"CodeListOID": f"CL.{_oid(name)}"})
                 )
                 values = code_values.setdefault(name, {})
-                decodes = frame[decode] if decode in frame.columns else column
-                for value, meaning in zip(column, decodes, strict=True):
+                source = decode if decode in frame.columns else variable.name
+                pairs = frame[[variable.name, source]].drop_duplicates()
+                for value, meaning in pairs.itertuples(index=False, name=None):
                     if str(value):
                         values.setdefault(str(value), str(meaning))
             origin: dict[str, str] = {"Type": variable.origin}

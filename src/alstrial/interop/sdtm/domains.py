@@ -39,7 +39,7 @@ from alstrial.interop.sdtm.timing import epoch, iso, study_day
 from alstrial.protocol import Protocol
 from alstrial.protocol.dictionary import DictionaryForm
 from alstrial.safety.labs import ANALYTES
-from alstrial.scoring import ALSFRS_R_ITEMS, AlsfrsScale
+from alstrial.scoring import ALSFRS_ITEMS, ALSFRS_R_ITEMS, AlsfrsScale
 from alstrial.store.models import (
     Administration,
     AdverseEvent,
@@ -175,6 +175,7 @@ class _Builder:
         self.enrolments = {e.subject_id: e for e in session.scalars(select(Enrolment))}
         self.administrations = {a.subject_id: a for a in session.scalars(select(Administration))}
         self.subjects: dict[int, _Subject] = {}
+        self.columnar: dict[str, pd.DataFrame] = {}
         for subject in session.scalars(select(Subject).order_by(Subject.study_code)):
             administration = self.administrations.get(subject.id)
             enrolment = self.enrolments.get(subject.id)
@@ -483,47 +484,56 @@ class _Builder:
             )
 
     def qs(self) -> None:
+        """QS, built as columns: a rating gives 13 records that share their identifiers,
+        visit and dates, and a large trial has a million of them (a dictionary per record
+        would need several GiB)."""
         wording = _alsfrs_wording()
+        names = DOMAINS["QS"].names
+        columns: dict[str, list[Any]] = {name: [] for name in names}
+        shared_names = (
+            "STUDYID",
+            "DOMAIN",
+            "USUBJID",
+            "VISITNUM",
+            "VISIT",
+            "EPOCH",
+            "QSDTC",
+            "QSDY",
+        )
         for r in self.session.scalars(select(AlsfrsAssessment).order_by(AlsfrsAssessment.id)):
             revised = r.scale_version == AlsfrsScale.ALSFRS_R.value
             category = "ALSFRS-R" if revised else "ALSFRS"
-            items = ALSFRS_R_ITEMS if revised else tuple(f"item_{i}" for i in range(1, 11))
-            for item in items:
+            shared = self.base("QS", r.subject_id, r.provenance)
+            self.visit(shared, r.visit_id)
+            self.timed(shared, r.subject_id, "QS", r.assessment_date)
+            rows: list[tuple[str, str, str, int, bool]] = []
+            for item in ALSFRS_R_ITEMS if revised else ALSFRS_ITEMS:
                 score = getattr(r, item)
                 if score is None:
                     continue
                 label, choices = wording.get(item, (item, {}))
+                if not revised and item == "item_10":  # the original scale's one respiratory item
+                    label = "10. Respiratory"
                 text = choices.get(str(score), str(score)) if revised else str(score)
                 name = f"{category}-{label.split('. ', 1)[-1]}"
-                self._qs(r, _question_code(item), name, category, text, score, derived=False)
+                rows.append((_question_code(item), name, text.split(": ", 1)[-1], score, False))
             total_code, total_name = _ALSFRS_TOTAL
             name = total_name if revised else "ALSFRS Total Score"
-            self._qs(r, total_code, name, category, str(r.total), r.total, derived=True)
-
-    def _qs(
-        self,
-        r: AlsfrsAssessment,
-        code: str,
-        name: str,
-        category: str,
-        text: str,
-        score: int,
-        *,
-        derived: bool,
-    ) -> None:
-        record = self.base("QS", r.subject_id, r.provenance)
-        self.visit(record, r.visit_id)
-        record.update(
-            QSTESTCD=code,
-            QSTEST=name[:40],
-            QSCAT=category,
-            QSORRES=text.split(": ", 1)[-1] if not derived else text,
-            QSSTRESC=str(score),
-            QSSTRESN=float(score),
-            QSDRVFL="Y" if derived else "",
-        )
-        self.timed(record, r.subject_id, "QS", r.assessment_date)
-        self.records["QS"].append(record)
+            rows.append((total_code, name, str(r.total), r.total, True))
+            for code, name, text, score, derived in rows:
+                for key in shared_names:
+                    columns[key].append(shared[key])
+                columns["QSTESTCD"].append(code)
+                columns["QSTEST"].append(name[:40])
+                columns["QSCAT"].append(category)
+                columns["QSORRES"].append(text)
+                columns["QSSTRESC"].append(str(score))
+                columns["QSSTRESN"].append(float(score))
+                columns["QSDRVFL"].append("Y" if derived else "")
+        if columns["USUBJID"]:
+            columns["QSSEQ"] = [None] * len(columns["USUBJID"])
+            columns["QSBLFL"] = [""] * len(columns["USUBJID"])
+            self.columnar["QS"] = pd.DataFrame(columns, columns=list(names))
 
     def re(self) -> None:
         for s in self.session.scalars(select(Spirometry).order_by(Spirometry.id)):
@@ -726,7 +736,10 @@ def build_subject_domains(
             if records:
                 b.notes.append((domain, "", "no SDTM domain declaration in alstrial: not written"))
             continue
-        frames[domain] = _finish(domain, records, b.subjects)
+        frame = pd.DataFrame.from_records(records, columns=list(DOMAINS[domain].names))
+        frames[domain] = _finish(domain, frame, b.subjects, records)
+    for domain, frame in b.columnar.items():
+        frames[domain] = _finish(domain, frame, b.subjects)
     _add_se(b, frames)
     for domain, qualifiers in b.supp.items():
         if qualifiers and f"SUPP{domain}" in DOMAINS and domain in frames:
@@ -734,36 +747,36 @@ def build_subject_domains(
     return SubjectDomains(frames, b.synthetic, b.notes)
 
 
-def _finish(domain: str, records: list[Record], subjects: Mapping[int, _Subject]) -> pd.DataFrame:
-    """Sort by the domain's keys, number --SEQ within each subject, flag the baseline."""
+def _finish(
+    domain: str,
+    frame: pd.DataFrame,
+    subjects: Mapping[int, _Subject],
+    records: list[Record] | None = None,
+) -> pd.DataFrame:
+    """Sort by the domain's keys, number --SEQ within each subject (and give each of
+    ``records``, the rows the frame was made from, its number, for the SUPP-- qualifiers
+    that point at it), flag the baseline, and give each variable its type."""
     spec = DOMAINS[domain]
     seq = f"{domain}SEQ"
     order = {w.usubjid: i for i, w in enumerate(subjects.values())}
     sort_keys = _SORT.get(domain) or [k for k in spec.keys if k != "STUDYID"]
-
-    def key(record: Record) -> tuple[object, ...]:
-        return tuple(
-            order.get(record[k], 0) if k == "USUBJID" else _sortable(record.get(k))
-            for k in sort_keys
-        )
-
-    records.sort(key=key)
-    counters: dict[str, int] = defaultdict(int)
-    for record in records:
-        if seq in spec.names:
-            counters[record["USUBJID"]] += 1
-            record[seq] = float(counters[record["USUBJID"]])
-    _baseline(domain, records, subjects)
-    frame = pd.DataFrame.from_records(
-        [{name: record.get(name) for name in spec.names} for record in records],
-        columns=list(spec.names),
-    )
+    keys = frame[sort_keys].copy()
+    if "USUBJID" in keys.columns:
+        keys["USUBJID"] = keys["USUBJID"].map(order)
+    frame = frame.loc[keys.sort_values(sort_keys, kind="stable", na_position="last").index]
+    if seq in spec.names:
+        frame[seq] = (frame.groupby("USUBJID", sort=False).cumcount() + 1).astype("float64")
+        if records is not None:
+            for n, number in zip(frame.index.tolist(), frame[seq].tolist(), strict=True):
+                records[n][seq] = number
+    frame = frame.reset_index(drop=True)
+    _baseline(domain, frame, subjects)
     for variable in spec.variables:
         column = frame[variable.name]
         if variable.type == "Num":
             frame[variable.name] = pd.to_numeric(column, errors="coerce").astype("float64")
         else:
-            frame[variable.name] = column.map(lambda v: "" if v is None or v != v else str(v))
+            frame[variable.name] = column.where(column.notna(), "").astype(str)
     return frame
 
 
@@ -771,35 +784,34 @@ def _finish(domain: str, records: list[Record], subjects: Mapping[int, _Subject]
 _SORT = {"SE": ["USUBJID", "SESTDTC"]}
 
 
-def _sortable(value: object) -> tuple[int, object]:
-    if value is None or (isinstance(value, float) and value != value):
-        return (1, "")
-    return (0, value if isinstance(value, (int, float)) else str(value))
-
-
-def _baseline(domain: str, records: list[Record], subjects: Mapping[int, _Subject]) -> None:
+def _baseline(domain: str, frame: pd.DataFrame, subjects: Mapping[int, _Subject]) -> None:
     """--BLFL: per subject and test, the last result before the administration (a value
     with a time must precede the administration's time; a date alone may be its day)."""
     flag = f"{domain}BLFL"
     if flag not in DOMAINS[domain].names:
         return
-    start = {w.usubjid: w.administered_at for w in subjects.values()}
-    best: dict[tuple[str, str], Record] = {}
-    for record in records:
-        record[flag] = ""
-        moment = start.get(record["USUBJID"])
-        when = str(record.get(f"{domain}DTC") or "")
-        result = record.get(f"{domain}STRESC") or record.get(f"{domain}ORRES")
-        if moment is None or not when or not result:
-            continue
-        limit = iso(moment) if "T" in when else iso(moment.date())
-        if when > limit or ("T" in when and when == limit):
-            continue
-        test = (record["USUBJID"], str(record[f"{domain}TESTCD"]))
-        if test not in best or str(best[test][f"{domain}DTC"]) <= when:
-            best[test] = record
-    for record in best.values():
-        record[flag] = "Y"
+    frame[flag] = ""
+    moment = {w.usubjid: w.administered_at for w in subjects.values() if w.administered_at}
+    at = frame["USUBJID"].map({u: iso(m) for u, m in moment.items()})
+    day = frame["USUBJID"].map({u: iso(m.date()) for u, m in moment.items()})
+    when = frame[f"{domain}DTC"].fillna("").astype(str)
+    result = frame[f"{domain}STRESC"].fillna("").astype(str)
+    if f"{domain}ORRES" in frame.columns:
+        result = result.where(result != "", frame[f"{domain}ORRES"].fillna("").astype(str))
+    timed = when.str.contains("T", regex=False)
+    before = (timed & (when < at.fillna(""))) | (~timed & (when <= day.fillna("")))
+    candidates = at.notna() & (when != "") & (result != "") & before
+    if not candidates.any():
+        return
+    chosen = (
+        frame.loc[candidates, ["USUBJID", f"{domain}TESTCD"]]
+        .assign(_when=when[candidates])
+        .sort_values("_when", kind="stable")
+        .groupby(["USUBJID", f"{domain}TESTCD"], sort=False)
+        .tail(1)
+        .index
+    )
+    frame.loc[chosen, flag] = "Y"
 
 
 def _supp_frame(domain: str, qualifiers: list[Record]) -> pd.DataFrame:
@@ -860,4 +872,5 @@ def _add_se(b: _Builder, frames: dict[str, pd.DataFrame]) -> None:
             record["SEENDY"] = study_day(_date(element["SEENDTC"]), who.reference)
             records.append(record)
     if records:
-        frames["SE"] = _finish("SE", records, b.subjects)
+        frame = pd.DataFrame.from_records(records, columns=list(DOMAINS["SE"].names))
+        frames["SE"] = _finish("SE", frame, b.subjects)

@@ -9,6 +9,7 @@ import pytest
 from alstrial.exceptions import ConfigurationError
 from alstrial.protocol.builtin_forms import load_builtin_forms
 from alstrial.scoring import GliEthnicity
+from alstrial.services.builtin_forms import BUILTIN_CATALOGUES as _CATALOGUES
 from alstrial.vocabulary import (
     AdverseEventOutcome,
     DiagnosticCategory,
@@ -18,7 +19,7 @@ from alstrial.vocabulary import (
     Relatedness,
     Sex,
 )
-from alstrial.web.forms import _CATALOGUES, DECLARED, ENROLMENT, FORMS, REGISTRATION
+from alstrial.web.forms import DECLARED, ENROLMENT, FORMS, REGISTRATION
 
 #: Choices the declarations list that are alstrial's vocabularies: they must be exactly the
 #: vocabulary's codes, or a site could choose a value the service refuses.

@@ -312,6 +312,25 @@ def test_the_protocols_forms_go_to_redcap_as_a_longitudinal_project(
     back = import_redcap_dictionary(dictionary, visit_forms=["neuro_exam"])
     assert "neuro_exam" in {f["name"] for f in back.forms}
     assert {f.file for f in manifest.files} >= {"records.csv", "data_dictionary.csv"}
+    # The built-in instruments too, from their typed tables, each variable named once.
+    rating = next(
+        r for r in records if r["record_id"] == "S01" and r["redcap_event_name"] == "w_6_arm_1"
+    )
+    assert (rating["alsfrs_item_3"], rating["alsfrs_item_1"], rating["alsfrs_item_5b"]) == (
+        "3",
+        "4",
+        "",
+    )
+    assert "1,w_6_arm_1,alsfrs\n" in designation
+    assert "1,w_6_arm_1,spirometry\n" in designation
+    names = [row["Variable / Field Name"] for row in csv.DictReader(io.StringIO(dictionary))]
+    assert len(names) == len(set(names))
+    # Two of the protocol's forms ask for "drug": REDCap names a variable once per project.
+    assert "study_medication.drug,renamed study_medication_drug" in untranslated
+    assert {"concomitant_medication_drug", "study_medication_drug"} <= set(names)
+    assert {"alsfrs", "vitals", "lab", "adverse_event", "disposition"} <= {
+        f["name"] for f in back.forms
+    }
 
 
 def test_a_named_cut_exports_the_same_data_after_later_changes(
@@ -388,3 +407,14 @@ def test_parquet_files_carry_labels_and_code_lists_in_their_schema(
     again = _export(filled, "parquet", tmp_path / "again")
     first = json.loads((folder / "manifest.json").read_text())["files"]
     assert [f["sha256"] for f in first] == [f.sha256 for f in again.files]
+
+
+def test_a_renamed_field_is_renamed_in_expressions_but_not_in_quoted_text() -> None:
+    from alstrial.interop.redcap_records import _renamed
+
+    mapping = {"dose": "cm_dose", "unit": "cm_unit"}
+    assert _renamed('dose * 2 > 10 and unit == "dose"', mapping) == (
+        'cm_dose * 2 > 10 and cm_unit == "dose"'
+    )
+    assert _renamed("subject.dose + doses", mapping) == "subject.dose + doses"
+    assert _renamed(None, mapping) is None

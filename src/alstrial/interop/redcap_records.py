@@ -1,4 +1,5 @@
-"""The protocol's own forms and their data as a longitudinal REDCap project (issue 19, item 5).
+"""The trial's forms and their data as a longitudinal REDCap project (issue 19, item 5): the
+built-in instruments (:mod:`alstrial.interop.redcap_builtin`) and the protocol's own forms.
 
 A site going back to REDCap needs four files, in the layouts REDCap's own import tools take:
 
@@ -24,6 +25,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
@@ -78,13 +80,24 @@ def _value(f: DictionaryField, text: str) -> str:
     return text
 
 
-def export_redcap_project(protocol: Protocol, frame: pd.DataFrame) -> RedcapProject:
-    """The REDCap project of ``protocol``'s forms with the values of ``frame`` (the analysis
-    frames' ``forms`` table: one row per subject, form, visit, instance and field)."""
-    forms = {f.name: f for f in protocol.forms}
+def export_redcap_project(
+    protocol: Protocol,
+    frame: pd.DataFrame,
+    builtin: Sequence[DictionaryForm] = (),
+    assessments: Mapping[str, str] | None = None,
+) -> RedcapProject:
+    """The REDCap project of ``protocol``'s forms, after the ``builtin`` instruments (the
+    visit form that collects each assessment named in ``assessments``), with the values of
+    ``frame`` (the analysis frames' ``forms`` table and the built-in instruments' rows: one
+    row per subject, form, visit, instance and field)."""
+    forms, renamed = _unique_names({f.name: f for f in (*builtin, *protocol.forms)})
     dictionary = export_redcap_dictionary(list(forms.values()))
     untranslated = list(dictionary.untranslated)
-    events, designation = _events(protocol, forms)
+    untranslated += [
+        Untranslated(0, f"{form}.{old}", f"renamed {new}: REDCap names a variable once")
+        for (form, old), new in renamed.items()
+    ]
+    events, designation = _events(protocol, forms, assessments or {})
     columns = list(_FIXED)
     for form in forms.values():
         for f in form.fields:
@@ -99,8 +112,9 @@ def export_redcap_project(protocol: Protocol, frame: pd.DataFrame) -> RedcapProj
         if str(item["form"]) not in forms:
             continue
         form = forms[str(item["form"])]
+        name = str(item["field"])
         try:
-            f = form.field(str(item["field"]))
+            f = form.field(renamed.get((form.name, name), name))
         except KeyError:  # a field an amendment removed: not in this dictionary
             continue
         if not _carried(f):
@@ -143,6 +157,49 @@ def export_redcap_project(protocol: Protocol, frame: pd.DataFrame) -> RedcapProj
     )
 
 
+def _unique_names(
+    forms: dict[str, DictionaryForm],
+) -> tuple[dict[str, DictionaryForm], dict[tuple[str, str], str]]:
+    """The forms with every field name that more than one form uses renamed
+    ``<form>_<field>`` (in its form's expressions too), and the renamings."""
+    seen: dict[str, int] = {}
+    for form in forms.values():
+        for f in form.fields:
+            seen[f.name] = seen.get(f.name, 0) + 1
+    renamed: dict[tuple[str, str], str] = {}
+    out: dict[str, DictionaryForm] = {}
+    for name, form in forms.items():
+        mapping = {f.name: f"{name}_{f.name}" for f in form.fields if seen[f.name] > 1}
+        if not mapping:
+            out[name] = form
+            continue
+        renamed.update({(name, old): new for old, new in mapping.items()})
+        fields = [
+            f.model_copy(
+                update={
+                    "name": mapping.get(f.name, f.name),
+                    "show_if": _renamed(f.show_if, mapping),
+                    "calc": _renamed(f.calc, mapping),
+                }
+            )
+            for f in form.fields
+        ]
+        out[name] = form.model_copy(update={"fields": tuple(fields)})
+    return out, renamed
+
+
+def _renamed(expression: str | None, mapping: Mapping[str, str]) -> str | None:
+    """``expression`` with each field name of ``mapping`` replaced, outside quoted text."""
+    if expression is None:
+        return None
+    parts = re.split(r"(\"[^\"]*\"|'[^']*')", expression)
+    pattern = re.compile(r"(?<![\w.])(" + "|".join(map(re.escape, mapping)) + r")(?![\w])")
+    return "".join(
+        part if i % 2 else pattern.sub(lambda m: mapping[m.group(1)], part)
+        for i, part in enumerate(parts)
+    )
+
+
 def _merged(
     rows: dict[tuple[str, str, str, int], dict[str, str]],
 ) -> list[tuple[tuple[str, str, str, int], dict[str, str]]]:
@@ -155,7 +212,9 @@ def _merged(
     return sorted(merged.items())
 
 
-def _events(protocol: Protocol, forms: dict[str, DictionaryForm]) -> tuple[str, str]:
+def _events(
+    protocol: Protocol, forms: dict[str, DictionaryForm], assessments: Mapping[str, str]
+) -> tuple[str, str]:
     events = io.StringIO()
     writer = csv.writer(events, lineterminator="\n")
     writer.writerow(
@@ -176,6 +235,7 @@ def _events(protocol: Protocol, forms: dict[str, DictionaryForm]) -> tuple[str, 
              str(visit.window_after), name]
         )  # fmt: skip
         for assessment in visit.assessments:
-            if assessment in forms and forms[assessment].scope == "visit":
-                mapping.writerow(["1", name, assessment])
+            form = assessments.get(assessment, assessment)
+            if form in forms and forms[form].scope == "visit":
+                mapping.writerow(["1", name, form])
     return events.getvalue(), designation.getvalue()

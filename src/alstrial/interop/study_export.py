@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from alstrial.exceptions import IntegrityError, ValidationError
 from alstrial.interop.data_cut import DataCut, DataEvent, cut_session, last_data_event
 from alstrial.interop.odm_export import write_odm
+from alstrial.interop.redcap_builtin import builtin_instruments
 from alstrial.interop.redcap_records import RedcapProject, export_redcap_project
 from alstrial.interop.sdtm import write_sdtm
 from alstrial.interop.statistical_files import (
@@ -168,10 +169,15 @@ def export_zip(
 EXPORT_FORMATS = (*FORMATS, "redcap", "sdtm", "odm")
 
 
-def _write_redcap(protocol: Protocol, forms: pd.DataFrame, folder: Path) -> tuple[WrittenFile, ...]:
-    """The protocol's own forms as a REDCap project (:mod:`alstrial.interop.redcap_records`),
-    with ``untranslated.csv`` listing what REDCap cannot take."""
-    project = export_redcap_project(protocol, forms)
+def _write_redcap(
+    session: Session, protocol: Protocol, forms: pd.DataFrame, folder: Path
+) -> tuple[WrittenFile, ...]:
+    """The built-in instruments and the protocol's own forms as a REDCap project
+    (:mod:`alstrial.interop.redcap_records`), with ``untranslated.csv`` listing what REDCap
+    cannot take."""
+    builtin = builtin_instruments(session)
+    values = pd.concat([builtin.values, forms], ignore_index=True) if len(forms) else builtin.values
+    project = export_redcap_project(protocol, values, builtin.forms, builtin.assessments)
     texts = {
         "data_dictionary.csv": ("(REDCap data dictionary)", project.dictionary),
         "events.csv": ("(REDCap events)", project.events),
@@ -233,7 +239,7 @@ def _export(
     stamp = head_at if head_at.tzinfo else head_at.replace(tzinfo=UTC)
     try:
         if fmt == "redcap":
-            written = _write_redcap(protocol_of(version), forms, staging)
+            written = _write_redcap(session, protocol_of(version), forms, staging)
         elif fmt == "sdtm":
             written = write_sdtm(session, protocol_of(version), forms, staging, stamp=stamp)
         elif fmt == "odm":

@@ -27,12 +27,9 @@ from alstrial.protocol.builtin_forms import (
     BuiltinChoice,
     BuiltinField,
     BuiltinForm,
-    load_builtin_forms,
 )
 from alstrial.protocol.form_values import check_form as check_dictionary_form
-from alstrial.safety.events import SERIOUSNESS_CRITERIA
-from alstrial.safety.labs import ANALYTES, QUALITATIVE_RESULTS, QUALITATIVE_TESTS
-from alstrial.safety.mri import REGIONS, MriFinding
+from alstrial.safety.mri import MriFinding
 from alstrial.scoring import GliEthnicity
 from alstrial.services import (
     AdverseEventReport,
@@ -55,7 +52,8 @@ from alstrial.services import (
     report_adverse_event,
     screen_subject,
 )
-from alstrial.services.completeness import ASSESSMENT_RECORDS, mark_assessment_not_done
+from alstrial.services.builtin_forms import BUILTIN_FORMS
+from alstrial.services.completeness import mark_assessment_not_done
 from alstrial.services.lookup import current_protocol
 from alstrial.services.previews import preview_alsfrs, preview_spirometry
 from alstrial.services.safety import grade_lab
@@ -315,22 +313,8 @@ def enum_choices(enum: Any) -> tuple[tuple[str, str], ...]:
 
 # The declarations --------------------------------------------------------------------
 
-#: The catalogues a declaration's ``choices_from`` names (alstrial's own lists).
-_CATALOGUES: dict[str, tuple[tuple[str, str], ...]] = {
-    "analytes": tuple((a.code, f"{a.code}: {a.name}") for a in ANALYTES.values()),
-    "qualitative_tests": tuple(
-        (f"{panel}: {test}", f"{panel}: {test}")
-        for panel, tests in QUALITATIVE_TESTS.items()
-        for test in tests
-    ),
-    "qualitative_results": tuple((r, r) for r in QUALITATIVE_RESULTS),
-    "mri_regions": tuple((r, r) for r in REGIONS),
-    "seriousness_criteria": tuple((c, c.replace("_", " ")) for c in SERIOUSNESS_CRITERIA),
-    "assessments": tuple((a, a.replace("_", " ")) for a in ASSESSMENT_RECORDS),
-}
-
 #: The built-in forms as declared in ``alstrial/data/builtin_forms.toml`` (issue 17).
-DECLARED = load_builtin_forms(_CATALOGUES)
+DECLARED = BUILTIN_FORMS
 
 _KINDS: dict[str, Kind] = {
     "integer": "int",

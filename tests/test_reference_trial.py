@@ -6,10 +6,13 @@ import csv
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from sqlalchemy.orm import Session
 
 from alstrial.interop.reference_trial import published_adverse_events, published_patients
 from alstrial.reporting.tables import (
+    FLOW_STATUSES,
+    flow_status,
     participant_flow,
     table1_patients,
     table2_cell_product,
@@ -79,24 +82,54 @@ def test_table3_is_the_papers(demo_session: Session) -> None:
 
 
 def test_participant_flow_is_the_papers(demo_session: Session) -> None:
-    """14 enrolled (IV 6, IT 8); one lost in each arm; 5 IV and 7 IT completed; one IV died."""
+    """14 enrolled (IV 6, IT 8); one lost in each arm; 5 IV and 7 IT completed; one IV
+    patient died after completing. Each patient is counted once: the statuses add up."""
     flow = participant_flow(build_analysis_frames(demo_session)).set_index("arm")
     assert flow.loc["IV"].to_dict() == {
         "enrolled": 6,
         "treated": 6,
+        "not_treated": 0,
         "lost_to_follow_up": 1,
         "withdrawn": 0,
+        "died_in_follow_up": 0,
+        "completed_then_died": 1,
+        "completed": 4,
+        "in_follow_up": 0,
         "completed_12_months": 5,
-        "died": 1,
     }
     assert flow.loc["IT"].to_dict() == {
         "enrolled": 8,
         "treated": 8,
+        "not_treated": 0,
         "lost_to_follow_up": 1,
         "withdrawn": 0,
+        "died_in_follow_up": 0,
+        "completed_then_died": 0,
+        "completed": 7,
+        "in_follow_up": 0,
         "completed_12_months": 7,
-        "died": 0,
     }
+    for arm in ("IV", "IT", "All"):
+        assert sum(flow.loc[arm, s] for s in FLOW_STATUSES) == flow.loc[arm, "enrolled"]
+
+
+@pytest.mark.parametrize(
+    ("administered", "disposition", "completed", "status"),
+    [
+        (False, None, False, "not_treated"),
+        (False, "withdrawn", False, "not_treated"),
+        (True, "lost_to_follow_up", False, "lost_to_follow_up"),
+        (True, "withdrawn", True, "withdrawn"),
+        (True, "died", False, "died_in_follow_up"),
+        (True, "died", True, "completed_then_died"),
+        (True, "completed", True, "completed"),
+        (True, None, False, "in_follow_up"),
+    ],
+)
+def test_each_patient_has_one_place_in_the_flow(
+    administered: bool, disposition: str | None, completed: bool, status: str
+) -> None:
+    assert flow_status(administered, disposition, completed) == status
 
 
 def test_generated_values_are_labelled_synthetic(demo_session: Session) -> None:

@@ -10,8 +10,10 @@ from alstrial.vocabulary import MONTH_DAYS
 
 __all__ = [
     "ANOVA_VISITS",
+    "FLOW_STATUSES",
     "MEASURE_LABELS",
     "characteristics_by_arm",
+    "flow_status",
     "participant_flow",
     "table1_patients",
     "table2_cell_product",
@@ -145,27 +147,61 @@ def table3_adverse_events(frames: AnalysisFrames) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+#: Each enrolled patient's one place in the participant flow, in the table's order.
+FLOW_STATUSES = (
+    "not_treated",
+    "lost_to_follow_up",
+    "withdrawn",
+    "died_in_follow_up",
+    "completed_then_died",
+    "completed",
+    "in_follow_up",
+)
+
+
+def flow_status(administered: bool, disposition: object, completed: bool) -> str:
+    """A patient's one place in the flow (:data:`FLOW_STATUSES`): never treated; else lost
+    or withdrawn; else died, before or after completing follow-up (an assessment at the
+    protocol's last visit); else completed; else still in follow-up."""
+    if not administered:
+        return "not_treated"
+    if disposition in ("lost_to_follow_up", "withdrawn"):
+        return str(disposition)
+    if disposition == "died":
+        return "completed_then_died" if completed else "died_in_follow_up"
+    return "completed" if completed else "in_follow_up"
+
+
 def participant_flow(frames: AnalysisFrames) -> pd.DataFrame:
-    """Counts by arm: enrolled, treated, lost to follow-up, withdrawn, completed follow-up
-    (an assessment at the protocol's last visit), died (a patient who completed the last
-    visit and then died counts in both)."""
+    """Counts by arm: enrolled and treated, then each enrolled patient in exactly one of
+    :data:`FLOW_STATUSES` (:func:`flow_status`), so that the statuses add up to the enrolled;
+    ``completed_12_months`` (the paper's column) is the completed alive plus those who died
+    after completing."""
     subjects = frames.subjects[frames.subjects["enrolled"].astype(bool)]
     measures = frames.measures
     last_visit = frames.visits["visit"].iloc[-1]
     with_m12 = set(measures[measures["visit"] == last_visit]["subject"])
+    statuses = pd.Series(
+        [
+            flow_status(bool(a), d, s in with_m12)
+            for a, d, s in zip(
+                subjects["administered"], subjects["disposition"], subjects["subject"], strict=True
+            )
+        ],
+        index=subjects.index,
+        dtype=object,
+    )
     rows = []
     for arm, group in [*subjects.groupby("arm"), ("All", subjects)]:
-        rows.append(
-            {
-                "arm": arm,
-                "enrolled": len(group),
-                "treated": int(group["administered"].sum()),
-                "lost_to_follow_up": int((group["disposition"] == "lost_to_follow_up").sum()),
-                "withdrawn": int((group["disposition"] == "withdrawn").sum()),
-                "completed_12_months": int(group["subject"].isin(with_m12).sum()),
-                "died": int((group["disposition"] == "died").sum()),
-            }
-        )
+        counts = statuses.loc[group.index].value_counts()
+        row: dict[str, object] = {
+            "arm": arm,
+            "enrolled": len(group),
+            "treated": int(group["administered"].sum()),
+        }
+        row |= {status: int(counts.get(status, 0)) for status in FLOW_STATUSES}
+        row["completed_12_months"] = row["completed"] + row["completed_then_died"]  # type: ignore[operator]
+        rows.append(row)
     return pd.DataFrame(rows)
 
 

@@ -6,7 +6,7 @@ import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -579,7 +579,7 @@ def protocol_import_redcap(
     """Translate a REDCap data dictionary into the protocol's [[forms]] (TOML to add to the
     protocol file); every row or part that cannot be translated is listed with its reason."""
     from alstrial.exceptions import ValidationError
-    from alstrial.interop.redcap_dictionary import forms_toml, import_redcap_dictionary
+    from alstrial.interop.redcap_dictionary import import_redcap_dictionary
 
     if scope not in ("subject", "visit"):
         raise ValidationError("--scope is subject or visit", field="scope", value=scope)
@@ -590,23 +590,40 @@ def protocol_import_redcap(
     result = import_redcap_dictionary(
         text, scope=scope, visit_forms=visit_form or (), repeating=repeating or ()
     )
-    toml = forms_toml(result.forms)
+    notes = [f"row {u.row}, {u.field}: {u.reason}" for u in result.untranslated]
+    _imported_forms(result.forms, {}, [asdict(u) for u in result.untranslated], notes, out,
+                    as_json=as_json)  # fmt: skip
+
+
+def _imported_forms(
+    forms: list[dict[str, Any]],
+    schedule: dict[str, list[str]],
+    untranslated: list[dict[str, Any]],
+    notes: list[str],
+    out: Path | None,
+    *,
+    as_json: bool,
+) -> None:
+    """Print (or write to ``out``) the forms' TOML of an import, then what could not be
+    translated, on standard error; or all of it as JSON."""
+    from alstrial.interop.redcap_dictionary import forms_toml
+
+    toml = forms_toml(forms)
     if as_json:
         echo_json(
-            {
-                "forms": [f["name"] for f in result.forms],
-                "toml": toml,
-                "untranslated": [asdict(u) for u in result.untranslated],
-            }
+            {"forms": [f["name"] for f in forms], "toml": toml, "untranslated": untranslated}
+            | ({"schedule": schedule} if schedule else {})
         )
         return
     if out is not None:
         out.write_text(toml, encoding="utf-8")
-        typer.echo(f"{len(result.forms)} forms written to {out}")
+        typer.echo(f"{len(forms)} forms written to {out}")
     else:
         typer.echo(toml)
-    for item in result.untranslated:
-        error_console().print(f"row {item.row}, {item.field}: {item.reason}", markup=False)
+    for visit, names in schedule.items():
+        error_console().print(f"visit {visit} schedules: {', '.join(names)}", markup=False)
+    for note in notes:
+        error_console().print(note, markup=False)
 
 
 @protocol_app.command("export-redcap")
@@ -656,33 +673,15 @@ def protocol_import_odm(
     translated is listed with its reason."""
     from alstrial.exceptions import ValidationError
     from alstrial.interop.odm_metadata import import_odm_metadata
-    from alstrial.interop.redcap_dictionary import forms_toml
 
     try:
         data = document.read_bytes()
     except OSError as error:
         raise ValidationError(f"{document} cannot be read: {error}") from None
     result = import_odm_metadata(data, version)
-    toml = forms_toml(result.forms)
-    if as_json:
-        echo_json(
-            {
-                "forms": [f["name"] for f in result.forms],
-                "schedule": result.schedule,
-                "toml": toml,
-                "untranslated": [asdict(u) for u in result.untranslated],
-            }
-        )
-        return
-    if out is not None:
-        out.write_text(toml, encoding="utf-8")
-        typer.echo(f"{len(result.forms)} forms written to {out}")
-    else:
-        typer.echo(toml)
-    for visit, names in result.schedule.items():
-        error_console().print(f"visit {visit} schedules: {', '.join(names)}", markup=False)
-    for item in result.untranslated:
-        error_console().print(f"{item.element}: {item.reason}", markup=False)
+    notes = [f"{u.element}: {u.reason}" for u in result.untranslated]
+    untranslated = [asdict(u) for u in result.untranslated]
+    _imported_forms(result.forms, result.schedule, untranslated, notes, out, as_json=as_json)
 
 
 @protocol_app.command("show-reference")

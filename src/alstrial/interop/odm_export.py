@@ -237,14 +237,7 @@ def _item_block(
         return
     subject = subjects[instance.subject_id]
     site = sites[site_of[instance.subject_id]]
-    block = ET.SubElement(
-        root, f"{_O}ClinicalData", {"StudyOID": study_oid, "MetaDataVersionOID": mdv_oid}
-    )
-    subject_data = ET.SubElement(
-        block,
-        f"{_O}SubjectData",
-        {"SubjectKey": subject.study_code, "TransactionType": "Context"},
-    )
+    subject_data = _subject_block(root, study_oid, mdv_oid, subject.study_code)
     ET.SubElement(subject_data, f"{_O}SiteRef", {"LocationOID": f"LOC.{_oid(site.code)}"})
     event_oid = (
         f"SE.{visit_codes[instance.visit_id]}" if instance.visit_id is not None else SUBJECT_EVENT
@@ -301,6 +294,16 @@ def _item_block(
         ET.SubElement(annotation, f"{_O}Comment").text = note
 
 
+def _subject_block(root: ET.Element, study_oid: str, mdv_oid: str, subject: str) -> ET.Element:
+    """A new ``ClinicalData`` block (one transaction) and its ``SubjectData``."""
+    block = ET.SubElement(
+        root, f"{_O}ClinicalData", {"StudyOID": study_oid, "MetaDataVersionOID": mdv_oid}
+    )
+    return ET.SubElement(
+        block, f"{_O}SubjectData", {"SubjectKey": subject, "TransactionType": "Context"}
+    )
+
+
 def _odm_value(value: object) -> str:
     """A stored value as ODM text: yes/no as ODM's boolean (1/0)."""
     if value is None:
@@ -337,14 +340,7 @@ def _signatures(
     for subject_id, visit, signer, moment, definition in signed:
         subject = subjects[subject_id]
         location = f"LOC.{_oid(sites[subject.site_id].code)}"
-        block = ET.SubElement(
-            root, f"{_O}ClinicalData", {"StudyOID": study_oid, "MetaDataVersionOID": mdv_oid}
-        )
-        holder = ET.SubElement(
-            block,
-            f"{_O}SubjectData",
-            {"SubjectKey": subject.study_code, "TransactionType": "Context"},
-        )
+        holder = _subject_block(root, study_oid, mdv_oid, subject.study_code)
         if visit is not None:
             holder = ET.SubElement(
                 holder,

@@ -223,16 +223,7 @@ def _write_labelled(
     for column in frame.columns:
         values = frame[column]
         if column in codes.lists:
-            numbers = codes.numbered(column)
-            unknown = sorted({str(v) for v in values.dropna() if str(v) not in numbers})
-            if unknown:
-                raise ValidationError(
-                    f"{name}.{column} holds {unknown[0]!r}, which its code list lacks",
-                    form=name,
-                    field=column,
-                    value=unknown[0],
-                    allowed=", ".join(numbers),
-                )
+            numbers = _checked_codes(codes, name, column, values)
             data[column] = _floats(np.nan if _blank(v) else numbers[str(v)] for v in values)
             value_labels[column] = codes.value_labels(column)
         elif _is_yes_no(values):
@@ -283,6 +274,27 @@ def _write_labelled(
         )
 
 
+def _checked_codes(codes: Codes, name: str, column: str, values: pd.Series) -> dict[str, int]:
+    """The numbered codes of ``column``'s list, refusing a value the list lacks.
+
+    Raises
+    ------
+    ValidationError
+        Naming the frame, the variable and the first unknown code.
+    """
+    numbers = codes.numbered(column)
+    unknown = sorted({str(v) for v in values.dropna() if str(v) not in numbers})
+    if unknown:
+        raise ValidationError(
+            f"{name}.{column} holds {unknown[0]!r}, which its code list lacks",
+            form=name,
+            field=column,
+            value=unknown[0],
+            allowed=", ".join(numbers),
+        )
+    return numbers
+
+
 def _write_parquet(frame: pd.DataFrame, name: str, path: Path, codes: Codes, label: str) -> None:
     """Parquet with the labels in the schema: each coded variable a dictionary-encoded
     categorical in the code list's order (R's arrow and pandas read it as a factor or a
@@ -306,16 +318,7 @@ def _write_parquet(frame: pd.DataFrame, name: str, path: Path, codes: Codes, lab
     data = frame.copy()
     for column in data.columns:
         if column in codes.lists:
-            numbers = codes.numbered(column)
-            unknown = sorted({str(v) for v in data[column].dropna() if str(v) not in numbers})
-            if unknown:
-                raise ValidationError(
-                    f"{name}.{column} holds {unknown[0]!r}, which its code list lacks",
-                    form=name,
-                    field=column,
-                    value=unknown[0],
-                    allowed=", ".join(numbers),
-                )
+            numbers = _checked_codes(codes, name, column, data[column])
             data[column] = pd.Categorical(
                 [None if _blank(v) else str(v) for v in data[column]], categories=list(numbers)
             )

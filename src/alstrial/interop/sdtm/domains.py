@@ -215,6 +215,35 @@ class _Builder:
         record["VISITNUM"] = self.visit_number.get(visit.code) if visit else None
         record["VISIT"] = self.visit_label.get(visit.code, "") if visit else ""
 
+    def finding(
+        self,
+        domain: str,
+        source: Any,
+        when: date | datetime,
+        code: str,
+        name: str,
+        value: float,
+        unit: str,
+    ) -> Record:
+        """A findings record of a numeric result collected in its standard unit (the
+        ``source`` row has subject, visit and provenance), added to ``domain``."""
+        record = self.base(domain, source.subject_id, source.provenance)
+        self.visit(record, source.visit_id)
+        record.update(
+            {
+                f"{domain}TESTCD": code,
+                f"{domain}TEST": name,
+                f"{domain}ORRES": _g(value),
+                f"{domain}ORRESU": unit,
+                f"{domain}STRESC": _g(value),
+                f"{domain}STRESN": float(value),
+                f"{domain}STRESU": unit,
+            }
+        )
+        self.timed(record, source.subject_id, domain, when)
+        self.records[domain].append(record)
+        return record
+
     def qualifier(
         self, domain: str, record: Record, qnam: str, qlabel: str, qval: object, origin: str
     ) -> None:
@@ -543,22 +572,8 @@ class _Builder:
             ):
                 if value is None:
                     continue
-                record = self.base("RE", s.subject_id, s.provenance)
-                self.visit(record, s.visit_id)
-                record.update(
-                    RETESTCD=code,
-                    RETEST=name,
-                    RECAT="SPIROMETRY",
-                    REORRES=_g(value),
-                    REORRESU=unit,
-                    RESTRESC=_g(value),
-                    RESTRESN=float(value),
-                    RESTRESU=unit,
-                    RESPEC="",
-                    REMETHOD="SPIROMETRY",
-                )
-                self.timed(record, s.subject_id, "RE", s.assessment_date)
-                self.records["RE"].append(record)
+                record = self.finding("RE", s, s.assessment_date, code, name, value, unit)
+                record.update(RECAT="SPIROMETRY", RESPEC="", REMETHOD="SPIROMETRY")
                 if code == "FVCPP":
                     self.qualifier(
                         "RE",
@@ -575,20 +590,7 @@ class _Builder:
                 value = getattr(v, column)
                 if value is None:
                     continue
-                record = self.base("VS", v.subject_id, v.provenance)
-                self.visit(record, v.visit_id)
-                record.update(
-                    VSTESTCD=code,
-                    VSTEST=name,
-                    VSCAT="",
-                    VSORRES=_g(value),
-                    VSORRESU=unit,
-                    VSSTRESC=_g(value),
-                    VSSTRESN=float(value),
-                    VSSTRESU=unit,
-                )
-                self.timed(record, v.subject_id, "VS", v.measured_at)
-                self.records["VS"].append(record)
+                self.finding("VS", v, v.measured_at, code, name, value, unit)["VSCAT"] = ""
 
     def lb(self) -> None:
         for lab in self.session.scalars(select(LabResult).order_by(LabResult.id)):

@@ -226,6 +226,20 @@ def test_a_second_save_of_a_non_repeating_form_corrects_it(study: Session) -> No
     assert verify_audit_trail(study).ok
 
 
+def exam_without_fasciculations(session: Session, code: str, reason: str) -> None:
+    """S02's W-1 neurological examination with fasciculations closed with missing-data
+    ``code`` for ``reason``."""
+    save_form_instance(
+        session,
+        actor=ACTOR,
+        subject_code="S02",
+        form="neuro_exam",
+        visit_code="W-1",
+        entered={"weight_kg": "60", "height_cm": "165", "pregnancy_test": "no"},
+        missing={"fasciculations": Missing(code, reason)},
+    )
+
+
 def _signed_w1(study: Session, entered: dict[str, str]) -> None:
     """S01's W-1 with ``entered`` in its neurological examination, every other assessment
     marked not done, and the visit signed by an investigator."""

@@ -17,11 +17,12 @@ from sqlalchemy.orm import Session
 from alstrial.exceptions import ValidationError
 from alstrial.interop.data_cut import DataCut
 from alstrial.interop.study_export import FRAMES, ExportManifest, export_study
-from alstrial.protocol.form_values import Missing
 from alstrial.services import record_alsfrs
-from alstrial.services.dictionary_forms import save_form_instance
 from tests.helpers import ACTOR, DAY0, FULL_ITEMS
-from tests.test_dictionary_services import study  # noqa: F401  (the fixture)
+from tests.test_dictionary_services import (  # noqa: F401  (study: the fixture)
+    exam_without_fasciculations,
+    study,
+)
 
 
 def _export(session: Session, fmt: str, out: Path, cut: DataCut | None = None) -> ExportManifest:
@@ -46,15 +47,7 @@ def filled(study: Session) -> Session:  # noqa: F811
     """Two enrolled subjects (S01 male, S02 female), an ALSFRS-R rating, and a neurological
     examination whose fasciculations were not examined (missing-data code)."""
     _rate(study, item_3=3)
-    save_form_instance(
-        study,
-        actor=ACTOR,
-        subject_code="S02",
-        form="neuro_exam",
-        visit_code="W-1",
-        entered={"weight_kg": "60", "height_cm": "165", "pregnancy_test": "no"},
-        missing={"fasciculations": Missing("not_done", "patient declined")},
-    )
+    exam_without_fasciculations(study, "not_done", "patient declined")
     return study
 
 

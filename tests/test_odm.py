@@ -21,12 +21,17 @@ from alstrial.interop.odm_metadata import (
 )
 from alstrial.interop.study_export import export_study
 from alstrial.protocol import Protocol, parse_protocol, reference_protocol_text
-from alstrial.protocol.form_values import Missing
 from alstrial.services import sign_visit
 from alstrial.services.dictionary_forms import save_form_instance
 from alstrial.services.lookup import latest_protocol_version, only_study
 from tests.helpers import ACTOR, run_cli
-from tests.test_dictionary_services import EXAM, PASSWORD, _signed_w1, study  # noqa: F401
+from tests.test_dictionary_services import (  # noqa: F401  (study: the fixture)
+    EXAM,
+    PASSWORD,
+    _signed_w1,
+    exam_without_fasciculations,
+    study,
+)
 
 ODM = "{http://www.cdisc.org/ns/odm/v1.3}"
 
@@ -60,15 +65,7 @@ def audited(study: Session) -> Session:  # noqa: F811
         reason="transcription error",
     )
     sign_visit(study, actor="inv", subject_code="S01", visit_code="W-1", password=PASSWORD)
-    save_form_instance(
-        study,
-        actor=ACTOR,
-        subject_code="S02",
-        form="neuro_exam",
-        visit_code="W-1",
-        entered={"weight_kg": "60", "height_cm": "165", "pregnancy_test": "no"},
-        missing={"fasciculations": Missing("unknown", "not examined")},
-    )
+    exam_without_fasciculations(study, "unknown", "not examined")
     return study
 
 

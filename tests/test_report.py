@@ -107,3 +107,21 @@ def test_the_report_on_any_trial_state(engine: Engine, tmp_path: Path) -> None:
         assert "Not available yet:" in text
         assert "no data yet" in text
     assert "has 0 levels among the 0 complete subjects" in one
+
+
+def test_the_laboratory_shifts_are_matrices_of_the_treated(demo_session: Session) -> None:
+    """Issue 18, item 5: per analyte and arm a baseline-by-worst grade matrix whose total is
+    the treated patients with a value (IV 6, IT 8 in the reference trial)."""
+    from alstrial.reporting.safety_tables import lab_shift_matrix
+
+    frames = build_analysis_frames(demo_session)
+    matrices = lab_shift_matrix(frames, "ALT")
+    assert set(matrices) == {"IV", "IT"}
+    treated = frames.subjects[frames.subjects["administered"].astype(bool)]
+    with_alt = set(frames.labs.loc[frames.labs["analyte"] == "ALT", "subject"])
+    for arm, matrix in matrices.items():
+        expected = len(set(treated.loc[treated["arm"] == arm, "subject"]) & with_alt)
+        assert matrix.loc["total", "total"] == expected
+        assert list(matrix.columns) == [0, 1, 2, 3, 4, "none", "total"]
+    html = render_html(build_report(frames))
+    assert "ALT, arm IV: baseline grade (rows) by worst grade after the administration" in html

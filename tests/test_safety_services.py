@@ -289,16 +289,19 @@ def test_checklist_none_is_distinct_from_not_asked(session: Session) -> None:
 
 
 def test_safety_tables(session: Session) -> None:
-    """Shift table: S01 ALT normal then grade 2; S02 normal throughout. SAE listing and
-    events by grade from the same frames."""
+    """Shift table: S01 ALT normal before the administration, grade 2 after; S02 normal
+    throughout; S03 treated with a baseline value only (counted under "none"). SAE listing
+    and events by grade from the same frames."""
     from alstrial.reporting.safety_tables import (
+        NO_VALUE,
         events_by_category_and_grade,
+        lab_shift_matrix,
         lab_shift_table,
         sae_listing,
     )
     from alstrial.services import build_analysis_frames
 
-    for code in ("S01", "S02"):
+    for code in ("S01", "S02", "S03"):
         enrolled(session, code)
         record_lab(
             session,
@@ -310,32 +313,29 @@ def test_safety_tables(session: Session) -> None:
             value=30,
             unit="U/L",
         )
-    record_lab(
-        session,
-        actor=ACTOR,
-        subject_code="S01",
-        visit_code="W-4",
-        sample_date=W6 + timedelta(days=14),
-        analyte="ALT",
-        value=200,
-        unit="U/L",
-    )
-    record_lab(
-        session,
-        actor=ACTOR,
-        subject_code="S02",
-        visit_code="W-4",
-        sample_date=W6 + timedelta(days=14),
-        analyte="ALT",
-        value=40,
-        unit="U/L",
-    )
-    administer(session, "S01")
+    for code in ("S01", "S02", "S03"):
+        administer(session, code)
+    for code, value in (("S01", 200), ("S02", 40)):
+        record_lab(
+            session,
+            actor=ACTOR,
+            subject_code=code,
+            visit_code="M2",
+            sample_date=DAY0 + timedelta(days=61),
+            analyte="ALT",
+            value=value,
+            unit="U/L",
+        )
     related_event(session, "S01", 3)
     frames = build_analysis_frames(session)
     shift = lab_shift_table(frames, "ALT").set_index(["baseline_grade", "worst_grade"])
     assert shift.loc[(0, 2), "patients"] == 1
     assert shift.loc[(0, 0), "patients"] == 1
+    assert shift.loc[(0, NO_VALUE), "patients"] == 1
+    matrix = lab_shift_matrix(frames, "ALT")["IV"]
+    assert (matrix.loc[0, 2], matrix.loc[0, 0], matrix.loc[0, NO_VALUE]) == (1, 1, 1)
+    assert matrix.loc["total", "total"] == 3  # every treated patient once
+    assert matrix.loc[[1, 2, 3, 4, NO_VALUE], "total"].sum() == 0
     listing = sae_listing(frames)
     assert listing["term"].tolist() == ["Fever"]
     assert listing["seriousness"].tolist() == ["hospitalisation"]

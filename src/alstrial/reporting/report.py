@@ -25,7 +25,7 @@ from alstrial.reporting.figures import figure_means_by_visit
 from alstrial.reporting.progression import encals_table, pre_post_table, stage_table
 from alstrial.reporting.safety_tables import (
     events_by_category_and_grade,
-    lab_shift_table,
+    lab_shift_matrix,
     sae_listing,
 )
 from alstrial.reporting.tables import (
@@ -73,7 +73,7 @@ class Report:
     survival: SurvivalSummary
     ae_grades: pd.DataFrame
     saes: pd.DataFrame
-    lab_shifts: dict[str, pd.DataFrame]
+    lab_shifts: dict[str, dict[str, pd.DataFrame]]
     generated_at: datetime
 
 
@@ -139,7 +139,7 @@ def build_report(frames: AnalysisFrames) -> Report:
         ae_grades=events_by_category_and_grade(frames),
         saes=sae_listing(frames),
         lab_shifts={
-            analyte: lab_shift_table(frames, analyte)
+            analyte: lab_shift_matrix(frames, analyte)
             for analyte in sorted(set(frames.labs["analyte"]))
             if not frames.labs.empty
         },

@@ -6,7 +6,14 @@ import pandas as pd
 
 from alstrial.services.frames import AnalysisFrames
 
-__all__ = ["events_by_category_and_grade", "lab_shift_table", "sae_listing"]
+__all__ = [
+    "GRADES",
+    "NO_VALUE",
+    "events_by_category_and_grade",
+    "lab_shift_matrix",
+    "lab_shift_table",
+    "sae_listing",
+]
 
 
 def events_by_category_and_grade(frames: AnalysisFrames) -> pd.DataFrame:
@@ -41,19 +48,69 @@ def sae_listing(frames: AnalysisFrames) -> pd.DataFrame:
     return serious.sort_values(["onset_date", "subject"])[columns].reset_index(drop=True)
 
 
-def lab_shift_table(frames: AnalysisFrames, analyte: str) -> pd.DataFrame:
-    """Patients by baseline CTCAE grade (first value) and worst grade after it, per arm."""
+#: The rows and columns of a shift matrix: CTCAE grades 0-4, and a patient without a value.
+GRADES = (0, 1, 2, 3, 4)
+NO_VALUE = "none"
+
+
+def _shifts(frames: AnalysisFrames, analyte: str) -> pd.DataFrame:
+    """Each treated patient's baseline grade (the last value on or before the day of the
+    administration) and worst grade after it; ``NO_VALUE`` where there is none. A value
+    with no grade (an analyte CTCAE does not grade in that direction) counts as grade 0."""
     labs = frames.labs[frames.labs["analyte"] == analyte.upper()]
-    columns = ["arm", "baseline_grade", "worst_grade", "patients"]
-    if labs.empty:
-        return pd.DataFrame(columns=columns)
+    treated = frames.subjects[frames.subjects["administered"].astype(bool)]
     rows = []
-    for (subject, arm), own in labs.sort_values("sample_date").groupby(["subject", "arm"]):
-        grades = own["ctcae_grade"].fillna(0).astype(int).tolist()
-        later = grades[1:] or grades[:1]
+    for subject, arm, day0 in zip(
+        treated["subject"], treated["arm"], treated["administration_date"], strict=True
+    ):
+        own = labs[labs["subject"] == subject].sort_values("sample_date", kind="stable")
+        if own.empty:
+            continue
+        grades = own["ctcae_grade"].fillna(0).astype(int)
+        before = grades[own["sample_date"] <= day0]
+        after = grades[own["sample_date"] > day0]
         rows.append(
-            {"subject": subject, "arm": arm, "baseline_grade": grades[0], "worst_grade": max(later)}
+            {
+                "subject": subject,
+                "arm": arm,
+                "baseline_grade": int(before.iloc[-1]) if len(before) else NO_VALUE,
+                "worst_grade": int(after.max()) if len(after) else NO_VALUE,
+            }
         )
-    frame = pd.DataFrame(rows)
-    shifted = frame.groupby(["arm", "baseline_grade", "worst_grade"]).size()
-    return shifted.rename("patients").reset_index()[columns]
+    return pd.DataFrame(rows, columns=["subject", "arm", "baseline_grade", "worst_grade"])
+
+
+def lab_shift_table(frames: AnalysisFrames, analyte: str) -> pd.DataFrame:
+    """Treated patients by baseline CTCAE grade and worst grade after the administration,
+    per arm, one row per combination that occurs (:func:`lab_shift_matrix` for the
+    definitions)."""
+    columns = ["arm", "baseline_grade", "worst_grade", "patients"]
+    shifts = _shifts(frames, analyte)
+    if shifts.empty:
+        return pd.DataFrame(columns=columns)
+    counted = shifts.groupby(["arm", "baseline_grade", "worst_grade"], sort=False).size()
+    table = counted.rename("patients").reset_index()[columns]
+    order = {g: i for i, g in enumerate((*GRADES, NO_VALUE))}
+    return table.sort_values(
+        ["arm", "baseline_grade", "worst_grade"],
+        key=lambda c: c.map(order) if c.name != "arm" else c,
+    ).reset_index(drop=True)
+
+
+def lab_shift_matrix(frames: AnalysisFrames, analyte: str) -> dict[str, pd.DataFrame]:
+    """Per arm, the shift matrix of ``analyte``: treated patients by baseline CTCAE grade
+    (rows: the last value on or before the day of the administration) and worst grade after
+    it (columns), with a row and a column for patients without such a value, and totals.
+    Every treated patient with a value of the analyte is counted once per arm."""
+    shifts = _shifts(frames, analyte)
+    labels = [*GRADES, NO_VALUE]
+    matrices = {}
+    for arm, own in shifts.groupby("arm", sort=True):
+        matrix = pd.crosstab(own["baseline_grade"], own["worst_grade"])
+        matrix = matrix.reindex(index=labels, columns=labels, fill_value=0)
+        matrix["total"] = matrix.sum(axis=1)
+        matrix.loc["total"] = matrix.sum(axis=0)
+        matrix.index.name = "baseline"
+        matrix.columns.name = "worst after"
+        matrices[str(arm)] = matrix.astype(int)
+    return matrices

@@ -125,3 +125,27 @@ def test_the_laboratory_shifts_are_matrices_of_the_treated(demo_session: Session
         assert list(matrix.columns) == [0, 1, 2, 3, 4, "none", "total"]
     html = render_html(build_report(frames))
     assert "ALT, arm IV: baseline grade (rows) by worst grade after the administration" in html
+
+
+def test_the_report_states_which_data_it_came_from(demo_session: Session) -> None:
+    """Issue 18, item 7: the data's last audit event (sequence and hash), the protocol
+    version and the SHA-256 of its text, alstrial's version; without the store the report
+    says it cannot vouch for its source."""
+    import alstrial
+    from alstrial.reporting.provenance import data_provenance
+    from alstrial.services.lookup import latest_protocol_version, only_study
+    from alstrial.store.audit import AuditEvent
+
+    provenance = data_provenance(demo_session)
+    assert provenance is not None
+    last = demo_session.get(AuditEvent, provenance.audit_head_seq)
+    assert last is not None
+    assert last.hash == provenance.audit_head_hash
+    version = latest_protocol_version(demo_session, only_study(demo_session))
+    html = render_html(build_report(build_analysis_frames(demo_session), provenance))
+    assert provenance.audit_head_hash in html
+    assert version.digest in html
+    assert f"event {provenance.audit_head_seq}," in html
+    assert f"alstrial {alstrial.__version__}" in html
+    bare = render_html(build_report(build_analysis_frames(demo_session)))
+    assert "cannot say which audit event its data come from" in bare

@@ -117,6 +117,7 @@ def demo(
 
     from alstrial.cli.context import open_session
     from alstrial.interop.reference_trial import load_reference_trial, published_patients
+    from alstrial.reporting.provenance import data_provenance
     from alstrial.reporting.report import write_report
     from alstrial.services import build_analysis_frames, verify_audit_trail
 
@@ -144,7 +145,9 @@ def demo(
         verification = verify_audit_trail(session)
         if not verification.ok:
             raise IntegrityError(f"the demo database fails verification: {verification.problem}")
-        report = write_report(build_analysis_frames(session), out / "report.html")
+        report = write_report(
+            build_analysis_frames(session), out / "report.html", data_provenance(session)
+        )
     elapsed = time.perf_counter() - started
     typer.echo(f"database: {db_path}")
     typer.echo(f"report:   {report.resolve()}")
@@ -159,12 +162,13 @@ def report(
 ) -> None:
     """Write the trial report (one self-contained HTML file)."""
     from alstrial.cli.context import database_url, open_session
+    from alstrial.reporting.provenance import data_provenance
     from alstrial.reporting.report import write_report
     from alstrial.services import build_analysis_frames
 
     with open_session(database_url(database)) as session:
         frames = build_analysis_frames(session)
-        path = write_report(frames, out)
+        path = write_report(frames, out, data_provenance(session))
     typer.echo(f"report: {path.resolve()}")
     if frames.synthetic:
         typer.echo(SYNTHETIC_LINE)

@@ -23,6 +23,7 @@ from alstrial.reporting.analyses import (
 )
 from alstrial.reporting.figures import figure_means_by_visit
 from alstrial.reporting.progression import encals_table, pre_post_table, stage_table
+from alstrial.reporting.provenance import DataProvenance
 from alstrial.reporting.safety_tables import (
     events_by_category_and_grade,
     lab_shift_matrix,
@@ -75,6 +76,7 @@ class Report:
     saes: pd.DataFrame
     lab_shifts: dict[str, dict[str, pd.DataFrame]]
     generated_at: datetime
+    provenance: DataProvenance | None = None
 
 
 @dataclass(frozen=True)
@@ -113,8 +115,9 @@ def _anova(frames: AnalysisFrames, measure: str) -> RmAnovaResult:
     )
 
 
-def build_report(frames: AnalysisFrames) -> Report:
-    """Compute every table, analysis and figure of the report."""
+def build_report(frames: AnalysisFrames, provenance: DataProvenance | None = None) -> Report:
+    """Compute every table, analysis and figure of the report; ``provenance`` says which
+    data they come from (:func:`~alstrial.reporting.provenance.data_provenance`)."""
     summaries = {label: visit_summary(frames, measure) for measure, label in MEASURE_LABELS.items()}
     return Report(
         frames=frames,
@@ -144,6 +147,7 @@ def build_report(frames: AnalysisFrames) -> Report:
             if not frames.labs.empty
         },
         generated_at=datetime.now(UTC),
+        provenance=provenance,
     )
 
 
@@ -186,11 +190,13 @@ def render_html(report: Report) -> str:
     )
 
 
-def write_report(frames: AnalysisFrames, path: str | Path) -> Path:
+def write_report(
+    frames: AnalysisFrames, path: str | Path, provenance: DataProvenance | None = None
+) -> Path:
     """Build the report and write it to ``path`` (parent folders are created)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    html = render_html(build_report(frames))
+    html = render_html(build_report(frames, provenance))
     temporary = path.with_suffix(path.suffix + ".part")
     temporary.write_text(html, encoding="utf-8")
     temporary.replace(path)

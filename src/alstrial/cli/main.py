@@ -25,7 +25,7 @@ from alstrial.cli.safety import safety_app
 from alstrial.cli.score import score_app
 from alstrial.cli.stats import stats_app
 from alstrial.cli.web import ActorOption, serve_command, sites_app, users_app
-from alstrial.exceptions import ConflictError, IntegrityError
+from alstrial.exceptions import ConflictError, IntegrityError, ValidationError
 
 # Every command imports what it uses inside its body: `alstrial --help` and `alstrial score`
 # must not pay for pandas, SQLAlchemy, the services or the web stack (issue 13; the budget
@@ -157,18 +157,34 @@ def demo(
 
 @app.command()
 def report(
-    out: Annotated[Path, typer.Option(help="HTML file to write.")] = Path("out/report.html"),
+    out: Annotated[
+        Path | None,
+        typer.Option(help="File to write (default: out/report.html or out/report.pdf)."),
+    ] = None,
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="html (one self-contained file) or pdf (A4, typeset by Typst: title page, "
+            "contents, page numbers).",
+        ),
+    ] = "html",
     database: DatabaseOption = None,
 ) -> None:
-    """Write the trial report (one self-contained HTML file)."""
+    """Write the trial report as HTML or PDF."""
     from alstrial.cli.context import database_url, open_session
     from alstrial.reporting.provenance import data_provenance
     from alstrial.reporting.report import write_report
     from alstrial.services import build_analysis_frames
 
+    if fmt not in ("html", "pdf"):
+        raise ValidationError(
+            f"unknown report format {fmt!r}", field="format", value=fmt, allowed="html, pdf"
+        )
+    target = out if out is not None else Path(f"out/report.{fmt}")
     with open_session(database_url(database)) as session:
         frames = build_analysis_frames(session)
-        path = write_report(frames, out, data_provenance(session))
+        path = write_report(frames, target, data_provenance(session), fmt=fmt)
     typer.echo(f"report: {path.resolve()}")
     if frames.synthetic:
         typer.echo(SYNTHETIC_LINE)

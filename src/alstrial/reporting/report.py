@@ -5,15 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
-import jinja2
 import pandas as pd
 
 import alstrial
-from alstrial.exceptions import AlstrialError
+from alstrial.exceptions import AlstrialError, ValidationError
 from alstrial.reporting.analyses import (
     MmrmSummary,
     SurvivalSummary,
@@ -39,6 +37,7 @@ from alstrial.reporting.tables import (
     table3_adverse_events,
     visit_summary,
 )
+from alstrial.reporting.typeset import template_environment, typeset_pdf
 from alstrial.scoring.encals import ENCALS_SOURCE
 from alstrial.services.frames import AnalysisFrames
 from alstrial.stats import RmAnovaResult, rm_anova
@@ -165,21 +164,11 @@ def _format_number(value: object, digits: int = 2) -> str:
     return str(value)
 
 
-def render_html(report: Report) -> str:
-    """Render the report as one self-contained HTML document (no external resources)."""
-    environment = jinja2.Environment(
-        loader=jinja2.FunctionLoader(
-            lambda name: (
-                resources.files("alstrial.reporting").joinpath("templates", name).read_text("utf-8")
-            )
-        ),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
+def _render(report: Report, template: str, *, autoescape: bool) -> str:
+    environment = template_environment(
+        autoescape=autoescape, filters={"p": _format_p, "num": _format_number}
     )
-    environment.filters["p"] = _format_p
-    environment.filters["num"] = _format_number
-    template = environment.get_template("report.html.j2")
-    return template.render(
+    return environment.get_template(template).render(
         report=report,
         frames=report.frames,
         synthetic=report.frames.synthetic,
@@ -190,14 +179,55 @@ def render_html(report: Report) -> str:
     )
 
 
+def render_html(report: Report) -> str:
+    """Render the report as one self-contained HTML document (no external resources)."""
+    return _render(report, "report.html.j2", autoescape=True)
+
+
+def render_typst(report: Report) -> str:
+    """The report as Typst source (``templates/report.typ.j2``): the same content as the
+    HTML, typeset for A4 with a title page, a table of contents, page numbers and a running
+    header; its figure is read from ``figure3.svg`` beside it."""
+    return _render(report, "report.typ.j2", autoescape=False)
+
+
+def render_pdf(report: Report) -> bytes:
+    """The report as a PDF, typeset by Typst (the compiler ships in the ``typst`` wheel):
+    vector figure, extractable text, tables that break across pages with their header
+    repeated, only the fonts Typst embeds (the same document on every machine)."""
+    return typeset_pdf(
+        render_typst(report),
+        moment=report.generated_at,
+        files={"figure3.svg": report.figure_svg},
+    )
+
+
 def write_report(
-    frames: AnalysisFrames, path: str | Path, provenance: DataProvenance | None = None
+    frames: AnalysisFrames,
+    path: str | Path,
+    provenance: DataProvenance | None = None,
+    *,
+    fmt: str = "html",
 ) -> Path:
-    """Build the report and write it to ``path`` (parent folders are created)."""
+    """Build the report and write it to ``path`` as HTML or PDF (parent folders are
+    created; the file appears whole or not at all).
+
+    Raises
+    ------
+    ValidationError
+        A format other than html or pdf.
+    """
+    if fmt not in ("html", "pdf"):
+        raise ValidationError(
+            f"unknown report format {fmt!r}", field="format", value=fmt, allowed="html, pdf"
+        )
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    html = render_html(build_report(frames, provenance))
+    report = build_report(frames, provenance)
     temporary = path.with_suffix(path.suffix + ".part")
-    temporary.write_text(html, encoding="utf-8")
+    if fmt == "pdf":
+        temporary.write_bytes(render_pdf(report))
+    else:
+        temporary.write_text(render_html(report), encoding="utf-8")
     temporary.replace(path)
     return path

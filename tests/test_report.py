@@ -20,7 +20,7 @@ def test_report_has_every_element_and_the_label(demo_session: Session, tmp_path:
         assert f'id="{anchor}"' in html
     assert 'id="synthetic-notice"' in html
     assert html.count("SYNTHETIC DATA") >= 4
-    assert html.count("<svg") == 1
+    assert html.count("<svg") == 3  # Fig. 3, each patient's course, Kaplan-Meier
     assert not re.search(r'(src|href)="(https?:)?//', html)
     assert "Hypotension" in html
     assert "Improved after treatment" in html
@@ -149,3 +149,44 @@ def test_the_report_states_which_data_it_came_from(demo_session: Session) -> Non
     assert f"alstrial {alstrial.__version__}" in html
     bare = render_html(build_report(build_analysis_frames(demo_session)))
     assert "cannot say which audit event its data come from" in bare
+
+
+def test_kaplan_meier_figure_has_the_numbers_at_risk(demo_session: Session) -> None:
+    """Issue 18, item 5: the curves by arm, and under them the patients at risk, counted
+    here from the times to event or censoring."""
+    import xml.etree.ElementTree as ET
+
+    from alstrial.reporting.figures import numbers_at_risk
+
+    report = build_report(build_analysis_frames(demo_session))
+    data = report.survival.data
+    assert set(data["arm"]) == {"IV", "IT"}
+    expected = {
+        arm: [sum(1 for m in own["months"] if m >= t) for t in (0, 3, 6, 9)]
+        for arm, own in data.groupby("arm")
+    }
+    assert numbers_at_risk(data, (0, 3, 6, 9)) == expected
+    assert expected["IV"][0] == 6
+    svg = ET.fromstring(report.km_svg)
+    shown = {
+        g.get("id"): "".join(g.itertext()).strip()
+        for g in svg.iter("{http://www.w3.org/2000/svg}g")
+        if (g.get("id") or "").startswith("risk-")
+    }
+    for arm, counts in expected.items():
+        for t, n in zip((0, 3, 6, 9), counts, strict=True):
+            assert shown[f"risk-{arm}-{t}"] == str(n)
+    assert 'id="km-IV"' in report.km_svg
+    assert 'id="km-IT"' in report.km_svg
+
+
+def test_each_patients_course_is_drawn(demo_session: Session) -> None:
+    """One line per patient with ratings, per measure (the SVG ids name them)."""
+    frames = build_analysis_frames(demo_session)
+    report = build_report(frames)
+    for measure in ("alsfrs_r_total", "fvc_percent_predicted"):
+        rated = set(frames.measures.loc[frames.measures["measure"] == measure, "subject"])
+        drawn = set(re.findall(rf'id="course-{measure}-(P\d\d)"', report.courses_svg))
+        assert drawn == rated
+    assert "administration" in report.courses_svg
+    assert "SYNTHETIC DATA" in report.courses_svg

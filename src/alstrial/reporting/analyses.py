@@ -4,7 +4,7 @@ tracheostomy."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -102,6 +102,10 @@ class SurvivalSummary:
     table: pd.DataFrame
     chi2: float | None
     p: float | None
+    #: One row per treated patient: arm, months from administration, event (1) or censored.
+    data: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=["subject", "arm", "months", "event"])
+    )
 
 
 def survival_summary(frames: AnalysisFrames) -> SurvivalSummary:
@@ -151,4 +155,5 @@ def survival_summary(frames: AnalysisFrames) -> SurvivalSummary:
         pd.DataFrame(table, columns=["arm", "n", "events", "survival_12_months", "median"]),
         None if test is None else test.chi2,
         None if test is None or np.isnan(test.p) else test.p,
+        data,
     )

@@ -19,7 +19,11 @@ from alstrial.reporting.analyses import (
     piecewise_summary,
     survival_summary,
 )
-from alstrial.reporting.figures import figure_means_by_visit
+from alstrial.reporting.figures import (
+    figure_kaplan_meier,
+    figure_means_by_visit,
+    figure_patient_courses,
+)
 from alstrial.reporting.progression import encals_table, pre_post_table, stage_table
 from alstrial.reporting.provenance import DataProvenance
 from alstrial.reporting.safety_tables import (
@@ -65,6 +69,8 @@ class Report:
     summaries: dict[str, pd.DataFrame]
     anovas: dict[str, RmAnovaResult | Unavailable]
     figure_svg: str
+    courses_svg: str
+    km_svg: str
     pre_post: dict[str, pd.DataFrame]
     stages: pd.DataFrame
     encals: pd.DataFrame
@@ -118,6 +124,7 @@ def build_report(frames: AnalysisFrames, provenance: DataProvenance | None = Non
     """Compute every table, analysis and figure of the report; ``provenance`` says which
     data they come from (:func:`~alstrial.reporting.provenance.data_provenance`)."""
     summaries = {label: visit_summary(frames, measure) for measure, label in MEASURE_LABELS.items()}
+    survival = survival_summary(frames)
     return Report(
         frames=frames,
         table1=table1_patients(frames),
@@ -130,6 +137,10 @@ def build_report(frames: AnalysisFrames, provenance: DataProvenance | None = Non
             label: _attempt(_anova, frames, measure) for measure, label in MEASURE_LABELS.items()
         },
         figure_svg=figure_means_by_visit(summaries, synthetic=frames.synthetic),
+        courses_svg=figure_patient_courses(
+            frames.measures, MEASURE_LABELS, synthetic=frames.synthetic
+        ),
+        km_svg=figure_kaplan_meier(survival.data, synthetic=frames.synthetic),
         pre_post={label: pre_post_table(frames, m) for m, label in MEASURE_LABELS.items()},
         stages=stage_table(frames),
         encals=encals_table(frames),
@@ -137,7 +148,7 @@ def build_report(frames: AnalysisFrames, provenance: DataProvenance | None = Non
         piecewise={
             label: _attempt(piecewise_summary, frames, m) for m, label in MEASURE_LABELS.items()
         },
-        survival=survival_summary(frames),
+        survival=survival,
         ae_grades=events_by_category_and_grade(frames),
         saes=sae_listing(frames),
         lab_shifts={
@@ -198,7 +209,11 @@ def render_pdf(report: Report) -> bytes:
     return typeset_pdf(
         render_typst(report),
         moment=report.generated_at,
-        files={"figure3.svg": report.figure_svg},
+        files={
+            "figure3.svg": report.figure_svg,
+            "courses.svg": report.courses_svg,
+            "km.svg": report.km_svg,
+        },
     )
 
 

@@ -13,13 +13,13 @@ from pypdf import PdfReader
 from sqlalchemy.orm import Session
 
 from alstrial.reporting.certificate import build_certificate, render_certificate_pdf
-from alstrial.reporting.provenance import data_provenance
-from alstrial.reporting.report import build_report, render_pdf, write_report
+from alstrial.reporting.report import build_store_report, render_pdf, write_report
 from alstrial.reporting.typeset import typeset_pdf, typst_string
 from alstrial.services import build_analysis_frames
 from tests.helpers import run_cli
 
 SECTIONS = (
+    "CONSORT flow diagram",
     "Participant flow",
     "Table 1: patients' characteristics",
     "Table 2: cell information",
@@ -45,11 +45,11 @@ def _text(pdf: bytes) -> tuple[PdfReader, str]:
 def test_the_report_pdf_has_every_section_its_values_and_its_label(
     demo_session: Session,
 ) -> None:
-    frames = build_analysis_frames(demo_session)
-    provenance = data_provenance(demo_session)
+    report = build_store_report(demo_session)
+    provenance = report.provenance
     assert provenance is not None
-    report = build_report(frames, provenance)
     reader, text = _text(render_pdf(report))
+    assert "Assessed for eligibility (n = 14)" in text  # the diagram's text is text
     for section in SECTIONS:
         assert section in text, section
     assert "Contents" in text  # the table of contents

@@ -117,9 +117,8 @@ def demo(
 
     from alstrial.cli.context import open_session
     from alstrial.interop.reference_trial import load_reference_trial, published_patients
-    from alstrial.reporting.provenance import data_provenance
-    from alstrial.reporting.report import write_report
-    from alstrial.services import build_analysis_frames, verify_audit_trail
+    from alstrial.reporting.report import build_store_report, save_report
+    from alstrial.services import verify_audit_trail
 
     out.mkdir(parents=True, exist_ok=True)
     db_path = out / "reference_trial.db"
@@ -145,9 +144,7 @@ def demo(
         verification = verify_audit_trail(session)
         if not verification.ok:
             raise IntegrityError(f"the demo database fails verification: {verification.problem}")
-        report = write_report(
-            build_analysis_frames(session), out / "report.html", data_provenance(session)
-        )
+        report = save_report(build_store_report(session), out / "report.html")
     elapsed = time.perf_counter() - started
     typer.echo(f"database: {db_path}")
     typer.echo(f"report:   {report.resolve()}")
@@ -173,9 +170,7 @@ def report(
 ) -> None:
     """Write the trial report as HTML or PDF."""
     from alstrial.cli.context import database_url, open_session
-    from alstrial.reporting.provenance import data_provenance
-    from alstrial.reporting.report import write_report
-    from alstrial.services import build_analysis_frames
+    from alstrial.reporting.report import build_store_report, save_report
 
     if fmt not in ("html", "pdf"):
         raise ValidationError(
@@ -183,10 +178,10 @@ def report(
         )
     target = out if out is not None else Path(f"out/report.{fmt}")
     with open_session(database_url(database)) as session:
-        frames = build_analysis_frames(session)
-        path = write_report(frames, target, data_provenance(session), fmt=fmt)
+        built = build_store_report(session)
+        path = save_report(built, target, fmt=fmt)
     typer.echo(f"report: {path.resolve()}")
-    if frames.synthetic:
+    if built.frames.synthetic:
         typer.echo(SYNTHETIC_LINE)
 
 

@@ -15,6 +15,7 @@ __all__ = [
     "figure_means_by_visit",
     "figure_patient_courses",
     "numbers_at_risk",
+    "svg_text",
 ]
 
 ARM_COLOURS = ("#1f5fa8", "#c4452d", "#2f8f4e", "#7a4fa0")
@@ -77,14 +78,11 @@ def figure_means_by_visit(
     if title:
         figure.suptitle(title, fontsize=11)
     figure.tight_layout()
-    buffer = io.StringIO()
-    figure.savefig(buffer, format="svg")
-    plt.close(figure)
-    svg = buffer.getvalue()
-    return svg[svg.index("<svg") :]
+    return svg_text(figure)
 
 
-def _svg(figure: Any) -> str:
+def svg_text(figure: Any) -> str:
+    """A matplotlib figure as SVG text (from ``<svg``), the figure closed."""
     import matplotlib.pyplot as plt
 
     buffer = io.StringIO()
@@ -165,7 +163,7 @@ def figure_kaplan_meier(data: pd.DataFrame, *, synthetic: bool = False) -> str:
         table.spines[side].set_visible(False)
     table.tick_params(axis="y", length=0)
     figure.tight_layout()
-    return _svg(figure)
+    return svg_text(figure)
 
 
 def figure_patient_courses(
@@ -205,4 +203,4 @@ def figure_patient_courses(
         if synthetic:
             _watermark(ax)
     figure.tight_layout()
-    return _svg(figure)
+    return svg_text(figure)

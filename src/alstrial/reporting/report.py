@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pandas as pd
+from sqlalchemy.orm import Session
 
 import alstrial
 from alstrial.exceptions import AlstrialError, ValidationError
@@ -19,13 +20,14 @@ from alstrial.reporting.analyses import (
     piecewise_summary,
     survival_summary,
 )
+from alstrial.reporting.consort import Consort, consort_counts, figure_consort
 from alstrial.reporting.figures import (
     figure_kaplan_meier,
     figure_means_by_visit,
     figure_patient_courses,
 )
 from alstrial.reporting.progression import encals_table, pre_post_table, stage_table
-from alstrial.reporting.provenance import DataProvenance
+from alstrial.reporting.provenance import DataProvenance, data_provenance
 from alstrial.reporting.safety_tables import (
     events_by_category_and_grade,
     lab_shift_matrix,
@@ -43,7 +45,7 @@ from alstrial.reporting.tables import (
 )
 from alstrial.reporting.typeset import template_environment, typeset_pdf
 from alstrial.scoring.encals import ENCALS_SOURCE
-from alstrial.services.frames import AnalysisFrames
+from alstrial.services.frames import AnalysisFrames, build_analysis_frames
 from alstrial.stats import RmAnovaResult, rm_anova
 
 __all__ = ["Report", "build_report", "render_html", "write_report"]
@@ -82,6 +84,7 @@ class Report:
     lab_shifts: dict[str, dict[str, pd.DataFrame]]
     generated_at: datetime
     provenance: DataProvenance | None = None
+    consort_svg: str | None = None
 
 
 @dataclass(frozen=True)
@@ -120,9 +123,22 @@ def _anova(frames: AnalysisFrames, measure: str) -> RmAnovaResult:
     )
 
 
-def build_report(frames: AnalysisFrames, provenance: DataProvenance | None = None) -> Report:
+def build_store_report(session: Session) -> Report:
+    """The report of the data in ``session``'s store, with its provenance and the CONSORT
+    diagram (which needs the screenings, not only the analysis frames)."""
+    frames = build_analysis_frames(session)
+    return build_report(frames, data_provenance(session), consort_counts(session, frames))
+
+
+def build_report(
+    frames: AnalysisFrames,
+    provenance: DataProvenance | None = None,
+    consort: Consort | None = None,
+) -> Report:
     """Compute every table, analysis and figure of the report; ``provenance`` says which
-    data they come from (:func:`~alstrial.reporting.provenance.data_provenance`)."""
+    data they come from (:func:`~alstrial.reporting.provenance.data_provenance`),
+    ``consort`` gives the flow diagram's counts
+    (:func:`~alstrial.reporting.consort.consort_counts`)."""
     summaries = {label: visit_summary(frames, measure) for measure, label in MEASURE_LABELS.items()}
     survival = survival_summary(frames)
     return Report(
@@ -158,6 +174,9 @@ def build_report(frames: AnalysisFrames, provenance: DataProvenance | None = Non
         },
         generated_at=datetime.now(UTC),
         provenance=provenance,
+        consort_svg=(
+            figure_consort(consort, synthetic=frames.synthetic) if consort is not None else None
+        ),
     )
 
 
@@ -213,6 +232,7 @@ def render_pdf(report: Report) -> bytes:
             "figure3.svg": report.figure_svg,
             "courses.svg": report.courses_svg,
             "km.svg": report.km_svg,
+            "consort.svg": report.consort_svg or "",
         },
     )
 
@@ -224,8 +244,13 @@ def write_report(
     *,
     fmt: str = "html",
 ) -> Path:
-    """Build the report and write it to ``path`` as HTML or PDF (parent folders are
-    created; the file appears whole or not at all).
+    """Build the report of ``frames`` and write it (:func:`save_report`)."""
+    return save_report(build_report(frames, provenance), path, fmt=fmt)
+
+
+def save_report(report: Report, path: str | Path, *, fmt: str = "html") -> Path:
+    """Write a built report to ``path`` as HTML or PDF (parent folders are created; the file
+    appears whole or not at all).
 
     Raises
     ------
@@ -238,7 +263,6 @@ def write_report(
         )
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    report = build_report(frames, provenance)
     temporary = path.with_suffix(path.suffix + ".part")
     if fmt == "pdf":
         temporary.write_bytes(render_pdf(report))

@@ -273,10 +273,8 @@ REPORT_CSP = (
 def trial_report(session: DbSession, me: CurrentUser) -> Response:
     """The trial report of the current data, for the roles that may export the study (the
     statistician and the administrator); the same document as ``alstrial report``."""
-    from alstrial.reporting.provenance import data_provenance
-    from alstrial.reporting.report import build_report, render_html
-    from alstrial.services import build_analysis_frames
+    from alstrial.reporting.report import build_store_report, render_html
 
     require(me, "export")  # study-wide roles only: the report covers every site
-    html = render_html(build_report(build_analysis_frames(session), data_provenance(session)))
+    html = render_html(build_store_report(session))
     return HTMLResponse(html, headers={"Content-Security-Policy": REPORT_CSP})

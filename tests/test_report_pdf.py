@@ -32,6 +32,7 @@ SECTIONS = (
     "Time to death or tracheostomy",
     "Slopes before and after administration",
     "King's and MiToS stages",
+    "Power for the next trial",
     "ENCALS predicted survival",
 )
 

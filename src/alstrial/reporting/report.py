@@ -26,6 +26,7 @@ from alstrial.reporting.figures import (
     figure_means_by_visit,
     figure_patient_courses,
 )
+from alstrial.reporting.next_trial import NextTrialPower, next_trial_power
 from alstrial.reporting.progression import encals_table, pre_post_table, stage_table
 from alstrial.reporting.provenance import DataProvenance, data_provenance
 from alstrial.reporting.safety_tables import (
@@ -85,6 +86,7 @@ class Report:
     generated_at: datetime
     provenance: DataProvenance | None = None
     consort_svg: str | None = None
+    next_trial: NextTrialPower | Unavailable | None = None
 
 
 @dataclass(frozen=True)
@@ -174,6 +176,7 @@ def build_report(
         },
         generated_at=datetime.now(UTC),
         provenance=provenance,
+        next_trial=_attempt(next_trial_power, frames),
         consort_svg=(
             figure_consort(consort, synthetic=frames.synthetic) if consort is not None else None
         ),

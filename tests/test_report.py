@@ -190,3 +190,34 @@ def test_each_patients_course_is_drawn(demo_session: Session) -> None:
         assert drawn == rated
     assert "administration" in report.courses_svg
     assert "SYNTHETIC DATA" in report.courses_svg
+
+
+def test_the_methods_paragraph_says_what_was_run(demo_session: Session) -> None:
+    """Issue 18, item 7: generated from the fits (the covariance each MMRM converged with,
+    the patients in each analysis) and the software's versions."""
+    import numpy
+
+    import alstrial
+    from alstrial.reporting.methods import methods_paragraphs
+
+    report = build_report(build_analysis_frames(demo_session))
+    text = " ".join(methods_paragraphs(report))
+    words = {"us": "unstructured", "ar1": "AR(1)", "cs": "compound symmetry"}
+    for summary in report.mmrms.values():
+        assert summary.fit is not None
+        assert f"{words[summary.structure]} covariance, {summary.fit.n_subjects} patients" in text
+    for label, result in report.anovas.items():
+        assert f"{label}: {result.n_subjects} patients with every visit" in text
+    assert f"alstrial {alstrial.__version__}" in text
+    assert f"numpy {numpy.__version__}" in text
+    assert "Statistical methods" in render_html(report)
+
+
+def test_the_methods_of_an_empty_trial_say_what_could_not_run(engine: Engine) -> None:
+    from alstrial.reporting.methods import methods_paragraphs
+
+    with make_session_factory(engine)() as session:
+        report = build_report(build_analysis_frames(session))
+    text = " ".join(methods_paragraphs(report))
+    assert "not run (" in text
+    assert "not estimable (" in text

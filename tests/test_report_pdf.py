@@ -20,6 +20,7 @@ from tests.helpers import run_cli
 
 SECTIONS = (
     "CONSORT flow diagram",
+    "Statistical methods",
     "Participant flow",
     "Table 1: patients' characteristics",
     "Table 2: cell information",

@@ -26,6 +26,7 @@ from alstrial.reporting.figures import (
     figure_means_by_visit,
     figure_patient_courses,
 )
+from alstrial.reporting.methods import methods_paragraphs
 from alstrial.reporting.next_trial import NextTrialPower, next_trial_power
 from alstrial.reporting.progression import encals_table, pre_post_table, stage_table
 from alstrial.reporting.provenance import DataProvenance, data_provenance
@@ -209,6 +210,7 @@ def _render(report: Report, template: str, *, autoescape: bool) -> str:
         encals_source=ENCALS_SOURCE,
         version=alstrial.__version__,
         anova_visits=list(ANOVA_VISITS),
+        methods=methods_paragraphs(report),
     )
 
 

@@ -33,3 +33,30 @@ def test_implausible_predictor_is_named() -> None:
     with pytest.raises(ValidationError, match="fvc_percent_predicted") as caught:
         encals_predict(EncalsInputs(62, 0.5, 11, 0))
     assert caught.value.field == "fvc_percent_predicted"
+
+
+@pytest.mark.parametrize(
+    ("delta_fs", "delay", "fvc", "support"),
+    [
+        (1.0, 6, 80, "data"),  # median 27.8 months
+        (0.3, 12, 90, "tail"),  # 49.2: beyond exp(3.638) = 38 months
+        (0.02, 60, 120, "tail"),  # 352: short of the longest survival, in the tail
+        (0.01, 100, 150, "extrapolated"),  # 628: beyond exp(5.917) = 371 months
+    ],
+)
+def test_a_median_outside_the_models_data_is_flagged(
+    delta_fs: float, delay: float, fvc: float, support: str
+) -> None:
+    """Issue 18, item 5: the spline's last interior knot and last boundary knot (the
+    longest survival in its data) mark where a median rests on few events or none."""
+    from alstrial.scoring.encals import TAIL_END_MONTHS, TAIL_START_MONTHS
+
+    prediction = encals_predict(
+        EncalsInputs(
+            age_at_onset=50, delta_fs=delta_fs, diagnostic_delay_months=delay,
+            fvc_percent_predicted=fvc,
+        )
+    )  # fmt: skip
+    assert prediction.support == support
+    assert pytest.approx(38.016, abs=1e-3) == TAIL_START_MONTHS
+    assert pytest.approx(371.296, abs=1e-3) == TAIL_END_MONTHS

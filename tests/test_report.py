@@ -221,3 +221,13 @@ def test_the_methods_of_an_empty_trial_say_what_could_not_run(engine: Engine) ->
     text = " ".join(methods_paragraphs(report))
     assert "not run (" in text
     assert "not estimable (" in text
+
+
+def test_the_encals_table_flags_medians_outside_the_models_data(demo_session: Session) -> None:
+    report = build_report(build_analysis_frames(demo_session))
+    table = report.encals.dropna(subset=["median_months"])
+    assert set(table["support"]) <= {"data", "tail", "extrapolated"}
+    flagged = int((table["support"] == "tail").sum())
+    assert flagged == int((table["median_months"] > 38.016).sum())
+    html = render_html(report)
+    assert html.count("tail of the model's data</span>") == flagged

@@ -46,7 +46,7 @@ from alstrial.reporting.tables import (
     visit_summary,
 )
 from alstrial.reporting.typeset import template_environment, typeset_pdf
-from alstrial.scoring.encals import ENCALS_SOURCE
+from alstrial.scoring.encals import ENCALS_SOURCE, TAIL_END_MONTHS, TAIL_START_MONTHS
 from alstrial.services.frames import AnalysisFrames, build_analysis_frames
 from alstrial.stats import RmAnovaResult, rm_anova
 
@@ -208,6 +208,8 @@ def _render(report: Report, template: str, *, autoescape: bool) -> str:
         synthetic=report.frames.synthetic,
         notice=SYNTHETIC_NOTICE,
         encals_source=ENCALS_SOURCE,
+        encals_tail=TAIL_START_MONTHS,
+        encals_end=TAIL_END_MONTHS,
         version=alstrial.__version__,
         anova_visits=list(ANOVA_VISITS),
         methods=methods_paragraphs(report),

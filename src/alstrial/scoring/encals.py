@@ -34,7 +34,14 @@ import numpy.typing as npt
 
 from alstrial.exceptions import ValidationError
 
-__all__ = ["ENCALS_SOURCE", "EncalsInputs", "EncalsPrediction", "encals_predict"]
+__all__ = [
+    "ENCALS_SOURCE",
+    "TAIL_END_MONTHS",
+    "TAIL_START_MONTHS",
+    "EncalsInputs",
+    "EncalsPrediction",
+    "encals_predict",
+]
 
 ENCALS_SOURCE = (
     "ENCALS model (Westeneng et al. 2018); coefficients from public code, not verified "
@@ -42,6 +49,10 @@ ENCALS_SOURCE = (
 )
 
 _KNOTS = (0.081, 3.108, 3.638, 5.917)
+#: Months from diagnosis at the spline's last interior knot and its last boundary knot (the
+#: boundary knots of a Royston-Parmar spline sit at the extreme log event times of its data).
+TAIL_START_MONTHS = float(np.exp(_KNOTS[2]))
+TAIL_END_MONTHS = float(np.exp(_KNOTS[3]))
 _GAMMA = (-6.409, 2.643, -0.546, 0.585)
 
 
@@ -68,6 +79,19 @@ class EncalsPrediction:
     months: tuple[float, ...]
     survival: tuple[float, ...]
     source: str = ENCALS_SOURCE
+
+    @property
+    def support(self) -> str:
+        """Where the median lies against the model's data: ``"data"`` up to the last
+        interior knot of the spline (exp(3.638) = 38 months), ``"tail"`` between it and the
+        last boundary knot (exp(5.917) = 371 months, the longest survival the spline was
+        fitted to: few events), ``"extrapolated"`` beyond it (the spline's straight-line
+        continuation: no data at all)."""
+        if self.median_months > TAIL_END_MONTHS:
+            return "extrapolated"
+        if self.median_months > TAIL_START_MONTHS:
+            return "tail"
+        return "data"
 
 
 def _check(inputs: EncalsInputs) -> None:

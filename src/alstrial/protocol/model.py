@@ -216,6 +216,29 @@ class SoftCheck(_Strict):
     message: str = Field(min_length=1)
 
 
+#: What a patient must satisfy to belong to an analysis set (all of a set's criteria).
+AnalysisCriterion = Literal[
+    "enrolled", "treated", "baseline_rating", "followup_rating", "completed", "visits_in_window"
+]
+
+
+class AnalysisSets(_Strict):
+    """The analysis sets of the statistical analysis plan, each a list of criteria that a
+    patient must all satisfy: ``enrolled``; ``treated`` (received the cell product);
+    ``baseline_rating`` (an ALSFRS-R rating on or before the administration);
+    ``followup_rating`` (one after it); ``completed`` (rated at the last protocol visit);
+    ``visits_in_window`` (every held visit within its window)."""
+
+    safety: tuple[AnalysisCriterion, ...] = Field(default=("treated",), min_length=1)
+    full: tuple[AnalysisCriterion, ...] = Field(
+        default=("treated", "baseline_rating", "followup_rating"), min_length=1
+    )
+    per_protocol: tuple[AnalysisCriterion, ...] = Field(
+        default=("treated", "baseline_rating", "followup_rating", "completed", "visits_in_window"),
+        min_length=1,
+    )
+
+
 class Protocol(_Strict):
     """A complete, validated study definition."""
 
@@ -234,6 +257,8 @@ class Protocol(_Strict):
     auto_queries: bool = False
     #: The study's own forms (the data dictionary, :mod:`alstrial.protocol.dictionary`).
     forms: tuple[DictionaryForm, ...] = ()
+    #: The analysis sets (the report counts them and says which each analysis uses).
+    analysis_sets: AnalysisSets = AnalysisSets()
 
     @model_validator(mode="after")
     def _consistent(self) -> Protocol:

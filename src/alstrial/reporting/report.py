@@ -13,12 +13,20 @@ from sqlalchemy.orm import Session
 
 import alstrial
 from alstrial.exceptions import AlstrialError, ValidationError
+from alstrial.protocol.model import AnalysisSets
 from alstrial.reporting.analyses import (
     MmrmSummary,
     SurvivalSummary,
     mmrm_summary,
     piecewise_summary,
     survival_summary,
+)
+from alstrial.reporting.analysis_sets import (
+    SET_NAMES,
+    AnalysisSetMembers,
+    analysis_set_members,
+    out_of_window,
+    restrict,
 )
 from alstrial.reporting.consort import Consort, consort_counts, figure_consort
 from alstrial.reporting.figures import (
@@ -48,6 +56,7 @@ from alstrial.reporting.tables import (
 from alstrial.reporting.typeset import template_environment, typeset_pdf
 from alstrial.scoring.encals import ENCALS_SOURCE, TAIL_END_MONTHS, TAIL_START_MONTHS
 from alstrial.services.frames import AnalysisFrames, build_analysis_frames
+from alstrial.services.lookup import latest_protocol_version, only_study, protocol_of
 from alstrial.stats import RmAnovaResult, rm_anova
 
 __all__ = ["Report", "build_report", "render_html", "write_report"]
@@ -88,6 +97,7 @@ class Report:
     provenance: DataProvenance | None = None
     consort_svg: str | None = None
     next_trial: NextTrialPower | Unavailable | None = None
+    analysis_sets: AnalysisSetMembers | None = None
 
 
 @dataclass(frozen=True)
@@ -130,20 +140,39 @@ def build_store_report(session: Session) -> Report:
     """The report of the data in ``session``'s store, with its provenance and the CONSORT
     diagram (which needs the screenings, not only the analysis frames)."""
     frames = build_analysis_frames(session)
-    return build_report(frames, data_provenance(session), consort_counts(session, frames))
+    sets = protocol_of(latest_protocol_version(session, only_study(session))).analysis_sets
+    return build_report(
+        frames,
+        data_provenance(session),
+        consort_counts(session, frames),
+        sets=sets,
+        outside_window=out_of_window(session),
+    )
 
 
 def build_report(
     frames: AnalysisFrames,
     provenance: DataProvenance | None = None,
     consort: Consort | None = None,
+    *,
+    sets: AnalysisSets | None = None,
+    outside_window: frozenset[str] | None = None,
 ) -> Report:
     """Compute every table, analysis and figure of the report; ``provenance`` says which
     data they come from (:func:`~alstrial.reporting.provenance.data_provenance`),
     ``consort`` gives the flow diagram's counts
-    (:func:`~alstrial.reporting.consort.consort_counts`)."""
-    summaries = {label: visit_summary(frames, measure) for measure, label in MEASURE_LABELS.items()}
-    survival = survival_summary(frames)
+    (:func:`~alstrial.reporting.consort.consort_counts`), ``sets`` the protocol's analysis
+    sets (default: alstrial's) and ``outside_window`` the patients with a visit out of its
+    window (:mod:`alstrial.reporting.analysis_sets`).
+
+    The efficacy analyses (Fig. 3's summaries, RM-ANOVA, MMRM, slope models, power) use the
+    full analysis set; the safety tables and survival the safety set; the paper's tables,
+    the flow, the per-patient slopes and courses, stages and ENCALS every enrolled patient."""
+    members = analysis_set_members(frames, sets or AnalysisSets(), outside_window)
+    full = restrict(frames, members.members["full"])
+    safety = restrict(frames, members.members["safety"])
+    summaries = {label: visit_summary(full, measure) for measure, label in MEASURE_LABELS.items()}
+    survival = survival_summary(safety)
     return Report(
         frames=frames,
         table1=table1_patients(frames),
@@ -153,7 +182,7 @@ def build_report(
         flow=participant_flow(frames),
         summaries=summaries,
         anovas={
-            label: _attempt(_anova, frames, measure) for measure, label in MEASURE_LABELS.items()
+            label: _attempt(_anova, full, measure) for measure, label in MEASURE_LABELS.items()
         },
         figure_svg=figure_means_by_visit(summaries, synthetic=frames.synthetic),
         courses_svg=figure_patient_courses(
@@ -163,21 +192,22 @@ def build_report(
         pre_post={label: pre_post_table(frames, m) for m, label in MEASURE_LABELS.items()},
         stages=stage_table(frames),
         encals=encals_table(frames),
-        mmrms={label: mmrm_summary(frames, m) for m, label in MEASURE_LABELS.items()},
+        mmrms={label: mmrm_summary(full, m) for m, label in MEASURE_LABELS.items()},
         piecewise={
-            label: _attempt(piecewise_summary, frames, m) for m, label in MEASURE_LABELS.items()
+            label: _attempt(piecewise_summary, full, m) for m, label in MEASURE_LABELS.items()
         },
         survival=survival,
-        ae_grades=events_by_category_and_grade(frames),
-        saes=sae_listing(frames),
+        ae_grades=events_by_category_and_grade(safety),
+        saes=sae_listing(safety),
         lab_shifts={
-            analyte: lab_shift_matrix(frames, analyte)
-            for analyte in sorted(set(frames.labs["analyte"]))
-            if not frames.labs.empty
+            analyte: lab_shift_matrix(safety, analyte)
+            for analyte in sorted(set(safety.labs["analyte"]))
+            if not safety.labs.empty
         },
         generated_at=datetime.now(UTC),
         provenance=provenance,
-        next_trial=_attempt(next_trial_power, frames),
+        next_trial=_attempt(next_trial_power, full),
+        analysis_sets=members,
         consort_svg=(
             figure_consort(consort, synthetic=frames.synthetic) if consort is not None else None
         ),
@@ -213,7 +243,29 @@ def _render(report: Report, template: str, *, autoescape: bool) -> str:
         version=alstrial.__version__,
         anova_visits=list(ANOVA_VISITS),
         methods=methods_paragraphs(report),
+        set_notes=_set_notes(report),
     )
+
+
+def _set_notes(report: Report) -> dict[str, str]:
+    """Per analysis set, the sentence a section that uses it opens with."""
+    notes = {"enrolled": "Patients: every enrolled patient."}
+    members = report.analysis_sets
+    for name, words in SET_NAMES.items():
+        if members is None:
+            notes[name] = f"Analysis set: {words}."
+        elif members.members[name] is None:
+            notes[name] = (
+                f"Analysis set: {words}, not determined ({members.undetermined[name]}): every "
+                "enrolled patient is used."
+            )
+        else:
+            chosen = members.members[name]
+            assert chosen is not None
+            notes[name] = (
+                f"Analysis set: {words} ({len(chosen)} patients: {members.definitions[name]})."
+            )
+    return notes
 
 
 def render_html(report: Report) -> str:

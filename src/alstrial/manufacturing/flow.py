@@ -41,6 +41,7 @@ __all__ = [
     "analyze_tubes",
     "compensate",
     "logicle",
+    "marker_histogram",
     "marker_values",
     "percent_positive",
     "scatter_channels",
@@ -381,3 +382,23 @@ def marker_values(
         )
         for marker in markers
     }
+
+
+def marker_histogram(
+    stained: npt.ArrayLike, isotype: npt.ArrayLike, *, bins: int = 64
+) -> dict[str, list[float]]:
+    """The stained and isotype tubes' event counts in ``bins`` log-spaced bins that span the
+    pooled values' 0.5th to 99.9th percentile (values outside are counted in the end bins):
+    what a figure of the two distributions needs, without the events themselves."""
+    s = np.asarray(stained, dtype=np.float64)
+    i = np.asarray(isotype, dtype=np.float64)
+    pooled = np.concatenate([s, i])
+    low = max(float(np.percentile(pooled, 0.5)), 1.0) if pooled.size else 1.0
+    high = max(float(np.percentile(pooled, 99.9)), low * 10) if pooled.size else 10.0
+    edges = np.logspace(np.log10(low), np.log10(high), bins + 1)
+    first, last = float(edges[0]), float(edges[-1])  # logspace may round low and high
+
+    def counts(values: npt.NDArray[np.float64]) -> list[float]:
+        return [float(c) for c in np.histogram(np.clip(values, first, last), bins=edges)[0]]
+
+    return {"edges": [float(e) for e in edges], "stained": counts(s), "isotype": counts(i)}

@@ -34,6 +34,7 @@ from alstrial.reporting.figures import (
     figure_means_by_visit,
     figure_patient_courses,
 )
+from alstrial.reporting.identity_figure import IdentityPanel, figure_identity, identity_panels
 from alstrial.reporting.methods import methods_paragraphs
 from alstrial.reporting.next_trial import NextTrialPower, next_trial_power
 from alstrial.reporting.progression import encals_table, pre_post_table, stage_table
@@ -98,6 +99,10 @@ class Report:
     consort_svg: str | None = None
     next_trial: NextTrialPower | Unavailable | None = None
     analysis_sets: AnalysisSetMembers | None = None
+    #: Fig. 2: (batch, SVG) for each batch whose results carry histograms; None without the
+    #: store; and the batches whose identity was entered as numbers only.
+    identity: list[tuple[str, str]] | None = None
+    identity_undrawn: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -147,6 +152,7 @@ def build_store_report(session: Session) -> Report:
         consort_counts(session, frames),
         sets=sets,
         outside_window=out_of_window(session),
+        identity=identity_panels(session),
     )
 
 
@@ -157,6 +163,7 @@ def build_report(
     *,
     sets: AnalysisSets | None = None,
     outside_window: frozenset[str] | None = None,
+    identity: list[IdentityPanel] | None = None,
 ) -> Report:
     """Compute every table, analysis and figure of the report; ``provenance`` says which
     data they come from (:func:`~alstrial.reporting.provenance.data_provenance`),
@@ -208,6 +215,12 @@ def build_report(
         provenance=provenance,
         next_trial=_attempt(next_trial_power, full),
         analysis_sets=members,
+        identity=(
+            None
+            if identity is None
+            else [(p.batch, figure_identity(p)) for p in identity if p.drawn]
+        ),
+        identity_undrawn=tuple(p.batch for p in identity or () if not p.drawn),
         consort_svg=(
             figure_consort(consort, synthetic=frames.synthetic) if consort is not None else None
         ),
@@ -292,6 +305,7 @@ def render_pdf(report: Report) -> bytes:
             "courses.svg": report.courses_svg,
             "km.svg": report.km_svg,
             "consort.svg": report.consort_svg or "",
+            **{f"identity-{i}.svg": svg for i, (_, svg) in enumerate(report.identity or [])},
         },
     )
 

@@ -18,7 +18,12 @@ from sqlalchemy.orm import Session
 
 from alstrial.exceptions import ValidationError
 from alstrial.manufacturing.fcs import parse_fcs
-from alstrial.manufacturing.flow import MarkerResult, analyze_tubes
+from alstrial.manufacturing.flow import (
+    MarkerResult,
+    analyze_tubes,
+    marker_histogram,
+    marker_values,
+)
 from alstrial.services.lookup import current_protocol
 from alstrial.services.manufacturing import find_batch, record_flow_results
 
@@ -96,6 +101,14 @@ def record_identity_from_fcs(
         fsc=fsc or protocol_fsc,
         ssc=ssc or protocol_ssc,
     )
+    values = marker_values(
+        stained_sample,
+        isotype_sample,
+        wanted,
+        compensation=compensation,
+        fsc=fsc or protocol_fsc,
+        ssc=ssc or protocol_ssc,
+    )
     store_flow_results(
         session,
         actor=actor,
@@ -105,6 +118,9 @@ def record_identity_from_fcs(
         stained=stained.content,
         isotype=isotype.content,
         reason=reason,
+        histograms={
+            r.marker: marker_histogram(*values[m]) for r, m in zip(results, wanted, strict=True)
+        },
     )
     return results
 
@@ -127,8 +143,10 @@ def store_flow_results(
     stained: bytes,
     isotype: bytes,
     reason: str | None = None,
+    histograms: dict[str, dict[str, list[float]]] | None = None,
 ) -> None:
-    """Store analysed markers on a batch with the SHA-256 of the two files behind them."""
+    """Store analysed markers on a batch with the SHA-256 of the two files behind them (and
+    the histograms, for the report's Fig. 2)."""
     record_flow_results(
         session,
         actor=actor,
@@ -140,4 +158,5 @@ def store_flow_results(
         stained_sha256=hashlib.sha256(stained).hexdigest(),
         isotype_sha256=hashlib.sha256(isotype).hexdigest(),
         reason=reason,
+        histograms=histograms,
     )

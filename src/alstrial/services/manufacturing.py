@@ -276,8 +276,10 @@ def record_flow_results(
     isotype_sha256: str | None = None,
     provenance: Provenance = Provenance.SOURCE,
     reason: str | None = None,
+    histograms: Mapping[str, dict[str, list[float]]] | None = None,
 ) -> list[FlowMarkerResult]:
-    """Record percent positive per marker (from ``alstrial flow analyze`` or the cytometer)."""
+    """Record percent positive per marker (from ``alstrial flow analyze`` or the cytometer);
+    ``histograms`` keeps the distributions behind each (:func:`marker_histogram`)."""
     batch = find_batch(session, batch_code)
     if batch.release_status is not ReleaseStatus.PENDING:
         raise ConflictError(
@@ -305,6 +307,7 @@ def record_flow_results(
             row.method = method
             row.stained_sha256 = stained_sha256
             row.isotype_sha256 = isotype_sha256
+            row.histogram = (histograms or {}).get(marker)
             row.provenance = provenance
             if marker not in existing:
                 session.add(row)

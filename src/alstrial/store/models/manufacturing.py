@@ -54,6 +54,10 @@ class FlowMarkerResult(Audited, Base):
     stained_sha256: Mapped[str | None] = mapped_column(String(64))
     isotype_sha256: Mapped[str | None] = mapped_column(String(64))
     provenance: Mapped[Provenance] = mapped_column(enum_column(Provenance, "provenance"))
+    #: The stained and isotype histograms the result was computed from (log-spaced ``edges``
+    #: and event ``stained``/``isotype`` counts), kept for the report's Fig. 2; None for a
+    #: result entered as a number.
+    histogram: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
 
 
 class ReleaseDecision(Audited, Base):

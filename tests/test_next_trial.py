@@ -92,3 +92,18 @@ def test_a_trial_without_ratings_says_why(session: Session) -> None:
     empty = render_html(build_report(build_analysis_frames(session)))
     assert "power for the next trial" in empty.lower()
     assert "at least 3 patients" in empty
+
+
+def test_the_reports_power_sees_the_dropout_and_can_simulate(demo_session: Session) -> None:
+    """The section uses the safety set (the full analysis set would hide the two patients
+    lost after the administration) and, asked to, simulates each row."""
+    from alstrial.reporting.next_trial import NextTrialPower
+    from alstrial.reporting.report import build_store_report
+
+    report = build_store_report(demo_session, simulations=10)
+    study = report.next_trial
+    assert isinstance(study, NextTrialPower)
+    twelve = study.table[study.table["horizon_months"] == 12]
+    assert twelve["retention"].iloc[0] == pytest.approx(12 / 14)
+    assert twelve["simulated_power"].notna().all()
+    assert "not run" not in render_html(report)[render_html(report).index('id="power"') :][:3000]

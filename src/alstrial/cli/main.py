@@ -166,6 +166,13 @@ def report(
             "contents, page numbers).",
         ),
     ] = "html",
+    simulations: Annotated[
+        int,
+        typer.Option(
+            help="Simulated trials per row of the next trial's sample sizes (0: analytic only; "
+            "100 take a few seconds)."
+        ),
+    ] = 0,
     database: DatabaseOption = None,
 ) -> None:
     """Write the trial report as HTML or PDF."""
@@ -178,7 +185,7 @@ def report(
         )
     target = out if out is not None else Path(f"out/report.{fmt}")
     with open_session(database_url(database)) as session:
-        built = build_store_report(session)
+        built = build_store_report(session, simulations=simulations)
         path = save_report(built, target, fmt=fmt)
     typer.echo(f"report: {path.resolve()}")
     if built.frames.synthetic:

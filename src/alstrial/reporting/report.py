@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -141,9 +142,10 @@ def _anova(frames: AnalysisFrames, measure: str) -> RmAnovaResult:
     )
 
 
-def build_store_report(session: Session) -> Report:
+def build_store_report(session: Session, *, simulations: int = 0) -> Report:
     """The report of the data in ``session``'s store, with its provenance and the CONSORT
-    diagram (which needs the screenings, not only the analysis frames)."""
+    diagram (which needs the screenings, not only the analysis frames); ``simulations`` > 0
+    adds the simulated power of the next trial's sample sizes (that many trials per row)."""
     frames = build_analysis_frames(session)
     sets = protocol_of(latest_protocol_version(session, only_study(session))).analysis_sets
     return build_report(
@@ -153,6 +155,7 @@ def build_store_report(session: Session) -> Report:
         sets=sets,
         outside_window=out_of_window(session),
         identity=identity_panels(session),
+        simulations=simulations,
     )
 
 
@@ -164,6 +167,7 @@ def build_report(
     sets: AnalysisSets | None = None,
     outside_window: frozenset[str] | None = None,
     identity: list[IdentityPanel] | None = None,
+    simulations: int = 0,
 ) -> Report:
     """Compute every table, analysis and figure of the report; ``provenance`` says which
     data they come from (:func:`~alstrial.reporting.provenance.data_provenance`),
@@ -172,8 +176,9 @@ def build_report(
     sets (default: alstrial's) and ``outside_window`` the patients with a visit out of its
     window (:mod:`alstrial.reporting.analysis_sets`).
 
-    The efficacy analyses (Fig. 3's summaries, RM-ANOVA, MMRM, slope models, power) use the
-    full analysis set; the safety tables and survival the safety set; the paper's tables,
+    The efficacy analyses (Fig. 3's summaries, RM-ANOVA, MMRM, slope models) use the full
+    analysis set; the safety tables, survival and the next trial's power (whose dropout the
+    full analysis set would hide) the safety set; the paper's tables,
     the flow, the per-patient slopes and courses, stages and ENCALS every enrolled patient."""
     members = analysis_set_members(frames, sets or AnalysisSets(), outside_window)
     full = restrict(frames, members.members["full"])
@@ -213,7 +218,8 @@ def build_report(
         },
         generated_at=datetime.now(UTC),
         provenance=provenance,
-        next_trial=_attempt(next_trial_power, full),
+        # The safety set, not the full analysis set: the dropout is part of what is estimated.
+        next_trial=_attempt(partial(next_trial_power, n_sim=simulations), safety),
         analysis_sets=members,
         identity=(
             None

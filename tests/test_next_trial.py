@@ -1,7 +1,8 @@
 """Power for the next trial from this trial's data (issue 18, item 4): the sample sizes are
-the random-slope formula's (validated against longpower in tests/test_power.py) with the
-trial's own estimates, the CLI gives the same, and the simulation reports its Monte-Carlo
-error."""
+the random-slope formula's with the trial's own estimates (the formula reproduces longpower's
+lmmpower value 207.3101 per group in tests/test_power.py::test_random_slope_model, from
+../shared/stats-reference), the CLI gives the same, and the simulation reports its
+Monte-Carlo error."""
 
 from __future__ import annotations
 

@@ -88,7 +88,11 @@ def test_stored_text_cannot_become_typst_markup() -> None:
 
 def test_the_certificate_pdf_is_typeset_like_the_report(demo_session: Session) -> None:
     certificate = build_certificate(demo_session, "MSC-P01")
-    _, text = _text(render_certificate_pdf(certificate))
+    pdf = render_certificate_pdf(certificate)
+    page = pdfium.PdfDocument(pdf)[0].render(scale=0.5).to_pil().convert("L")
+    low, high = page.getextrema()
+    assert high - low > 100  # the page renders, not blank
+    _, text = _text(pdf)
     assert "Release certificate: batch MSC-P01" in text
     assert "Release tests" in text
     assert "HLA-DR not tested" in text

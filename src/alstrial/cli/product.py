@@ -66,18 +66,28 @@ def flow_analyze(
         ssc=ssc,
     )
     identity = evaluate_identity({r.marker: r.percent_positive for r in results})
-    if figure is not None:
-        from alstrial.manufacturing.flow import marker_values
-        from alstrial.reporting.flow_figure import marker_histograms_svg
+    histograms = {}
+    if figure is not None or batch is not None:
+        from alstrial.manufacturing.flow import marker_histogram, marker_values
 
         values = marker_values(
             stained_sample, isotype_sample, marker, compensation=compensation, fsc=fsc, ssc=ssc
         )
-        figure.write_text(
-            marker_histograms_svg(values, {r.marker: r for r in results}), encoding="utf-8"
+        histograms = {m: marker_histogram(*v) for m, v in values.items()}
+    if figure is not None:
+        from alstrial.reporting.identity_figure import IdentityPanel, figure_identity
+
+        panel = IdentityPanel(
+            batch=batch or stained.name,
+            markers=tuple(
+                (r.marker, histograms[r.marker], r.percent_positive, r.threshold) for r in results
+            ),
+            synthetic=False,
         )
+        prolog = '<?xml version="1.0" encoding="utf-8" standalone="no"?>\n'  # a file of its own
+        figure.write_text(prolog + figure_identity(panel), encoding="utf-8")
     if batch is not None:
-        _store_flow(batch, user, database, results, stained, isotype, method)
+        _store_flow(batch, user, database, results, stained, isotype, method, histograms)
     payload = {
         "stained": str(stained),
         "isotype": str(isotype),
@@ -157,6 +167,7 @@ def _store_flow(
     stained: Path,
     isotype: Path,
     method: str,
+    histograms: dict[str, dict[str, list[float]]],
 ) -> None:
     from alstrial.cli.context import database_url, open_session
     from alstrial.exceptions import ValidationError
@@ -173,6 +184,7 @@ def _store_flow(
             method=method,
             stained=stained.read_bytes(),
             isotype=isotype.read_bytes(),
+            histograms=histograms,
         )
 
 

@@ -49,9 +49,10 @@ def identity_panels(session: Session) -> list[IdentityPanel]:
 
 
 def figure_identity(panel: IdentityPanel) -> str:
-    """One row of panels per batch: per marker, the isotype (grey) and stained (blue)
-    distributions on a log scale from the stored histogram, the threshold as a dashed line
-    and the percent positive in the title; SVG text (each marker's group id is
+    """One batch's panels (or one FCS analysis's, ``alstrial flow analyze --figure``): per
+    marker, the isotype (grey) and stained (blue) distributions on a log scale from the
+    histogram, the threshold as a dashed line and the percent positive in the title; SVG
+    text (each marker's group id is
     ``identity-<batch>-<marker>``)."""
     import matplotlib
 

@@ -35,7 +35,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alstrial.interop.sdtm.spec import DOMAINS
-from alstrial.interop.sdtm.timing import epoch, iso, study_day
+from alstrial.interop.sdtm.timing import epoch, iso, planned_day, study_day
+from alstrial.interop.sdtm.trial_design import subject_elements
 from alstrial.protocol import Protocol
 from alstrial.protocol.dictionary import DictionaryForm
 from alstrial.safety.labs import ANALYTES
@@ -174,6 +175,16 @@ class _Builder:
         self.visits = {v.id: v for v in session.scalars(select(Visit))}
         self.enrolments = {e.subject_id: e for e in session.scalars(select(Enrolment))}
         self.administrations = {a.subject_id: a for a in session.scalars(select(Administration))}
+        self.dispositions = {d.subject_id: d for d in session.scalars(select(Disposition))}
+        #: Each subject's first and last held visit (DM's and SE's reference periods).
+        self.first_visit: dict[int, date] = {}
+        self.last_visit: dict[int, date] = {}
+        for v in self.visits.values():
+            if v.actual_date is None:
+                continue
+            held = v.actual_date
+            self.first_visit[v.subject_id] = min(self.first_visit.get(v.subject_id, held), held)
+            self.last_visit[v.subject_id] = max(self.last_visit.get(v.subject_id, held), held)
         self.subjects: dict[int, _Subject] = {}
         self.columnar: dict[str, pd.DataFrame] = {}
         for subject in session.scalars(select(Subject).order_by(Subject.study_code)):
@@ -275,26 +286,21 @@ class _Builder:
                 select(Milestone).where(Milestone.kind == MilestoneKind.DEATH)
             )
         }
-        dispositions = {d.subject_id: d for d in self.session.scalars(select(Disposition))}
         screenings: dict[int, Screening] = {}
         for s in self.session.scalars(select(Screening).order_by(Screening.id)):
             screenings[s.subject_id] = s  # the latest screening of each subject
-        last_visit: dict[int, date] = {}
-        for v in self.visits.values():
-            if v.actual_date is not None and v.actual_date > last_visit.get(v.subject_id, date.min):
-                last_visit[v.subject_id] = v.actual_date
         for subject_id, who in self.subjects.items():
             subject = who.subject
             record = self.base("DM", subject_id, subject.provenance)
             enrolment = self.enrolments.get(subject_id)
             administration = self.administrations.get(subject_id)
-            disposition = dispositions.get(subject_id)
+            disposition = self.dispositions.get(subject_id)
             arm = arms.get(enrolment.arm_code) if enrolment else None
             screening = screenings.get(subject_id)
             end = (
                 disposition.disposition_date
                 if disposition
-                else deaths.get(subject_id, last_visit.get(subject_id))
+                else deaths.get(subject_id, self.last_visit.get(subject_id))
             )
             if arm is None:
                 reason = (
@@ -361,7 +367,7 @@ class _Builder:
                 )
 
     def ds(self) -> None:
-        for d in self.session.scalars(select(Disposition)):
+        for d in self.dispositions.values():
             term, decod = _DISPOSITION[d.status.value]
             record = self.base("DS", d.subject_id, d.provenance)
             record.update(
@@ -382,8 +388,6 @@ class _Builder:
             self.records["DS"].append(record)
 
     def sv(self) -> None:
-        from alstrial.interop.sdtm.timing import planned_day
-
         for v in self.visits.values():
             if v.actual_date is None or v.subject_id not in self.subjects:
                 continue
@@ -841,25 +845,14 @@ def _natural(column: pd.Series) -> pd.Series:
 def _add_se(b: _Builder, frames: dict[str, pd.DataFrame]) -> None:
     """SE: each treated subject's lead-in, treatment and follow-up elements; a subject never
     treated has the lead-in only (:mod:`alstrial.interop.sdtm.trial_design`)."""
-    from alstrial.interop.sdtm.trial_design import subject_elements
-
     records: list[Record] = []
-    first_visit: dict[int, date] = {}
-    last_visit: dict[int, date] = {}
-    for v in b.visits.values():
-        if v.actual_date is None:
-            continue
-        first_visit[v.subject_id] = min(first_visit.get(v.subject_id, date.max), v.actual_date)
-        last_visit[v.subject_id] = max(last_visit.get(v.subject_id, date.min), v.actual_date)
-    dispositions = {
-        d.subject_id: d.disposition_date for d in b.session.scalars(select(Disposition))
-    }
     for subject_id, who in b.subjects.items():
         enrolment = b.enrolments.get(subject_id)
         if enrolment is None:
             continue
-        start = first_visit.get(subject_id, enrolment.enrolment_date)
-        end = dispositions.get(subject_id, last_visit.get(subject_id))
+        start = b.first_visit.get(subject_id, enrolment.enrolment_date)
+        disposition = b.dispositions.get(subject_id)
+        end = disposition.disposition_date if disposition else b.last_visit.get(subject_id)
         administration = b.administrations.get(subject_id)
         for element in subject_elements(
             b.protocol,

@@ -47,6 +47,8 @@ __all__ = [
     "parse_odm",
     "protocol_metadata_document",
     "protocol_with_forms",
+    "study_element",
+    "xml_document",
 ]
 
 ODM_NS = "http://www.cdisc.org/ns/odm/v1.3"
@@ -625,15 +627,36 @@ def protocol_metadata_document(protocol: Protocol) -> bytes:
             "SourceSystem": "alstrial",
         },
     )
-    study = ET.SubElement(root, f"{_O}Study", {"OID": f"ST.{protocol.study.code}"})
+    study_element(
+        root,
+        protocol,
+        study_oid=f"ST.{protocol.study.code}",
+        mdv_oid=f"MDV.{protocol.study.protocol_version}",
+        description=protocol.study.title,
+    )
+    return xml_document(root)
+
+
+def study_element(
+    root: ET.Element, protocol: Protocol, *, study_oid: str, mdv_oid: str, description: str
+) -> ET.Element:
+    """Append the ``Study`` of ``protocol`` to ``root``: its global variables, the units
+    and the ``MetaDataVersion`` of its forms (:func:`metadata_version`)."""
+    study = ET.SubElement(root, f"{_O}Study", {"OID": study_oid})
     variables = ET.SubElement(study, f"{_O}GlobalVariables")
     ET.SubElement(variables, f"{_O}StudyName").text = protocol.study.code
-    ET.SubElement(variables, f"{_O}StudyDescription").text = protocol.study.title
+    ET.SubElement(variables, f"{_O}StudyDescription").text = description
     ET.SubElement(
         variables, f"{_O}ProtocolName"
     ).text = f"{protocol.study.code} {protocol.study.protocol_version}"
     basic_definitions(study, protocol.forms)
-    metadata_version(study, protocol, f"MDV.{protocol.study.protocol_version}")
+    metadata_version(study, protocol, mdv_oid)
+    return study
+
+
+def xml_document(root: ET.Element) -> bytes:
+    """``root`` as an indented UTF-8 XML document with its declaration and a final newline
+    (the ODM and define.xml files)."""
     ET.indent(root, space="  ")
     document: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
     return document + b"\n"

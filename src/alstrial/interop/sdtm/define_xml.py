@@ -19,6 +19,7 @@ from datetime import datetime
 
 import pandas as pd
 
+from alstrial.interop.odm_metadata import xml_document
 from alstrial.interop.sdtm.spec import DOMAINS, SDTMIG_VERSION
 
 __all__ = ["CODED", "define_xml"]
@@ -250,6 +251,4 @@ def define_xml(
     for oid, text in comments:
         comment_def = ET.SubElement(mdv, f"{{{DEF}}}CommentDef", {"OID": oid})
         _text(comment_def, "Description", text)
-    ET.indent(root, space="  ")
-    document: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
-    return document + b"\n"
+    return xml_document(root)

@@ -177,12 +177,9 @@ def report(
 ) -> None:
     """Write the trial report as HTML or PDF."""
     from alstrial.cli.context import database_url, open_session
-    from alstrial.reporting.report import build_store_report, save_report
+    from alstrial.reporting.report import build_store_report, check_report_format, save_report
 
-    if fmt not in ("html", "pdf"):
-        raise ValidationError(
-            f"unknown report format {fmt!r}", field="format", value=fmt, allowed="html, pdf"
-        )
+    check_report_format(fmt)  # before the store is read and the report built
     target = out if out is not None else Path(f"out/report.{fmt}")
     with open_session(database_url(database)) as session:
         built = build_store_report(session, simulations=simulations)
@@ -600,7 +597,6 @@ def protocol_import_redcap(
 ) -> None:
     """Translate a REDCap data dictionary into the protocol's [[forms]] (TOML to add to the
     protocol file); every row or part that cannot be translated is listed with its reason."""
-    from alstrial.exceptions import ValidationError
     from alstrial.interop.redcap_dictionary import import_redcap_dictionary
 
     if scope not in ("subject", "visit"):
@@ -693,7 +689,6 @@ def protocol_import_odm(
     """Translate ODM study metadata into the protocol's [[forms]] (TOML to add to the
     protocol file) and say which visit schedules which form; every element that cannot be
     translated is listed with its reason."""
-    from alstrial.exceptions import ValidationError
     from alstrial.interop.odm_metadata import import_odm_metadata
 
     try:

@@ -61,7 +61,18 @@ from alstrial.services.frames import AnalysisFrames, build_analysis_frames
 from alstrial.services.lookup import latest_protocol_version, only_study, protocol_of
 from alstrial.stats import RmAnovaResult, rm_anova
 
-__all__ = ["Report", "build_report", "render_html", "write_report"]
+__all__ = [
+    "REPORT_FORMATS",
+    "Report",
+    "build_report",
+    "build_store_report",
+    "check_report_format",
+    "render_html",
+    "render_pdf",
+    "render_typst",
+    "save_report",
+    "write_report",
+]
 
 SYNTHETIC_NOTICE = (
     "SYNTHETIC DATA. The publication gives no per-visit values: every ALSFRS-R and FVC value, "
@@ -327,6 +338,27 @@ def write_report(
     return save_report(build_report(frames, provenance), path, fmt=fmt)
 
 
+#: The formats a report is written in.
+REPORT_FORMATS = ("html", "pdf")
+
+
+def check_report_format(fmt: str) -> None:
+    """Refuse a report format other than :data:`REPORT_FORMATS`, by name.
+
+    Raises
+    ------
+    ValidationError
+        Naming the format and the ones there are.
+    """
+    if fmt not in REPORT_FORMATS:
+        raise ValidationError(
+            f"unknown report format {fmt!r}",
+            field="format",
+            value=fmt,
+            allowed=", ".join(REPORT_FORMATS),
+        )
+
+
 def save_report(report: Report, path: str | Path, *, fmt: str = "html") -> Path:
     """Write a built report to ``path`` as HTML or PDF (parent folders are created; the file
     appears whole or not at all).
@@ -336,10 +368,7 @@ def save_report(report: Report, path: str | Path, *, fmt: str = "html") -> Path:
     ValidationError
         A format other than html or pdf.
     """
-    if fmt not in ("html", "pdf"):
-        raise ValidationError(
-            f"unknown report format {fmt!r}", field="format", value=fmt, allowed="html, pdf"
-        )
+    check_report_format(fmt)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(path.suffix + ".part")

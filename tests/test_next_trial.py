@@ -10,6 +10,7 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 from sqlalchemy.orm import Session
 
@@ -108,3 +109,17 @@ def test_the_reports_power_sees_the_dropout_and_can_simulate(demo_session: Sessi
     assert twelve["retention"].iloc[0] == pytest.approx(12 / 14)
     assert twelve["simulated_power"].notna().all()
     assert "not run" not in render_html(report)[render_html(report).index('id="power"') :][:3000]
+
+
+def test_the_simulation_drops_the_observed_share_and_no_more() -> None:
+    """simulate_power keeps a patient while each visit's draw succeeds, so the shares seen
+    (1, 6/7, 6/7, 5/7) become per-visit probabilities (1, 6/7, 1, 5/6) whose running product
+    gives them back; a share that rises again is held at the lower one."""
+    from alstrial.reporting.next_trial import conditional_retention
+
+    observed = [1.0, 6 / 7, 6 / 7, 5 / 7]
+    conditional = conditional_retention(observed)
+    assert conditional == pytest.approx([1.0, 6 / 7, 1.0, 5 / 6])
+    assert np.cumprod(conditional) == pytest.approx(observed)
+    assert conditional_retention([1.0, 0.8, 0.9, 0.8]) == pytest.approx([1.0, 0.8, 1.0, 1.0])
+    assert conditional_retention([1.0, 0.0, 0.0]) == [1.0, 0.0, 0.0]

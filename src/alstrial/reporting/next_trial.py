@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from itertools import accumulate, pairwise
 
 import numpy as np
 import pandas as pd
@@ -46,7 +47,7 @@ from alstrial.stats.lmm import lmm
 from alstrial.stats.power import SimulatedPower, random_slope_n, simulate_power
 from alstrial.vocabulary import MONTH_DAYS
 
-__all__ = ["NextTrialPower", "next_trial_power"]
+__all__ = ["NextTrialPower", "conditional_retention", "next_trial_power"]
 
 SLOWINGS = (0.25, 0.35, 0.50)
 HORIZONS = (6.0, 12.0)
@@ -211,11 +212,24 @@ def _simulate(
         index=["control", "treated"],
         columns=visits,
     )
-    retention = [1.0, *[_retention(data, float(m)) for m in t[1:]]]
-    retention = [
-        min(r, previous) for r, previous in zip(retention, [1.0, *retention], strict=False)
-    ]
+    observed = [1.0, *[_retention(data, float(m)) for m in t[1:]]]
     return simulate_power(
-        means, covariance, n_per_arm=n_per_arm, retention=retention, n_sim=n_sim,
-        alpha=alpha, seed=seed,
+        means, covariance, n_per_arm=n_per_arm, retention=conditional_retention(observed),
+        n_sim=n_sim, alpha=alpha, seed=seed,
     )  # fmt: skip
+
+
+def conditional_retention(observed: list[float]) -> list[float]:
+    """Per-visit probabilities of staying, from the shares still observed at each visit.
+
+    :func:`~alstrial.stats.power.simulate_power` draws each visit's staying independently and
+    keeps a patient while every draw so far succeeds, so the share observed at visit ``t`` is
+    the product of its probabilities up to ``t``: :math:`c_t = m_t / m_{t-1}`, with ``m`` the
+    observed shares made monotone (a later visit cannot keep more patients than an earlier
+    one); 0 after a visit nobody reached.
+    """
+    monotone = list(accumulate(observed, min))
+    return [
+        monotone[0],
+        *(current / previous if previous > 0 else 0.0 for previous, current in pairwise(monotone)),
+    ]

@@ -317,7 +317,9 @@ def simulate_power(
     n_per_arm
         Subjects per arm.
     retention
-        Probability of still being observed at each visit (monotone dropout); default 1.
+        Probability of staying at each visit, drawn visit by visit (monotone dropout: a patient
+        is observed at visit t while every draw up to t succeeds, so the share observed there
+        is the product up to t); default 1.
     n_sim, alpha, seed
         Trials simulated, test level and random seed. Trial s is drawn from its own stream
         of ``seed`` (``numpy.random.SeedSequence.spawn``), so the result does not depend on

@@ -98,13 +98,13 @@ def consort_counts(session: Session, frames: AnalysisFrames) -> Consort:
     baseline = set(ratings.loc[ratings["days_from_administration"] <= 0, "subject"])
     after = set(ratings.loc[ratings["days_from_administration"] > 0, "subject"])
     names = dict(zip(frames.arms["arm"], frames.arms["name"], strict=True))
+    completed = set(ratings.loc[ratings["visit"] == frames.visits["visit"].iloc[-1], "subject"])
     arms = []
     for arm in frames.arms["arm"]:
         own = enrolled[enrolled["arm"] == arm]
         treated = own[own["administered"].astype(bool)]
         untreated = own[~own["administered"].astype(bool)]
         lost = treated[treated["disposition"] == "lost_to_follow_up"]
-        completed = set(ratings.loc[ratings["visit"] == frames.visits["visit"].iloc[-1], "subject"])
         stopped = treated[
             (treated["disposition"] == "withdrawn")
             | ((treated["disposition"] == "died") & ~treated["subject"].isin(completed))

@@ -16,7 +16,6 @@ that alstrial can check without the controlled-terminology files:
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -44,10 +43,6 @@ class Problem:
     def __str__(self) -> str:
         where = f"{self.dataset}.{self.variable}" if self.variable else self.dataset
         return f"{where}{'' if self.row is None else f' row {self.row + 1}'}: {self.message}"
-
-
-def _null(value: object) -> bool:
-    return value is None or value == "" or (isinstance(value, float) and math.isnan(value))
 
 
 def _iso_date(text: object) -> date | None:

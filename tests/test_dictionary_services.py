@@ -437,3 +437,54 @@ def test_the_bulk_insert_refuses_what_the_orm_refuses(study: Session) -> None:
         insert_audited_rows(study, ItemValue, [good])
     study.rollback()
     assert row_counts(study) == before
+
+
+def test_the_keyed_bulk_insert_gives_each_row_its_own_id(study: Session) -> None:
+    """With ``key``, the rows go in one statement and their ids are matched back by the key
+    (SQLite does not promise RETURNING in row order): each id's stored row is the row it was
+    returned for, its audit event carries it, and a key repeated between rows is refused with
+    nothing written."""
+    from alstrial.store.audited_insert import insert_audited_rows
+
+    saved = save_form_instance(
+        study, actor=ACTOR, subject_code="S01", form="neuro_exam", visit_code="W-1", entered=EXAM
+    )
+    row = study.get(FormInstance, saved.id)
+    assert row is not None
+    rows = [
+        {
+            "form_instance_id": row.id,
+            "subject_id": row.subject_id,
+            "visit_id": row.visit_id,
+            "field": f"extra_{n}",
+            "value": f'"{n}"',
+            "missing_code": None,
+            "missing_reason": None,
+            "confirmed": n % 2 == 0,
+        }
+        for n in (5, 1, 4, 2, 3)
+    ]
+    with transaction(study, actor=ACTOR):
+        ids = insert_audited_rows(study, ItemValue, rows, key="field")
+    assert len(set(ids)) == len(rows)
+    for new_id, given in zip(ids, rows, strict=True):
+        stored = study.get(ItemValue, new_id)
+        assert stored is not None
+        assert (stored.field, stored.value, stored.confirmed) == (
+            given["field"],
+            given["value"],
+            given["confirmed"],
+        )
+        event = study.scalars(
+            sa.select(AuditEvent).where(
+                AuditEvent.entity == "item_value", AuditEvent.record_id == str(new_id)
+            )
+        ).one()
+        assert f'"field":"\\"{given["field"]}\\""' in (event.new_value or "")
+    assert verify_audit_trail(study).ok
+    before = row_counts(study)
+    twice = [rows[0] | {"field": "again"}, rows[1] | {"field": "again"}]
+    with pytest.raises(ValidationError, match="repeat their key"), transaction(study, actor=ACTOR):
+        insert_audited_rows(study, ItemValue, twice, key="field")
+    study.rollback()
+    assert row_counts(study) == before

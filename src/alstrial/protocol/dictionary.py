@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, time
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -349,10 +349,24 @@ class DictionaryForm(_Strict):
 
     def field(self, name: str) -> DictionaryField:
         """The field with this name; ``KeyError`` if there is none."""
-        for f in self.fields:
-            if f.name == name:
-                return f
-        raise KeyError(name)
+        return self.fields_by_name[name]
+
+    @cached_property
+    def fields_by_name(self) -> dict[str, DictionaryField]:
+        """The fields by name (a save looks each up several times)."""
+        return {f.name: f for f in self.fields}
+
+    @cached_property
+    def reads_subject(self) -> bool:
+        """Whether an expression of the form reads a ``subject.<attribute>``: a save that
+        reads none needs no query for them."""
+        return any(
+            name.startswith("subject.")
+            for f in self.fields
+            for text in (f.show_if, f.calc)
+            if text is not None
+            for name in _expression(text).names
+        )
 
     def expression(self, field: str, key: Literal["show_if", "calc"]) -> Expression | None:
         """A field's parsed ``show_if`` or ``calc`` (None where it has none)."""

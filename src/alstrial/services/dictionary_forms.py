@@ -193,7 +193,7 @@ def save_form_instance(
     checked = check_form(
         spec,
         entered,
-        subject=subject_attributes(session, subject),
+        subject=subject_attributes(session, subject) if spec.reads_subject else None,
         missing=missing,
         confirmed=confirmed,
     )
@@ -238,21 +238,30 @@ def save_form_instance(
             field="reason",
         )
     version_id = current_protocol_version_id(session)
+    visit_id = visit.id if visit is not None else None
     with transaction(session, actor=actor, reason=reason):
         if row is None:
-            row = FormInstance(
-                subject_id=subject.id,
-                visit_id=visit.id if visit is not None else None,
-                slot=slot,
-                form=spec.name,
-                instance=_next_instance(session, subject, spec, slot),
-                protocol_version_id=version_id,
-                provenance=provenance,
+            number = _next_instance(session, subject, spec, slot)
+            # Inserted as its items are (below), without an ORM object to flush.
+            (row_id,) = insert_audited_rows(
+                session,
+                FormInstance,
+                [
+                    {
+                        "subject_id": subject.id,
+                        "visit_id": visit_id,
+                        "slot": slot,
+                        "form": spec.name,
+                        "instance": number,
+                        "protocol_version_id": version_id,
+                        "provenance": provenance,
+                    }
+                ],
             )
-            session.add(row)
-            session.flush()
-        elif row.protocol_version_id != version_id:
-            row.protocol_version_id = version_id
+        else:
+            row_id, number = row.id, row.instance
+            if row.protocol_version_id != version_id:
+                row.protocol_version_id = version_id
         added = []
         for name, (text, mark, was_confirmed) in wanted.items():
             item = items.get(name)
@@ -260,9 +269,9 @@ def save_form_instance(
                 if text is not None or mark is not None:
                     added.append(
                         {
-                            "form_instance_id": row.id,
+                            "form_instance_id": row_id,
                             "subject_id": subject.id,
-                            "visit_id": row.visit_id,
+                            "visit_id": visit_id,
                             "field": name,
                             "value": text,
                             "missing_code": mark.code if mark else None,
@@ -277,14 +286,14 @@ def save_form_instance(
             item.confirmed = was_confirmed
         # One multi-row insert, audited and lock-checked as the ORM would (issue 17: the
         # 40-item form's save time was mostly the ORM's work per item row).
-        insert_audited_rows(session, ItemValue, added)
-    if items:
+        insert_audited_rows(session, ItemValue, added, key="field")
+    if row is not None:
         return _view(session, spec, row)
     # A new instance holds exactly what was just written: its view needs no second read.
     return InstanceView(
-        row.id,
-        row.form,
-        row.instance,
+        row_id,
+        spec.name,
+        number,
         visit.code if visit is not None else None,
         {
             name: decode_value(spec.field(name), text)
@@ -301,7 +310,7 @@ def save_form_instance(
             for name, (text, mark, was_confirmed) in wanted.items()
             if was_confirmed and (text is not None or mark is not None)
         ),
-        row.provenance is Provenance.SYNTHETIC,
+        provenance is Provenance.SYNTHETIC,
     )
 
 
@@ -309,6 +318,8 @@ def _instance(
     session: Session, subject: Subject, spec: DictionaryForm, slot: int, instance: int | None
 ) -> FormInstance | None:
     """The instance a save corrects, or None for a new one."""
+    if instance is None and spec.repeating:
+        return None
     query = select(FormInstance).where(
         FormInstance.subject_id == subject.id,
         FormInstance.form == spec.name,
@@ -325,8 +336,6 @@ def _instance(
                 value=instance,
             )
         return row
-    if spec.repeating:
-        return None
     return session.scalars(query.order_by(FormInstance.instance)).first()
 
 

@@ -37,12 +37,20 @@ __all__ = ["insert_audited_rows"]
 
 
 def insert_audited_rows(
-    session: Session, model: type[Audited], rows: Sequence[Mapping[str, Any]]
+    session: Session,
+    model: type[Audited],
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    key: str | None = None,
 ) -> list[int]:
     """Insert ``rows`` (column name -> value, every row with the same columns) into
     ``model``'s table in the open transaction; their new ids, in order.
 
     The model's casebook key must be ``subject_id`` (the rows name their subject and visit).
+    ``key`` names a column whose value differs between the rows (an item's field within its
+    form instance): the new ids are then matched to the rows by it, and the rows go in one
+    statement on every back end. Without it, SQLAlchemy keeps the rows' order itself, which
+    on SQLite means one INSERT per row (SQLite does not promise ``RETURNING`` in row order).
 
     Raises
     ------
@@ -63,6 +71,10 @@ def insert_audited_rows(
             form=table.name,
         )
     names = set(rows[0])
+    if key is not None and len({row[key] for row in rows}) != len(rows):
+        raise ValidationError(
+            f"the rows of a bulk insert repeat their key {key!r}", form=table.name, field=key
+        )
     for row in rows:
         if set(row) != names:
             raise ValidationError(
@@ -79,8 +91,13 @@ def insert_audited_rows(
     )
     # The pending ORM changes go first, so that the trail keeps the order they were made in.
     session.flush()
-    statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
-    ids = [int(i) for i in session.execute(statement, list(rows)).scalars()]
+    if key is None:
+        statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+        ids = [int(i) for i in session.execute(statement, list(rows)).scalars()]
+    else:
+        statement = insert(table).returning(table.c.id, table.c[key])
+        found = {k: int(i) for i, k in session.execute(statement, list(rows))}
+        ids = [found[row[key]] for row in rows]
     queue_insert_events(
         session, model, [(str(i), {**row, "id": i}) for i, row in zip(ids, rows, strict=True)]
     )

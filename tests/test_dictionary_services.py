@@ -488,3 +488,103 @@ def test_the_keyed_bulk_insert_gives_each_row_its_own_id(study: Session) -> None
         insert_audited_rows(study, ItemValue, twice, key="field")
     study.rollback()
     assert row_counts(study) == before
+
+
+def test_a_monitor_verifies_a_form_instance_and_a_change_undoes_it(study: Session) -> None:
+    """Source verification of the protocol's own forms (issue 17): a visit form and a
+    subject-level repeating form, whole and field by field; a corrected item removes the
+    instance's whole verification and that item's, not the others'; an item added later
+    removes the whole verification; the progress counts instances; a field the form lacks,
+    another subject's instance and an unknown instance are refused with nothing written."""
+    from alstrial.services.verification import verification_progress, verify_instance
+    from alstrial.store.models import SourceVerification
+
+    exam = save_form_instance(
+        study, actor=ACTOR, subject_code="S01", form="neuro_exam", visit_code="W-1", entered=EXAM
+    )
+    medication = save_form_instance(
+        study,
+        actor=ACTOR,
+        subject_code="S01",
+        form="study_medication",
+        entered={"drug": "riluzole"},
+    )
+    progress = {p.subject: (p.records, p.verified) for p in verification_progress(study)}
+    assert progress["S01"] == (2, 0)
+
+    view = verify_instance(
+        study,
+        actor="monitor",
+        subject_code="S01",
+        form="neuro_exam",
+        instance_id=exam.id,
+        fields=["weight_kg", "height_cm"],
+    )
+    assert set(view.verified) == {"weight_kg", "height_cm"}
+    assert not view.fully_verified
+    view = verify_instance(
+        study, actor="monitor", subject_code="S01", form="neuro_exam", instance_id=exam.id
+    )
+    assert view.fully_verified
+    assert view.verified[""][0] == "monitor"
+    whole = verify_instance(
+        study,
+        actor="monitor",
+        subject_code="S01",
+        form="study_medication",
+        instance_id=medication.id,
+    )
+    assert whole.fully_verified  # at no visit: a subject-level form
+    progress = {p.subject: (p.records, p.verified) for p in verification_progress(study)}
+    assert progress["S01"] == (2, 2)
+
+    save_form_instance(
+        study,
+        actor=ACTOR,
+        subject_code="S01",
+        form="neuro_exam",
+        visit_code="W-1",
+        entered=EXAM | {"weight_kg": "72"},
+        reason="scale recalibrated",
+    )
+    (after,) = form_instances(study, "S01", "neuro_exam")
+    assert set(after.verified) == {"height_cm"}  # the whole and weight's went with the change
+    save_form_instance(
+        study,
+        actor=ACTOR,
+        subject_code="S01",
+        form="study_medication",
+        instance=1,
+        entered={"drug": "riluzole", "daily_dose_mg": "100"},
+        reason="dose found in the source",
+    )
+    (meds,) = form_instances(study, "S01", "study_medication")
+    assert not meds.fully_verified  # an item added to a verified instance
+    assert verify_audit_trail(study).ok
+
+    error = refused(
+        study,
+        ValidationError,
+        lambda: verify_instance(
+            study,
+            actor="monitor",
+            subject_code="S01",
+            form="neuro_exam",
+            instance_id=exam.id,
+            fields=["shoe_size"],
+        ),
+    )
+    assert "shoe_size" in error.message
+    assert "weight_kg" in str(error.allowed)
+    other = save_form_instance(
+        study, actor=ACTOR, subject_code="S02", form="neuro_exam", visit_code="W-1", entered=EXAM
+    )
+    for instance_id in (other.id, 99999):  # another subject's instance, and none
+        refused(
+            study,
+            NotFoundError,
+            lambda i=instance_id: verify_instance(  # type: ignore[misc]
+                study, actor="monitor", subject_code="S01", form="neuro_exam", instance_id=i
+            ),
+        )
+    assert study.scalar(sa.select(sa.func.count()).select_from(SourceVerification)) == 1

@@ -217,3 +217,44 @@ def test_blank_and_filled_forms_print(web: tuple[TestClient, Engine]) -> None:
     assert "&#9746;</span> present" in filled
     assert 'id="synthetic"' not in filled  # entered at the site, not generated
     assert 'id="print-link"' in client.get(EXAM).text
+
+
+def test_the_monitor_verifies_a_dictionary_form_on_the_web(
+    web: tuple[TestClient, Engine],
+) -> None:
+    """Source verification of the protocol's own forms (issue 17): the monitor ticks fields,
+    then verifies the whole instance, on the read-only view; nothing ticked and an unknown
+    field are refused with the reason at the top; the coordinator may not verify."""
+    client, engine = web
+    coordinator = _csrf(client, "coord")
+    good = {"csrf": coordinator, "weight_kg": "70", "height_cm": "175", "fasciculations": "0"}
+    assert client.post(EXAM, data=good, follow_redirects=False).status_code == 303
+    with make_session_factory(engine)() as session:
+        [exam] = form_instances(session, "S01", "neuro_exam")
+    verify = "/subjects/S01/crf/neuro_exam/verify?visit=W-1"
+    refused = client.post(verify, data={"csrf": coordinator, "instance": str(exam.id)})
+    assert refused.status_code == 403
+    monitor = _csrf(client, "mon")
+    page = client.get(EXAM).text
+    assert "Not source-verified as a whole." in page
+    assert 'aria-label="verify Weight"' in page
+    nothing = client.post(verify, data={"csrf": monitor, "instance": str(exam.id)})
+    assert nothing.status_code == 400
+    assert "tick the fields to verify" in nothing.text
+    unknown = client.post(
+        verify, data={"csrf": monitor, "instance": str(exam.id), "fields": "shoe_size"}
+    )
+    assert unknown.status_code == 400
+    assert "has no field shoe_size" in unknown.text
+    ticked = {"csrf": monitor, "instance": str(exam.id), "fields": ["weight_kg"]}
+    assert client.post(verify, data=ticked, follow_redirects=False).status_code == 303
+    row = client.get(EXAM).text.split('id="value-1-weight_kg"')[1].split("</tr>")[0]
+    assert "&#10003; mon" in row or "✓ mon" in row
+    whole = {"csrf": monitor, "instance": str(exam.id), "whole": "yes"}
+    assert client.post(verify, data=whole, follow_redirects=False).status_code == 303
+    page = client.get(EXAM).text
+    assert "Source-verified by mon on" in page
+    assert 'id="verify-whole-1"' not in page  # nothing left to verify
+    with make_session_factory(engine)() as session:
+        [after] = form_instances(session, "S01", "neuro_exam")
+    assert set(after.verified) == {"", "weight_kg"}

@@ -110,6 +110,7 @@ ROUTES: dict[tuple[str, str], tuple[str, str | None]] = {
     ("GET", "/subjects/{code}/crf/{name}"): ("subject", "view_subjects"),
     ("POST", "/subjects/{code}/crf/{name}"): ("subject", "enter_data"),
     ("POST", "/subjects/{code}/crf/{name}/check"): ("subject", "enter_data"),
+    ("POST", "/subjects/{code}/crf/{name}/verify"): ("subject", "verify_source"),
     ("GET", "/forms/{name}/preview"): ("list", "view_subjects"),
     ("GET", "/forms/{name}/print"): ("list", "view_subjects"),
     ("GET", "/subjects/{code}/crf/{name}/print"): ("subject", "view_subjects"),
@@ -330,6 +331,8 @@ def _requests(
     yield "/subjects/{code}/crf/{name}", "POST", crf, form | exam
     check = f"/subjects/{code}/crf/neuro_exam/check"
     yield "/subjects/{code}/crf/{name}/check", "POST", check, form | exam
+    verify = f"/subjects/{code}/crf/neuro_exam/verify?visit=W-1"
+    yield "/subjects/{code}/crf/{name}/verify", "POST", verify, form | {"whole": "yes"}
     for name, spec in FORMS.items():
         base = (
             f"/subjects/{code}/visits/{visit}/{name}"

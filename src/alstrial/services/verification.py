@@ -9,6 +9,10 @@ columns other than its keys. A later change to a verified value removes the veri
 the same audited flush (:mod:`alstrial.store.verification_locks`), so verified always means
 "verified as it is now". Progress is the share of a subject's (or a site's) saved visit
 records verified whole.
+
+The instances of the protocol's own forms (the data dictionary) are records too, at a visit
+or once per subject: :func:`verify_instance` verifies one whole or field by field, and the
+progress counts them.
 """
 
 from __future__ import annotations
@@ -21,10 +25,17 @@ from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
 
 from alstrial.exceptions import NotFoundError, ValidationError
+from alstrial.services.dictionary_forms import (
+    INSTANCE_RECORD,
+    InstanceView,
+    dictionary_form,
+    form_instances,
+    instance_verifications,
+)
 from alstrial.services.lookup import find_subject, find_visit
 from alstrial.services.overview import VISIT_RECORDS
 from alstrial.services.transaction import transaction
-from alstrial.store.models import SourceVerification, Subject, Visit
+from alstrial.store.models import FormInstance, ItemValue, SourceVerification, Subject, Visit
 
 __all__ = [
     "RecordView",
@@ -33,6 +44,7 @@ __all__ = [
     "record_views",
     "verification_progress",
     "verify_form",
+    "verify_instance",
     "verify_records",
     "verify_source",
 ]
@@ -252,6 +264,74 @@ def verify_records(
     return record_views(session, subject_code, visit_code, form)
 
 
+def verify_instance(
+    session: Session,
+    *,
+    actor: str,
+    subject_code: str,
+    form: str,
+    instance_id: int,
+    fields: Sequence[str] = (),
+) -> InstanceView:
+    """Mark a saved instance of a dictionary form (``instance_id``, the id its view carries)
+    source-verified, whole (no ``fields``) or field by field, as a visit record is
+    (:func:`verify_records`); the instance's view after. A later change to a verified item
+    removes the verification (:mod:`alstrial.store.verification_locks`).
+
+    Raises
+    ------
+    NotFoundError
+        No such form, subject or instance of the subject's form.
+    ValidationError
+        A field the form does not have (the message lists those it has).
+    """
+    spec = dictionary_form(session, form)
+    subject = find_subject(session, subject_code)
+    row = session.get(FormInstance, instance_id)
+    if row is None or row.subject_id != subject.id or row.form != spec.name:
+        raise NotFoundError(
+            f"{subject_code} has no saved {spec.title} #{instance_id}",
+            subject=subject_code,
+            form=spec.name,
+            field="instance",
+            value=instance_id,
+        )
+    stored = set(
+        session.scalars(select(ItemValue.field).where(ItemValue.form_instance_id == row.id))
+    )
+    known = [f.name for f in spec.fields if f.holds_value] + sorted(
+        stored - {f.name for f in spec.fields}
+    )
+    unknown = sorted(set(fields) - set(known))
+    if unknown:
+        raise ValidationError(
+            f"{spec.title} has no field {', '.join(unknown)}",
+            subject=subject_code,
+            form="verification",
+            field="fields",
+            value=unknown,
+            allowed=", ".join(known),
+        )
+    done = instance_verifications(session, [row.id]).get(row.id, {})
+    wanted = [name for name in dict.fromkeys(fields or ("",)) if name not in done]
+    if wanted:
+        now = datetime.now(UTC)
+        with transaction(session, actor=actor):
+            session.add_all(
+                SourceVerification(
+                    visit_id=row.visit_id,
+                    record_table=INSTANCE_RECORD,
+                    record_id=row.id,
+                    field=name,
+                    verified_by=actor,
+                    verified_at=now,
+                )
+                for name in wanted
+            )
+    views = form_instances(session, subject_code, spec.name)
+    return next(view for view in views if view.id == row.id)
+
+
 @dataclass(frozen=True)
 class VerificationProgress:
     """Saved visit records and those verified whole, for one subject."""
@@ -292,6 +372,20 @@ def verification_progress(
         )
         for subject_id, count in session.execute(verified):
             counts.setdefault(subject_id, [0, 0])[1] += count
+    # The instances of the protocol's own forms, each one record.
+    saved_instances = select(FormInstance.subject_id, func.count()).group_by(
+        FormInstance.subject_id
+    )
+    for subject_id, count in session.execute(saved_instances):
+        counts.setdefault(subject_id, [0, 0])[0] += count
+    verified_instances = (
+        select(FormInstance.subject_id, func.count())
+        .join(SourceVerification, SourceVerification.record_id == FormInstance.id)
+        .where(SourceVerification.record_table == INSTANCE_RECORD, SourceVerification.field == "")
+        .group_by(FormInstance.subject_id)
+    )
+    for subject_id, count in session.execute(verified_instances):
+        counts.setdefault(subject_id, [0, 0])[1] += count
     return [
         VerificationProgress(code, site, *counts.get(subject_id, [0, 0]))
         for subject_id, code, site in session.execute(subjects.order_by(Subject.study_code))

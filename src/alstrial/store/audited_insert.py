@@ -13,7 +13,9 @@ insert, in the same order and with the same outcome:
    reason and removes their signatures (:func:`~alstrial.store.signature_locks.unlock_signed`);
 3. each row yields the audit row event an ORM insert yields, chained at commit with the
    transaction's other events (:func:`~alstrial.store.audit.queue_insert_events`), so
-   ``alstrial audit verify`` replays them like any other.
+   ``alstrial audit verify`` replays them like any other;
+4. an item added to a source-verified form instance removes the instance's whole-record
+   verification (:func:`~alstrial.store.verification_locks.clear_instance_verifications`).
 
 Only inserts take this path: an update or a delete goes through the ORM, whose history gives
 the old values the trail and the verification locks need.
@@ -24,14 +26,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, inspect
-from sqlalchemy.orm import Session
+from sqlalchemy import Table, event, insert, inspect
+from sqlalchemy.orm import Session, SessionTransaction
 
 from alstrial.exceptions import ValidationError
 from alstrial.store.audit import queue_insert_events, require_actor
 from alstrial.store.base import Audited
+from alstrial.store.models.forms import FormInstance, ItemValue
 from alstrial.store.signature_locks import unlock_signed
 from alstrial.store.value_checks import check_value
+from alstrial.store.verification_locks import clear_instance_verifications
 
 __all__ = ["insert_audited_rows"]
 
@@ -89,6 +93,14 @@ def insert_audited_rows(
         {int(row["visit_id"]) for row in rows if row.get("visit_id") is not None},
         {int(row["subject_id"]) for row in rows},
     )
+    if model is ItemValue:
+        # An instance inserted in this transaction has no verification to remove.
+        new = session.info.get(_NEW_INSTANCES_KEY, set())
+        instances: dict[int, set[str]] = {}
+        for row in rows:
+            if int(row["form_instance_id"]) not in new:
+                instances.setdefault(int(row["form_instance_id"]), set()).add(str(row["field"]))
+        clear_instance_verifications(session, instances)
     # The pending ORM changes go first, so that the trail keeps the order they were made in.
     session.flush()
     if key is None:
@@ -101,4 +113,16 @@ def insert_audited_rows(
     queue_insert_events(
         session, model, [(str(i), {**row, "id": i}) for i, row in zip(ids, rows, strict=True)]
     )
+    if model is FormInstance:
+        session.info.setdefault(_NEW_INSTANCES_KEY, set()).update(ids)
     return ids
+
+
+#: ``session.info`` key: the form instances inserted in the open transaction.
+_NEW_INSTANCES_KEY = "alstrial.new_form_instances"
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_new_instances(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_NEW_INSTANCES_KEY, None)

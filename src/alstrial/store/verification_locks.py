@@ -7,19 +7,30 @@ removes the record's whole-record verification and those of the fields it change
 removes every verification of the record. A verification made before migration 0017 names no
 record (it covered the first of its table at its visit): any change to that table at that
 visit removes it, which can only ever make less verified, never more.
+
+A dictionary form's instance is one record (``form_instance``) whose fields are its item
+rows: a changed, removed or added item removes the instance's whole-record verification and
+that field's, whether the item goes through the ORM or the bulk insert
+(:func:`clear_instance_verifications`, which :mod:`alstrial.store.audited_insert` calls); a
+removed instance takes every verification of it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from typing import Any, cast
 
 from sqlalchemy import Table, event, inspect, or_, select
 from sqlalchemy.orm import Session
 
 from alstrial.store.base import Audited
+from alstrial.store.models.forms import FormInstance, ItemValue
 from alstrial.store.models.review import SourceVerification
 
-__all__: list[str] = []
+__all__ = ["clear_instance_verifications"]
+
+#: The record a dictionary form's verifications name.
+INSTANCE_TABLE = "form_instance"
 
 
 def _table(row: Audited) -> str:
@@ -35,16 +46,60 @@ def _changed(row: Audited) -> set[str]:
     return {attr.key for attr in state.attrs if attr.history.has_changes()}
 
 
+def clear_instance_verifications(
+    session: Session, changed: Mapping[int, Collection[str] | None]
+) -> None:
+    """Remove the verifications that changes to dictionary form instances undo: per instance
+    id, its whole-record verification and those of the fields named (None: every one)."""
+    with session.no_autoflush:
+        for instance_id, fields in changed.items():
+            query = select(SourceVerification).where(
+                SourceVerification.record_table == INSTANCE_TABLE,
+                SourceVerification.record_id == instance_id,
+            )
+            if fields is not None:
+                query = query.where(
+                    or_(
+                        SourceVerification.field == "", SourceVerification.field.in_(sorted(fields))
+                    )
+                )
+            for verification in session.scalars(query):
+                if verification not in session.deleted:
+                    session.delete(verification)
+
+
+def _instance_changes(session: Session) -> dict[int, set[str] | None]:
+    """The dictionary form instances this flush changes, with the fields it changes."""
+    changed: dict[int, set[str] | None] = {}
+    for row in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(row, ItemValue) and row.form_instance_id is not None:
+            if row in session.dirty and not session.is_modified(row):
+                continue
+            fields = changed.setdefault(row.form_instance_id, set())
+            if fields is not None:
+                fields.add(row.field)
+        elif isinstance(row, FormInstance) and row in session.deleted:
+            changed[row.id] = None
+    return changed
+
+
 @event.listens_for(Session, "before_flush")
 def _clear_verification(session: Session, flush_context: Any, instances: Any) -> None:
+    instance_changes = _instance_changes(session)
+    if instance_changes:
+        clear_instance_verifications(session, instance_changes)
     targets: list[tuple[int, str, int, set[str] | None]] = []
     for row in session.dirty:
-        if isinstance(row, Audited) and not isinstance(row, SourceVerification):
+        if isinstance(row, Audited) and not isinstance(
+            row, SourceVerification | ItemValue | FormInstance
+        ):
             visit_id = getattr(row, "visit_id", None)
             if visit_id is not None and session.is_modified(row):
                 targets.append((int(visit_id), _table(row), _id(row), _changed(row)))
     for row in session.deleted:
-        if isinstance(row, Audited) and not isinstance(row, SourceVerification):
+        if isinstance(row, Audited) and not isinstance(
+            row, SourceVerification | ItemValue | FormInstance
+        ):
             visit_id = getattr(row, "visit_id", None)
             if visit_id is not None:
                 targets.append((int(visit_id), _table(row), _id(row), None))

@@ -107,13 +107,15 @@ class SourceVerification(Audited, Base):
     leaves its signature in place.
 
     ``record_id`` is empty only on verifications made before migration 0017, each of which
-    covers the first record of its table at its visit."""
+    covers the first record of its table at its visit. A dictionary form's instance
+    (``record_table`` ``form_instance``) is verified the same way; ``visit_id`` is empty for
+    a form entered once per subject (migration 0022)."""
 
     __tablename__ = "source_verification"
     __table_args__ = (UniqueConstraint("record_table", "record_id", "field"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    visit_id: Mapped[int] = mapped_column(ForeignKey("visit.id"), index=True)
+    visit_id: Mapped[int | None] = mapped_column(ForeignKey("visit.id"), index=True)
     record_table: Mapped[str] = mapped_column(String(60))
     record_id: Mapped[int | None]
     field: Mapped[str] = mapped_column(String(60), default="")

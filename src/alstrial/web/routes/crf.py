@@ -9,6 +9,9 @@ subject; for a repeating form, the saved instances with a link to correct each
 every problem at its field (400). ``POST .../check`` is the live check htmx calls while the
 form is filled in: the same check as the save, answered as out-of-band swaps of each field's
 message, its visibility (branching), its calculated value and its soft-range confirmation.
+``POST .../verify`` is the monitor's source verification of a saved instance, whole or field
+by field (:func:`alstrial.services.verification.verify_instance`), shown on the read-only
+view of the form.
 
 Branching needs no script: a marker element before each field carries the class ``hide``
 and the stylesheet hides the field after it (``span.hide + div.field``).
@@ -35,6 +38,7 @@ from alstrial.services.dictionary_forms import (
 )
 from alstrial.services.lookup import current_protocol
 from alstrial.services.review import queries_on
+from alstrial.services.verification import verify_instance
 from alstrial.store.models import DataQuery
 from alstrial.web.deps import CurrentUser, DbSession, Me, form_status, page, require, subject_for
 from alstrial.web.routes.entry import shown_values, submission
@@ -126,6 +130,7 @@ def _render(
         corrected=corrected,
         back=f"/subjects/{code}/crf/{form.name}{query}",
         action=f"/subjects/{code}/crf/{form.name}{query}",
+        verify_url=f"/subjects/{code}/crf/{form.name}/verify{query}",
         check_url=f"/subjects/{code}/crf/{form.name}/check{query}",
     )
 
@@ -263,6 +268,63 @@ async def crf_save(
         query = f"?visit={visit}" if visit else ""
         return RedirectResponse(f"/subjects/{code}/crf/{form.name}{query}", status_code=303)
     return RedirectResponse(f"/subjects/{code}", status_code=303)
+
+
+@router.post("/subjects/{code}/crf/{name}/verify")
+async def crf_verify(
+    request: Request,
+    code: str,
+    name: str,
+    session: DbSession,
+    me: CurrentUser,
+    visit: str | None = None,
+) -> Response:
+    """The monitor marks a saved instance (``instance``: its id) source-verified: whole
+    (``whole``) or the fields ticked (``fields``); the page again, with the refusal at the
+    top where there is one."""
+    raw = await submission(request, session, me, code, action="verify_source")
+    form = _form(session, name)
+    number = (raw.get("instance") or [""])[-1]
+    fields = [f for f in raw.get("fields", []) if f]
+    problem: str | None = None
+    if not number.isdecimal():
+        problem = "name the instance to verify"
+    elif not raw.get("whole") and not fields:
+        problem = "tick the fields to verify, or verify the whole instance"
+    else:
+        try:
+            verify_instance(
+                session,
+                actor=me.user.username,
+                subject_code=code,
+                form=form.name,
+                instance_id=int(number),
+                fields=() if raw.get("whole") else fields,
+            )
+        except AlstrialError as error:
+            session.rollback()
+            problem = error.message
+    if problem is None:
+        query = f"?visit={visit}" if visit else ""
+        return RedirectResponse(f"/subjects/{code}/crf/{form.name}{query}", status_code=303)
+    instances = _instances(session, code, form, visit)
+    checked = check_entry(session, subject_code=code, form=form.name, entered={})
+    return _render(
+        request,
+        session,
+        me,
+        form,
+        code=code,
+        visit=visit,
+        instance=None,
+        instances=instances,
+        values={},
+        checked=checked,
+        missing={},
+        confirmed=set(),
+        status=400,
+        problem=problem,
+    )
 
 
 @router.post("/subjects/{code}/crf/{name}/check", response_class=HTMLResponse)

@@ -12,6 +12,7 @@ from alstrial.scoring import GliEthnicity
 from alstrial.services.builtin_forms import BUILTIN_CATALOGUES as _CATALOGUES
 from alstrial.vocabulary import (
     AdverseEventOutcome,
+    CultureEventKind,
     DiagnosticCategory,
     DispositionStatus,
     MilestoneKind,
@@ -19,6 +20,7 @@ from alstrial.vocabulary import (
     Relatedness,
     Sex,
 )
+from alstrial.web.batch_forms import BATCH_FORMS, NEW_BATCH, VIABILITY_FIELDS
 from alstrial.web.forms import DECLARED, ENROLMENT, FORMS, REGISTRATION
 
 #: Choices the declarations list that are alstrial's vocabularies: they must be exactly the
@@ -32,6 +34,7 @@ VOCABULARIES: list[tuple[str, str, type[Enum]]] = [
     ("adverse_event", "outcome", AdverseEventOutcome),
     ("milestone", "kind", MilestoneKind),
     ("disposition", "status", DispositionStatus),
+    ("culture_event", "kind", CultureEventKind),
 ]
 
 
@@ -46,7 +49,7 @@ def test_declared_choices_are_the_vocabularys_codes(
 def test_every_web_form_is_a_declared_one() -> None:
     """The web's built-in forms take title, scope, fields, assessment and correction from
     the declarations: one source."""
-    for spec in (*FORMS.values(), REGISTRATION, ENROLMENT):
+    for spec in (*FORMS.values(), REGISTRATION, ENROLMENT, NEW_BATCH, *BATCH_FORMS.values()):
         declared = DECLARED[spec.name]
         assert (spec.title, spec.scope, spec.assessment, spec.corrects) == (
             declared.title,
@@ -56,7 +59,15 @@ def test_every_web_form_is_a_declared_one() -> None:
         )
         assert [f.name for f in spec.fields] == [f.name for f in declared.fields]
         assert [f.label for f in spec.fields] == [f.label for f in declared.fields]
-    assert set(DECLARED) == {*FORMS, "registration", "enrolment"}
+    assert set(DECLARED) == {*FORMS, "registration", "enrolment", NEW_BATCH.name, *BATCH_FORMS}
+    # The manufacturing forms: entered for a batch; the batch record's viability by method
+    # is read from the fields the declaration names, and offers exactly those methods.
+    assert {NEW_BATCH.scope, *(spec.scope for spec in BATCH_FORMS.values())} == {"batch"}
+    record = DECLARED["batch_record"]
+    assert set(VIABILITY_FIELDS) <= {f.name for f in record.fields}
+    assert [c.code for c in record.field("viability_method").choices] == list(
+        VIABILITY_FIELDS.values()
+    )
 
 
 def test_alsfrs_item_12_wording_agrees_with_the_clinical_reference() -> None:

@@ -2,7 +2,8 @@
 
 ALSFRS-R, spirometry, vital signs, laboratory values, the adverse-event checklist, MRI,
 administration, visit dates, assessments not done, adverse events, milestones, disposition,
-registration and enrolment keep their typed tables and services, because alstrial scores,
+registration and enrolment, and the manufacturing forms (a new batch, the batch record, the
+release results, a culture step) keep their typed tables and services, because alstrial scores,
 grades and analyses them. Their fields (names, labels, types, units, required, help, choices
 and their wording) are declared as data in ``alstrial/data/builtin_forms.toml``, in the same
 ``[[forms]]`` language a protocol uses for its own forms (:mod:`alstrial.protocol.dictionary`),
@@ -38,8 +39,9 @@ __all__ = [
     "load_builtin_forms",
 ]
 
-#: Choice sources filled in when the form is shown (the user's sites, the protocol's arms).
-RUNTIME_SOURCES = frozenset({"sites", "arms"})
+#: Choice sources filled in when the form is shown (the user's sites, the protocol's arms,
+#: the subjects of the user's sites).
+RUNTIME_SOURCES = frozenset({"sites", "arms", "subjects"})
 
 #: The field ``use = "reason"`` stands for.
 REASON: dict[str, Any] = {
@@ -72,6 +74,8 @@ class BuiltinForm(DictionaryForm):
     """A built-in form: a dictionary form, and what binds it to its service."""
 
     fields: tuple[BuiltinField, ...]
+    #: ``batch``: a manufacturing form, entered for a cell-product batch.
+    scope: Literal["visit", "subject", "batch"] = "visit"  # type: ignore[assignment]
     assessment: str | None = None
     corrects: bool = False
 

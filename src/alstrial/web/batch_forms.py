@@ -1,7 +1,7 @@
 """Manufacturing forms for QC: a new batch with its release results, the batch record, the
-culture steps. Declared like the clinical forms (:mod:`alstrial.web.forms`), saved through
-the same services as the CLI. Identity by flow cytometry is an upload of the cytometer's FCS
-files (:mod:`alstrial.web.routes.qc`), not a typed form.
+culture steps. Declared as data with the clinical forms (``alstrial/data/builtin_forms.toml``,
+scope ``batch``) and bound here to the same services as the CLI. Identity by flow cytometry
+is an upload of the cytometer's FCS files (:mod:`alstrial.web.routes.qc`), not a typed form.
 """
 
 from __future__ import annotations
@@ -9,8 +9,7 @@ from __future__ import annotations
 from alstrial.services import BatchRecord, BatchResults, record_batch_record, record_product_batch
 from alstrial.services.manufacturing import record_culture_event
 from alstrial.services.product import correct_release_results
-from alstrial.vocabulary import CultureEventKind
-from alstrial.web.forms import REASON, Context, Field, FormSpec, Parsed, enum_choices
+from alstrial.web.forms import Context, FormSpec, Parsed, bind_builtin
 
 __all__ = ["BATCH_FORMS", "NEW_BATCH", "VIABILITY_FIELDS"]
 
@@ -45,23 +44,7 @@ def _save_new_batch(ctx: Context, values: Parsed) -> object:
 
 
 #: A batch made from a subject's marrow (the route offers only the user's sites' subjects).
-NEW_BATCH = FormSpec(
-    "product_batch",
-    "New cell-product batch",
-    "batch",
-    (
-        Field("subject", "Subject (marrow donor and recipient)", "choice"),
-        Field("batch_code", "Batch number"),
-        Field("final_cell_count", "Final cell count", "float", hint="e.g. 1.4e8"),
-        Field("viability_pct", "Viability", "float", unit="%"),
-        Field("bacteriology", "Bacteriology", hint="NC: no contamination"),
-        Field("mycoplasma", "Mycoplasma", hint="NC: not detected"),
-        Field("endotoxin_eu_per_ml", "Endotoxin", "float", unit="EU/mL"),
-        Field("endotoxin_below_loq", "Endotoxin below the limit of quantification", "bool", False),
-        Field("karyotype", "Karyotype", hint="e.g. 46,XY"),
-    ),
-    _save_new_batch,
-)
+NEW_BATCH = bind_builtin("product_batch", _save_new_batch)
 
 
 def _save_batch_record(ctx: Context, values: Parsed) -> object:
@@ -112,66 +95,12 @@ def _save_culture_event(ctx: Context, values: Parsed) -> object:
     )
 
 
-_METHODS = tuple((m, m) for m in VIABILITY_FIELDS.values())
-
 #: The forms of an existing batch, by name (``/batches/{code}/forms/{name}``).
 BATCH_FORMS: dict[str, FormSpec] = {
     spec.name: spec
     for spec in (
-        FormSpec(
-            "batch_record",
-            "Batch record",
-            "batch",
-            (
-                Field("aspiration_date", "Marrow aspiration", "date", False),
-                Field("aspiration_volume_ml", "Aspirated volume", "float", False, unit="mL"),
-                Field("mnc_count", "Mononuclear cells", "float", False, hint="e.g. 6.1e8"),
-                Field(
-                    "seeding_density_per_cm2", "Seeding density", "float", False, unit="cells/cm²"
-                ),
-                Field("harvest_date", "Harvest", "date", False),
-                Field("viability_method", "Release viability by", "choice", False, _METHODS),
-                *(
-                    Field(name, f"Viability ({method})", "float", False, unit="%")
-                    for name, method in VIABILITY_FIELDS.items()
-                ),
-                Field("concentration_per_ml", "Concentration", "float", False, unit="cells/mL"),
-                Field("product_volume_ml", "Product volume", "float", False, unit="mL"),
-                Field("excipient", "Excipient", required=False, hint="e.g. saline + 1% albumin"),
-                REASON,
-            ),
-            _save_batch_record,
-            corrects=True,
-        ),
-        FormSpec(
-            "release_results",
-            "Release results (correction)",
-            "batch",
-            (
-                *(f for f in NEW_BATCH.fields if f.name not in ("subject", "batch_code")),
-                Field(
-                    "karyotype_override",
-                    "Karyotype accepted although its sex differs from the subject's, because",
-                    required=False,
-                    hint="only for a sex mismatch: chimerism, a known constitutional variant",
-                ),
-                REASON,
-            ),
-            _save_release_results,
-            corrects=True,
-        ),
-        FormSpec(
-            "culture_event",
-            "Culture step",
-            "batch",
-            (
-                Field("event_date", "Date", "date"),
-                Field("kind", "Step", "choice", choices=enum_choices(CultureEventKind)),
-                Field("passage_number", "Passage number", "int", False, hint="for a passage"),
-                Field("confluence_pct", "Confluence", "float", False, unit="%"),
-                Field("note", "Note", required=False),
-            ),
-            _save_culture_event,
-        ),
+        bind_builtin("batch_record", _save_batch_record),
+        bind_builtin("release_results", _save_release_results),
+        bind_builtin("culture_event", _save_culture_event),
     )
 }

@@ -76,6 +76,7 @@ __all__ = [
     "Field",
     "FormSpec",
     "Parsed",
+    "bind_builtin",
     "check_form",
     "enum_choices",
     "parse_form",
@@ -653,7 +654,7 @@ def _save_missed(ctx: Context, values: Parsed) -> object:
     )
 
 
-def _builtin(
+def bind_builtin(
     name: str,
     save: Callable[[Context, Parsed], object],
     preview: Callable[[Context, Parsed], Mapping[str, object]] | None = None,
@@ -679,22 +680,22 @@ def _builtin(
 FORMS: dict[str, FormSpec] = {
     spec.name: spec
     for spec in (
-        _builtin("alsfrs", _save_alsfrs, _preview_alsfrs, cross_check=_alsfrs_item_5),
-        _builtin("spirometry", _save_spirometry, _preview_spirometry),
-        _builtin("vitals", _save_vitals),
+        bind_builtin("alsfrs", _save_alsfrs, _preview_alsfrs, cross_check=_alsfrs_item_5),
+        bind_builtin("spirometry", _save_spirometry, _preview_spirometry),
+        bind_builtin("vitals", _save_vitals),
         # Not a correcting form: each save is one analyte, so the form opens empty; a second
         # value of an analyte at a visit corrects it and needs a reason (service).
-        _builtin("lab", _save_lab, _preview_lab),
-        _builtin("qualitative_lab", _save_qualitative_lab),
-        _builtin("checklist", _save_checklist),
-        _builtin("mri", _save_mri),
-        _builtin("administration", _save_administration),
-        _builtin("visit_date", _save_visit_date),
-        _builtin("missed", _save_missed),
-        _builtin("not_done", _save_not_done),
-        _builtin("adverse_event", _save_adverse_event),
-        _builtin("milestone", _save_milestone),
-        _builtin("disposition", _save_disposition),
+        bind_builtin("lab", _save_lab, _preview_lab),
+        bind_builtin("qualitative_lab", _save_qualitative_lab),
+        bind_builtin("checklist", _save_checklist),
+        bind_builtin("mri", _save_mri),
+        bind_builtin("administration", _save_administration),
+        bind_builtin("visit_date", _save_visit_date),
+        bind_builtin("missed", _save_missed),
+        bind_builtin("not_done", _save_not_done),
+        bind_builtin("adverse_event", _save_adverse_event),
+        bind_builtin("milestone", _save_milestone),
+        bind_builtin("disposition", _save_disposition),
     )
 }
 
@@ -725,7 +726,7 @@ def _save_registration(ctx: Context, values: Parsed) -> object:
 
 
 #: Registering a subject (the route offers only the user's own sites).
-REGISTRATION = _builtin("registration", _save_registration)
+REGISTRATION = bind_builtin("registration", _save_registration)
 
 
 def _save_enrolment(ctx: Context, values: Parsed) -> object:
@@ -741,7 +742,7 @@ def _save_enrolment(ctx: Context, values: Parsed) -> object:
 
 
 #: Enrolling a screened subject (the route fills in the protocol's arms).
-ENROLMENT = _builtin("enrolment", _save_enrolment)
+ENROLMENT = bind_builtin("enrolment", _save_enrolment)
 
 
 #: Screening values the subject record already holds (not asked again at screening).

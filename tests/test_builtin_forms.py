@@ -144,8 +144,8 @@ def test_a_declared_form_is_read_by_the_dictionarys_checker() -> None:
 
 
 def test_integer_codes_and_boxes_reach_the_services_typed() -> None:
-    """An ALSFRS-R item's chosen code is a whole number; an unticked box is False, a ticked
-    one True; a multiple choice is a tuple."""
+    """An ALSFRS-R item's chosen code is a whole number; a yes/no answer is True or False,
+    and no answer is refused; a multiple choice is a tuple."""
     from zoneinfo import ZoneInfo
 
     from alstrial.web.forms import check_form
@@ -155,9 +155,13 @@ def test_integer_codes_and_boxes_reach_the_services_typed() -> None:
     assert values["item_3"] == 2
     assert "item_5b" in values
     assert values["item_5b"] is None
-    ae = {"serious": "yes", "seriousness": ["hospitalisation"], "expected": ""}
+    ae = {"serious": "yes", "seriousness": ["hospitalisation"], "expected": "no"}
     values, errors = check_form(FORMS["adverse_event"], ae, zone)
     assert values["serious"] is True
     assert values["expected"] is False
+    # A yes/no question shown as radio buttons has no default: unanswered is refused.
+    values, errors = check_form(FORMS["adverse_event"], ae | {"expected": ""}, zone)
+    assert "expected" not in values
+    assert "required" in errors["expected"]
     assert values["seriousness"] == ("hospitalisation",)
     assert "seriousness" not in errors

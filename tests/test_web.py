@@ -536,6 +536,17 @@ def test_adverse_event_list_and_follow_up(web: TestClient, engine: Engine) -> No
         "outcome": "not_recovered",
         "csrf": token,
     }
+    # Serious and expected are questions nobody may skip: no default answers them (issue 17).
+    unanswered = web.post("/subjects/S01/forms/adverse_event", data=report)
+    assert unanswered.status_code == 400
+    for name in ("serious", "expected"):
+        at = unanswered.text.split(f'id="err-{name}">')[1].split("</span>")[0]
+        assert "required" in at, name
+        radios = unanswered.text.split(f'id="field-{name}"')[1].split("</fieldset>")[0]
+        assert f'id="{name}-yes"' in radios
+        assert f'id="{name}-no"' in radios
+        assert "checked" not in radios
+    report |= {"serious": "no", "expected": "no"}
     saved = web.post("/subjects/S01/forms/adverse_event", data=report, follow_redirects=False)
     assert saved.status_code == 303, saved.text
     page = web.get("/subjects/S01").text
@@ -685,6 +696,8 @@ def test_a_high_grade_lab_value_prompts_an_adverse_event(web: TestClient, engine
             "severity_grade": "3",
             "relatedness": "unlikely",
             "outcome": "recovering",
+            "serious": "no",
+            "expected": "no",
             "from_lab": lab_id,
             "csrf": token,
         },

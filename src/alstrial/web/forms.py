@@ -83,7 +83,9 @@ __all__ = [
     "with_choices",
 ]
 
-Kind = Literal["int", "float", "date", "datetime", "text", "choice", "bool", "multi", "score"]
+Kind = Literal[
+    "int", "float", "date", "datetime", "text", "choice", "bool", "yesno", "multi", "score"
+]
 Raw = Mapping[str, str | Sequence[str]]
 Parsed = dict[str, Any]
 
@@ -250,8 +252,9 @@ def _check_declared(
 ) -> tuple[Parsed, dict[str, str]]:
     """A built-in form read by the dictionary's checker (types, required, choices, hard
     ranges), its values then given the types the services take: a whole number for an
-    integer-coded choice, False for an unticked box, a tuple for a multiple choice, the
-    site's time zone for a date and time."""
+    integer-coded choice, False for an unticked box (a yes/no question shown as radio
+    buttons has no such default: unanswered is None, and refused where it is required), a
+    tuple for a multiple choice, the site's time zone for a date and time."""
     inputs = {item.name: item for item in spec.fields}
     entered: dict[str, object] = {}
     for f in declared.fields:
@@ -317,6 +320,9 @@ def enum_choices(enum: Any) -> tuple[tuple[str, str], ...]:
 #: The built-in forms as declared in ``alstrial/data/builtin_forms.toml`` (issue 17).
 DECLARED = BUILTIN_FORMS
 
+#: A yes/no question shown as two radio buttons, neither chosen until the user answers.
+_YES_NO = (("yes", "yes"), ("no", "no"))
+
 _KINDS: dict[str, Kind] = {
     "integer": "int",
     "decimal": "float",
@@ -335,16 +341,19 @@ def _field(declared: BuiltinField) -> Field:
     buttons for ``layout = "radio"``, and a choice filled in when the form is shown for a
     ``choices_from`` of the study's sites or arms."""
     kind = _KINDS[declared.type]
+    choices = tuple((c.code, c.label) for c in declared.choices)
     if declared.choices_from in RUNTIME_SOURCES:
         kind = "choice"
     if declared.integer_codes:
         kind = "score" if declared.layout == "radio" else "int"
+    if declared.type == "yesno" and declared.layout == "radio":
+        kind, choices = "yesno", _YES_NO
     return Field(
         declared.name,
         declared.label,
         kind,
         declared.required,
-        tuple((c.code, c.label) for c in declared.choices),
+        choices,
         declared.unit,
         declared.help,
     )
@@ -757,7 +766,6 @@ _FROM_SUBJECT = frozenset(
         "disease_duration_months",
     }
 )
-_YES_NO = (("yes", "yes"), ("no", "no"))
 
 
 def screening_form(protocol: Protocol) -> FormSpec:

@@ -588,3 +588,118 @@ def test_a_monitor_verifies_a_form_instance_and_a_change_undoes_it(study: Sessio
             ),
         )
     assert study.scalar(sa.select(sa.func.count()).select_from(SourceVerification)) == 1
+
+
+CONSENT_FORM = """
+[[forms]]
+name = "consent_scan"
+title = "Signed consent"
+scope = "subject"
+
+[[forms.fields]]
+name = "scan"
+label = "Scanned consent"
+type = "file"
+required = true
+
+[[forms.fields]]
+name = "note"
+label = "Note"
+type = "text"
+"""
+
+
+def test_a_file_field_stores_the_file_with_its_digest(session: Session) -> None:
+    """A file field (issue 17): the file is stored in the save's transaction and the audited
+    item names it; it reads back byte for byte; a correction keeps it or, with a reason,
+    replaces it; an oversized file, a name with control characters, a forged reference and
+    another subject's file are refused at the field with nothing written; the database
+    refuses to change or remove a stored file, and a file changed behind its back is refused
+    when read."""
+    from alstrial.exceptions import IntegrityError as StoreIntegrityError
+    from alstrial.protocol.form_values import FileUpload
+    from alstrial.services.attachments import read_attachment
+    from alstrial.store.models import Attachment
+
+    amend(session, protocol_text() + CONSENT_FORM)
+    enrolled(session, "S01")
+    enrolled(session, "S02", sex=Sex.FEMALE)
+    pdf = b"%PDF-1.4 consent signed 2024-01-10\n" * 100
+
+    def save(subject: str, scan: object, **extra: object) -> object:
+        return save_form_instance(
+            session,
+            actor=ACTOR,
+            subject_code=subject,
+            form="consent_scan",
+            entered={"scan": scan, **extra.pop("entered", {})},  # type: ignore[dict-item]
+            **extra,  # type: ignore[arg-type]
+        )
+
+    saved = save("S01", FileUpload("C:\\scans\\consent S01.pdf", "application/pdf", pdf))
+    reference = saved.values["scan"]  # type: ignore[attr-defined]
+    assert isinstance(reference, str)
+    assert reference.startswith("attachment:")
+    attachment_id = int(reference.split(":")[1])
+    info, content = read_attachment(session, "S01", attachment_id)
+    assert content == pdf
+    assert (info.filename, info.media_type, info.size_bytes) == (
+        "consent S01.pdf",
+        "application/pdf",
+        len(pdf),
+    )
+    assert info.sha256 == hashlib.sha256(pdf).hexdigest()
+    item = session.scalars(sa.select(ItemValue).where(ItemValue.field == "scan")).one()
+    assert item.value == reference
+    event = session.scalars(
+        sa.select(AuditEvent).where(
+            AuditEvent.entity == "item_value", AuditEvent.record_id == str(item.id)
+        )
+    ).one()
+    assert reference in (event.new_value or "")
+
+    # A correction that keeps the file, and one that replaces it (a reason is needed).
+    kept = save("S01", reference, entered={"note": "original in the site file"})
+    assert kept.values["scan"] == reference  # type: ignore[attr-defined]
+    error = refused(session, ValidationError, lambda: save("S01", FileUpload("v2.pdf", "", b"2")))
+    assert "needs a reason" in error.message
+    replaced = save("S01", FileUpload("v2.pdf", "", b"v2"), reason="re-scanned, legible")
+    assert replaced.values["scan"] != reference  # type: ignore[attr-defined]
+    assert read_attachment(session, "S01", attachment_id)[1] == pdf  # the first one stays
+
+    # Refusals, each at the field, nothing written.
+    other = save("S02", FileUpload("s02.pdf", "application/pdf", b"S02"))
+    cases = [
+        (FileUpload("big.pdf", "", b"x" * 2048), "at most 1,024"),
+        (FileUpload("bad\x07name.pdf", "", b"x"), "control characters"),
+        (FileUpload("empty.pdf", "", b""), "is empty"),
+        ("attachment:999999", "no such file of S01"),
+        (other.values["scan"], "no such file of S01"),  # type: ignore[attr-defined]
+        ("consent.pdf", "is not a file"),
+    ]
+    for scan, message in cases:
+        failed = refused(
+            session,
+            FormValidationError,
+            lambda s=scan: save("S01", s, max_file_bytes=1024, reason="test"),  # type: ignore[misc]
+        )
+        assert message in failed.errors["scan"], (scan, failed.errors)
+    with pytest.raises(NotFoundError):
+        read_attachment(session, "S01", int(str(other.values["scan"]).split(":")[1]))  # type: ignore[attr-defined]
+
+    # Stored files never change: the database refuses; one changed behind its back is refused.
+    for statement in ("UPDATE attachment SET filename = 'forged.pdf'", "DELETE FROM attachment"):
+        with pytest.raises(sa.exc.DBAPIError, match="append-only"):
+            session.execute(sa.text(statement))
+        session.rollback()
+    assert session.scalar(sa.select(sa.func.count()).select_from(Attachment)) == 3
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(sa.text("DROP TRIGGER attachment_no_update"))
+        session.execute(
+            sa.text("UPDATE attachment SET content = :forged WHERE id = :id"),
+            {"forged": b"%PDF forged", "id": attachment_id},
+        )
+        session.commit()
+        with pytest.raises(StoreIntegrityError, match="does not match the digest"):
+            read_attachment(session, "S01", attachment_id)
+    assert verify_audit_trail(session).ok

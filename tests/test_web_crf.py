@@ -258,3 +258,52 @@ def test_the_monitor_verifies_a_dictionary_form_on_the_web(
     with make_session_factory(engine)() as session:
         [after] = form_instances(session, "S01", "neuro_exam")
     assert set(after.verified) == {"", "weight_kg"}
+
+
+def test_a_file_field_uploads_and_downloads(web: tuple[TestClient, Engine]) -> None:
+    """A file field on the web (issue 17): the form is sent as multipart, the file is
+    stored and shown as a link, a correction keeps it unless another is chosen, and the
+    download is an attachment that the browser never renders (octet-stream, nosniff); a file
+    of another subject is answered 404 at this subject's address."""
+    from tests.test_dictionary_services import CONSENT_FORM
+
+    client, engine = web
+    with make_session_factory(engine)() as session:
+        amend(session, protocol_text() + CONSENT_FORM, version="3")
+    csrf = _csrf(client, "coord")
+    url = "/subjects/S01/crf/consent_scan"
+    blank = client.get(url).text
+    assert 'enctype="multipart/form-data"' in blank
+    assert 'type="file" id="scan" name="scan"' in blank
+    missing = client.post(url, data={"csrf": csrf})
+    assert missing.status_code == 400
+    assert "required" in missing.text.split('id="err-scan"')[1].split("</span>")[0]
+    html = b"<html><script>alert(1)</script></html>"
+    saved = client.post(
+        url,
+        data={"csrf": csrf},
+        files={"scan": ("consent.html", html, "text/html")},
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303, saved.text
+    page = client.get(url).text
+    assert 'now: <a href="/subjects/S01/files/' in page
+    link = page.split('now: <a href="')[1].split('"')[0]
+    download = client.get(link)
+    assert download.status_code == 200
+    assert download.content == html
+    assert download.headers["content-type"] == "application/octet-stream"
+    assert download.headers["content-disposition"].startswith("attachment;")
+    assert download.headers["x-content-type-options"] == "nosniff"
+    # A correction without a new file keeps the stored one.
+    current = page.split('name="current__scan" value="')[1].split('"')[0]
+    kept = client.post(
+        url, data={"csrf": csrf, "current__scan": current, "note": "kept"}, follow_redirects=False
+    )
+    assert kept.status_code == 303
+    with make_session_factory(engine)() as session:
+        [instance] = form_instances(session, "S01", "consent_scan")
+    assert instance.values == {"scan": current, "note": "kept"}
+    # Another subject's address does not give S01's file.
+    assert client.get(link.replace("/S01/", "/S02/")).status_code == 404
+    assert client.get("/subjects/S01/files/999999").status_code == 404

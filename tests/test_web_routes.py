@@ -25,9 +25,11 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
+from alstrial.protocol.form_values import FileUpload
 from alstrial.services import open_query, record_lab
 from alstrial.services.accounts import create_account
 from alstrial.services.api_tokens import create_api_token
+from alstrial.services.dictionary_forms import save_form_instance
 from alstrial.services.outcomes import AdverseEventReport, report_adverse_event
 from alstrial.store import make_session_factory
 from alstrial.store.models import Subject, Visit
@@ -37,7 +39,7 @@ from alstrial.web.forms import FORMS
 from alstrial.web.permissions import allowed
 from tests.helpers import ACTOR, DAY0, audit_count, batch, enrolled, post_login
 from tests.test_dictionary import protocol_text
-from tests.test_dictionary_services import amend
+from tests.test_dictionary_services import CONSENT_FORM, amend
 
 PASSWORD = "correct horse battery"
 
@@ -111,6 +113,7 @@ ROUTES: dict[tuple[str, str], tuple[str, str | None]] = {
     ("POST", "/subjects/{code}/crf/{name}"): ("subject", "enter_data"),
     ("POST", "/subjects/{code}/crf/{name}/check"): ("subject", "enter_data"),
     ("POST", "/subjects/{code}/crf/{name}/verify"): ("subject", "verify_source"),
+    ("GET", "/subjects/{code}/files/{attachment_id}"): ("subject", "view_subjects"),
     ("GET", "/forms/{name}/preview"): ("list", "view_subjects"),
     ("GET", "/forms/{name}/print"): ("list", "view_subjects"),
     ("GET", "/subjects/{code}/crf/{name}/print"): ("subject", "view_subjects"),
@@ -126,7 +129,8 @@ def web(engine: Engine) -> Iterator[tuple[TestClient, Engine, dict[str, int]]]:
     query; one account per role and site."""
     ids: dict[str, int] = {}
     with make_session_factory(engine)() as session:
-        amend(session, protocol_text())  # the protocol's own forms (issue 17)
+        # The protocol's own forms (issue 17), with a file field.
+        amend(session, protocol_text() + CONSENT_FORM)
         enrolled(session, "S01", site="A")
         enrolled(session, "S02", site="B")
         batch(session, "S01", release=False)
@@ -179,6 +183,14 @@ def web(engine: Engine) -> Iterator[tuple[TestClient, Engine, dict[str, int]]]:
                 value=300,
                 unit="U/L",
             ).id
+            scan = save_form_instance(
+                session,
+                actor=ACTOR,
+                subject_code=code,
+                form="consent_scan",
+                entered={"scan": FileUpload(f"{code}.pdf", "application/pdf", b"%PDF")},
+            ).values["scan"]
+            ids[f"file-{code}"] = int(str(scan).split(":")[1])
         ids["token-b"] = create_api_token(session, username="coordinator-b", name="b").token.id
     app = create_app(
         engine, secret_key="test-secret-key-long-enough-0123456789abcdefghij", secure_cookies=False
@@ -333,6 +345,8 @@ def _requests(
     yield "/subjects/{code}/crf/{name}/check", "POST", check, form | exam
     verify = f"/subjects/{code}/crf/neuro_exam/verify?visit=W-1"
     yield "/subjects/{code}/crf/{name}/verify", "POST", verify, form | {"whole": "yes"}
+    file = f"/subjects/{code}/files/{ids[f'file-{code}']}"
+    yield "/subjects/{code}/files/{attachment_id}", "GET", file, {}
     for name, spec in FORMS.items():
         base = (
             f"/subjects/{code}/visits/{visit}/{name}"

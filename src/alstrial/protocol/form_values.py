@@ -30,10 +30,56 @@ from typing import Any
 from alstrial.protocol.dictionary import MISSING_CODES, DictionaryField, DictionaryForm
 from alstrial.protocol.expressions import EvaluationError, evaluate, truthy
 
-__all__ = ["CheckedForm", "Missing", "check_form", "decode_value", "encode_value", "read_value"]
+__all__ = [
+    "ATTACHMENT_REFERENCE",
+    "CheckedForm",
+    "FileUpload",
+    "Missing",
+    "check_form",
+    "decode_value",
+    "encode_value",
+    "read_value",
+]
 
 _YES = {"yes": True, "y": True, "1": True, "true": True, "no": False, "n": False, "0": False,
         "false": False}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class FileUpload:
+    """A file given for a file field: its name as the user's computer had it, the media type
+    the browser gave, and its bytes. The service stores it as an attachment and the item
+    then holds ``attachment:<id>`` (:data:`ATTACHMENT_REFERENCE`)."""
+
+    filename: str
+    media_type: str
+    content: bytes
+
+
+#: What a file field's item holds once its file is stored: the attachment's id.
+ATTACHMENT_REFERENCE = re.compile(r"attachment:([1-9][0-9]{0,17})")
+
+#: Characters a file name may not hold (control characters; path separators are cut off).
+_BAD_NAME = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _file(raw: object) -> object:
+    """A file field's value: a file given now, or the reference of one stored before."""
+    if isinstance(raw, FileUpload):
+        name = raw.filename.replace("\\", "/").rsplit("/", 1)[-1].strip()
+        if not name:
+            raise ValueError("the file has no name")
+        if _BAD_NAME.search(name):
+            raise ValueError(f"the file name {name!r} holds control characters")
+        if len(name) > 255:
+            raise ValueError(f"the file name is {len(name)} characters long; at most 255")
+        if not raw.content:
+            raise ValueError(f"{name} is empty")
+        return FileUpload(name, raw.media_type or "application/octet-stream", raw.content)
+    text = str(raw).strip()
+    if ATTACHMENT_REFERENCE.fullmatch(text) is None:
+        raise ValueError(f"{text!r} is not a file (attach one)")
+    return text
 
 
 @dataclass(frozen=True)
@@ -268,7 +314,9 @@ def read_value(f: DictionaryField, raw: object) -> object:
         return _integer(raw)
     if kind == "decimal":
         return _decimal(f, raw)
-    if kind in ("text", "notes", "file"):
+    if kind == "file":
+        return _file(raw)
+    if kind in ("text", "notes"):
         # Browsers send a text area's line breaks as CRLF: stored as LF, one canonical form.
         text = str(raw).strip() if kind != "notes" else str(raw).replace("\r\n", "\n")
         if len(text) > f.max_length:

@@ -26,12 +26,15 @@ from sqlalchemy.orm import Session
 from alstrial.exceptions import FormValidationError, NotFoundError, ValidationError
 from alstrial.protocol.dictionary import DictionaryForm
 from alstrial.protocol.form_values import (
+    ATTACHMENT_REFERENCE,
     CheckedForm,
+    FileUpload,
     Missing,
     check_form,
     decode_value,
     encode_value,
 )
+from alstrial.services.attachments import MAX_ATTACHMENT_BYTES, store_attachment
 from alstrial.services.lookup import (
     current_protocol,
     current_protocol_version_id,
@@ -41,6 +44,7 @@ from alstrial.services.lookup import (
 from alstrial.services.transaction import transaction
 from alstrial.store.audited_insert import insert_audited_rows
 from alstrial.store.models import (
+    Attachment,
     Enrolment,
     FormInstance,
     ItemValue,
@@ -191,9 +195,13 @@ def save_form_instance(
     confirmed: Collection[str] = (),
     reason: str | None = None,
     provenance: Provenance = Provenance.SOURCE,
+    max_file_bytes: int = MAX_ATTACHMENT_BYTES,
 ) -> InstanceView:
     """Save a filling of dictionary form ``form`` (module docstring); ``provenance`` marks
-    values alstrial generated (the demo's) as synthetic.
+    values alstrial generated (the demo's) as synthetic. A file field takes a
+    :class:`~alstrial.protocol.form_values.FileUpload` (stored as an attachment in the same
+    transaction, at most ``max_file_bytes``) or the ``attachment:<id>`` of one of the
+    subject's stored files (a correction that keeps it).
 
     Raises
     ------
@@ -222,6 +230,8 @@ def save_form_instance(
             unconfirmed=checked.soft,
             subject=subject_code,
         )
+    uploads = {n: v for n, v in checked.values.items() if isinstance(v, FileUpload)}
+    _check_files(session, spec, subject, checked.values, uploads, max_file_bytes)
     slot = visit.id if visit is not None else 0
     row = _instance(session, subject, spec, slot, instance)
     items = (
@@ -232,7 +242,8 @@ def save_form_instance(
     )  # fmt: skip
     wanted = {
         f.name: (
-            encode_value(checked.values.get(f.name)),
+            # A file given now: stored in the transaction below, which sets its reference.
+            _NEW_FILE if f.name in uploads else encode_value(checked.values.get(f.name)),
             checked.missing.get(f.name),
             f.name in checked.confirmed,
         )
@@ -257,6 +268,9 @@ def save_form_instance(
     version_id = current_protocol_version_id(session)
     visit_id = visit.id if visit is not None else None
     with transaction(session, actor=actor, reason=reason):
+        for name, upload in uploads.items():
+            stored = store_attachment(session, actor=actor, subject=subject, upload=upload)
+            wanted[name] = (f"attachment:{stored.id}", None, False)
         if row is None:
             number = _next_instance(session, subject, spec, slot)
             # Inserted as its items are (below), without an ORM object to flush.
@@ -329,6 +343,41 @@ def save_form_instance(
         ),
         provenance is Provenance.SYNTHETIC,
     )
+
+
+#: Stands for a file given in this save until it is stored (never written).
+_NEW_FILE = "attachment:new"
+
+
+def _check_files(
+    session: Session,
+    spec: DictionaryForm,
+    subject: Subject,
+    values: Mapping[str, object],
+    uploads: Mapping[str, FileUpload],
+    max_file_bytes: int,
+) -> None:
+    """Refuse, each at its field, a file over the size limit and a reference to a stored file
+    that is not one of this subject's (a forged or mistyped ``attachment:<id>``)."""
+    errors: dict[str, str] = {}
+    for name, upload in uploads.items():
+        if len(upload.content) > max_file_bytes:
+            errors[name] = (
+                f"{spec.field(name).label}: {upload.filename} is {len(upload.content):,} bytes; "
+                f"at most {max_file_bytes:,}"
+            )
+    for name, value in values.items():
+        if isinstance(value, str) and spec.field(name).type == "file":
+            found = ATTACHMENT_REFERENCE.fullmatch(value)
+            owner = session.scalar(
+                select(Attachment.subject_id).where(Attachment.id == int(found.group(1)))
+            ) if found else None  # fmt: skip
+            if owner != subject.id:
+                errors[name] = f"{spec.field(name).label}: no such file of {subject.study_code}"
+    if errors:
+        raise FormValidationError(
+            form=spec.name, title=spec.title, errors=errors, subject=subject.study_code
+        )
 
 
 def _instance(

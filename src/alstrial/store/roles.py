@@ -24,6 +24,7 @@ __all__ = ["grant_application_role"]
 _APPEND_ONLY = {
     "audit_event": "SELECT, INSERT",
     "audit_head": "SELECT, UPDATE",
+    "attachment": "SELECT, INSERT",
     "alembic_version": "SELECT",  # only the owner migrates
 }
 _NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")

@@ -77,8 +77,12 @@ def _templates() -> jinja2.Environment:
 
 
 def _is_upload(path: str) -> bool:
-    """Routes that take the cytometer's FCS files (the upload limit applies)."""
-    return path.startswith("/batches/") and path.endswith("/flow")
+    """Routes that take files (the upload limit applies): the cytometer's FCS files, and the
+    protocol's own forms, whose file fields take a scan or a tracing."""
+    if path.startswith("/batches/") and path.endswith("/flow"):
+        return True
+    parts = path.split("/")
+    return len(parts) == 5 and parts[1] == "subjects" and parts[3] == "crf"
 
 
 MIN_SECRET_KEY = 32
@@ -126,9 +130,10 @@ def create_app(
     app.state.session_idle = session_idle
     app.state.session_lifetime = session_lifetime
     app.state.insecure_dev = insecure_dev
+    app.state.limits = limits or Limits()
     app.add_middleware(
         SecurityMiddleware,
-        limits=limits or Limits(),
+        limits=app.state.limits,
         upload_paths=_is_upload,
         hsts=secure_cookies,
     )

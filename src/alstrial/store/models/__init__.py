@@ -11,7 +11,7 @@ from alstrial.store.models.clinical import (
 )
 from alstrial.store.models.cuts import NamedCut
 from alstrial.store.models.exports import DataExport
-from alstrial.store.models.forms import FormInstance, ItemValue
+from alstrial.store.models.forms import Attachment, FormInstance, ItemValue
 from alstrial.store.models.manufacturing import CultureEvent, FlowMarkerResult, ReleaseDecision
 from alstrial.store.models.review import (
     AssessmentNotDone,
@@ -42,6 +42,7 @@ __all__ = [
     "AlsfrsAssessment",
     "ApiToken",
     "AssessmentNotDone",
+    "Attachment",
     "CasebookSignature",
     "ChecklistReview",
     "CultureEvent",

@@ -7,17 +7,21 @@ fields, one row per field, stored as text in the field's canonical form
 its reason. Both are audited casebook rows: the hash-chained trail, the reason a correction
 needs, the visit and casebook signature locks and source verification apply to them as to
 the built-in tables.
+
+A file field's item holds ``attachment:<id>``: the file itself is an :class:`Attachment`.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from alstrial.store.base import Audited, Base, enum_column
 from alstrial.vocabulary import Provenance
 
-__all__ = ["FormInstance", "ItemValue"]
+__all__ = ["Attachment", "FormInstance", "ItemValue"]
 
 
 class FormInstance(Audited, Base):
@@ -68,3 +72,26 @@ class ItemValue(Audited, Base):
     missing_code: Mapped[str | None] = mapped_column(String(20))
     missing_reason: Mapped[str | None] = mapped_column(Text)
     confirmed: Mapped[bool] = mapped_column(default=False)
+
+
+class Attachment(Base):
+    """A file attached to a dictionary form's file field (a scanned consent, an ECG).
+
+    Never changed or removed (database triggers refuse it, migration 0023; the application's
+    PostgreSQL role may only insert and read it): a new file is a new attachment, and the
+    audited item that names it (``attachment:<id>``) carries who attached which file, when,
+    and why it replaced another. ``sha256`` is the content's digest, checked whenever the
+    file is read back. Not an audited model itself: the trail holds the reference and the
+    digest, not the bytes."""
+
+    __tablename__ = "attachment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    media_type: Mapped[str] = mapped_column(String(100))
+    size_bytes: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    uploaded_by: Mapped[str] = mapped_column(String(80))
+    uploaded_at: Mapped[datetime]

@@ -21,14 +21,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
+from starlette.datastructures import UploadFile
 
 from alstrial.exceptions import AlstrialError, FormValidationError, NotFoundError
 from alstrial.protocol.dictionary import MISSING_CODES, DictionaryForm
-from alstrial.protocol.form_values import CheckedForm, Missing, encode_value
+from alstrial.protocol.form_values import CheckedForm, FileUpload, Missing, encode_value
+from alstrial.services.attachments import attachment_infos, read_attachment
 from alstrial.services.dictionary_forms import (
     InstanceView,
     check_entry,
@@ -59,7 +62,7 @@ def _entry(
     """A submission as the check takes it: entered values, missing codes, confirmations."""
     entered: dict[str, object] = {}
     for f in form.fields:
-        if not f.holds_value or f.type == "calc" or f.name not in raw:
+        if not f.holds_value or f.type in ("calc", "file") or f.name not in raw:
             continue
         given = [v for v in raw[f.name] if v != ""]
         entered[f.name] = given if f.type == "multichoice" else (given[-1] if given else None)
@@ -107,6 +110,9 @@ def _render(
         for found in queries_on(session, "form_instance", saved.id):
             queries.setdefault(saved.id, {}).setdefault(found.field, []).append(found)
     corrected = next((i for i in instances if i.instance == instance), None)
+    files = attachment_infos(
+        session, [*values.values(), *(v for i in instances for v in i.values.values())]
+    )
     return page(
         request,
         "crf.html.j2",
@@ -131,6 +137,8 @@ def _render(
         back=f"/subjects/{code}/crf/{form.name}{query}",
         action=f"/subjects/{code}/crf/{form.name}{query}",
         verify_url=f"/subjects/{code}/crf/{form.name}/verify{query}",
+        attachments=files,
+        has_files=any(f.type == "file" for f in form.fields),
         check_url=f"/subjects/{code}/crf/{form.name}/check{query}",
     )
 
@@ -203,6 +211,31 @@ def _saved(
     return None if form.repeating or not saved else saved[0]
 
 
+async def _files(
+    request: Request, form: DictionaryForm, raw: Mapping[str, list[str]], *, live: bool = False
+) -> dict[str, object]:
+    """What each file field of a submission holds: the file chosen now, or the stored file a
+    correction keeps (``current__<field>``), or nothing. The live check is sent without the
+    file's bytes: a chosen file stands there for itself (the save reads and checks it)."""
+    data = await request.form()
+    found: dict[str, object] = {}
+    for f in form.fields:
+        if f.type != "file":
+            continue
+        given = data.get(f.name)
+        if isinstance(given, UploadFile) and given.filename:
+            content = await given.read()
+            found[f.name] = FileUpload(given.filename, given.content_type or "", content)
+        elif live and isinstance(given, str) and given.strip():
+            found[f.name] = FileUpload(given, "", b"chosen")
+        else:
+            found[f.name] = (raw.get(f"current__{f.name}") or [""])[-1] or None
+    for _, value in data.multi_items():
+        if isinstance(value, UploadFile):
+            await value.close()  # its spooled copy, read above or not wanted
+    return found
+
+
 @router.post("/subjects/{code}/crf/{name}")
 async def crf_save(
     request: Request,
@@ -216,6 +249,7 @@ async def crf_save(
     raw = await submission(request, session, me, code)
     form = _form(session, name)
     entered, missing, confirmed = _entry(form, raw)
+    entered |= await _files(request, form, raw)
     number = (raw.get("instance") or [""])[-1]
     instance = int(number) if number.isdecimal() else None
     reason = (raw.get("reason") or [""])[-1] or None
@@ -231,6 +265,7 @@ async def crf_save(
             missing=missing,
             confirmed=confirmed,
             reason=reason,
+            max_file_bytes=request.app.state.limits.upload,
         )
     except AlstrialError as error:
         session.rollback()
@@ -327,6 +362,31 @@ async def crf_verify(
     )
 
 
+@router.get("/subjects/{code}/files/{attachment_id}")
+def crf_file(
+    request: Request, code: str, attachment_id: int, session: DbSession, me: CurrentUser
+) -> Response:
+    """A file a file field holds, as a download (never shown in the page: a file is what
+    a site gave, and an HTML file shown inline would run in alstrial's origin). 404 for
+    another site's subject or another subject's file; 500 with the reason for a file whose
+    bytes no longer match their digest."""
+    require(me, "view_subjects")
+    subject_for(session, me, code)
+    try:
+        info, content = read_attachment(session, code, attachment_id)
+    except NotFoundError as error:
+        raise HTTPException(status_code=404, detail=error.message) from None
+    return Response(
+        content,
+        media_type="application/octet-stream",
+        headers={
+            # nosniff is on every answer (the security middleware)
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(info.filename)}",
+            "X-Alstrial-Sha256": info.sha256,
+        },
+    )
+
+
 @router.post("/subjects/{code}/crf/{name}/check", response_class=HTMLResponse)
 async def crf_check(
     request: Request, code: str, name: str, session: DbSession, me: CurrentUser
@@ -335,6 +395,7 @@ async def crf_check(
     raw = await submission(request, session, me, code)
     form = _form(session, name)
     entered, missing, confirmed = _entry(form, raw)
+    entered |= await _files(request, form, raw, live=True)
     checked = check_entry(
         session,
         subject_code=code,

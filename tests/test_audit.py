@@ -242,6 +242,37 @@ def test_the_audit_encoders_shortcut_gives_encode_values_text() -> None:
     assert _encoder(sa.Text())('a "quoted" é\n') == '"a \\"quoted\\" é\\n"'
 
 
+def test_the_event_hash_is_that_of_the_canonical_json() -> None:
+    """The hash is written piece by piece (``_canonical``); it must be the SHA-256 of exactly
+    ``json.dumps([prev_hash, *fields], separators=(",", ":"), ensure_ascii=False)``, or every
+    chain written before would stop verifying: checked on arbitrary text (escapes, non-ASCII,
+    lone surrogates excluded), whole numbers, booleans and None; and booleans' encoder."""
+    import hashlib
+    import json
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from alstrial.store.audit import _encoder, encode_value, event_hash
+
+    scalar = st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(-(2**70), 2**70),
+        st.text(st.characters(blacklist_categories=("Cs",))),
+    )
+
+    @settings(max_examples=400, deadline=None)
+    @given(st.text(max_size=64), st.lists(scalar, max_size=12))
+    def same(prev: str, fields: list[object]) -> None:
+        text = json.dumps([prev, *fields], separators=(",", ":"), ensure_ascii=False)
+        assert event_hash(prev, fields) == hashlib.sha256(text.encode()).hexdigest()
+
+    same()
+    for value in (True, False, None, 1, 0):
+        assert _encoder(sa.Boolean())(value) == encode_value(sa.Boolean(), value)
+
+
 def test_a_row_events_text_is_json_dumps_of_the_row() -> None:
     """A row event's new value is written without building a dictionary (``_row_json``); it
     must be exactly ``json.dumps`` of the row, or the events of the two insert paths would

@@ -160,10 +160,12 @@ def encode_value(column_type: TypeEngine[Any], value: Any) -> str | None:
 
 def _encoder(column_type: TypeEngine[Any]) -> Callable[[Any], str | None]:
     """:func:`encode_value` for one column type, with a shortcut for the two kinds most
-    values are: text (JSON's string escape) and whole numbers. It gives the same text as
+    values are: text (JSON's string escape), whole numbers and booleans. It gives the same text as
     :func:`encode_value` for every value (``tests/test_audit.py`` checks); a row event of a
     40-item form encodes 400 values, and the shortcut halves that time."""
-    if isinstance(column_type, SqlEnum | Boolean | Float | DateTime | UTCDateTime | Date | JSON):
+    if isinstance(column_type, Boolean):
+        return _shortcut(column_type, lambda value: "true" if value else "false")
+    if isinstance(column_type, SqlEnum | Float | DateTime | UTCDateTime | Date | JSON):
         return partial(encode_value, column_type)
     if isinstance(column_type, Integer):
         return _shortcut(column_type, lambda value: str(int(value)))
@@ -207,9 +209,24 @@ def _row_json(values: Iterable[tuple[str, str | None]]) -> str:
 
 
 def event_hash(prev_hash: str, fields: Sequence[Any]) -> str:
-    """SHA-256 of the previous hash and an event's fields, in canonical JSON."""
-    payload = json.dumps([prev_hash, *fields], separators=(",", ":"), ensure_ascii=False)
+    """SHA-256 of the previous hash and an event's fields, in canonical JSON: the text of
+    ``json.dumps([prev_hash, *fields], separators=(",", ":"), ensure_ascii=False)``, written
+    piece by piece for the kinds an event holds (text, whole numbers, None), which is a third
+    of the time for the 41 events of a 40-item form (``tests/test_audit.py`` checks it is
+    the same text)."""
+    payload = "[" + ",".join(map(_canonical, (prev_hash, *fields))) + "]"
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def _canonical(value: Any) -> str:
+    """One value of an event as ``json.dumps(value, ensure_ascii=False)`` writes it."""
+    if type(value) is str:
+        return _json_string(value)
+    if value is None:
+        return "null"
+    if type(value) is int:
+        return str(value)
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 def event_mac(key: bytes, digest: str) -> str:

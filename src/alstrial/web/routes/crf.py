@@ -165,15 +165,7 @@ def crf_page(
     if saved is not None:
         values, missing, confirmed = _shown(saved.values), saved.missing, set(saved.confirmed)
         instance = saved.instance
-    checked = check_entry(
-        session,
-        subject_code=code,
-        form=form.name,
-        entered={k: v for k, v in values.items() if k not in form.calc_order()},
-        missing=missing,
-        confirmed=confirmed,
-    )
-    return _render(
+    return _checked_page(
         request,
         session,
         me,
@@ -182,8 +174,8 @@ def crf_page(
         visit=visit,
         instance=instance,
         instances=instances,
-        values=values,
-        checked=checked,
+        entered={k: v for k, v in values.items() if k not in form.calc_order()},
+        shown=values,
         missing=missing,
         confirmed=confirmed,
     )
@@ -274,15 +266,7 @@ async def crf_save(
             if isinstance(error, FormValidationError)
             else {error.field or "_form": error.message}
         )
-        checked = check_entry(
-            session,
-            subject_code=code,
-            form=form.name,
-            entered=entered,
-            missing=missing,
-            confirmed=confirmed,
-        )
-        return _render(
+        return _checked_page(
             request,
             session,
             me,
@@ -290,9 +274,8 @@ async def crf_save(
             code=code,
             visit=visit,
             instance=instance,
-            instances=_instances(session, code, form, visit),
-            values=shown_values(raw),
-            checked=checked,
+            entered=entered,
+            shown=shown_values(raw),
             missing=missing,
             confirmed=confirmed,
             status=form_status(error),
@@ -342,8 +325,40 @@ async def crf_verify(
     if problem is None:
         query = f"?visit={visit}" if visit else ""
         return RedirectResponse(f"/subjects/{code}/crf/{form.name}{query}", status_code=303)
-    instances = _instances(session, code, form, visit)
-    checked = check_entry(session, subject_code=code, form=form.name, entered={})
+    return _checked_page(
+        request, session, me, form, code=code, visit=visit, status=400, problem=problem
+    )
+
+
+def _checked_page(
+    request: Request,
+    session: Session,
+    me: Me,
+    form: DictionaryForm,
+    *,
+    code: str,
+    visit: str | None,
+    status: int = 200,
+    problem: str | None = None,
+    instance: int | None = None,
+    instances: list[InstanceView] | None = None,
+    entered: Mapping[str, object] | None = None,
+    shown: Mapping[str, Any] | None = None,
+    missing: Mapping[str, Missing] | None = None,
+    confirmed: set[str] | None = None,
+    errors: Mapping[str, str] | None = None,
+) -> HTMLResponse:
+    """The form's page: what was entered (or is saved), checked as the save checks it; after
+    a refused save or verification, with every problem at its field and the refusal at the
+    top."""
+    checked = check_entry(
+        session,
+        subject_code=code,
+        form=form.name,
+        entered=entered or {},
+        missing=missing,
+        confirmed=confirmed or set(),
+    )
     return _render(
         request,
         session,
@@ -351,13 +366,14 @@ async def crf_verify(
         form,
         code=code,
         visit=visit,
-        instance=None,
-        instances=instances,
-        values={},
+        instance=instance,
+        instances=_instances(session, code, form, visit) if instances is None else instances,
+        values=shown or {},
         checked=checked,
-        missing={},
-        confirmed=set(),
-        status=400,
+        missing=missing or {},
+        confirmed=confirmed or set(),
+        status=status,
+        errors=errors,
         problem=problem,
     )
 

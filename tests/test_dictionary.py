@@ -192,6 +192,11 @@ def _replace(old: str, new: str) -> str:
             "neuro_exam",
             "fields[4].type",
         ),
+        (
+            _replace('type = "yesno"', 'type = "yesno"\nlayout = "select"'),
+            "neuro_exam",
+            "layout 'select' (a drop-down list) is for choice fields only (this one is yesno)",
+        ),
     ],
 )
 def test_a_bad_dictionary_is_refused_naming_form_field_and_expectation(

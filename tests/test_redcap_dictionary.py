@@ -59,6 +59,12 @@ def test_the_field_type_catalogue_lists_what_it_cannot_carry() -> None:
     assert form.field("v_email").pattern is not None
     assert "f_sql" not in kinds
     assert form.field("f_calculated").calc == "3+4"
+    # A dropdown stays a drop-down list (layout "select") and goes back as a dropdown.
+    assert (form.field("f_dropdown").type, form.field("f_dropdown").layout) == ("choice", "select")
+    assert form.field("f_radio").layout == "radio"
+    rows = export_redcap_dictionary([form]).csv_text.splitlines()
+    assert next(r for r in rows if r.startswith("f_dropdown,")).split(",")[3] == "dropdown"
+    assert next(r for r in rows if r.startswith("f_radio,")).split(",")[3] == "radio"
 
 
 def test_identifiers_are_left_out_and_listed() -> None:

@@ -307,3 +307,36 @@ def test_a_file_field_uploads_and_downloads(web: tuple[TestClient, Engine]) -> N
     # Another subject's address does not give S01's file.
     assert client.get(link.replace("/S01/", "/S02/")).status_code == 404
     assert client.get("/subjects/S01/files/999999").status_code == 404
+
+
+def test_a_choice_field_as_a_drop_down_list(web: tuple[TestClient, Engine]) -> None:
+    """``layout = "select"`` shows a choice field as a drop-down list (REDCap's dropdown),
+    with nothing chosen; a chosen code saves, a forged one is refused at the field."""
+    client, engine = web
+    text = protocol_text().replace(
+        'type = "choice"\nchoices = [{code = "0", label = "absent"}',
+        'type = "choice"\nlayout = "select"\nchoices = [{code = "0", label = "absent"}',
+        1,
+    )
+    assert 'layout = "select"' in text
+    with make_session_factory(engine)() as session:
+        amend(session, text, version="3")
+    csrf = _csrf(client, "coord")
+    page = client.get(EXAM).text
+    listed = page.split('<select id="fasciculations" name="fasciculations"')[1].split("</select>")[
+        0
+    ]
+    assert '<option value="" selected>choose</option>' in listed
+    assert '<option value="1">present</option>' in listed
+    assert 'type="radio" name="fasciculations"' not in page
+    good = {"csrf": csrf, "weight_kg": "70", "height_cm": "175"}
+    forged = client.post(EXAM, data=good | {"fasciculations": "7"})
+    assert forged.status_code == 400
+    assert (
+        "&#39;7&#39; is not one of the choices" in forged.text.split('id="err-fasciculations"')[1]
+    )
+    saved = client.post(EXAM, data=good | {"fasciculations": "1"}, follow_redirects=False)
+    assert saved.status_code == 303
+    with make_session_factory(engine)() as session:
+        [exam] = form_instances(session, "S01", "neuro_exam")
+    assert exam.values["fasciculations"] == "1"

@@ -19,7 +19,7 @@ text date_* / datetime_*  date / datetime (the D-M-Y or M-D-Y display order is R
 text time                 time
 text email, phone, ...    text with a pattern (see :data:`_PATTERNS`)
 notes                     notes
-dropdown, radio           choice
+dropdown, radio           choice (a dropdown with layout "select", a drop-down list)
 checkbox                  multichoice
 yesno                     yesno
 truefalse                 choice 1 = True, 0 = False
@@ -328,6 +328,8 @@ def _field(row: Mapping[str, str], skip: Any) -> dict[str, Any] | None:
             return None
         out["type"] = "multichoice" if kind == "checkbox" else "choice"
         out["choices"] = choices
+        if kind == "dropdown":
+            out["layout"] = "select"
     elif kind == "yesno":
         out["type"] = "yesno"
     elif kind == "truefalse":
@@ -628,7 +630,7 @@ def _redcap_type(f: DictionaryField, patterns: Mapping[str, str]) -> tuple[str, 
         case "choice":
             if choices == "1, True | 0, False":
                 return "truefalse", "", ""
-            return "radio", "", choices
+            return ("dropdown" if f.layout == "select" else "radio"), "", choices
         case "multichoice":
             return "checkbox", "", choices
         case _:

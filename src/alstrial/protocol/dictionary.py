@@ -24,6 +24,8 @@ only with a confirmation that is recorded); dates and times take ranges as ISO 8
 :mod:`alstrial.protocol.expressions` over the form's fields and the subject's attributes
 (``subject.sex``, ``subject.age_years``; :data:`SUBJECT_ATTRIBUTES`). A required field left
 blank may instead be closed with a missing-data code (:data:`MISSING_CODES`) and a reason.
+A choice field is shown as radio buttons, or with ``layout = "select"`` as a drop-down list
+(for a long list: countries, drugs; REDCap's ``dropdown``).
 
 Everything is checked when the protocol is read, and each error names the form, the field
 and what was expected: an unknown name in an expression (with its position), a cycle between
@@ -138,6 +140,8 @@ class DictionaryField(_Strict):
     #: The SDTM variable the field's value goes to (``CMTRT``), when its form names an SDTM
     #: domain; a field without one goes to the domain's supplemental qualifiers.
     sdtm: str | None = Field(default=None, pattern=r"^[A-Z][A-Z0-9]{1,7}$")
+    #: How a choice field is shown: radio buttons (the default) or a drop-down list.
+    layout: Literal["radio", "select"] = "radio"
 
     @model_validator(mode="after")
     def _consistent(self) -> DictionaryField:
@@ -152,6 +156,11 @@ class DictionaryField(_Strict):
                 raise ValueError(f"{what}: choice code(s) {', '.join(repeated)} repeated")
         elif self.choices:
             raise ValueError(f"{what}: choices are for choice and multichoice fields only")
+        if self.layout == "select" and kind != "choice" and "layout" in self.model_fields_set:
+            raise ValueError(
+                f"{what}: layout 'select' (a drop-down list) is for choice fields only "
+                f"(this one is {kind})"
+            )
         if (kind == "calc") != (self.calc is not None):
             raise ValueError(
                 f"{what}: a calc field needs 'calc', and only a calc field has one"

@@ -86,6 +86,11 @@ label = "Reason for admission"
 type = "text"
 required = true
 max_length = 200
+
+[[forms.fields]]
+name = "letter"
+label = "Discharge letter"
+type = "file"
 """
 
 
@@ -170,10 +175,38 @@ def test_a_new_visit_form_and_a_repeating_form_without_code(
         for day, why in (("2026-01-10", "pneumonia"), ("2026-03-02", "gastrostomy")):
             page.fill("#admitted", day)
             page.fill("#why", why)
+            if why == "gastrostomy":  # a file field: the discharge letter, as a file
+                letter = tmp_path / "discharge letter.pdf"
+                letter.write_bytes(b"%PDF-1.4 discharged 2026-03-09\n")
+                page.set_input_files("#letter", str(letter))
             page.click("#save")
             expect(page.locator("#instances")).to_contain_text(why)
         expect(page.locator("#instance-2")).to_contain_text("gastrostomy")
+        expect(page.locator("#instance-2 a[href^='/subjects/G01/files/']")).to_have_text(
+            "discharge letter.pdf"
+        )
+        with page.expect_download() as download:
+            page.click("#instance-2 a:has-text('discharge letter.pdf')")
+        saved = tmp_path / "downloaded.pdf"
+        download.value.save_as(saved)
+        assert saved.read_bytes() == b"%PDF-1.4 discharged 2026-03-09\n"
         shot("42-repeating-form-two-instances")
+
+        # The monitor verifies the second admission field by field, then whole.
+        page.context.clear_cookies()
+        page.goto(f"{server}/login")
+        page.fill("input[name=username]", "monitor")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("text=Log in")
+        page.goto(f"{server}/subjects/G01/crf/hospitalisation")
+        expect(page.locator("#sdv-state-2")).to_contain_text("Not source-verified")
+        page.check("#record-2 input[aria-label='verify Admitted on of #2']")
+        page.click("#verify-fields-2")
+        expect(page.locator("#value-2-admitted")).to_contain_text("monitor")
+        page.click("#verify-whole-2")
+        expect(page.locator("#sdv-state-2")).to_contain_text("Source-verified by monitor")
+        expect(page.locator("#sdv-state-1")).to_contain_text("Not source-verified")
+        shot("43-monitor-verifies-a-dictionary-form")
 
 
 EVERY_TYPE = """

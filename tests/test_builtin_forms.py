@@ -165,3 +165,33 @@ def test_integer_codes_and_boxes_reach_the_services_typed() -> None:
     assert "required" in errors["expected"]
     assert values["seriousness"] == ("hospitalisation",)
     assert "seriousness" not in errors
+
+
+def test_the_screening_form_is_declared_from_the_protocols_criteria() -> None:
+    """The screening form's fields are the protocol's criteria (run time), declared in the
+    dictionary's language and read by its checker like every built-in form: each finding
+    carries its criteria as help, a yes/no finding offers exactly yes and no, a number that
+    is not one and a code not offered are refused at their fields, and a finding left blank
+    is unknown, not refused."""
+    from zoneinfo import ZoneInfo
+
+    from alstrial.protocol import parse_protocol, reference_protocol_text
+    from alstrial.web.forms import check_form, screening_form
+
+    protocol = parse_protocol(reference_protocol_text())
+    spec = screening_form(protocol)
+    assert spec.declared is not None
+    assert [f.name for f in spec.fields] == [f.name for f in spec.declared.fields]
+    tested = {c.field for c in protocol.eligibility}
+    assert {f.name for f in spec.fields} - {"screening_date"} <= tested
+    familial = spec.declared.field("familial_als")
+    assert [c.code for c in familial.choices] == ["yes", "no"]
+    assert any(c.text in familial.help for c in protocol.eligibility if c.field == "familial_als")
+    zone = ZoneInfo("UTC")
+    raw = {"screening_date": "2024-01-10", "alsfrs_total": "abc", "familial_als": "maybe"}
+    values, errors = check_form(spec, raw, zone)
+    assert "not a number" in errors["alsfrs_total"]
+    assert "not one of the choices" in errors["familial_als"]
+    values, errors = check_form(spec, {"screening_date": "2024-01-10"}, zone)
+    assert errors == {}
+    assert values["alsfrs_total"] is None

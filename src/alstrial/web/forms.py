@@ -771,27 +771,45 @@ _FROM_SUBJECT = frozenset(
 def screening_form(protocol: Protocol) -> FormSpec:
     """The screening form of a protocol: the date, and one input per field its criteria test
     (not those the subject record holds), typed by the criterion's value: yes/no, a number,
-    or one of a list. Every finding may be left empty (unknown); the criteria then say so."""
-    fields: dict[str, Field] = {}
-    criteria: dict[str, list[str]] = {}
+    or one of a list. Every finding may be left empty (unknown); the criteria then say so.
+
+    Declared at run time in the dictionary's language, as the shipped forms are (its fields
+    are the protocol's criteria), so that its submission is read by the dictionary's checker.
+    """
+    declared: dict[str, dict[str, Any]] = {}
     for criterion in protocol.eligibility:
         if criterion.field in _FROM_SUBJECT:
             continue
-        criteria.setdefault(criterion.field, []).append(criterion.text)
-        value = criterion.value
-        kind: Kind = "text"
-        choices: tuple[tuple[str, str], ...] = ()
-        if isinstance(value, bool):
-            kind, choices = "choice", _YES_NO
-        elif isinstance(value, int | float):
-            kind = "float"
-        elif isinstance(value, tuple):
-            kind, choices = "choice", tuple((str(v), str(v)) for v in value)
-        fields[criterion.field] = Field(
-            criterion.field, criterion.field.replace("_", " "), kind, False, choices
+        field = declared.setdefault(
+            criterion.field,
+            {"name": criterion.field, "label": criterion.field.replace("_", " "), "help": ""},
         )
-    findings = tuple(replace(item, hint="; ".join(criteria[name])) for name, item in fields.items())
-    yes_no = {name for name, item in fields.items() if item.choices == _YES_NO}
+        field["help"] = "; ".join(filter(None, (field["help"], criterion.text)))
+        value = criterion.value
+        if isinstance(value, bool):
+            field |= {"type": "choice", "choices": [{"code": c, "label": c} for c in ("yes", "no")]}
+        elif isinstance(value, int | float):
+            field["type"] = "decimal"
+        elif isinstance(value, tuple):
+            field |= {
+                "type": "choice",
+                "choices": [{"code": str(v), "label": str(v)} for v in value],
+            }
+        else:
+            field["type"] = "text"
+    form = BuiltinForm.model_validate(
+        {
+            "name": "screening",
+            "title": "Screening",
+            "scope": "subject",
+            "fields": [
+                {"name": "screening_date", "label": "Screening date", "type": "date",
+                 "required": True},
+                *declared.values(),
+            ],
+        }
+    )  # fmt: skip
+    yes_no = {f.name for f in form.fields if [c.code for c in f.choices] == ["yes", "no"]}
 
     def save(ctx: Context, values: Parsed) -> object:
         data = {
@@ -808,9 +826,10 @@ def screening_form(protocol: Protocol) -> FormSpec:
         )
 
     return FormSpec(
-        "screening",
-        "Screening",
-        "subject",
-        (Field("screening_date", "Screening date", "date"), *findings),
+        form.name,
+        form.title,
+        form.scope,
+        tuple(_field(f) for f in form.fields),
         save,
+        declared=form,
     )

@@ -94,9 +94,18 @@ def _form(name: str, declared: BuiltinForm, repeating: bool) -> DictionaryForm:
             "description": declared.description,
             "scope": declared.scope,
             "repeating": repeating,
-            "fields": [f.model_dump(include=set(DictionaryField.model_fields)) for f in fields],
+            "fields": [_as_dictionary_field(f) for f in fields],
         }
     )
+
+
+def _as_dictionary_field(f: DictionaryField) -> dict[str, object]:
+    """A built-in field as a protocol's field: its keys a protocol knows, with the layout
+    only where a protocol's field has one (a choice: drop-down list or radio buttons)."""
+    dumped = f.model_dump(include=set(DictionaryField.model_fields))
+    if f.type != "choice":
+        dumped.pop("layout", None)
+    return dumped
 
 
 def _change_reason(f: DictionaryField) -> bool:

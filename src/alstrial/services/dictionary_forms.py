@@ -52,6 +52,7 @@ from alstrial.store.models import (
     Subject,
     Visit,
 )
+from alstrial.store.verification_locks import INSTANCE_RECORD
 from alstrial.vocabulary import Provenance
 
 __all__ = [
@@ -61,6 +62,7 @@ __all__ = [
     "dictionary_form",
     "form_instances",
     "instance_verifications",
+    "instance_view",
     "save_form_instance",
     "subject_attributes",
 ]
@@ -420,10 +422,6 @@ def _next_instance(session: Session, subject: Subject, spec: DictionaryForm, slo
     return int(last or 0) + 1
 
 
-#: The record name a dictionary form instance's verifications and queries carry.
-INSTANCE_RECORD = "form_instance"
-
-
 def instance_verifications(
     session: Session, instance_ids: Collection[int]
 ) -> dict[int, dict[str, tuple[str, datetime]]]:
@@ -478,6 +476,11 @@ def _view(
         row.provenance is Provenance.SYNTHETIC,
         dict(verified or {}),
     )
+
+
+def instance_view(session: Session, spec: DictionaryForm, row: FormInstance) -> InstanceView:
+    """One saved instance of ``spec`` with its typed values and its verifications."""
+    return _view(session, spec, row, instance_verifications(session, [row.id]).get(row.id))
 
 
 def form_instances(

@@ -29,8 +29,8 @@ from alstrial.services.dictionary_forms import (
     INSTANCE_RECORD,
     InstanceView,
     dictionary_form,
-    form_instances,
     instance_verifications,
+    instance_view,
 )
 from alstrial.services.lookup import find_subject, find_visit
 from alstrial.services.overview import VISIT_RECORDS
@@ -328,8 +328,7 @@ def verify_instance(
                 )
                 for name in wanted
             )
-    views = form_instances(session, subject_code, spec.name)
-    return next(view for view in views if view.id == row.id)
+    return instance_view(session, spec, row)
 
 
 @dataclass(frozen=True)

@@ -527,10 +527,9 @@ def _append_sqlite(connection: Connection, rows: Sequence[dict[str, Any]], now: 
     """
     stored_at = UTCDateTime().bind_processor(connection.dialect)
     moment = stored_at(now) if stored_at else now
-    names = [name for name, _ in _PG_COLUMNS]
     connection.exec_driver_sql(
         _SQLITE_APPEND,
-        [(row["seq"], moment, *[row[name] for name in names[2:]]) for row in rows],
+        [(row["seq"], moment, *[row[name] for name in _AFTER_TIME]) for row in rows],
     )
 
 
@@ -559,6 +558,8 @@ _PG_APPEND = (
     + ")) UPDATE audit_head SET last_seq = %(last_seq)s, last_hash = %(last_hash)s WHERE id = 1"
 )
 
+#: The columns after ``seq`` and ``recorded_at``, whose values go to the driver as they are.
+_AFTER_TIME = tuple(name for name, _ in _PG_COLUMNS[2:])
 _SQLITE_APPEND = (
     "INSERT INTO audit_event ("
     + ", ".join(name for name, _ in _PG_COLUMNS)

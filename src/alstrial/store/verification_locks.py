@@ -20,17 +20,21 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any, cast
 
-from sqlalchemy import Table, event, inspect, or_, select
+from sqlalchemy import Select, Table, event, inspect, or_, select
 from sqlalchemy.orm import Session
 
 from alstrial.store.base import Audited
 from alstrial.store.models.forms import FormInstance, ItemValue
 from alstrial.store.models.review import SourceVerification
 
-__all__ = ["clear_instance_verifications"]
+__all__ = ["INSTANCE_RECORD", "clear_instance_verifications"]
 
-#: The record a dictionary form's verifications name.
-INSTANCE_TABLE = "form_instance"
+#: The record a dictionary form instance's verifications (and queries) name.
+INSTANCE_RECORD = "form_instance"
+
+#: Rows whose verifications are not found by their own table and visit: a verification
+#: itself, and a dictionary form's instance and items (verified as the instance).
+_OWN_RULES = (SourceVerification, ItemValue, FormInstance)
 
 
 def _table(row: Audited) -> str:
@@ -46,6 +50,18 @@ def _changed(row: Audited) -> set[str]:
     return {attr.key for attr in state.attrs if attr.history.has_changes()}
 
 
+def _remove(session: Session, query: Select[Any], fields: Collection[str] | None) -> None:
+    """Delete the verifications ``query`` finds: the whole record's and those of ``fields``
+    (None: every one)."""
+    if fields is not None:
+        query = query.where(
+            or_(SourceVerification.field == "", SourceVerification.field.in_(sorted(fields)))
+        )
+    for verification in session.scalars(query):
+        if verification not in session.deleted:
+            session.delete(verification)
+
+
 def clear_instance_verifications(
     session: Session, changed: Mapping[int, Collection[str] | None]
 ) -> None:
@@ -54,18 +70,10 @@ def clear_instance_verifications(
     with session.no_autoflush:
         for instance_id, fields in changed.items():
             query = select(SourceVerification).where(
-                SourceVerification.record_table == INSTANCE_TABLE,
+                SourceVerification.record_table == INSTANCE_RECORD,
                 SourceVerification.record_id == instance_id,
             )
-            if fields is not None:
-                query = query.where(
-                    or_(
-                        SourceVerification.field == "", SourceVerification.field.in_(sorted(fields))
-                    )
-                )
-            for verification in session.scalars(query):
-                if verification not in session.deleted:
-                    session.delete(verification)
+            _remove(session, query, fields)
 
 
 def _instance_changes(session: Session) -> dict[int, set[str] | None]:
@@ -90,16 +98,12 @@ def _clear_verification(session: Session, flush_context: Any, instances: Any) ->
         clear_instance_verifications(session, instance_changes)
     targets: list[tuple[int, str, int, set[str] | None]] = []
     for row in session.dirty:
-        if isinstance(row, Audited) and not isinstance(
-            row, SourceVerification | ItemValue | FormInstance
-        ):
+        if isinstance(row, Audited) and not isinstance(row, _OWN_RULES):
             visit_id = getattr(row, "visit_id", None)
             if visit_id is not None and session.is_modified(row):
                 targets.append((int(visit_id), _table(row), _id(row), _changed(row)))
     for row in session.deleted:
-        if isinstance(row, Audited) and not isinstance(
-            row, SourceVerification | ItemValue | FormInstance
-        ):
+        if isinstance(row, Audited) and not isinstance(row, _OWN_RULES):
             visit_id = getattr(row, "visit_id", None)
             if visit_id is not None:
                 targets.append((int(visit_id), _table(row), _id(row), None))
@@ -115,10 +119,4 @@ def _clear_verification(session: Session, flush_context: Any, instances: Any) ->
                     SourceVerification.record_id.is_(None),
                 ),
             )
-            if fields is not None:
-                query = query.where(
-                    or_(SourceVerification.field == "", SourceVerification.field.in_(fields))
-                )
-            for verification in session.scalars(query):
-                if verification not in session.deleted:
-                    session.delete(verification)
+            _remove(session, query, fields)

@@ -33,6 +33,7 @@ from alstrial.protocol.dictionary import MISSING_CODES, DictionaryForm
 from alstrial.protocol.form_values import CheckedForm, FileUpload, Missing, encode_value
 from alstrial.services.attachments import attachment_infos, read_attachment
 from alstrial.services.dictionary_forms import (
+    INSTANCE_RECORD,
     InstanceView,
     check_entry,
     dictionary_form,
@@ -107,7 +108,7 @@ def _render(
     shown_errors = dict(errors or {})
     queries: dict[int, dict[str, list[DataQuery]]] = {}
     for saved in instances:
-        for found in queries_on(session, "form_instance", saved.id):
+        for found in queries_on(session, INSTANCE_RECORD, saved.id):
             queries.setdefault(saved.id, {}).setdefault(found.field, []).append(found)
     corrected = next((i for i in instances if i.instance == instance), None)
     files = attachment_infos(

@@ -142,6 +142,12 @@ def test_the_cli_exports_a_study_with_no_subjects_yet(tmp_path: Path) -> None:
         assert done.returncode == 0, done.stderr
         manifest = json.loads(done.stdout)
         assert {f["rows"] for f in manifest["files"] if f["frame"] != "visits"} <= {0, 2}
+    boxed = run_cli(
+        "export", "csv", "--with-files", "--out", str(tmp_path / "files"), "--database", url,
+        "--json",
+    )  # fmt: skip
+    assert boxed.returncode == 0, boxed.stderr
+    assert json.loads(boxed.stdout)["attached_files"] == 0  # asked for, and there are none
     subjects, meta = pyreadstat.read_sav(str(tmp_path / "spss" / "subjects.sav"))
     assert subjects.empty
     assert meta.column_names_to_labels["subject"] == "Subject (pseudonymous study code)"
@@ -411,3 +417,106 @@ def test_a_renamed_field_is_renamed_in_expressions_but_not_in_quoted_text() -> N
     )
     assert _renamed("subject.dose + doses", mapping) == "subject.dose + doses"
     assert _renamed(None, mapping) is None
+
+
+def test_an_export_carries_the_attached_files_only_when_asked(
+    study: Session,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """Issue 17: a file field's item is exported as its reference; asked for, the files go
+    with it, byte for byte under ``files/``, with ``attachments.csv`` leading from each item
+    to its file (in every format, the zip too, and a cut's files are those its items name);
+    the export's record counts them; a file changed behind alstrial's back stops the export
+    with nothing written."""
+    import io
+    import zipfile
+
+    import sqlalchemy as sa
+
+    from alstrial.exceptions import IntegrityError
+    from alstrial.interop.data_cut import parse_cut
+    from alstrial.interop.study_export import export_zip
+    from alstrial.protocol.form_values import FileUpload
+    from alstrial.services.dictionary_forms import save_form_instance
+    from alstrial.store.audit import AuditHead
+    from alstrial.store.models import DataExport
+    from tests.test_dictionary import protocol_text
+    from tests.test_dictionary_services import CONSENT_FORM, amend
+
+    amend(study, protocol_text() + CONSENT_FORM, version="3")
+    scans = {"S01": b"%PDF-1.4 consent S01\n" * 50, "S02": b"%PDF-1.4 consent S02\n" * 70}
+
+    def attach(code: str, name: str) -> str:
+        saved = save_form_instance(
+            study,
+            actor=ACTOR,
+            subject_code=code,
+            form="consent_scan",
+            entered={"scan": FileUpload(name, "application/pdf", scans[code])},
+        )
+        return str(saved.values["scan"])
+
+    first = attach("S01", "C:\\scans\\consent: S01?.pdf")  # a name Windows would refuse
+    head = study.get(AuditHead, 1)
+    assert head is not None
+    after_first = head.last_seq
+    second = attach("S02", "consent.pdf")
+
+    plain = _export(study, "csv", tmp_path / "plain")
+    forms = pd.read_csv(tmp_path / "plain" / "forms.csv")
+    assert set(forms.loc[forms["field"] == "scan", "value"]) == {first, second}
+    assert not (tmp_path / "plain" / "files").exists()
+    assert not (tmp_path / "plain" / "attachments.csv").exists()
+    assert plain.attached_files == 0
+
+    manifest = export_study(study, "spss", tmp_path / "with", actor=ACTOR, with_files=True)
+    folder = tmp_path / "with"
+    index = pd.read_csv(folder / "attachments.csv", keep_default_na=False)
+    assert index["subject"].tolist() == ["S01", "S02"]
+    assert index["reference"].tolist() == [first, second]
+    assert index["filename"].tolist() == ["consent: S01?.pdf", "consent.pdf"]
+    first_id = first.split(":")[1]
+    assert index["file"].tolist()[0] == f"files/{first_id}-consent_ S01_.pdf"
+    listed = {f.file: f.sha256 for f in manifest.files}
+    for row in index.itertuples():
+        content = (folder / row.file).read_bytes()
+        assert content == scans[row.subject]
+        assert hashlib.sha256(content).hexdigest() == row.sha256 == listed[row.file]
+        assert row.size_bytes == len(content)
+    assert manifest.attached_files == 2
+    assert json.loads((folder / "manifest.json").read_text())["attached_files"] == 2
+    records = study.scalars(sa.select(DataExport).order_by(DataExport.id)).all()
+    assert [r.attached_files for r in records] == [0, 2]
+
+    archive, zipped = export_zip(study, "odm", actor=ACTOR, with_files=True)
+    with zipfile.ZipFile(io.BytesIO(archive)) as opened:
+        assert opened.read(index["file"].tolist()[1]) == scans["S02"]
+        assert "attachments.csv" in opened.namelist()
+    assert zipped.attached_files == 2
+
+    cut = _export_with_files(study, tmp_path / "cut", parse_cut(f"seq:{after_first}"))
+    cut_index = pd.read_csv(tmp_path / "cut" / "attachments.csv")
+    assert cut_index["reference"].tolist() == [first]
+    assert sorted(p.name for p in (tmp_path / "cut" / "files").iterdir()) == [
+        f"{first_id}-consent_ S01_.pdf"
+    ]
+    assert cut.attached_files == 1
+
+    if study.get_bind().dialect.name == "sqlite":  # the trigger stands in the way elsewhere
+        study.execute(sa.text("DROP TRIGGER attachment_no_update"))
+        study.execute(
+            sa.text("UPDATE attachment SET content = :forged WHERE id = :id"),
+            {"forged": b"%PDF forged", "id": int(first_id)},
+        )
+        study.commit()
+        exports = study.scalar(sa.select(sa.func.count()).select_from(DataExport))
+        with pytest.raises(IntegrityError, match="does not match the digest"):
+            _export_with_files(study, tmp_path / "forged")
+        study.rollback()
+        assert not (tmp_path / "forged").exists()
+        assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".forged")] == []
+        assert study.scalar(sa.select(sa.func.count()).select_from(DataExport)) == exports
+
+
+def _export_with_files(session: Session, out: Path, cut: DataCut | None = None) -> ExportManifest:
+    return export_study(session, "csv", out, actor=ACTOR, cut=cut, with_files=True)

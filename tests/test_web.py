@@ -893,4 +893,18 @@ def test_the_statistician_downloads_an_export_as_a_zip(web: TestClient, engine: 
             sa.select(AuditEvent.actor).where(AuditEvent.entity == "data_export")
         ).all()
         assert actors == ["stats"]
-    assert "spss" in web.get("/export").text.split('id="exports"')[1]
+    recent = web.get("/export").text.split('id="exports"')[1]
+    assert "spss" in recent
+    # The box for the subjects' attached files; this study has none, and the record says so.
+    assert 'name="with_files"' in page.text
+    boxed = web.post("/export", data={"csrf": token, "format": "csv", "with_files": "yes"})
+    assert boxed.status_code == 200
+    assert (
+        json.loads(zipfile.ZipFile(io.BytesIO(boxed.content)).read("manifest.json"))[
+            "attached_files"
+        ]
+        == 0
+    )
+    with make_session_factory(engine)() as session:
+        counts = session.scalars(sa.select(DataExport.attached_files).order_by(DataExport.id))
+        assert counts.all() == [0, 0]

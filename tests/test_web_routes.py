@@ -15,6 +15,9 @@ says the role may not, and something else (200, 303, 400) when it may.
 
 from __future__ import annotations
 
+import io
+import json
+import zipfile
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import cast
@@ -472,6 +475,19 @@ def test_api_tokens(web: tuple[TestClient, Engine, dict[str, int]]) -> None:
     files = client.get("/api/export-files?format=stata&cut=seq:1000000", headers=bearer)
     assert files.status_code == 200  # a cut after the last event: the data as they stand
     assert files.headers["content-type"] == "application/zip"
+    # The subjects' files (one each, stored by the fixture) only when asked for.
+    names = zipfile.ZipFile(io.BytesIO(files.content)).namelist()
+    assert not any(name.startswith("files/") for name in names)
+    with_files = client.get("/api/export-files?format=csv&files=true", headers=bearer)
+    names = zipfile.ZipFile(io.BytesIO(with_files.content)).namelist()
+    assert "attachments.csv" in names
+    assert sum(name.startswith("files/") for name in names) == 2
+    assert (
+        json.loads(zipfile.ZipFile(io.BytesIO(with_files.content)).read("manifest.json"))[
+            "attached_files"
+        ]
+        == 2
+    )
     early = client.get("/api/export-files?format=stata&cut=1990-01-01", headers=bearer)
     assert early.status_code == 422
     assert "before the study existed" in early.json()["message"]

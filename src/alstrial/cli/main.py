@@ -214,6 +214,16 @@ def export(
     actor: Annotated[
         str, typer.Option(help="Who takes the data out (recorded in the audit trail).")
     ] = "cli",
+    with_files: Annotated[
+        bool,
+        typer.Option(
+            "--with-files",
+            help="Also write the subjects' attached files (scans, letters of the protocol's "
+            "file fields) under files/, with attachments.csv leading from each item to its "
+            "file. Off by default: they are personal documents; the export's record counts "
+            "them.",
+        ),
+    ] = False,
     database: DatabaseOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -227,7 +237,7 @@ def export(
 
     with open_session(database_url(database)) as session:
         data_cut = resolve_cut(session, cut) if cut is not None else None
-        manifest = export_study(session, fmt, out, actor=actor, cut=data_cut)
+        manifest = export_study(session, fmt, out, actor=actor, cut=data_cut, with_files=with_files)
     if as_json:
         echo_json(asdict(manifest))
     else:

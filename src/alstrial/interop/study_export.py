@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from alstrial.exceptions import IntegrityError, ValidationError
 from alstrial.interop.data_cut import DataCut, DataEvent, cut_session, last_data_event
+from alstrial.interop.export_attachments import FILES_FOLDER, write_attachments
 from alstrial.interop.odm_export import write_odm
 from alstrial.interop.redcap_builtin import builtin_instruments
 from alstrial.interop.redcap_records import RedcapProject, export_redcap_project
@@ -96,15 +97,26 @@ class ExportManifest:
     audit_head_seq: int
     audit_head_hash: str
     synthetic: bool
+    #: How many of the subjects' attached files the export carries (``files/``), 0 unless
+    #: asked for (:mod:`alstrial.interop.export_attachments`).
+    attached_files: int
     files: tuple[WrittenFile, ...]
 
 
 def export_study(
-    session: Session, fmt: str, out: Path, *, actor: str, cut: DataCut | None = None
+    session: Session,
+    fmt: str,
+    out: Path,
+    *,
+    actor: str,
+    cut: DataCut | None = None,
+    with_files: bool = False,
 ) -> ExportManifest:
     """Write the study's frames in ``fmt`` into the new folder ``out`` (module docstring);
     with ``cut``, the data as they stood then, rebuilt from the audit trail
-    (:mod:`alstrial.interop.data_cut`).
+    (:mod:`alstrial.interop.data_cut`). With ``with_files``, the subjects' attached files
+    that the exported items name go with them, with their index
+    (:mod:`alstrial.interop.export_attachments`).
 
     The SPSS, Stata and SAS headers carry the time of the data's last audit event (up to
     the cut) instead of the time of writing, so that exporting the same data twice gives the
@@ -118,7 +130,8 @@ def export_study(
         An unknown format, an ``out`` that is a file or a folder that is not empty, or a
         cut before the study existed; nothing is written.
     IntegrityError
-        A cut of an audit trail that does not verify.
+        A cut of an audit trail that does not verify, or an attached file whose bytes no
+        longer match their digest; nothing is written.
     """
     if fmt not in EXPORT_FORMATS:
         raise ValidationError(
@@ -139,26 +152,32 @@ def export_study(
         if head is None:  # no study: only_study says so, as for every command
             only_study(session)
             raise IntegrityError("the study has no audit trail")
-        return _export(session, session, fmt, out, actor, None, head)
+        return _export(session, session, fmt, out, actor, None, head, with_files)
     with cut_session(session, cut) as cut_db:
         assert head is not None  # the cut holds the study (cut_session refuses it otherwise)
-        return _export(cut_db, session, fmt, out, actor, cut, head)
+        return _export(cut_db, session, fmt, out, actor, cut, head, with_files)
 
 
 def export_zip(
-    session: Session, fmt: str, *, actor: str, cut: DataCut | None = None
+    session: Session,
+    fmt: str,
+    *,
+    actor: str,
+    cut: DataCut | None = None,
+    with_files: bool = False,
 ) -> tuple[bytes, ExportManifest]:
     """The export of :func:`export_study` as one zip file (the web page's and the API's
     download), with the manifest. Entries are in a fixed order and carry the data's time, so
     the same data give the same archive but for the manifest's time of export."""
     with tempfile.TemporaryDirectory(prefix="alstrial-export-") as folder:
         out = Path(folder) / "export"
-        manifest = export_study(session, fmt, out, actor=actor, cut=cut)
+        manifest = export_study(session, fmt, out, actor=actor, cut=cut, with_files=with_files)
         moment = datetime.fromisoformat(manifest.data_as_of).astimezone(UTC)
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-            for path in sorted(out.iterdir()):
-                entry = zipfile.ZipInfo(path.name, date_time=moment.timetuple()[:6])
+            for path in sorted(p for p in out.rglob("*") if p.is_file()):
+                name = path.relative_to(out).as_posix()
+                entry = zipfile.ZipInfo(name, date_time=moment.timetuple()[:6])
                 entry.compress_type = zipfile.ZIP_DEFLATED
                 entry.external_attr = 0o644 << 16
                 archive.writestr(entry, path.read_bytes())
@@ -216,6 +235,7 @@ def _export(
     actor: str,
     cut: DataCut | None,
     head: DataEvent,
+    with_files: bool,
 ) -> ExportManifest:
     """Write the files from ``session`` (the live store, or a cut's), and record the export
     in ``live``."""
@@ -261,6 +281,10 @@ def _export(
             )
         if fmt in _PROGRAMS:
             written += (_PROGRAMS[fmt](tables, codes, staging, synthetic=synthetic),)
+        attached: tuple[WrittenFile, ...] = ()
+        if with_files:
+            attached = write_attachments(session, live, staging)
+            written += attached
         manifest = ExportManifest(
             format=fmt,
             exported_at=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -273,6 +297,7 @@ def _export(
             audit_head_seq=head_seq,
             audit_head_hash=head_hash,
             synthetic=synthetic,
+            attached_files=sum(1 for f in attached if f.file.startswith(f"{FILES_FOLDER}/")),
             files=written,
         )
         text = json.dumps(asdict(manifest), indent=2) + "\n"
@@ -285,6 +310,7 @@ def _export(
                     data_as_of=stamp,
                     audit_head_seq=head_seq,
                     files=len(written),
+                    attached_files=manifest.attached_files,
                     manifest_sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
                 )
             )

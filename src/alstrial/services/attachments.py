@@ -10,12 +10,12 @@ may see its subject, refusing a file whose bytes no longer match their digest.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, undefer
 
 from alstrial.exceptions import IntegrityError, NotFoundError
 from alstrial.protocol.form_values import ATTACHMENT_REFERENCE, FileUpload
@@ -26,6 +26,7 @@ __all__ = [
     "MAX_ATTACHMENT_BYTES",
     "AttachmentInfo",
     "attachment_infos",
+    "iter_attachments",
     "read_attachment",
     "store_attachment",
 ]
@@ -114,10 +115,47 @@ def read_attachment(
             field="attachment",
             value=attachment_id,
         )
+    return _checked(row, subject_code)
+
+
+def iter_attachments(
+    session: Session, ids: Collection[int]
+) -> Iterator[tuple[AttachmentInfo, bytes]]:
+    """Stored files in the order of their ids, with their bytes, each checked against its
+    digest (an export's files: :mod:`alstrial.interop.export_attachments`). One file is
+    held in memory at a time, so an export of many scans needs no more than its largest.
+
+    Raises
+    ------
+    NotFoundError
+        An id with no stored file.
+    IntegrityError
+        A file whose bytes no longer match their digest.
+    """
+    for attachment_id in sorted(set(ids)):
+        row = session.scalars(
+            select(Attachment)
+            .where(Attachment.id == attachment_id)
+            .options(undefer(Attachment.content))
+            .execution_options(populate_existing=True)
+        ).one_or_none()
+        if row is None:
+            raise NotFoundError(
+                f"no stored file {attachment_id}, which a form's item names",
+                field="attachment",
+                value=attachment_id,
+            )
+        found = _checked(row, f"subject #{row.subject_id}")
+        session.expunge(row)  # its bytes go with it
+        yield found
+
+
+def _checked(row: Attachment, owner: str) -> tuple[AttachmentInfo, bytes]:
+    """The file's description and bytes, after its digest and size are checked again."""
     content = bytes(row.content)
     if hashlib.sha256(content).hexdigest() != row.sha256 or len(content) != row.size_bytes:
         raise IntegrityError(
-            f"file {attachment_id} of {subject_code} ({row.filename}) does not match the "
+            f"file {row.id} of {owner} ({row.filename}) does not match the "
             "digest stored with it: it was changed outside alstrial"
         )
     info = AttachmentInfo(row.id, row.filename, row.media_type, row.size_bytes, row.sha256)

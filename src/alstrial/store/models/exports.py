@@ -15,8 +15,8 @@ __all__ = ["DataExport"]
 
 class DataExport(Audited, Base):
     """One export: its format, the cut asked for, the time and audit event the data are as
-    of, the number of files, and the SHA-256 of its ``manifest.json``. Who made it is the
-    audit event's actor."""
+    of, the number of files and of the subjects' attached files among them, and the SHA-256
+    of its ``manifest.json``. Who made it is the audit event's actor."""
 
     __tablename__ = "data_export"
 
@@ -26,4 +26,7 @@ class DataExport(Audited, Base):
     data_as_of: Mapped[datetime] = mapped_column(UTCDateTime())
     audit_head_seq: Mapped[int]
     files: Mapped[int]
+    #: How many of the subjects' attached files (scans, letters) the export carried: 0 when
+    #: it carried none, None for an export made before alstrial could carry them.
+    attached_files: Mapped[int | None]
     manifest_sha256: Mapped[str] = mapped_column(String(64))

@@ -313,10 +313,12 @@ def api_export_files(
         Literal["csv", "spss", "stata", "sas", "r", "redcap"], "csv, spss, stata, sas, r or redcap"
     ] = "csv",
     cut: Annotated[str | None, "a named cut, a time (ISO 8601) or seq:N"] = None,
+    files: Annotated[bool, "also the subjects' attached files, under files/"] = False,
 ) -> Response:
     """The study's analysis tables as labelled files for a statistics package, zipped with
     their manifest (``alstrial export``); with ``cut``, the data as they stood then, rebuilt
-    from the audit trail. Each call is recorded in the audit trail under the token's user."""
+    from the audit trail; with ``files``, the subjects' attached files and
+    ``attachments.csv``. Each call is recorded in the audit trail under the token's user."""
     from alstrial.interop.data_cut import resolve_cut
     from alstrial.interop.study_export import export_zip
     from alstrial.web.routes.exports import study_wide, zip_response
@@ -327,5 +329,6 @@ def api_export_files(
         format,
         actor=me.user.username,
         cut=resolve_cut(session, cut) if cut else None,
+        with_files=files,
     )
     return zip_response(archive, manifest)

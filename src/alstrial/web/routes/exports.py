@@ -61,6 +61,7 @@ def _page(
     error: str | None = None,
     chosen: str = "",
     cut: str = "",
+    with_files: bool = False,
 ) -> HTMLResponse:
     recent = session.scalars(select(DataExport).order_by(DataExport.id.desc()).limit(20)).all()
     cuts = named_cuts(session)
@@ -75,6 +76,7 @@ def _page(
         error=error,
         chosen=chosen,
         cut=cut,
+        with_files=with_files,
     )
 
 
@@ -92,13 +94,16 @@ async def export_download(request: Request, session: DbSession, me: CurrentUser)
     study_wide(me)
     fmt = str(form.get("format", "")).strip()
     cut_text = str(form.get("cut", "")).strip()
+    with_files = form.get("with_files") == "yes"
     try:
         if fmt not in EXPORT_FORMATS:
             raise ValidationError(
                 f"choose a format ({', '.join(EXPORT_FORMATS)})", field="format", value=fmt
             )
         cut = resolve_cut(session, cut_text) if cut_text else None
-        archive, manifest = export_zip(session, fmt, actor=me.user.username, cut=cut)
+        archive, manifest = export_zip(
+            session, fmt, actor=me.user.username, cut=cut, with_files=with_files
+        )
     except AlstrialError as error:
         session.rollback()
         return _page(
@@ -109,5 +114,6 @@ async def export_download(request: Request, session: DbSession, me: CurrentUser)
             error=error.message,
             chosen=fmt,
             cut=cut_text,
+            with_files=with_files,
         )
     return zip_response(archive, manifest)

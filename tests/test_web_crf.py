@@ -340,3 +340,31 @@ def test_a_choice_field_as_a_drop_down_list(web: tuple[TestClient, Engine]) -> N
     with make_session_factory(engine)() as session:
         [exam] = form_instances(session, "S01", "neuro_exam")
     assert exam.values["fasciculations"] == "1"
+
+
+def test_one_macro_renders_built_in_and_protocol_fields_alike(
+    web: tuple[TestClient, Engine],
+) -> None:
+    """Issue 17: the built-in forms and the protocol's own are rendered by one field macro,
+    so a number with its unit, a choice of radio buttons and an error read the same way
+    (ids, unit beside the input, help and error tied to the input) on both."""
+    from importlib import resources
+
+    client, _ = web
+    _csrf(client, "coord")
+    builtin = client.get("/subjects/S01/visits/W-1/vitals").text
+    own = client.get(EXAM).text
+    for page, name, unit in ((builtin, "systolic_mmhg", "mmHg"), (own, "weight_kg", "kg")):
+        field = page.split(f'id="field-{name}"')[1].split("</div>")[0]
+        assert f'<input id="{name}" name="{name}" value=""' in field
+        assert f'<span class="unit">{unit}</span>' in field
+        assert f'role="alert" id="err-{name}"' in field
+    alsfrs = client.get("/subjects/S01/visits/W-1/alsfrs").text
+    item = alsfrs.split('id="field-item_1"')[1].split("</div>")[0]
+    assert 'id="item_1-4" name="item_1" value="4"' in item
+    assert "checked" not in item
+    exam = own.split('id="field-fasciculations"')[1].split("</div>")[0]
+    assert 'id="fasciculations-1" name="fasciculations" value="1"' in exam
+    templates = resources.files("alstrial.web").joinpath("templates")
+    defining = sorted(t.name for t in templates.iterdir() if "{% macro" in t.read_text("utf-8"))
+    assert defining == ["fields.html.j2"]

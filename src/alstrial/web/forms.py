@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
@@ -90,17 +90,68 @@ Raw = Mapping[str, str | Sequence[str]]
 Parsed = dict[str, Any]
 
 
+class Option(NamedTuple):
+    """One choice of a field: its code and its wording (a pair, and named like a data
+    dictionary's choice, so the one field macro reads both)."""
+
+    code: str
+    label: str
+
+
+#: The data dictionary's type of each kind of input, for the one field macro
+#: (``templates/fields.html.j2``); ``boolean`` is a single tick box, which no dictionary
+#: field is (a clinical yes/no is two radio buttons, neither chosen).
+_DICTIONARY_TYPES: dict[Kind, str] = {
+    "int": "integer",
+    "float": "decimal",
+    "date": "date",
+    "datetime": "datetime",
+    "text": "text",
+    "choice": "choice",
+    "bool": "boolean",
+    "yesno": "yesno",
+    "multi": "multichoice",
+    "score": "choice",
+}
+
+
 @dataclass(frozen=True)
 class Field:
-    """One input of a form."""
+    """One input of a built-in form. It answers to the names of a data dictionary's field
+    (``type``, ``layout``, ``help``, ``max_length``, ``missing_codes``; choices with
+    ``code`` and ``label``), so that one macro renders the built-in and the protocol's forms
+    alike (issue 17)."""
 
     name: str
     label: str
     kind: Kind = "text"
     required: bool = True
-    choices: tuple[tuple[str, str], ...] = ()
+    choices: tuple[Option, ...] = ()
     unit: str = ""
     hint: str = ""
+    max_length: int = 2000
+
+    @property
+    def type(self) -> str:
+        """The dictionary's type of the input: a choice wherever there are choices (an
+        integer-coded grade is chosen from its wording, not typed)."""
+        if self.choices and self.kind in ("int", "float", "text"):
+            return "choice"
+        return _DICTIONARY_TYPES[self.kind]
+
+    @property
+    def layout(self) -> str:
+        """Radio buttons for a score, a drop-down list for another choice."""
+        return "radio" if self.kind == "score" else "select"
+
+    @property
+    def help(self) -> str:
+        return self.hint
+
+    @property
+    def missing_codes(self) -> tuple[str, ...]:
+        """None: a built-in assessment not done is recorded with its own form."""
+        return ()
 
 
 @dataclass(frozen=True)
@@ -288,7 +339,7 @@ def with_choices(spec: FormSpec, name: str, choices: Sequence[tuple[str, str]]) 
     """The form with the choices of one field filled in (sites, arms, the protocol's own
     assessments: known at run time), in its inputs and in its declaration alike, so that the
     dictionary's checker reads the field against the choices the form shows."""
-    shown = tuple(choices)
+    shown = tuple(Option(*choice) for choice in choices)
     fields = tuple(
         replace(item, choices=shown) if item.name == name else item for item in spec.fields
     )
@@ -321,7 +372,7 @@ def enum_choices(enum: Any) -> tuple[tuple[str, str], ...]:
 DECLARED = BUILTIN_FORMS
 
 #: A yes/no question shown as two radio buttons, neither chosen until the user answers.
-_YES_NO = (("yes", "yes"), ("no", "no"))
+_YES_NO = (Option("yes", "yes"), Option("no", "no"))
 
 _KINDS: dict[str, Kind] = {
     "integer": "int",
@@ -341,7 +392,7 @@ def _field(declared: BuiltinField) -> Field:
     buttons for ``layout = "radio"``, and a choice filled in when the form is shown for a
     ``choices_from`` of the study's sites or arms."""
     kind = _KINDS[declared.type]
-    choices = tuple((c.code, c.label) for c in declared.choices)
+    choices = tuple(Option(c.code, c.label) for c in declared.choices)
     if declared.choices_from in RUNTIME_SOURCES:
         kind = "choice"
     if declared.integer_codes:
@@ -356,6 +407,7 @@ def _field(declared: BuiltinField) -> Field:
         choices,
         declared.unit,
         declared.help,
+        declared.max_length,
     )
 
 

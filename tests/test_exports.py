@@ -520,3 +520,19 @@ def test_an_export_carries_the_attached_files_only_when_asked(
 
 def _export_with_files(session: Session, out: Path, cut: DataCut | None = None) -> ExportManifest:
     return export_study(session, "csv", out, actor=ACTOR, cut=cut, with_files=True)
+
+
+def test_an_attached_files_name_in_the_export_is_safe_and_short() -> None:
+    """The export's name of a file: its id first (names repeat across subjects), without the
+    characters Windows or a shell refuse, at most 120 characters after the id, the suffix
+    kept; a name of nothing but such characters becomes ``file``."""
+    from alstrial.interop.export_attachments import export_name
+
+    assert export_name(7, "consent: S01?.pdf") == "7-consent_ S01_.pdf"
+    assert export_name(8, 'a<b>c|d"e*f\x01.pdf') == "8-a_b_c_d_e_f_.pdf"
+    long = export_name(9, "x" * 300 + ".tiff")
+    assert long.startswith("9-xxx")
+    assert long.endswith(".tiff")
+    assert len(long) == len("9-") + 120
+    assert len(export_name(10, "y" * 300)) == len("10-") + 120
+    assert export_name(11, "...") == "11-file"

@@ -486,13 +486,20 @@ def test_an_export_carries_the_attached_files_only_when_asked(
     assert manifest.attached_files == 2
     assert json.loads((folder / "manifest.json").read_text())["attached_files"] == 2
     records = study.scalars(sa.select(DataExport).order_by(DataExport.id)).all()
-    assert [r.attached_files for r in records] == [0, 2]
+    assert [r.attached_files for r in records] == [0, 2]  # the plain export, then this one
 
     archive, zipped = export_zip(study, "odm", actor=ACTOR, with_files=True)
     with zipfile.ZipFile(io.BytesIO(archive)) as opened:
         assert opened.read(index["file"].tolist()[1]) == scans["S02"]
         assert "attachments.csv" in opened.namelist()
     assert zipped.attached_files == 2
+    redcap = export_study(study, "redcap", tmp_path / "redcap", actor=ACTOR, with_files=True)
+    untranslated = (tmp_path / "redcap" / "untranslated.csv").read_text(encoding="utf-8")
+    assert "consent_scan.scan,REDCap's data import takes no files: upload them from files/" in (
+        untranslated
+    )
+    assert redcap.attached_files == 2
+    assert (tmp_path / "redcap" / index["file"].tolist()[0]).read_bytes() == scans["S01"]
 
     cut = _export_with_files(study, tmp_path / "cut", parse_cut(f"seq:{after_first}"))
     cut_index = pd.read_csv(tmp_path / "cut" / "attachments.csv")

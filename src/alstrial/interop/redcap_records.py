@@ -104,7 +104,12 @@ def export_redcap_project(
             if _carried(f):
                 columns += _columns(f)
             elif f.type in ("calc", "file"):
-                why = "calculated by REDCap" if f.type == "calc" else "files are not imported"
+                why = (
+                    "calculated by REDCap"
+                    if f.type == "calc"
+                    else "REDCap's data import takes no files: upload them from files/ "
+                    "(export --with-files; attachments.csv names each record's file)"
+                )
                 untranslated.append(Untranslated(0, f"{form.name}.{f.name}", why))
     rows: dict[tuple[str, str, str, int], dict[str, str]] = {}
     missing = 0

@@ -208,6 +208,31 @@ def test_a_new_visit_form_and_a_repeating_form_without_code(
         expect(page.locator("#sdv-state-1")).to_contain_text("Not source-verified")
         shot("43-monitor-verifies-a-dictionary-form")
 
+        # The statistician's export carries the letter only when he ticks the box.
+        page.context.clear_cookies()
+        page.goto(f"{server}/login")
+        page.fill("input[name=username]", "stats")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("text=Log in")
+        page.goto(f"{server}/export")
+        page.check("#format-csv")
+        expect(page.locator("#with-files")).not_to_be_checked()
+        page.check("#with-files")
+        shot("44-export-with-the-subjects-files")
+        with page.expect_download() as download:
+            page.click("#download")
+        import zipfile
+
+        with zipfile.ZipFile(download.value.path()) as archive:
+            letters = [n for n in archive.namelist() if n.startswith("files/")]
+            assert [n.split("-", 1)[1] for n in letters] == ["discharge letter.pdf"]
+            assert archive.read(letters[0]) == b"%PDF-1.4 discharged 2026-03-09\n"
+            index = archive.read("attachments.csv").decode("utf-8")
+            assert "G01,hospitalisation" in index
+        page.goto(f"{server}/export")
+        expect(page.locator("#exports tr").nth(1)).to_contain_text("csv")
+        expect(page.locator("#exports tr").nth(1).locator("td").nth(5)).to_have_text("1")
+
 
 EVERY_TYPE = """
 [[forms]]

@@ -35,6 +35,7 @@ __all__ = [
     "CheckedForm",
     "FileUpload",
     "Missing",
+    "attachment_reference",
     "check_form",
     "decode_value",
     "encode_value",
@@ -58,6 +59,12 @@ class FileUpload:
 
 #: What a file field's item holds once its file is stored: the attachment's id.
 ATTACHMENT_REFERENCE = re.compile(r"attachment:([1-9][0-9]{0,17})")
+
+
+def attachment_reference(attachment_id: int) -> str:
+    """The item value that names stored file ``attachment_id`` (:data:`ATTACHMENT_REFERENCE`)."""
+    return f"attachment:{attachment_id}"
+
 
 #: Characters a file name may not hold (control characters; path separators are cut off).
 _BAD_NAME = re.compile(r"[\x00-\x1f\x7f]")

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, undefer
 
 from alstrial.exceptions import IntegrityError, NotFoundError
-from alstrial.protocol.form_values import ATTACHMENT_REFERENCE, FileUpload
+from alstrial.protocol.form_values import ATTACHMENT_REFERENCE, FileUpload, attachment_reference
 from alstrial.services.lookup import find_subject
 from alstrial.store.models import Attachment, Subject
 
@@ -49,7 +49,7 @@ class AttachmentInfo:
     @property
     def reference(self) -> str:
         """What a file field's item holds for it."""
-        return f"attachment:{self.id}"
+        return attachment_reference(self.id)
 
 
 def store_attachment(

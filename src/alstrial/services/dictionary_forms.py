@@ -30,6 +30,7 @@ from alstrial.protocol.form_values import (
     CheckedForm,
     FileUpload,
     Missing,
+    attachment_reference,
     check_form,
     decode_value,
     encode_value,
@@ -272,7 +273,7 @@ def save_form_instance(
     with transaction(session, actor=actor, reason=reason):
         for name, upload in uploads.items():
             stored = store_attachment(session, actor=actor, subject=subject, upload=upload)
-            wanted[name] = (f"attachment:{stored.id}", None, False)
+            wanted[name] = (attachment_reference(stored.id), None, False)
         if row is None:
             number = _next_instance(session, subject, spec, slot)
             # Inserted as its items are (below), without an ORM object to flush.

@@ -385,8 +385,8 @@ def crf_file(
 ) -> Response:
     """A file a file field holds, as a download (never shown in the page: a file is what
     a site gave, and an HTML file shown inline would run in alstrial's origin). 404 for
-    another site's subject or another subject's file; 500 with the reason for a file whose
-    bytes no longer match their digest."""
+    another site's subject or another subject's file; the error page (422) with the reason
+    for a file whose bytes no longer match their digest."""
     require(me, "view_subjects")
     subject_for(session, me, code)
     try:

@@ -24,6 +24,7 @@ import time
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from sqlalchemy.engine import Engine
@@ -34,6 +35,9 @@ from alstrial.web.app import create_app
 from tests.conftest import Templates, _engine
 from tests.fcs_writer import write_fcs
 from tests.helpers import ACTOR, enrolled
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 PASSWORD = "correct horse battery"
 CHROMIUM = os.environ.get("ALSTRIAL_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
@@ -59,6 +63,16 @@ def _browser_missing() -> str | None:
     except ImportError:
         return "playwright is not installed: pip install -e '.[dev]'"
     return None
+
+
+def log_in(page: Page, server: str, username: str, password: str = PASSWORD) -> None:
+    """Log in on the login page as ``username``, after clearing the browser's cookies (the
+    previous user's session)."""
+    page.context.clear_cookies()
+    page.goto(f"{server}/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("text=Log in")
 
 
 @pytest.fixture
@@ -135,18 +149,11 @@ def test_site_workflow_in_chromium(server: str) -> None:
             page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
         def login(username: str) -> None:
-            page.context.clear_cookies()
-            page.goto(f"{server}/login")
-            page.fill("input[name=username]", username)
-            page.fill("input[name=password]", PASSWORD)
-            page.click("text=Log in")
+            log_in(page, server, username)
             expect(page.locator("nav")).to_contain_text(username)
 
         # A wrong password is refused with a message.
-        page.goto(f"{server}/login")
-        page.fill("input[name=username]", "coord")
-        page.fill("input[name=password]", "not the password")
-        page.click("text=Log in")
+        log_in(page, server, "coord", "not the password")
         expect(page.locator("#login-error")).to_contain_text("wrong user name or password")
         shot("01-login-refused")
 
@@ -375,10 +382,7 @@ def test_qc_batch_walk_in_chromium(server: str, sqlite_engine: Engine, tmp_path:
         def shot(name: str) -> None:
             page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
-        page.goto(f"{server}/login")
-        page.fill("input[name=username]", "qc")
-        page.fill("input[name=password]", PASSWORD)
-        page.click("text=Log in")
+        log_in(page, server, "qc")
         page.goto(f"{server}/batches")
         page.click("#new-batch")
         page.select_option("#subject", "Q01")
@@ -444,16 +448,9 @@ def test_administrator_and_statistician_days_in_chromium(server: str) -> None:
         def shot(name: str) -> None:
             page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
-        def login(username: str, password: str = PASSWORD) -> None:
-            page.context.clear_cookies()
-            page.goto(f"{server}/login")
-            page.fill("input[name=username]", username)
-            page.fill("input[name=password]", password)
-            page.click("text=Log in")
-
         for _ in range(6):  # locks the account
-            login("locked-out", "not the password at all")
-        login("admin")
+            log_in(page, server, "locked-out", "not the password at all")
+        log_in(page, server, "admin")
         page.click("nav >> text=Users")
         expect(page.locator("#user-locked-out strong.due")).to_have_text("locked")
         shot("29-admin-users")
@@ -467,9 +464,9 @@ def test_administrator_and_statistician_days_in_chromium(server: str) -> None:
         expect(page.locator("#one-time")).to_contain_text("nurse")
         expect(page.locator("#user-nurse")).to_contain_text("A")
         shot("30-admin-user-added")
-        login("locked-out")
+        log_in(page, server, "locked-out")
         expect(page.locator("nav")).to_contain_text("locked-out")
-        login("stats")
+        log_in(page, server, "stats")
         expect(page.locator("nav")).to_contain_text("Report")
         shot("31-statistician-home")
         page.click("nav >> text=Report")

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 from alstrial.protocol import reference_protocol_text
 from alstrial.store import make_session_factory
 from tests.helpers import enrolled, run_cli
-from tests.test_e2e_browser import CHROMIUM, FLAGS, PASSWORD, SHOTS, server, sqlite_engine
+from tests.test_e2e_browser import CHROMIUM, FLAGS, SHOTS, log_in, server, sqlite_engine
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -124,10 +124,7 @@ def _coordinator(server: str) -> Iterator[Page]:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.set_default_timeout(15_000)
-        page.goto(f"{server}/login")
-        page.fill("input[name=username]", "coord")
-        page.fill("input[name=password]", PASSWORD)
-        page.click("text=Log in")
+        log_in(page, server, "coord")
         yield page
         browser.close()
 
@@ -193,11 +190,7 @@ def test_a_new_visit_form_and_a_repeating_form_without_code(
         shot("42-repeating-form-two-instances")
 
         # The monitor verifies the second admission field by field, then whole.
-        page.context.clear_cookies()
-        page.goto(f"{server}/login")
-        page.fill("input[name=username]", "monitor")
-        page.fill("input[name=password]", PASSWORD)
-        page.click("text=Log in")
+        log_in(page, server, "monitor")
         page.goto(f"{server}/subjects/G01/crf/hospitalisation")
         expect(page.locator("#sdv-state-2")).to_contain_text("Not source-verified")
         page.check("#record-2 input[aria-label='verify Admitted on of #2']")
@@ -209,11 +202,7 @@ def test_a_new_visit_form_and_a_repeating_form_without_code(
         shot("43-monitor-verifies-a-dictionary-form")
 
         # The statistician's export carries the letter only when he ticks the box.
-        page.context.clear_cookies()
-        page.goto(f"{server}/login")
-        page.fill("input[name=username]", "stats")
-        page.fill("input[name=password]", PASSWORD)
-        page.click("text=Log in")
+        log_in(page, server, "stats")
         page.goto(f"{server}/export")
         page.check("#format-csv")
         expect(page.locator("#with-files")).not_to_be_checked()

@@ -10,6 +10,7 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
 from alstrial.exceptions import ConfigurationError
+from alstrial.store.sqlite_writer import writer_locked_connection
 
 __all__ = ["SQLITE_BUSY_TIMEOUT_MS", "make_engine", "make_session_factory", "normalise_url"]
 
@@ -45,8 +46,14 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create an engine; SQLite gets WAL, foreign keys and a busy timeout on every connection."""
+    """Create an engine; SQLite gets WAL, foreign keys, a busy timeout and the writer lock
+    (:mod:`alstrial.store.sqlite_writer`) on every connection to a file."""
     url = normalise_url(url)
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        factory = writer_locked_connection(parsed.database or "", SQLITE_BUSY_TIMEOUT_MS)
+        if factory is not None:
+            kwargs["connect_args"] = {"factory": factory, **kwargs.get("connect_args", {})}
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)

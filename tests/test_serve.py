@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from itertools import cycle
 from pathlib import Path
 
+from alstrial.web.serve import _hand_out
 from tests.helpers import free_port, port_answers
 
 ALSTRIAL = str(Path(sys.executable).parent / "alstrial")
@@ -40,3 +43,85 @@ def test_serve_with_two_workers_answers_and_stops(tmp_path: Path) -> None:
     while port_answers(port) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not port_answers(port), "a worker outlived the server"
+
+
+def test_connections_are_handed_to_the_workers_in_turn() -> None:
+    """A burst of connections is split evenly: each worker's channel receives every other
+    one, each a working connection to its client (``SO_REUSEPORT`` split 16 at random)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    listener.setblocking(False)
+    channels = [socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM) for _ in range(2)]
+    clients = [socket.create_connection(listener.getsockname()) for _ in range(6)]
+    try:
+        time.sleep(0.2)  # let the kernel queue every connection
+        _hand_out(listener, cycle([ours for ours, _ in channels]))
+        received = []
+        for _, theirs in channels:
+            theirs.setblocking(False)
+            got = []
+            while True:
+                try:
+                    got += socket.recv_fds(theirs, 1, 8)[1]
+                except BlockingIOError:
+                    break
+            received.append([socket.socket(fileno=fd) for fd in got])
+        assert [len(r) for r in received] == [3, 3]
+        # Each handed descriptor is a live connection: what a client sends arrives on it.
+        peers = {c.getsockname(): c for c in clients}
+        for connection in received[0] + received[1]:
+            peers[connection.getpeername()].sendall(b"ping")
+            assert connection.recv(4) == b"ping"
+            connection.close()
+    finally:
+        for client in clients:
+            client.close()
+        for pair in channels:
+            for end in pair:
+                end.close()
+        listener.close()
+
+
+def test_a_worker_that_dies_stops_the_service(tmp_path: Path) -> None:
+    """A process manager must see the failure: when one worker is killed, the parent stops
+    the other and exits, and the port closes."""
+    url = f"sqlite:///{tmp_path / 'serve.db'}"
+    env = os.environ | {"ALSTRIAL_SECRET_KEY": "serve-test-secret-key-0123456789-abcdefghij"}
+    subprocess.run([ALSTRIAL, "init", "--database", url], check=True, env=env, capture_output=True)
+    port = free_port()
+    command = [ALSTRIAL, "serve", "--port", str(port), "--workers", "2", "--no-access-log"]
+    server = subprocess.Popen([*command, "--database", url], env=env)
+    try:
+        deadline = time.monotonic() + 30
+        while not port_answers(port):
+            assert server.poll() is None, "the server exited"
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.1)
+        children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
+        # The spawned workers (the third child is multiprocessing's resource tracker).
+        workers = [pid for pid in children if "spawn_main" in _command_line(pid)]
+        assert len(workers) == 2, children
+        os.kill(int(workers[0]), signal.SIGKILL)
+        assert server.wait(timeout=20) is not None
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait(timeout=10)
+    assert not port_answers(port)
+    for pid in workers:
+        assert not Path(f"/proc/{pid}").exists() or "zombie" in _state(pid)
+
+
+def _command_line(pid: str) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ")
+    except FileNotFoundError:
+        return ""
+
+
+def _state(pid: str) -> str:
+    try:
+        return Path(f"/proc/{pid}/status").read_text().lower()
+    except FileNotFoundError:
+        return "zombie"

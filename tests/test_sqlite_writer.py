@@ -65,11 +65,23 @@ def test_a_write_takes_the_lock_until_its_transaction_ends(db: Path) -> None:
     assert not _lock_is_free(db)
     connection.rollback()
     assert _lock_is_free(db)
+    with connection:  # the context manager commits in C, past commit()
+        connection.execute("INSERT INTO t (v) VALUES ('d')")
+    assert _lock_is_free(db)
+    with pytest.raises(ZeroDivisionError):
+        _insert_then_fail(connection)  # the context manager rolls back in C
+    assert _lock_is_free(db)
     connection.execute("UPDATE t SET v = 'z'")
     connection.close()
     assert _lock_is_free(db)
     with sqlite3.connect(db) as check:
-        assert check.execute("SELECT v FROM t").fetchall() == [("a",)]
+        assert check.execute("SELECT v FROM t ORDER BY id").fetchall() == [("a",), ("d",)]
+
+
+def _insert_then_fail(connection: sqlite3.Connection) -> None:
+    with connection:
+        connection.execute("INSERT INTO t (v) VALUES ('e')")
+        raise ZeroDivisionError
 
 
 def test_a_failed_first_write_gives_the_lock_back(db: Path) -> None:
@@ -162,6 +174,19 @@ def test_the_wait_is_bounded_and_names_the_lock(db: Path) -> None:
     waiter.commit()
     with sqlite3.connect(db) as check:
         assert [v for (v,) in check.execute("SELECT v FROM t ORDER BY id")] == ["held", "later"]
+
+
+def test_a_folder_without_write_access_takes_no_lock(db: Path) -> None:
+    """Where the lock file cannot be made, the connection still reads (there is no writer
+    to order: SQLite cannot write there either)."""
+    factory = writer_locked_connection(str(db), 1000)
+    assert factory is not None
+    factory.lock_path = str(db.parent / "missing-folder" / "x-writer")  # type: ignore[attr-defined]
+    connection = sqlite3.connect(db, factory=factory)
+    assert connection.execute("SELECT count(*) FROM t").fetchone() == (0,)
+    connection.execute("INSERT INTO t (v) VALUES ('a')")  # SQLite's own lock alone
+    connection.commit()
+    connection.close()
 
 
 def test_no_lock_file_for_a_database_in_memory_or_a_uri() -> None:

@@ -38,7 +38,8 @@ import sqlite3
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from types import TracebackType
+from typing import Any, Literal
 
 try:
     import fcntl
@@ -112,7 +113,12 @@ class _WriterLockConnection(sqlite3.Connection):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.holds_writer_lock = False
-        self._lock_fd: int | None = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            self._lock_fd: int | None = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError:
+            # A folder this process may read but not write: it cannot write the database
+            # either (SQLite refuses), so there is no writer to order.
+            self._lock_fd = None
 
     def cursor(self, factory: Any = _WriterLockCursor) -> Any:
         return super().cursor(factory)
@@ -136,8 +142,8 @@ class _WriterLockConnection(sqlite3.Connection):
             Another connection held it all that time (as SQLite's own "database is
             locked", which callers already handle); nothing was written.
         """
-        if self._lock_fd is None:
-            raise sqlite3.ProgrammingError("Cannot operate on a closed database.")
+        if self._lock_fd is None:  # closed (the statement then fails), or no lock file
+            return
         deadline = time.monotonic() + self.timeout_s
         pause = _FIRST_PAUSE
         while True:
@@ -174,6 +180,19 @@ class _WriterLockConnection(sqlite3.Connection):
     def rollback(self) -> None:
         try:
             super().rollback()
+        finally:
+            self.give_back_if_done()
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+        /,
+    ) -> Literal[False]:
+        # The context manager commits or rolls back in C, past the two methods above.
+        try:
+            return super().__exit__(kind, error, trace)
         finally:
             self.give_back_if_done()
 

@@ -52,7 +52,7 @@ def test_connections_are_handed_to_the_workers_in_turn() -> None:
     listener.bind(("127.0.0.1", 0))
     listener.listen(16)
     listener.setblocking(False)
-    channels = [socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM) for _ in range(2)]
+    channels = [socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM) for _ in range(2)]
     clients = [socket.create_connection(listener.getsockname()) for _ in range(6)]
     try:
         time.sleep(0.2)  # let the kernel queue every connection
@@ -111,6 +111,43 @@ def test_a_worker_that_dies_stops_the_service(tmp_path: Path) -> None:
     assert not port_answers(port)
     for pid in workers:
         assert not Path(f"/proc/{pid}").exists() or "zombie" in _state(pid)
+
+
+def test_the_workers_stop_when_the_parent_is_killed(tmp_path: Path) -> None:
+    """A parent killed outright (SIGKILL, no shutdown) leaves no orphan workers holding
+    connections and the database: each sees its channel close and stops."""
+    url = f"sqlite:///{tmp_path / 'serve.db'}"
+    env = os.environ | {"ALSTRIAL_SECRET_KEY": "serve-test-secret-key-0123456789-abcdefghij"}
+    subprocess.run([ALSTRIAL, "init", "--database", url], check=True, env=env, capture_output=True)
+    port = free_port()
+    command = [ALSTRIAL, "serve", "--port", str(port), "--workers", "2", "--no-access-log"]
+    server = subprocess.Popen([*command, "--database", url], env=env)
+    workers: list[str] = []
+    try:
+        deadline = time.monotonic() + 30
+        while not port_answers(port):
+            assert server.poll() is None, "the server exited"
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.1)
+        children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
+        workers = [pid for pid in children if "spawn_main" in _command_line(pid)]
+        assert len(workers) == 2, children
+        server.kill()
+        server.wait(timeout=10)
+        deadline = time.monotonic() + 20
+        while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(_alive(pid) for pid in workers), "a worker outlived its parent"
+    finally:
+        if server.poll() is None:
+            server.kill()
+        for pid in workers:
+            if _alive(pid):
+                os.kill(int(pid), signal.SIGKILL)
+
+
+def _alive(pid: str) -> bool:
+    return Path(f"/proc/{pid}").exists() and "zombie" not in _state(pid)
 
 
 def _command_line(pid: str) -> str:

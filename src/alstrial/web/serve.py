@@ -73,7 +73,7 @@ def _worker(channel: socket.socket, host: str, port: int, access_log: bool) -> N
                 return
             except OSError:
                 descriptors = []
-            if not descriptors:  # the parent closed its end: it is gone
+            if not descriptors:  # the parent closed its end (it is gone): stop
                 loop.remove_reader(channel.fileno())
                 self.should_exit = True
                 return
@@ -108,7 +108,7 @@ def serve(host: str, port: int, *, workers: int = 1, access_log: bool = True) ->
     listener.setblocking(False)
     bound = listener.getsockname()[1]
     context = multiprocessing.get_context("spawn")
-    channels = [socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM) for _ in range(workers)]
+    channels = [socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM) for _ in range(workers)]
     processes = [
         context.Process(target=_worker, args=(theirs, host, bound, access_log), daemon=True)
         for _, theirs in channels

@@ -228,6 +228,18 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def wait_until_served(server: Any, port: int, timeout: float = 30) -> None:
+    """Wait until the server process ``server`` (a ``subprocess.Popen``) answers on
+    ``port``; fail the test if it exits or does not answer within ``timeout`` seconds."""
+    import time as clock
+
+    deadline = clock.monotonic() + timeout
+    while not port_answers(port):
+        assert server.poll() is None, "the server exited"
+        assert clock.monotonic() < deadline, "the server did not start"
+        clock.sleep(0.1)
+
+
 def port_answers(port: int) -> bool:
     """Whether a server accepts connections on ``port`` of this machine."""
     import socket

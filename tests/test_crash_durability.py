@@ -23,7 +23,7 @@ from sqlalchemy import Engine
 from alstrial.services.accounts import create_account
 from alstrial.store import make_engine, make_session_factory
 from alstrial.store.audit import verify_audit_trail
-from tests.helpers import ACTOR, DAY0, enrolled, free_port, port_answers
+from tests.helpers import ACTOR, DAY0, enrolled, free_port, wait_until_served
 
 PASSWORD = "correct horse battery"
 CLIENTS = 4
@@ -143,11 +143,7 @@ def test_every_acknowledged_save_survives_sigkill(engine: Engine, tmp_path: Path
     saved: dict[str, list[str]] = {f"K{n}": [] for n in range(CLIENTS)}
     stop = threading.Event()
     try:
-        deadline = time.monotonic() + 30
-        while not port_answers(port):
-            assert server.poll() is None, "the server exited"
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.1)
+        wait_until_served(server, port)
         threads = [
             threading.Thread(target=_client, args=(port, code, saved[code], stop), daemon=True)
             for code in saved

@@ -14,24 +14,40 @@ from itertools import cycle
 from pathlib import Path
 
 from alstrial.web.serve import _hand_out
-from tests.helpers import free_port, port_answers
+from tests.helpers import free_port, port_answers, wait_until_served
 
 ALSTRIAL = str(Path(sys.executable).parent / "alstrial")
 
 
-def test_serve_with_two_workers_answers_and_stops(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'serve.db'}"
+def _serve_two_workers(folder: Path) -> tuple[subprocess.Popen[bytes], int]:
+    """``alstrial serve --workers 2`` on a new store in ``folder``, answering; and its port."""
+    url = f"sqlite:///{folder / 'serve.db'}"
     env = os.environ | {"ALSTRIAL_SECRET_KEY": "serve-test-secret-key-0123456789-abcdefghij"}
     subprocess.run([ALSTRIAL, "init", "--database", url], check=True, env=env, capture_output=True)
     port = free_port()
     command = [ALSTRIAL, "serve", "--port", str(port), "--workers", "2", "--no-access-log"]
     server = subprocess.Popen([*command, "--database", url], env=env)
     try:
-        deadline = time.monotonic() + 30
-        while not port_answers(port):
-            assert server.poll() is None, "the server exited"
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.1)
+        wait_until_served(server, port)
+    except BaseException:
+        server.kill()
+        server.wait(timeout=10)
+        raise
+    return server, port
+
+
+def _workers(server: subprocess.Popen[bytes]) -> list[str]:
+    """The process ids of the server's two workers (its third child is multiprocessing's
+    resource tracker)."""
+    children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
+    workers = [pid for pid in children if "spawn_main" in _command_line(pid)]
+    assert len(workers) == 2, children
+    return workers
+
+
+def test_serve_with_two_workers_answers_and_stops(tmp_path: Path) -> None:
+    server, port = _serve_two_workers(tmp_path)
+    try:
         for _ in range(6):  # new connections, spread over the workers
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=10) as page:
                 assert page.status == 200
@@ -86,22 +102,9 @@ def test_connections_are_handed_to_the_workers_in_turn() -> None:
 def test_a_worker_that_dies_stops_the_service(tmp_path: Path) -> None:
     """A process manager must see the failure: when one worker is killed, the parent stops
     the other and exits, and the port closes."""
-    url = f"sqlite:///{tmp_path / 'serve.db'}"
-    env = os.environ | {"ALSTRIAL_SECRET_KEY": "serve-test-secret-key-0123456789-abcdefghij"}
-    subprocess.run([ALSTRIAL, "init", "--database", url], check=True, env=env, capture_output=True)
-    port = free_port()
-    command = [ALSTRIAL, "serve", "--port", str(port), "--workers", "2", "--no-access-log"]
-    server = subprocess.Popen([*command, "--database", url], env=env)
+    server, port = _serve_two_workers(tmp_path)
     try:
-        deadline = time.monotonic() + 30
-        while not port_answers(port):
-            assert server.poll() is None, "the server exited"
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.1)
-        children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
-        # The spawned workers (the third child is multiprocessing's resource tracker).
-        workers = [pid for pid in children if "spawn_main" in _command_line(pid)]
-        assert len(workers) == 2, children
+        workers = _workers(server)
         os.kill(int(workers[0]), signal.SIGKILL)
         assert server.wait(timeout=20) is not None
     finally:
@@ -116,22 +119,10 @@ def test_a_worker_that_dies_stops_the_service(tmp_path: Path) -> None:
 def test_the_workers_stop_when_the_parent_is_killed(tmp_path: Path) -> None:
     """A parent killed outright (SIGKILL, no shutdown) leaves no orphan workers holding
     connections and the database: each sees its channel close and stops."""
-    url = f"sqlite:///{tmp_path / 'serve.db'}"
-    env = os.environ | {"ALSTRIAL_SECRET_KEY": "serve-test-secret-key-0123456789-abcdefghij"}
-    subprocess.run([ALSTRIAL, "init", "--database", url], check=True, env=env, capture_output=True)
-    port = free_port()
-    command = [ALSTRIAL, "serve", "--port", str(port), "--workers", "2", "--no-access-log"]
-    server = subprocess.Popen([*command, "--database", url], env=env)
+    server, _ = _serve_two_workers(tmp_path)
     workers: list[str] = []
     try:
-        deadline = time.monotonic() + 30
-        while not port_answers(port):
-            assert server.poll() is None, "the server exited"
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.1)
-        children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
-        workers = [pid for pid in children if "spawn_main" in _command_line(pid)]
-        assert len(workers) == 2, children
+        workers = _workers(server)
         server.kill()
         server.wait(timeout=10)
         deadline = time.monotonic() + 20

@@ -71,33 +71,27 @@ class _WriterLockCursor(sqlite3.Cursor):
     connection: _WriterLockConnection
 
     def execute(self, sql: str, parameters: Any = (), /) -> _WriterLockCursor:
-        connection = self.connection
-        if not connection.holds_writer_lock and _writes(sql):
-            connection.take_writer_lock()
+        self.connection.before_statement(sql)
         try:
             super().execute(sql, parameters)
         finally:
-            connection.give_back_if_done()
+            self.connection.give_back_if_done()
         return self
 
     def executemany(self, sql: str, parameters: Iterable[Any], /) -> _WriterLockCursor:
-        connection = self.connection
-        if not connection.holds_writer_lock and _writes(sql):
-            connection.take_writer_lock()
+        self.connection.before_statement(sql)
         try:
             super().executemany(sql, parameters)
         finally:
-            connection.give_back_if_done()
+            self.connection.give_back_if_done()
         return self
 
     def executescript(self, sql_script: str, /) -> _WriterLockCursor:
-        connection = self.connection
-        if not connection.holds_writer_lock:
-            connection.take_writer_lock()
+        self.connection.before_statement("script")  # a script may write
         try:
             super().executescript(sql_script)
         finally:
-            connection.give_back_if_done()
+            self.connection.give_back_if_done()
         return self
 
 
@@ -132,6 +126,11 @@ class _WriterLockConnection(sqlite3.Connection):
 
     def executescript(self, sql_script: str, /) -> Any:
         return self.cursor().executescript(sql_script)
+
+    def before_statement(self, sql: str) -> None:
+        """Take the writer lock before a statement that may write, unless held already."""
+        if not self.holds_writer_lock and _writes(sql):
+            self.take_writer_lock()
 
     def take_writer_lock(self) -> None:
         """Wait for the writer lock, at most ``timeout_s``.

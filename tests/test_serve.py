@@ -99,6 +99,28 @@ def test_connections_are_handed_to_the_workers_in_turn() -> None:
         listener.close()
 
 
+def test_a_connection_for_a_worker_that_is_gone_is_closed() -> None:
+    """A worker gone between two connections: the connection meant for it is closed (its
+    client sees the end), nothing is raised, and the service's stop is left to the
+    worker's sentinel."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    listener.setblocking(False)
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    theirs.close()  # the worker's end: gone
+    client = socket.create_connection(listener.getsockname())
+    try:
+        time.sleep(0.2)
+        _hand_out(listener, cycle([ours]))
+        client.settimeout(10)
+        assert client.recv(1) == b""
+    finally:
+        client.close()
+        ours.close()
+        listener.close()
+
+
 def test_a_worker_that_dies_stops_the_service(tmp_path: Path) -> None:
     """A process manager must see the failure: when one worker is killed, the parent stops
     the other and exits, and the port closes."""

@@ -155,4 +155,8 @@ def _hand_out(listener: socket.socket, turns: cycle[socket.socket]) -> None:
             _LOG.warning("a connection could not be accepted: %s", error)
             return
         with connection:
-            socket.send_fds(next(turns), [b"c"], [connection.fileno()])
+            try:
+                socket.send_fds(next(turns), [b"c"], [connection.fileno()])
+            except OSError as error:  # that worker is gone: its sentinel stops the service
+                _LOG.warning("a connection could not be handed to a worker: %s", error)
+                return

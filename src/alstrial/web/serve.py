@@ -61,6 +61,7 @@ def _worker(channel: socket.socket, host: str, port: int, access_log: bool) -> N
         accepted."""
 
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            self._starting: set[asyncio.Task[None]] = set()
             await super().startup(sockets=[])
             loop = asyncio.get_running_loop()
             channel.setblocking(False)
@@ -80,7 +81,18 @@ def _worker(channel: socket.socket, host: str, port: int, access_log: bool) -> N
             for descriptor in descriptors:
                 connection = socket.socket(fileno=descriptor)
                 connection.setblocking(False)
-                loop.create_task(loop.connect_accepted_socket(self._protocol, connection))
+                task = loop.create_task(self._serve_connection(loop, connection))
+                self._starting.add(task)  # held until done: the loop keeps only a weak one
+                task.add_done_callback(self._starting.discard)
+
+        async def _serve_connection(
+            self, loop: asyncio.AbstractEventLoop, connection: socket.socket
+        ) -> None:
+            try:
+                await loop.connect_accepted_socket(self._protocol, connection)
+            except OSError as error:  # the client went away before it was served
+                _LOG.info("a handed connection could not be served: %s", error)
+                connection.close()
 
         def _protocol(self) -> asyncio.Protocol:
             config = self.config

@@ -551,7 +551,8 @@ _PG_APPEND = (
     + ")) UPDATE audit_head SET last_seq = %(last_seq)s, last_hash = %(last_hash)s WHERE id = 1"
 )
 
-#: The columns after ``seq`` and ``recorded_at``, whose values go to the driver as they are.
+#: SQLite's insert of events: the statement's head, one row's slot (repeated per event), and
+#: the events per statement (within SQLite's oldest limit of 999 parameters).
 _SQLITE_APPEND = "INSERT INTO audit_event (" + ", ".join(n for n, _ in _PG_COLUMNS) + ") VALUES "
 _SQLITE_SLOT = "(" + ", ".join("?" for _ in _PG_COLUMNS) + ")"
 _SQLITE_EVENTS_PER_STATEMENT = 999 // len(_PG_COLUMNS)

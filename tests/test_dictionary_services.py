@@ -22,7 +22,8 @@ from alstrial.services import verify_audit_trail
 from alstrial.services.dictionary_forms import form_instances, save_form_instance
 from alstrial.services.lookup import only_study
 from alstrial.services.transaction import transaction
-from alstrial.store.audit import AuditEvent
+from alstrial.services.audit_trail import record_history
+from alstrial.store.audit import ROWS, AuditEvent, encode_value, rows_event_records
 from alstrial.store.models import FormInstance, ItemValue, ProtocolVersion
 from alstrial.vocabulary import Sex
 from tests.helpers import ACTOR, enrolled, refused, row_counts
@@ -64,12 +65,23 @@ def test_a_visit_form_is_saved_with_its_calculated_fields(study: Session) -> Non
     [again] = form_instances(study, "S01", "neuro_exam")
     assert again.values == saved.values
     assert verify_audit_trail(study).ok
-    inserted = study.scalars(
-        sa.select(AuditEvent.new_value).where(
+    # The items went into the chain as one rows event holding each item's row.
+    [event] = study.scalars(
+        sa.select(AuditEvent).where(
             AuditEvent.entity == "item_value", AuditEvent.action == "insert"
         )
     ).all()
-    assert any('"field":"\\"bmi\\""' in row for row in inserted)  # the row, in the chain
+    assert (event.field, event.record_id) == (ROWS, f"form_instance_id={saved.id}")
+    items = {i.field: i for i in study.scalars(sa.select(ItemValue))}
+    records = rows_event_records(event.new_value)
+    assert set(records) == {str(i.id) for i in items.values()}
+    assert records[str(items["bmi"].id)]["field"] == '"bmi"'
+    assert records[str(items["bmi"].id)]["value"] == encode_value(sa.Text(), items["bmi"].value)
+    bmi_history = record_history(study, "item_value", str(items["bmi"].id))
+    assert {(line.action, line.field, line.new_value) for line in bmi_history} >= {
+        ("insert", "field", '"bmi"'),
+        ("insert", "form_instance_id", str(saved.id)),
+    }
 
 
 def test_a_form_with_several_problems_is_refused_whole(study: Session) -> None:
@@ -397,8 +409,11 @@ def test_a_value_added_at_a_signed_visit_needs_a_reason_and_unsigns_it(study: Se
             AuditEvent.reason == "height measured after the visit",
         )
     ).all()
-    assert {e.action for e in inserted} == {"insert"}
-    assert len(inserted) == 3  # height, BMI and the underweight flag
+    # One rows event holding the three items added: height, BMI and the low-BMI flag.
+    [event] = inserted
+    assert (event.action, event.field) == ("insert", ROWS)
+    added = rows_event_records(event.new_value).values()
+    assert sorted(str(row["field"]) for row in added) == ['"bmi"', '"bmi_low"', '"height_cm"']
     assert verify_audit_trail(study).ok
 
 
@@ -475,12 +490,10 @@ def test_the_keyed_bulk_insert_gives_each_row_its_own_id(study: Session) -> None
             given["value"],
             given["confirmed"],
         )
-        event = study.scalars(
-            sa.select(AuditEvent).where(
-                AuditEvent.entity == "item_value", AuditEvent.record_id == str(new_id)
-            )
-        ).one()
-        assert f'"field":"\\"{given["field"]}\\""' in (event.new_value or "")
+        history = record_history(study, "item_value", str(new_id))
+        assert {line.field: line.new_value for line in history}["field"] == encode_value(
+            sa.Text(), given["field"]
+        )
     assert verify_audit_trail(study).ok
     before = row_counts(study)
     twice = [rows[0] | {"field": "again"}, rows[1] | {"field": "again"}]
@@ -651,12 +664,10 @@ def test_a_file_field_stores_the_file_with_its_digest(session: Session) -> None:
     assert info.sha256 == hashlib.sha256(pdf).hexdigest()
     item = session.scalars(sa.select(ItemValue).where(ItemValue.field == "scan")).one()
     assert item.value == reference
-    event = session.scalars(
-        sa.select(AuditEvent).where(
-            AuditEvent.entity == "item_value", AuditEvent.record_id == str(item.id)
-        )
-    ).one()
-    assert reference in (event.new_value or "")
+    history = record_history(session, "item_value", str(item.id))
+    assert {line.field: line.new_value for line in history}["value"] == encode_value(
+        sa.Text(), reference
+    )
 
     # A correction that keeps the file, and one that replaces it (a reason is needed).
     kept = save("S01", reference, entered={"note": "original in the site file"})

@@ -41,7 +41,7 @@ from sqlalchemy.types import JSON
 
 from alstrial.exceptions import ConflictError, IntegrityError, ValidationError
 from alstrial.services.transaction import transaction
-from alstrial.store.audit import ROW, AuditEvent, verify_audit_trail
+from alstrial.store.audit import ROW, ROWS, AuditEvent, rows_event_records, verify_audit_trail
 from alstrial.store.base import Base, UTCDateTime
 from alstrial.store.models import NamedCut
 
@@ -131,6 +131,8 @@ def _replay(session: Session, cut: DataCut) -> Replayed:
         records = rows.setdefault(event.entity, {})
         if event.action == "delete":
             records.pop(event.record_id, None)
+        elif event.field == ROWS:
+            records.update(rows_event_records(event.new_value))
         elif event.field == ROW:
             records[event.record_id] = json.loads(event.new_value)
         else:

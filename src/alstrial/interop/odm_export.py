@@ -42,7 +42,7 @@ from alstrial.interop.odm_metadata import (
 )
 from alstrial.interop.statistical_files import WrittenFile
 from alstrial.protocol import Protocol
-from alstrial.store.audit import AuditEvent
+from alstrial.store.audit import ROWS, AuditEvent, rows_event_records
 from alstrial.store.models import (
     CasebookSignature,
     FormInstance,
@@ -201,6 +201,11 @@ def odm_document(
                     ),
                 )
             continue
+        if event.field == ROWS:  # a form instance's items, inserted together
+            for record, values in rows_event_records(event.new_value).items():
+                inserted = (record, {name: _value(text) for name, text in values.items()})
+                _item_block(root, event, items, instances, context, inserted)
+            continue
         _item_block(root, event, items, instances, context)
     _signatures(root, data, study_oid, protocol_version_oid, subjects, sites, users)
     return xml_document(root)
@@ -212,11 +217,19 @@ def _item_block(
     items: dict[str, dict[str, Any]],
     instances: Mapping[int, _Instance],
     context: tuple[Any, ...],
+    inserted: tuple[str, dict[str, Any]] | None = None,
 ) -> None:
-    """One ClinicalData block for one audit event of an item value."""
+    """One ClinicalData block for one audit event of an item value, or for one of the items
+    a rows event ``inserted`` (its record id and values), whose audit record's ID then names
+    the item too (IDs are unique in a document)."""
     study_oid, mdv_oid, subjects, site_of, sites, visit_codes = context
-    before = dict(items.get(event.record_id, {}))
-    if event.action == "insert":
+    record_id = event.record_id if inserted is None else inserted[0]
+    audit_id = f"AR.{event.seq}" if inserted is None else f"AR.{event.seq}.{record_id}"
+    before = dict(items.get(record_id, {}))
+    if inserted is not None:
+        state = inserted[1]
+        transaction = "Insert"
+    elif event.action == "insert":
         state = _row(event.new_value)
         transaction = "Insert"
     elif event.action == "delete":
@@ -226,7 +239,7 @@ def _item_block(
         state = dict(before)
         state[event.field] = _value(event.new_value)
         transaction = "Update"
-    items[event.record_id] = state
+    items[record_id] = state
     instance = instances.get(int(state.get("form_instance_id") or 0))
     if instance is None or instance.subject_id not in subjects:
         return
@@ -270,7 +283,7 @@ def _item_block(
         elif state.get("value") is not None:
             attributes["Value"] = _odm_value(state["value"])
     item = ET.SubElement(group, f"{_O}ItemData", attributes)
-    audit = ET.SubElement(item, f"{_O}AuditRecord", {"ID": f"AR.{event.seq}"})
+    audit = ET.SubElement(item, f"{_O}AuditRecord", {"ID": audit_id})
     ET.SubElement(audit, f"{_O}UserRef", {"UserOID": f"USR.{_oid(event.actor)}"})
     ET.SubElement(audit, f"{_O}LocationRef", {"LocationOID": f"LOC.{_oid(site.code)}"})
     ET.SubElement(audit, f"{_O}DateTimeStamp").text = _stamp(event.recorded_at)

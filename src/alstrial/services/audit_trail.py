@@ -11,29 +11,37 @@ leaves an anchor beyond the chain's end.
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, or_, select
 from sqlalchemy.orm import Session
 
 from alstrial.exceptions import ValidationError
 from alstrial.store.audit import (
+    ROW,
+    ROWS,
     Anchor,
     AuditEvent,
     AuditHead,
     AuditVerification,
-    expand_event,
+    audited_mappers,
+    expand_records,
     make_anchor,
+    rows_record_id,
     verify_audit_trail,
 )
 
 __all__ = [
     "AuditHeadInfo",
     "AuditVerification",
+    "RecordChange",
     "audit_head",
     "read_anchors",
+    "record_changes",
     "record_history",
     "verify_audit_trail",
     "write_anchor",
@@ -112,13 +120,74 @@ class HistoryLine:
 
 def record_history(session: Session, entity: str, record_id: str) -> list[HistoryLine]:
     """Every audited change of one record, oldest first."""
-    rows = session.scalars(
-        select(AuditEvent)
-        .where(AuditEvent.entity == entity, AuditEvent.record_id == record_id)
-        .order_by(AuditEvent.seq)
-    )
     return [
-        HistoryLine(r.seq, r.recorded_at, r.actor, r.action, name, old, new, r.reason)
-        for r in rows
-        for name, old, new in expand_event(r.field, r.old_value, r.new_value)
+        HistoryLine(c.seq, c.recorded_at, c.actor, c.action, c.field, c.old, c.new, c.reason)
+        for c in record_changes(session, entity, [record_id])
     ]
+
+
+@dataclass(frozen=True)
+class RecordChange:
+    """One field's change of one record, read from one audit event."""
+
+    seq: int
+    recorded_at: datetime
+    actor: str
+    action: str
+    entity: str
+    record_id: str
+    field: str
+    old: str | None
+    new: str | None
+    reason: str | None
+
+
+def record_changes(
+    session: Session, entity: str, record_ids: Collection[str], field: str | None = None
+) -> list[RecordChange]:
+    """Every audited change of these records of table ``entity`` (of one field, where
+    named), oldest first: from their own events, and from the rows events
+    (:data:`~alstrial.store.audit.ROWS`) that inserted them with the other rows of their
+    group (a form instance's items)."""
+    wanted = set(record_ids)
+    if not wanted:
+        return []
+    mine = AuditEvent.record_id.in_(sorted(wanted))
+    groups = _group_record_ids(session, entity, wanted)
+    found = or_(mine, AuditEvent.record_id.in_(sorted(groups))) if groups else mine
+    query = select(AuditEvent).where(AuditEvent.entity == entity, found)
+    if field is not None:
+        query = query.where(AuditEvent.field.in_([field, ROW, ROWS]))
+    return [
+        RecordChange(
+            e.seq, e.recorded_at, e.actor, e.action, e.entity, record, name, old, new, e.reason
+        )
+        for e in session.scalars(query.order_by(AuditEvent.seq))
+        for record, name, old, new in expand_records(e.record_id, e.field, e.old_value, e.new_value)
+        if record in wanted and (field is None or name == field)
+    ]
+
+
+def _group_record_ids(session: Session, entity: str, record_ids: set[str]) -> set[str]:
+    """The record ids of the rows events that may hold these records: one per value of the
+    table's audit group column among them (none for a table without one). A record no
+    longer in the data is found by the value its delete event recorded."""
+    mapper = next((m for m in audited_mappers() if m.local_table.name == entity), None)  # type: ignore[attr-defined]
+    group = getattr(mapper.class_, "audit_group", None) if mapper is not None else None
+    if mapper is None or group is None:
+        return set()
+    table = cast(Table, mapper.local_table)
+    numeric = [int(i) for i in record_ids if i.isdigit()]
+    values: set[object] = set(
+        session.scalars(select(table.c[group]).where(table.c.id.in_(numeric)).distinct())
+    )
+    for old in session.scalars(
+        select(AuditEvent.old_value).where(
+            AuditEvent.entity == entity,
+            AuditEvent.record_id.in_(sorted(record_ids)),
+            AuditEvent.field == group,
+            AuditEvent.old_value.is_not(None),
+        )
+    ):
+        values.add(json.loads(old or "null"))
+    return {rows_record_id(group, value) for value in values if value is not None}

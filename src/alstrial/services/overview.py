@@ -24,9 +24,9 @@ from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from alstrial.protocol.schedule import WindowStatus
+from alstrial.services.audit_trail import record_changes
 from alstrial.services.completeness import VisitCompleteness, visits_completeness
 from alstrial.services.lookup import current_protocol, find_subject
-from alstrial.store.audit import ROW, AuditEvent, expand_event
 from alstrial.store.base import Audited, Base
 from alstrial.store.models import (
     AdverseEvent,
@@ -320,27 +320,20 @@ def subject_audit(
             ids = ids & {record_id}
         if (entity and table != entity) or not ids:
             continue
-        query = select(AuditEvent).where(
-            AuditEvent.entity == table, AuditEvent.record_id.in_(sorted(ids))
-        )
-        if field:
-            query = query.where(AuditEvent.field.in_([field, ROW]))
         lines.extend(
             AuditLine(
-                e.seq,
-                e.recorded_at,
-                e.actor,
-                e.action,
-                e.entity,
-                e.record_id,
-                name,
-                old,
-                new,
-                e.reason,
+                c.seq,
+                c.recorded_at,
+                c.actor,
+                c.action,
+                c.entity,
+                c.record_id,
+                c.field,
+                c.old,
+                c.new,
+                c.reason,
             )
-            for e in session.scalars(query)
-            for name, old, new in expand_event(e.field, e.old_value, e.new_value)
-            if not field or name == field
+            for c in record_changes(session, table, ids, field or None)
         )
     return sorted(lines, key=lambda line: line.seq)
 

@@ -84,3 +84,7 @@ class Audited:
     #: not casebook data (accounts, manufacturing, queries, signatures). A signed casebook is
     #: locked through it (:mod:`alstrial.store.signature_locks`).
     casebook_key: ClassVar[str | None] = None
+    #: A column whose value rows inserted together share (an item's form instance): such
+    #: rows, inserted in bulk (:mod:`alstrial.store.audited_insert`), are audited as one rows
+    #: event per value of it (:data:`alstrial.store.audit.ROWS`) instead of one event each.
+    audit_group: ClassVar[str | None] = None

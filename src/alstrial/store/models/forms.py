@@ -62,6 +62,7 @@ class ItemValue(Audited, Base):
     __tablename__ = "item_value"
     __table_args__ = (UniqueConstraint("form_instance_id", "field"),)
     casebook_key = "subject_id"
+    audit_group = "form_instance_id"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     form_instance_id: Mapped[int] = mapped_column(ForeignKey("form_instance.id"), index=True)

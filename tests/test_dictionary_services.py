@@ -19,10 +19,10 @@ from alstrial.exceptions import (
 )
 from alstrial.protocol.form_values import Missing
 from alstrial.services import verify_audit_trail
+from alstrial.services.audit_trail import record_history
 from alstrial.services.dictionary_forms import form_instances, save_form_instance
 from alstrial.services.lookup import only_study
 from alstrial.services.transaction import transaction
-from alstrial.services.audit_trail import record_history
 from alstrial.store.audit import ROWS, AuditEvent, encode_value, rows_event_records
 from alstrial.store.models import FormInstance, ItemValue, ProtocolVersion
 from alstrial.vocabulary import Sex
@@ -714,3 +714,62 @@ def test_a_file_field_stores_the_file_with_its_digest(session: Session) -> None:
         with pytest.raises(StoreIntegrityError, match="does not match the digest"):
             read_attachment(session, "S01", attachment_id)
     assert verify_audit_trail(session).ok
+
+
+def test_a_rows_event_replays_to_the_items_and_names_an_edited_one(study: Session) -> None:
+    """A form instance's items are one rows event: ``audit verify`` replays each item from
+    it and names one edited or removed behind alstrial's back, a data cut holds the items
+    as saved, and a correction after it is a per-field event in the item's history."""
+    from alstrial.interop.data_cut import DataCut, cut_session
+
+    saved = save_form_instance(
+        study, actor=ACTOR, subject_code="S01", form="neuro_exam", visit_code="W-1", entered=EXAM
+    )
+    assert verify_audit_trail(study).ok
+    cut_at = study.scalar(sa.select(sa.func.max(AuditEvent.seq)))
+    items = {i.field: i for i in study.scalars(sa.select(ItemValue))}
+    as_saved = {field: item.value for field, item in items.items()}
+    weight = items["weight_kg"]
+    study.execute(sa.text("UPDATE item_value SET value = '99.0' WHERE id = :id"), {"id": weight.id})
+    study.commit()
+    problem = verify_audit_trail(study).problem or ""
+    assert f"item_value record {weight.id} field value" in problem
+    study.execute(sa.text("UPDATE item_value SET value = :v WHERE id = :id"), {
+        "v": weight.value, "id": weight.id})  # fmt: skip
+    study.execute(sa.text("DELETE FROM item_value WHERE id = :id"), {"id": items["bmi"].id})
+    study.commit()
+    problem = verify_audit_trail(study).problem or ""
+    assert f"item_value record {items['bmi'].id} is in the audit trail but not in the data" in (
+        problem
+    )
+    study.execute(
+        sa.text(
+            "INSERT INTO item_value (id, form_instance_id, subject_id, visit_id, field, value, "
+            "missing_code, missing_reason, confirmed) VALUES (:id, :form_instance_id, "
+            ":subject_id, :visit_id, :field, :value, :missing_code, :missing_reason, :confirmed)"
+        ),
+        {c: getattr(items["bmi"], c) for c in ItemValue.__table__.columns.keys()},  # noqa: SIM118
+    )
+    study.commit()
+    assert verify_audit_trail(study).ok
+
+    corrected = save_form_instance(
+        study,
+        actor=ACTOR,
+        subject_code="S01",
+        form="neuro_exam",
+        visit_code="W-1",
+        entered=EXAM | {"weight_kg": "72"},
+        reason="scale recalibrated",
+    )
+    assert corrected.values["weight_kg"] == 72.0
+    history = record_history(study, "item_value", str(weight.id))
+    assert [(line.action, line.field) for line in history if line.field == "value"] == [
+        ("insert", "value"),
+        ("update", "value"),
+    ]
+    assert history[-1].reason == "scale recalibrated"
+    with cut_session(study, DataCut(seq=cut_at)) as cut:
+        stored = {i.field: i.value for i in cut.scalars(sa.select(ItemValue))}
+    assert stored == as_saved
+    assert saved.id in {i.form_instance_id for i in items.values()}

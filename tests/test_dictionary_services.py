@@ -773,3 +773,56 @@ def test_a_rows_event_replays_to_the_items_and_names_an_edited_one(study: Sessio
         stored = {i.field: i.value for i in cut.scalars(sa.select(ItemValue))}
     assert stored == as_saved
     assert saved.id in {i.form_instance_id for i in items.values()}
+
+
+def test_a_visit_found_unsigned_is_looked_up_again_once_signed_in_the_transaction(
+    study: Session,
+) -> None:
+    """The lock check remembers, for one transaction, a visit it found unsigned (a form's
+    instance and then its items are inserted at one visit). A signature added in that
+    transaction makes it look again: rows inserted at the visit after it need a reason."""
+    from datetime import UTC, datetime
+
+    from alstrial.store.audited_insert import insert_audited_rows
+    from alstrial.store.models import Subject, User, Visit, VisitSignature
+
+    _signed_w1(study, {"weight_kg": "70", "fasciculations": "1"})
+    with transaction(study, actor=ACTOR, reason="test: unsigned again"):
+        study.delete(study.scalars(sa.select(VisitSignature)).one())
+    subject = study.scalars(sa.select(Subject).where(Subject.study_code == "S01")).one()
+    visit = study.scalars(
+        sa.select(Visit).where(Visit.subject_id == subject.id, Visit.code == "W-1")
+    ).one()
+    instance = study.scalars(sa.select(FormInstance)).one()
+    investigator = study.scalars(sa.select(User).where(User.username == "inv")).one()
+
+    def item(field: str) -> dict[str, object]:
+        return {
+            "form_instance_id": instance.id,
+            "subject_id": subject.id,
+            "visit_id": visit.id,
+            "field": field,
+            "value": "1",
+            "missing_code": None,
+            "missing_reason": None,
+            "confirmed": False,
+        }
+
+    with transaction(study, actor=ACTOR):
+        insert_audited_rows(study, ItemValue, [item("extra_1")], key="field")  # unsigned
+        study.add(
+            VisitSignature(
+                visit_id=visit.id,
+                signed_by_id=investigator.id,
+                signed_at=datetime.now(UTC),
+                meaning="test",
+            )
+        )
+        study.flush()
+        with pytest.raises(ConflictError, match="W-1 is signed"):
+            insert_audited_rows(study, ItemValue, [item("extra_2")], key="field")
+    fields = set(study.scalars(sa.select(ItemValue.field)))
+    assert "extra_1" in fields
+    assert "extra_2" not in fields
+    assert study.scalars(sa.select(VisitSignature)).one().visit_id == visit.id
+    assert verify_audit_trail(study).ok

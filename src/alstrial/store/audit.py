@@ -12,13 +12,15 @@ every value in the chain at a ninth of the cost. Rows inserted together that sha
 model's :attr:`~alstrial.store.base.Audited.audit_group` value (a form instance's items) go
 one step further: one rows event (:data:`ROWS`) holds them all, each row under its record id,
 and readers expand it into one line per record and field (:func:`expand_records`); a 40-item
-save then appends 2 events instead of 41, which took 30 % of its instructions away. The events of a transaction are collected at each
-flush and written just before it commits, in the same transaction: the data and its trail
-commit together or not at all. Events are chained: each carries the SHA-256 of its own content
-and of the previous event, and a one-row head table holds the last sequence number and hash,
-locked for update so that concurrent writers append in turn. Writing at commit rather than at
-each flush keeps that lock for the last three statements and the commit only, instead of for
-the rest of the service's work, so concurrent saves wait on one another far less.
+save then appends 2 events instead of 41, which took 30 % of its instructions away.
+
+The events of a transaction are collected at each flush and written just before it commits, in
+the same transaction: the data and its trail commit together or not at all. Events are chained:
+each carries the SHA-256 of its own content and of the previous event, and a one-row head table
+holds the last sequence number and hash, locked for update so that concurrent writers append in
+turn. Writing at commit rather than at each flush keeps that lock for the last three statements
+and the commit only, instead of for the rest of the service's work, so concurrent saves wait on
+one another far less.
 
 The listener is attached to every :class:`~sqlalchemy.orm.Session`, so no caller can change
 audited data through the ORM without leaving a trail; a session with no actor, or an update or

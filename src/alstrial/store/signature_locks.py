@@ -10,7 +10,8 @@ Once a signature exists, any insert, update or delete of a row it covers needs t
 transaction's reason and removes the signature in the same flush, so the removal is audited
 with that reason and commits with the change or not at all. The listener is attached to every
 session, like the audit trail's, so no service (nor any other ORM caller) changes signed data
-without unlocking it. Both kinds of signature are looked up in one statement per flush.
+without unlocking it. Both kinds of signature are looked up in one statement per flush, and a
+visit or casebook found unsigned is not looked up again in the same transaction.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, event, literal, select, union_all
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from alstrial.exceptions import ConflictError
 from alstrial.store.audit import REASON_KEY
@@ -107,6 +108,8 @@ _SIGNATURES = union_all(
 # message) before the audit listener asks for the reason an overwrite needs.
 @event.listens_for(Session, "before_flush", insert=True)
 def _unlock_signed_data(session: Session, flush_context: Any, instances: Any) -> None:
+    if any(isinstance(row, VisitSignature | CasebookSignature) for row in session.new):
+        session.info.pop(_UNSIGNED_KEY, None)  # a signature signed in this transaction
     rows = _touched(session)
     if not rows:
         return
@@ -125,6 +128,8 @@ def unlock_signed(session: Session, visit_ids: set[int], subject_ids: set[int]) 
     ConflictError
         A signature covers one of them and the transaction has no reason.
     """
+    unsigned = session.info.setdefault(_UNSIGNED_KEY, (set(), set()))
+    visit_ids, subject_ids = visit_ids - unsigned[0], subject_ids - unsigned[1]
     if not subject_ids and not visit_ids:
         return
     with session.no_autoflush:
@@ -132,6 +137,8 @@ def unlock_signed(session: Session, visit_ids: set[int], subject_ids: set[int]) 
             _SIGNATURES, {"visits": list(visit_ids), "subjects": list(subject_ids)}
         ).all()
     if not found:
+        unsigned[0].update(visit_ids)
+        unsigned[1].update(subject_ids)
         return
     if not (session.info.get(REASON_KEY) or "").strip():
         kind, _, owner = min(found)
@@ -154,3 +161,20 @@ def unlock_signed(session: Session, visit_ids: set[int], subject_ids: set[int]) 
             signature = session.get(model, signature_id)
             if signature is not None:
                 session.delete(signature)
+    unsigned[0].update(visit_ids)
+    unsigned[1].update(subject_ids)
+
+
+#: ``session.info`` key: the visits and casebooks found unsigned (or unsigned by it) in the
+#: open transaction, which need no second look: a 40-item form's save inserts the instance,
+#: then its items, at the same visit. Forgotten when the transaction ends, and when the
+#: transaction itself signs one (a signature is only ever added through the ORM), and when
+#: the transaction or a savepoint ends.
+_UNSIGNED_KEY = "alstrial.unsigned_in_transaction"
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_unsigned(session: Session, transaction: SessionTransaction) -> None:
+    # Not at the end of a flush's subtransaction; at a savepoint's, which may restore one.
+    if transaction.parent is None or transaction.nested:
+        session.info.pop(_UNSIGNED_KEY, None)

@@ -41,8 +41,13 @@ def _serve_two_workers(folder: Path) -> tuple[subprocess.Popen[bytes], int]:
 def _workers(server: subprocess.Popen[bytes]) -> list[str]:
     """The process ids of the server's two workers (its third child is multiprocessing's
     resource tracker)."""
-    children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
-    workers = [pid for pid in children if "spawn_main" in _command_line(pid)]
+    deadline = time.monotonic() + 20
+    while True:  # a worker just started may still be between its fork and its exec
+        children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
+        workers = [pid for pid in children if "spawn_main" in _command_line(pid)]
+        if len(workers) == 2 or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
     assert len(workers) == 2, children
     return workers
 

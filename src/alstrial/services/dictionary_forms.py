@@ -417,8 +417,11 @@ _LAST_INSTANCE = select(func.max(FormInstance.instance)).where(
 
 
 def _next_instance(session: Session, subject: Subject, spec: DictionaryForm, slot: int) -> int:
-    last = session.scalar(
-        _LAST_INSTANCE, {"subject_id": subject.id, "form": spec.name, "slot": slot}
+    session.flush()  # as session.scalar would; the connection skips the ORM's result work
+    last = (
+        session.connection()
+        .execute(_LAST_INSTANCE, {"subject_id": subject.id, "form": spec.name, "slot": slot})
+        .scalar()
     )
     return int(last or 0) + 1
 

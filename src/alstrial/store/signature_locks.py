@@ -132,10 +132,11 @@ def unlock_signed(session: Session, visit_ids: set[int], subject_ids: set[int]) 
     visit_ids, subject_ids = visit_ids - unsigned[0], subject_ids - unsigned[1]
     if not subject_ids and not visit_ids:
         return
-    with session.no_autoflush:
-        found = session.execute(
-            _SIGNATURES, {"visits": list(visit_ids), "subjects": list(subject_ids)}
-        ).all()
+    found = (  # through the connection: no autoflush, and no ORM work on a select of columns
+        session.connection()
+        .execute(_SIGNATURES, {"visits": list(visit_ids), "subjects": list(subject_ids)})
+        .all()
+    )
     if not found:
         unsigned[0].update(visit_ids)
         unsigned[1].update(subject_ids)

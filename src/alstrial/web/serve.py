@@ -116,8 +116,6 @@ def serve(host: str, port: int, *, workers: int = 1, access_log: bool = True) ->
     listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind((host, port))
-    listener.listen(_BACKLOG)
-    listener.setblocking(False)
     bound = listener.getsockname()[1]
     context = multiprocessing.get_context("spawn")
     channels = [socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM) for _ in range(workers)]
@@ -129,6 +127,10 @@ def serve(host: str, port: int, *, workers: int = 1, access_log: bool = True) ->
         process.start()
     for _, theirs in channels:
         theirs.close()  # the worker holds its own copy
+    # Listening only now: a client that finds the port open finds the workers started (a
+    # test that looked for them as soon as the port answered found none, on a busy machine).
+    listener.listen(_BACKLOG)
+    listener.setblocking(False)
 
     def stop(signum: int, frame: object) -> None:
         for process in processes:

@@ -11,8 +11,9 @@ insert, in the same order and with the same outcome:
    NUL bytes, over-long text, numbers that are not finite), before anything is written;
 2. the visits and casebooks the rows belong to are unlocked, which needs the transaction's
    reason and removes their signatures (:func:`~alstrial.store.signature_locks.unlock_signed`);
-3. each row yields the audit row event an ORM insert yields, chained at commit with the
-   transaction's other events (:func:`~alstrial.store.audit.queue_insert_events`), so
+3. each row yields the audit row event an ORM insert yields, or, for a model with an audit
+   group (a form instance's items), the rows share one rows event; chained at commit with
+   the transaction's other events (:func:`~alstrial.store.audit.queue_insert_events`), so
    ``alstrial audit verify`` replays them like any other;
 4. an item added to a source-verified form instance removes the instance's whole-record
    verification (:func:`~alstrial.store.verification_locks.clear_instance_verifications`).

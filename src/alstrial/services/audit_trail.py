@@ -37,8 +37,8 @@ from alstrial.store.audit import (
 
 __all__ = [
     "AuditHeadInfo",
+    "AuditLine",
     "AuditVerification",
-    "RecordChange",
     "audit_head",
     "read_anchors",
     "record_changes",
@@ -121,13 +121,15 @@ class HistoryLine:
 def record_history(session: Session, entity: str, record_id: str) -> list[HistoryLine]:
     """Every audited change of one record, oldest first."""
     return [
-        HistoryLine(c.seq, c.recorded_at, c.actor, c.action, c.field, c.old, c.new, c.reason)
+        HistoryLine(
+            c.seq, c.recorded_at, c.actor, c.action, c.field, c.old_value, c.new_value, c.reason
+        )
         for c in record_changes(session, entity, [record_id])
     ]
 
 
 @dataclass(frozen=True)
-class RecordChange:
+class AuditLine:
     """One field's change of one record, read from one audit event."""
 
     seq: int
@@ -137,14 +139,14 @@ class RecordChange:
     entity: str
     record_id: str
     field: str
-    old: str | None
-    new: str | None
+    old_value: str | None
+    new_value: str | None
     reason: str | None
 
 
 def record_changes(
     session: Session, entity: str, record_ids: Collection[str], field: str | None = None
-) -> list[RecordChange]:
+) -> list[AuditLine]:
     """Every audited change of these records of table ``entity`` (of one field, where
     named), oldest first: from their own events, and from the rows events
     (:data:`~alstrial.store.audit.ROWS`) that inserted them with the other rows of their
@@ -159,7 +161,7 @@ def record_changes(
     if field is not None:
         query = query.where(AuditEvent.field.in_([field, ROW, ROWS]))
     return [
-        RecordChange(
+        AuditLine(
             e.seq, e.recorded_at, e.actor, e.action, e.entity, record, name, old, new, e.reason
         )
         for e in session.scalars(query.order_by(AuditEvent.seq))

@@ -17,14 +17,14 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from typing import cast
 
 from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from alstrial.protocol.schedule import WindowStatus
-from alstrial.services.audit_trail import record_changes
+from alstrial.services.audit_trail import AuditLine, record_changes
 from alstrial.services.completeness import VisitCompleteness, visits_completeness
 from alstrial.services.lookup import current_protocol, find_subject
 from alstrial.store.base import Audited, Base
@@ -265,22 +265,6 @@ def dashboard(session: Session, *, site_ids: AbstractSet[int] | None, today: dat
     return board
 
 
-@dataclass(frozen=True)
-class AuditLine:
-    """One audited change of one of a subject's records."""
-
-    seq: int
-    recorded_at: datetime
-    actor: str
-    action: str
-    entity: str
-    record_id: str
-    field: str
-    old_value: str | None
-    new_value: str | None
-    reason: str | None
-
-
 def _subject_records(session: Session, subject: Subject) -> dict[str, set[str]]:
     """Table name -> ids of the subject's records, for every audited table that has them."""
     visit_ids = set(session.scalars(select(Visit.id).where(Visit.subject_id == subject.id)))
@@ -320,21 +304,7 @@ def subject_audit(
             ids = ids & {record_id}
         if (entity and table != entity) or not ids:
             continue
-        lines.extend(
-            AuditLine(
-                c.seq,
-                c.recorded_at,
-                c.actor,
-                c.action,
-                c.entity,
-                c.record_id,
-                c.field,
-                c.old,
-                c.new,
-                c.reason,
-            )
-            for c in record_changes(session, table, ids, field or None)
-        )
+        lines.extend(record_changes(session, table, ids, field or None))
     return sorted(lines, key=lambda line: line.seq)
 
 

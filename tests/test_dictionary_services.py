@@ -20,7 +20,7 @@ from alstrial.exceptions import (
 from alstrial.protocol.form_values import Missing
 from alstrial.services import verify_audit_trail
 from alstrial.services.audit_trail import record_history
-from alstrial.services.dictionary_forms import form_instances, save_form_instance
+from alstrial.services.dictionary_forms import InstanceView, form_instances, save_form_instance
 from alstrial.services.lookup import only_study
 from alstrial.services.transaction import transaction
 from alstrial.store.audit import ROWS, AuditEvent, encode_value, rows_event_records
@@ -219,11 +219,9 @@ def test_branching_and_missing_codes_are_stored(study: Session) -> None:
     assert "pregnancy_test" not in fields
 
 
-def test_a_second_save_of_a_non_repeating_form_corrects_it(study: Session) -> None:
-    first = save_form_instance(
-        study, actor=ACTOR, subject_code="S01", form="neuro_exam", visit_code="W-1", entered=EXAM
-    )
-    second = save_form_instance(
+def _weighed_again(study: Session) -> InstanceView:
+    """S01's W-1 neurological examination corrected: the weight is 72 kg (with a reason)."""
+    return save_form_instance(
         study,
         actor=ACTOR,
         subject_code="S01",
@@ -232,6 +230,13 @@ def test_a_second_save_of_a_non_repeating_form_corrects_it(study: Session) -> No
         entered=EXAM | {"weight_kg": "72"},
         reason="scale recalibrated",
     )
+
+
+def test_a_second_save_of_a_non_repeating_form_corrects_it(study: Session) -> None:
+    first = save_form_instance(
+        study, actor=ACTOR, subject_code="S01", form="neuro_exam", visit_code="W-1", entered=EXAM
+    )
+    second = _weighed_again(study)
     assert second.id == first.id
     assert second.values["bmi"] == 23.5
     assert len(form_instances(study, "S01", "neuro_exam")) == 1
@@ -551,15 +556,7 @@ def test_a_monitor_verifies_a_form_instance_and_a_change_undoes_it(study: Sessio
     progress = {p.subject: (p.records, p.verified) for p in verification_progress(study)}
     assert progress["S01"] == (2, 2)
 
-    save_form_instance(
-        study,
-        actor=ACTOR,
-        subject_code="S01",
-        form="neuro_exam",
-        visit_code="W-1",
-        entered=EXAM | {"weight_kg": "72"},
-        reason="scale recalibrated",
-    )
+    _weighed_again(study)
     (after,) = form_instances(study, "S01", "neuro_exam")
     assert set(after.verified) == {"height_cm"}  # the whole and weight's went with the change
     save_form_instance(
@@ -753,15 +750,7 @@ def test_a_rows_event_replays_to_the_items_and_names_an_edited_one(study: Sessio
     study.commit()
     assert verify_audit_trail(study).ok
 
-    corrected = save_form_instance(
-        study,
-        actor=ACTOR,
-        subject_code="S01",
-        form="neuro_exam",
-        visit_code="W-1",
-        entered=EXAM | {"weight_kg": "72"},
-        reason="scale recalibrated",
-    )
+    corrected = _weighed_again(study)
     assert corrected.values["weight_kg"] == 72.0
     history = record_history(study, "item_value", str(weight.id))
     assert [(line.action, line.field) for line in history if line.field == "value"] == [

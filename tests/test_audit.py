@@ -332,3 +332,16 @@ def test_the_rows_events_converter_gives_plain_values_value() -> None:
             assert type(_plain_converter(column_type)(value)) is type(expected)
 
     same()
+
+
+def test_a_rows_event_that_is_not_one_is_refused_by_name() -> None:
+    """A rows event's value is read only in its own shape; anything else (an edited trail,
+    whose hash fails as well) is an integrity error that says so, never a partial read."""
+    from alstrial.exceptions import IntegrityError
+    from alstrial.store.audit import rows_event_records
+
+    good = '{"columns":["id","field"],"rows":{"7":[7,"bmi"]}}'
+    assert rows_event_records(good) == {"7": {"id": "7", "field": '"bmi"'}}
+    for bad in (None, "", "[]", '{"columns":["id"]}', '{"columns":["id"],"rows":{"7":[7,8]}}'):
+        with pytest.raises(IntegrityError, match="rows event cannot be read"):
+            rows_event_records(bad)

@@ -331,8 +331,8 @@ def expand_records(
 
     Raises
     ------
-    ValueError
-        A row or rows event whose new value is not what the trail writes.
+    IntegrityError
+        A rows event whose new value is not what the trail writes.
     """
     if field != ROWS:
         return [(record_id, *line) for line in expand_event(field, old, new)]
@@ -348,7 +348,7 @@ def rows_event_records(new: str | None) -> dict[str, dict[str, str | None]]:
 
     Raises
     ------
-    ValueError
+    IntegrityError
         The new value is not a rows event's JSON (an edited trail: its hash no longer
         matches either).
     """
@@ -363,7 +363,7 @@ def rows_event_records(new: str | None) -> dict[str, dict[str, str | None]]:
             for record, values in rows.items()
         }
     except (ValueError, TypeError, KeyError, AttributeError) as error:
-        raise ValueError(f"not the rows of a rows event: {error}") from None
+        raise IntegrityError(f"an audit rows event cannot be read ({error})") from None
 
 
 #: Per audited mapper: each column's name, attribute key and encoder (built once).
@@ -839,7 +839,7 @@ def verify_audit_trail(
         elif row.field == ROWS:
             try:
                 records = rows_event_records(row.new_value)
-            except ValueError:
+            except IntegrityError:
                 return AuditVerification(
                     events, 0, f"audit event {row.seq}: the inserted rows cannot be read"
                 )

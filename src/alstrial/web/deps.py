@@ -17,8 +17,8 @@ from alstrial.exceptions import AlstrialError, ConflictError, NotFoundError, Per
 from alstrial.services.accounts import user_site_ids
 from alstrial.services.api_tokens import token_user
 from alstrial.services.lookup import find_subject, remember_protocol_per_session
-from alstrial.services.web_sessions import find_session
-from alstrial.store.models import Subject, User
+from alstrial.services.web_sessions import SessionUser, find_session
+from alstrial.store.models import Subject
 from alstrial.vocabulary import Role
 from alstrial.web.permissions import ALL_SITES, allowed
 from alstrial.web.security import COOKIE, SessionData
@@ -47,7 +47,7 @@ class PasswordChangeRequiredError(PermissionDeniedError):
 class Me:
     """The logged-in user, his session (None for an API token) and his sites (None = all)."""
 
-    user: User
+    user: SessionUser
     session_data: SessionData | None
     sites: frozenset[int] | None
 
@@ -77,15 +77,15 @@ _PASSWORD_FREE = {"/password", "/logout"}
 async def current(request: Request, session: DbSession) -> Me:
     """The user of a session cookie, or of a bearer token on the JSON API; 401 otherwise."""
     data: SessionData | None = None
-    found: tuple[User, set[int] | frozenset[int]] | None = None
+    found: tuple[SessionUser, set[int] | frozenset[int]] | None = None
     authorization = request.headers.get("authorization", "")
     state = request.app.state
     if authorization.lower().startswith("bearer ") and request.url.path.startswith("/api/"):
         try:
-            user = token_user(session, authorization[7:].strip())
+            account = token_user(session, authorization[7:].strip())
         except PermissionDeniedError as error:
             raise HTTPException(status_code=401, detail=error.message) from None
-        found = user, user_site_ids(session, user)
+        found = SessionUser.of(account), user_site_ids(session, account)
     else:
         lifetime_s = int(state.session_lifetime.total_seconds())
         token = state.signer.read(request.cookies.get(COOKIE), lifetime_s)

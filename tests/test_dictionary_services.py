@@ -423,8 +423,9 @@ def test_a_value_added_at_a_signed_visit_needs_a_reason_and_unsigns_it(study: Se
 
 
 def test_the_bulk_insert_refuses_what_the_orm_refuses(study: Session) -> None:
-    """A NUL byte or an over-long text, rows naming different columns, and a change without
-    an actor: each refused by name, with nothing written."""
+    """A NUL byte or an over-long text, rows naming different columns, a row leaving out a
+    column with a default, and a change without an actor: each refused by name, with
+    nothing written."""
     from alstrial.store.audited_insert import insert_audited_rows
 
     saved = save_form_instance(
@@ -447,6 +448,8 @@ def test_the_bulk_insert_refuses_what_the_orm_refuses(study: Session) -> None:
         ([good | {"value": "a\x00b"}], "NUL byte"),
         ([good | {"field": "f" * 61}], "at most 60 fit"),
         ([good, {k: v for k, v in good.items() if k != "confirmed"}], "same columns"),
+        # The default would be stored, and the audit event would hold no value for it.
+        ([{k: v for k, v in good.items() if k != "confirmed"}], "column that has a default"),
     ]
     for rows, message in cases:
         with pytest.raises(ValidationError, match=message), transaction(study, actor=ACTOR):

@@ -161,6 +161,27 @@ def test_values_round_trip_through_their_stored_text(exam: DictionaryForm) -> No
     ):
         f = form.field(name)
         assert decode_value(f, encode_value(value)) == value
+    # Every type the check returns, as read from what a browser sends: the save's view of a
+    # new instance is the checked value itself, which must be what a later read decodes.
+    choice = exam.field("fasciculations")
+    for kind, raw in (
+        ("integer", " 12 "),
+        ("decimal", "70.50"),
+        ("text", "  riluzole 50 mg "),
+        ("notes", "first line\r\n  second "),
+        ("yesno", "no"),
+        ("choice", " 1 "),
+        ("multichoice", ["0", "1"]),
+        ("date", "2024-05-01"),
+        ("time", "09:30"),
+        ("datetime", "2024-05-01T09:30"),
+    ):
+        f = (choice if kind in ("choice", "multichoice") else exam.field("weight_kg")).model_copy(
+            update={"type": kind, "min": None, "max": None}
+        )
+        typed = read_value(f, raw)
+        assert decode_value(f, encode_value(typed)) == typed, kind
+        assert type(decode_value(f, encode_value(typed))) is type(typed), kind
     with pytest.raises(ValueError, match="time zone"):
         read_value(
             exam.field("weight_kg").model_copy(update={"type": "datetime"}),

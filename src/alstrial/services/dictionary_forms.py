@@ -244,6 +244,7 @@ def save_form_instance(
         else {i.field: i for i in session.scalars(select(ItemValue).where(
             ItemValue.form_instance_id == row.id))}
     )  # fmt: skip
+    typed = {f.name for f in spec.fields if f.type not in ("calc", "file")}
     wanted = {
         f.name: (
             # A file given now: stored in the transaction below, which sets its reference.
@@ -324,14 +325,18 @@ def save_form_instance(
         insert_audited_rows(session, ItemValue, added, key="field")
     if row is not None:
         return _view(session, spec, row)
-    # A new instance holds exactly what was just written: its view needs no second read.
+    # A new instance holds exactly what was just written: its view needs no second read,
+    # and a value the check typed is its stored text's decoded value (they round-trip,
+    # tests/test_form_values.py); a calculated value or a file reference is decoded.
     return InstanceView(
         row_id,
         spec.name,
         number,
         visit.code if visit is not None else None,
         {
-            name: decode_value(spec.field(name), text)
+            name: checked.values[name]
+            if name in typed
+            else decode_value(spec.field(name), text)
             for name, (text, _, _) in wanted.items()
             if text is not None
         },

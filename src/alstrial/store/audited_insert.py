@@ -56,12 +56,13 @@ def insert_audited_rows(
     form instance): the new ids are then matched to the rows by it, and the rows go in one
     statement on every back end. Without it, SQLAlchemy keeps the rows' order itself, which
     on SQLite means one INSERT per row (SQLite does not promise ``RETURNING`` in row order).
+    Every column with a default is named: the audit event holds the row as given.
 
     Raises
     ------
     ValidationError
-        No actor, a value its column cannot hold, or a row with other columns than the
-        first; each before anything is written.
+        No actor, a value its column cannot hold, a row with other columns than the first,
+        or a column with a default not named; each before anything is written.
     ConflictError
         A row at a signed visit or casebook, in a transaction without a reason.
     """
@@ -76,6 +77,18 @@ def insert_audited_rows(
             form=table.name,
         )
     names = set(rows[0])
+    defaulted = {
+        c.name
+        for c in table.c
+        if not c.primary_key and (c.default is not None or c.server_default is not None)
+    }
+    if defaulted - names:
+        # The row's audit event must hold what is stored: a default would be written unseen.
+        raise ValidationError(
+            "the rows of a bulk insert name every column that has a default",
+            form=table.name,
+            field=", ".join(sorted(defaulted - names)),
+        )
     if key is not None and len({row[key] for row in rows}) != len(rows):
         raise ValidationError(
             f"the rows of a bulk insert repeat their key {key!r}", form=table.name, field=key
@@ -105,11 +118,12 @@ def insert_audited_rows(
         clear_instance_verifications(session, instances)
     # The pending ORM changes go first, so that the trail keeps the order they were made in.
     session.flush()
-    if key is None:
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    if sqlite and (key is not None or len(rows) == 1):
+        ids = _insert_sqlite(session, table, rows, key)
+    elif key is None:
         statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
         ids = [int(i) for i in session.execute(statement, list(rows)).scalars()]
-    elif session.get_bind().dialect.name == "sqlite":
-        ids = _insert_sqlite(session, table, rows, key)
     else:
         statement = insert(table).returning(table.c.id, table.c[key])
         found = {k: int(i) for i, k in session.execute(statement, list(rows))}
@@ -127,10 +141,12 @@ _SQLITE_PARAMETERS = 999
 
 
 def _insert_sqlite(
-    session: Session, table: Table, rows: Sequence[Mapping[str, Any]], key: str
+    session: Session, table: Table, rows: Sequence[Mapping[str, Any]], key: str | None
 ) -> list[int]:
     """The rows as multi-row ``INSERT ... RETURNING id, key`` statements given to the driver,
-    each value converted once by its column type's own bind processor.
+    each value converted once by its column type's own bind processor; without ``key``, the
+    one row's ``INSERT ... RETURNING id`` (a form instance: the ORM's insert took twice the
+    time, and it runs under the write lock).
 
     Through SQLAlchemy's ``insertmanyvalues`` each of a 40-item form's 320 parameters was
     processed by the statement compiler; this is the same statement and the same values
@@ -141,6 +157,13 @@ def _insert_sqlite(
     processors = [table.c[name].type.bind_processor(connection.dialect) for name in names]
     columns = ", ".join(f'"{name}"' for name in names)
     slot = "(" + ", ".join("?" for _ in names) + ")"
+    if key is None:  # one row: its id is the one returned
+        parameters = [
+            value if convert is None else convert(value)
+            for value, convert in zip((rows[0][n] for n in names), processors, strict=True)
+        ]
+        statement = f'INSERT INTO "{table.name}" ({columns}) VALUES {slot} RETURNING "id"'
+        return [int(connection.exec_driver_sql(statement, tuple(parameters)).scalar_one())]
     key_processor = processors[names.index(key)]
     found: dict[object, int] = {}
     per_statement = max(1, _SQLITE_PARAMETERS // len(names))

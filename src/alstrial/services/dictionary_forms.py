@@ -334,9 +334,7 @@ def save_form_instance(
         number,
         visit.code if visit is not None else None,
         {
-            name: checked.values[name]
-            if name in typed
-            else decode_value(spec.field(name), text)
+            name: checked.values[name] if name in typed else decode_value(spec.field(name), text)
             for name, (text, _, _) in wanted.items()
             if text is not None
         },

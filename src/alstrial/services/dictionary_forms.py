@@ -44,7 +44,7 @@ from alstrial.services.lookup import (
     read_columns,
 )
 from alstrial.services.transaction import transaction
-from alstrial.store.audited_insert import insert_audited_rows
+from alstrial.store.audited_insert import insert_audited_rows, insert_audited_with_children
 from alstrial.store.models import (
     Attachment,
     Enrolment,
@@ -276,53 +276,58 @@ def save_form_instance(
         for name, upload in uploads.items():
             stored = store_attachment(session, actor=actor, subject=subject, upload=upload)
             wanted[name] = (attachment_reference(stored.id), None, False)
+        added = [
+            {
+                "subject_id": subject.id,
+                "visit_id": visit_id,
+                "field": name,
+                "value": text,
+                "missing_code": mark.code if mark else None,
+                "missing_reason": mark.reason.strip() if mark else None,
+                "confirmed": was_confirmed,
+            }
+            for name, (text, mark, was_confirmed) in wanted.items()
+            if name not in items and (text is not None or mark is not None)
+        ]
         if row is None:
             number = _next_instance(session, subject, spec, slot)
-            # Inserted as its items are (below), without an ORM object to flush.
-            (row_id,) = insert_audited_rows(
+            # The instance and its items as one multi-row insert, audited and lock-checked
+            # as the ORM would, every check before the first write (issue 17: the 40-item
+            # form's save time was mostly the ORM's work per item row).
+            row_id, _ = insert_audited_with_children(
                 session,
                 FormInstance,
-                [
-                    {
-                        "subject_id": subject.id,
-                        "visit_id": visit_id,
-                        "slot": slot,
-                        "form": spec.name,
-                        "instance": number,
-                        "protocol_version_id": version_id,
-                        "provenance": provenance,
-                    }
-                ],
+                {
+                    "subject_id": subject.id,
+                    "visit_id": visit_id,
+                    "slot": slot,
+                    "form": spec.name,
+                    "instance": number,
+                    "protocol_version_id": version_id,
+                    "provenance": provenance,
+                },
+                ItemValue,
+                added,
+                link="form_instance_id",
+                key="field",
             )
         else:
             row_id, number = row.id, row.instance
             if row.protocol_version_id != version_id:
                 row.protocol_version_id = version_id
-        added = []
-        for name, (text, mark, was_confirmed) in wanted.items():
-            item = items.get(name)
-            if item is None:
-                if text is not None or mark is not None:
-                    added.append(
-                        {
-                            "form_instance_id": row_id,
-                            "subject_id": subject.id,
-                            "visit_id": visit_id,
-                            "field": name,
-                            "value": text,
-                            "missing_code": mark.code if mark else None,
-                            "missing_reason": mark.reason.strip() if mark else None,
-                            "confirmed": was_confirmed,
-                        }
-                    )
-                continue
-            item.value = text
-            item.missing_code = mark.code if mark else None
-            item.missing_reason = mark.reason.strip() if mark else None
-            item.confirmed = was_confirmed
-        # One multi-row insert, audited and lock-checked as the ORM would (issue 17: the
-        # 40-item form's save time was mostly the ORM's work per item row).
-        insert_audited_rows(session, ItemValue, added, key="field")
+            for name, (text, mark, was_confirmed) in wanted.items():
+                item = items.get(name)
+                if item is not None:
+                    item.value = text
+                    item.missing_code = mark.code if mark else None
+                    item.missing_reason = mark.reason.strip() if mark else None
+                    item.confirmed = was_confirmed
+            insert_audited_rows(
+                session,
+                ItemValue,
+                [{"form_instance_id": row_id, **item} for item in added],
+                key="field",
+            )
     if row is not None:
         return _view(session, spec, row)
     # A new instance holds exactly what was just written: its view needs no second read,

@@ -37,10 +37,12 @@ from alstrial.protocol.form_values import (
 )
 from alstrial.services.attachments import MAX_ATTACHMENT_BYTES, store_attachment
 from alstrial.services.lookup import (
+    VisitAt,
     current_protocol,
     current_protocol_version_id,
     find_subject,
     find_visit,
+    find_visit_at,
     read_columns,
 )
 from alstrial.services.transaction import transaction
@@ -132,7 +134,7 @@ def subject_attributes(session: Session, subject: Subject) -> dict[str, object]:
 
 def _where(
     session: Session, subject: Subject, form: DictionaryForm, visit_code: str | None
-) -> Visit | None:
+) -> VisitAt | None:
     """The visit a form is entered at (None for a subject-level form), checked."""
     if form.scope == "subject":
         if visit_code is not None:
@@ -151,7 +153,7 @@ def _where(
             form=form.name,
             field="visit",
         )
-    visit = find_visit(session, subject, visit_code, form=form.name)
+    visit = find_visit_at(session, subject, visit_code, form=form.name)
     protocol = current_protocol(session)
     if form.name not in protocol.visit(visit.code).assessments:
         raise ValidationError(

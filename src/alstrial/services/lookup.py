@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Executable, Result, bindparam, event, func, inspect, select
 from sqlalchemy.orm import Session
@@ -14,12 +14,14 @@ from alstrial.protocol import Protocol, parse_protocol
 from alstrial.store.models import Enrolment, ProtocolVersion, Site, Study, Subject, User, Visit
 
 __all__ = [
+    "VisitAt",
     "current_protocol",
     "current_protocol_version_id",
     "enrolment_of",
     "find_site",
     "find_subject",
     "find_visit",
+    "find_visit_at",
     "latest_protocol_version",
     "only_study",
     "protocol_of",
@@ -228,6 +230,36 @@ def find_visit(session: Session, subject: Subject, code: str, *, form: str | Non
             value=code,
         )
     return visit
+
+
+class VisitAt(NamedTuple):
+    """A visit's id and code, what a save at it needs."""
+
+    id: int
+    code: str
+
+
+_VISIT_ID_BY_CODE = select(Visit.id, Visit.code).where(
+    Visit.subject_id == bindparam("subject_id"), Visit.code == bindparam("code")
+)
+
+
+def find_visit_at(
+    session: Session, subject: Subject, code: str, *, form: str | None = None
+) -> VisitAt:
+    """As :func:`find_visit`, the id and code alone, read as columns (a dictionary form's save
+    needs no more, and the ORM's load of the visit was 4 % of its time, issue 17)."""
+    found = read_columns(session, _VISIT_ID_BY_CODE, {"subject_id": subject.id, "code": code})
+    row = found.first()
+    if row is None:
+        raise NotFoundError(
+            f"subject {subject.study_code} has no visit {code!r}",
+            subject=subject.study_code,
+            form=form,
+            field="visit",
+            value=code,
+        )
+    return VisitAt(int(row[0]), str(row[1]))
 
 
 def find_user(session: Session, username: str, *, form: str | None = None) -> User:

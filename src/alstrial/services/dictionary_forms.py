@@ -37,10 +37,12 @@ from alstrial.protocol.form_values import (
 )
 from alstrial.services.attachments import MAX_ATTACHMENT_BYTES, store_attachment
 from alstrial.services.lookup import (
+    SubjectRef,
     VisitAt,
     current_protocol,
     current_protocol_version_id,
     find_subject,
+    find_subject_ref,
     find_visit,
     find_visit_at,
     read_columns,
@@ -133,7 +135,7 @@ def subject_attributes(session: Session, subject: Subject) -> dict[str, object]:
 
 
 def _where(
-    session: Session, subject: Subject, form: DictionaryForm, visit_code: str | None
+    session: Session, subject: Subject | SubjectRef, form: DictionaryForm, visit_code: str | None
 ) -> VisitAt | None:
     """The visit a form is entered at (None for a subject-level form), checked."""
     if form.scope == "subject":
@@ -219,12 +221,16 @@ def save_form_instance(
         No such form, subject, visit or instance.
     """
     spec = dictionary_form(session, form)
-    subject = find_subject(session, subject_code)
+    subject = find_subject_ref(session, subject_code)  # the ORM's subject where it is needed
     visit = _where(session, subject, spec, visit_code)
     checked = check_form(
         spec,
         entered,
-        subject=subject_attributes(session, subject) if spec.reads_subject else None,
+        subject=(
+            subject_attributes(session, find_subject(session, subject_code))
+            if spec.reads_subject
+            else None
+        ),
         missing=missing,
         confirmed=confirmed,
     )
@@ -276,7 +282,9 @@ def save_form_instance(
     visit_id = visit.id if visit is not None else None
     with transaction(session, actor=actor, reason=reason):
         for name, upload in uploads.items():
-            stored = store_attachment(session, actor=actor, subject=subject, upload=upload)
+            stored = store_attachment(
+                session, actor=actor, subject=find_subject(session, subject_code), upload=upload
+            )
             wanted[name] = (attachment_reference(stored.id), None, False)
         added = [
             {
@@ -366,7 +374,7 @@ _NEW_FILE = "attachment:new"
 def _check_files(
     session: Session,
     spec: DictionaryForm,
-    subject: Subject,
+    subject: Subject | SubjectRef,
     values: Mapping[str, object],
     uploads: Mapping[str, FileUpload],
     max_file_bytes: int,
@@ -395,7 +403,11 @@ def _check_files(
 
 
 def _instance(
-    session: Session, subject: Subject, spec: DictionaryForm, slot: int, instance: int | None
+    session: Session,
+    subject: Subject | SubjectRef,
+    spec: DictionaryForm,
+    slot: int,
+    instance: int | None,
 ) -> FormInstance | None:
     """The instance a save corrects, or None for a new one."""
     if instance is None and spec.repeating:
@@ -427,7 +439,9 @@ _LAST_INSTANCE = select(func.max(FormInstance.instance)).where(
 )
 
 
-def _next_instance(session: Session, subject: Subject, spec: DictionaryForm, slot: int) -> int:
+def _next_instance(
+    session: Session, subject: Subject | SubjectRef, spec: DictionaryForm, slot: int
+) -> int:
     params = {"subject_id": subject.id, "form": spec.name, "slot": slot}
     last = read_columns(session, _LAST_INSTANCE, params).scalar()
     return int(last or 0) + 1

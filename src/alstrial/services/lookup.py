@@ -7,19 +7,21 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from sqlalchemy import Executable, Result, bindparam, event, func, inspect, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from alstrial.exceptions import ConflictError, NotFoundError, ValidationError
 from alstrial.protocol import Protocol, parse_protocol
 from alstrial.store.models import Enrolment, ProtocolVersion, Site, Study, Subject, User, Visit
 
 __all__ = [
+    "SubjectRef",
     "VisitAt",
     "current_protocol",
     "current_protocol_version_id",
     "enrolment_of",
     "find_site",
     "find_subject",
+    "find_subject_ref",
     "find_visit",
     "find_visit_at",
     "latest_protocol_version",
@@ -206,6 +208,43 @@ def find_subject(session: Session, code: str) -> Subject:
     return subject
 
 
+class SubjectRef(NamedTuple):
+    """A subject's id, study code and site: what a save and a site check need of him."""
+
+    id: int
+    study_code: str
+    site_id: int
+
+
+_SUBJECT_REF_BY_CODE = select(Subject.id, Subject.study_code, Subject.site_id).where(
+    Subject.study_code == bindparam("code")
+)
+
+#: Subjects this transaction has looked up as :class:`SubjectRef`, by study code; forgotten
+#: when the transaction ends (a subject registered in it and rolled back is gone).
+_SUBJECT_REFS_KEY = "alstrial.subject_refs"
+
+
+def find_subject_ref(session: Session, code: str) -> SubjectRef:
+    """As :func:`find_subject`, the id, code and site alone, read as columns (the ORM's load
+    of the subject was a twentieth of a dictionary form's web save, issue 17); a request's
+    site check and its save read it once."""
+    known: dict[str, SubjectRef] = session.info.setdefault(_SUBJECT_REFS_KEY, {})
+    ref = known.get(code)
+    if ref is None:
+        row = read_columns(session, _SUBJECT_REF_BY_CODE, {"code": code}).first()
+        if row is None:
+            raise NotFoundError(f"no subject {code!r}", subject=code)
+        ref = known[code] = SubjectRef(int(row[0]), str(row[1]), int(row[2]))
+    return ref
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_subject_refs(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_SUBJECT_REFS_KEY, None)
+
+
 def enrolment_of(session: Session, subject: Subject, *, form: str | None = None) -> Enrolment:
     """The subject's enrolment; a subject not enrolled cannot have visits or treatment."""
     enrolment = session.scalars(
@@ -245,7 +284,7 @@ _VISIT_ID_BY_CODE = select(Visit.id, Visit.code).where(
 
 
 def find_visit_at(
-    session: Session, subject: Subject, code: str, *, form: str | None = None
+    session: Session, subject: Subject | SubjectRef, code: str, *, form: str | None = None
 ) -> VisitAt:
     """As :func:`find_visit`, the id and code alone, read as columns (a dictionary form's save
     needs no more, and the ORM's load of the visit was 4 % of its time, issue 17)."""

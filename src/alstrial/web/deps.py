@@ -16,7 +16,12 @@ from sqlalchemy.orm import Session
 from alstrial.exceptions import AlstrialError, ConflictError, NotFoundError, PermissionDeniedError
 from alstrial.services.accounts import user_site_ids
 from alstrial.services.api_tokens import token_user
-from alstrial.services.lookup import find_subject, remember_protocol_per_session
+from alstrial.services.lookup import (
+    SubjectRef,
+    find_subject,
+    find_subject_ref,
+    remember_protocol_per_session,
+)
 from alstrial.services.web_sessions import SessionUser, find_session
 from alstrial.store.models import Subject
 from alstrial.vocabulary import Role
@@ -33,6 +38,7 @@ __all__ = [
     "page",
     "require",
     "subject_for",
+    "subject_ref_for",
 ]
 
 
@@ -55,7 +61,7 @@ class Me:
     def csrf(self) -> str:
         return self.session_data.csrf if self.session_data else ""
 
-    def may_see(self, subject: Subject) -> bool:
+    def may_see(self, subject: Subject | SubjectRef) -> bool:
         return self.sites is None or subject.site_id in self.sites
 
 
@@ -122,6 +128,18 @@ def subject_for(session: Session, me: Me, code: str) -> Subject:
     if subject is None or not me.may_see(subject):
         raise HTTPException(status_code=404, detail=f"no subject {code}")
     return subject
+
+
+def subject_ref_for(session: Session, me: Me, code: str) -> SubjectRef:
+    """As :func:`subject_for`, the subject's id, code and site alone (a save's site check:
+    its service reads the same in the same transaction)."""
+    try:
+        ref = find_subject_ref(session, code)
+    except NotFoundError:
+        ref = None
+    if ref is None or not me.may_see(ref):
+        raise HTTPException(status_code=404, detail=f"no subject {code}")
+    return ref
 
 
 def check_csrf(request: Request, me: Me, token: str | None) -> None:

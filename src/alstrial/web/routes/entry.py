@@ -44,6 +44,7 @@ from alstrial.web.deps import (
     page,
     require,
     subject_for,
+    subject_ref_for,
 )
 from alstrial.web.forms import FORMS, Context, FormSpec, check_form, parse_form, with_choices
 from alstrial.web.permissions import allowed
@@ -148,7 +149,7 @@ async def submission(
     check_csrf(request, me, str(form.get("csrf", "")))
     require(me, action)
     if code is not None:
-        subject_for(session, me, code)
+        subject_ref_for(session, me, code)
     return raw_values(form)
 
 

@@ -428,11 +428,17 @@ def test_subject_not_enrolled_cannot_be_rated(session: Session) -> None:
 
 def test_lookups_follow_the_store(session: Session) -> None:
     """A subject whose insert was rolled back is not found, though this session looked it
-    up; a newly loaded protocol version is the current one at once."""
+    up (as an ORM object or as columns); a newly loaded protocol version is the current one
+    at once."""
     import hashlib
 
     from alstrial.protocol import reference_protocol_text
-    from alstrial.services.lookup import current_protocol, find_subject, only_study
+    from alstrial.services.lookup import (
+        current_protocol,
+        find_subject,
+        find_subject_ref,
+        only_study,
+    )
     from alstrial.store.audit import ACTOR_KEY
     from alstrial.store.models import ProtocolVersion
     from tests.helpers import register
@@ -446,9 +452,13 @@ def test_lookups_follow_the_store(session: Session) -> None:
     session.add(ghost)
     session.flush()
     assert find_subject(session, "S99") is ghost
+    assert find_subject_ref(session, "S99") == (ghost.id, "S99", ghost.site_id)
     session.rollback()
     with pytest.raises(NotFoundError):
         find_subject(session, "S99")
+    with pytest.raises(NotFoundError):  # its columns were remembered for the transaction only
+        find_subject_ref(session, "S99")
+    assert find_subject_ref(session, "S01") == (subject.id, "S01", subject.site_id)
     assert current_protocol(session).study.title
     text = reference_protocol_text().replace('title = "', 'title = "Amended: ', 1)
     session.info[ACTOR_KEY] = ACTOR

@@ -261,14 +261,18 @@ def find_visit(session: Session, subject: Subject, code: str, *, form: str | Non
     """The subject's scheduled visit with this code."""
     visit = session.scalars(_VISIT_BY_CODE, {"subject_id": subject.id, "code": code}).one_or_none()
     if visit is None:
-        raise NotFoundError(
-            f"subject {subject.study_code} has no visit {code!r}",
-            subject=subject.study_code,
-            form=form,
-            field="visit",
-            value=code,
-        )
+        raise _no_visit(subject, code, form)
     return visit
+
+
+def _no_visit(subject: Subject | SubjectRef, code: str, form: str | None) -> NotFoundError:
+    return NotFoundError(
+        f"subject {subject.study_code} has no visit {code!r}",
+        subject=subject.study_code,
+        form=form,
+        field="visit",
+        value=code,
+    )
 
 
 class VisitAt(NamedTuple):
@@ -291,13 +295,7 @@ def find_visit_at(
     found = read_columns(session, _VISIT_ID_BY_CODE, {"subject_id": subject.id, "code": code})
     row = found.first()
     if row is None:
-        raise NotFoundError(
-            f"subject {subject.study_code} has no visit {code!r}",
-            subject=subject.study_code,
-            form=form,
-            field="visit",
-            value=code,
-        )
+        raise _no_visit(subject, code, form)
     return VisitAt(int(row[0]), str(row[1]))
 
 

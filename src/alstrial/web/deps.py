@@ -5,9 +5,9 @@ templates, time zone) is set by :func:`alstrial.web.app.create_app` on ``app.sta
 No ``from __future__ import annotations``: FastAPI reads these annotations at run time.
 """
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse
@@ -121,25 +121,26 @@ def require(me: Me, action: str) -> None:
 def subject_for(session: Session, me: Me, code: str) -> Subject:
     """The subject with this code if the user may see him; 404 otherwise (another site's
     subject is answered exactly as one that does not exist)."""
-    try:
-        subject = find_subject(session, code)
-    except NotFoundError:
-        subject = None
-    if subject is None or not me.may_see(subject):
-        raise HTTPException(status_code=404, detail=f"no subject {code}")
-    return subject
+    return _seen(me, code, find_subject, session)
 
 
 def subject_ref_for(session: Session, me: Me, code: str) -> SubjectRef:
     """As :func:`subject_for`, the subject's id, code and site alone (a save's site check:
     its service reads the same in the same transaction)."""
+    return _seen(me, code, find_subject_ref, session)
+
+
+_Found = TypeVar("_Found", Subject, SubjectRef)
+
+
+def _seen(me: Me, code: str, find: Callable[[Session, str], _Found], session: Session) -> _Found:
     try:
-        ref = find_subject_ref(session, code)
+        found = find(session, code)
     except NotFoundError:
-        ref = None
-    if ref is None or not me.may_see(ref):
+        raise HTTPException(status_code=404, detail=f"no subject {code}") from None
+    if not me.may_see(found):
         raise HTTPException(status_code=404, detail=f"no subject {code}")
-    return ref
+    return found
 
 
 def check_csrf(request: Request, me: Me, token: str | None) -> None:

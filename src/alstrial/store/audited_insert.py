@@ -222,29 +222,28 @@ def _insert_sqlite(
     processors = [table.c[name].type.bind_processor(connection.dialect) for name in names]
     columns = ", ".join(f'"{name}"' for name in names)
     slot = "(" + ", ".join("?" for _ in names) + ")"
-    if key is None:  # one row: its id is the one returned
-        parameters = [
+
+    def bound(chunk: Sequence[Mapping[str, Any]]) -> tuple[Any, ...]:
+        return tuple(
             value if convert is None else convert(value)
-            for value, convert in zip((rows[0][n] for n in names), processors, strict=True)
-        ]
+            for row in chunk
+            for value, convert in zip((row[n] for n in names), processors, strict=True)
+        )
+
+    if key is None:  # one row: its id is the one returned
         statement = f'INSERT INTO "{table.name}" ({columns}) VALUES {slot} RETURNING "id"'
-        return [int(connection.exec_driver_sql(statement, tuple(parameters)).scalar_one())]
+        return [int(connection.exec_driver_sql(statement, bound(rows)).scalar_one())]
     key_processor = processors[names.index(key)]
     found: dict[object, int] = {}
     per_statement = max(1, _SQLITE_PARAMETERS // len(names))
     for start in range(0, len(rows), per_statement):
         chunk = rows[start : start + per_statement]
-        parameters = [
-            value if convert is None else convert(value)
-            for row in chunk
-            for value, convert in zip((row[n] for n in names), processors, strict=True)
-        ]
         statement = (
             f'INSERT INTO "{table.name}" ({columns}) VALUES '
             + ", ".join(slot for _ in chunk)
             + f' RETURNING "id", "{key}"'
         )
-        for new_id, value in connection.exec_driver_sql(statement, tuple(parameters)):
+        for new_id, value in connection.exec_driver_sql(statement, bound(chunk)):
             found[value] = int(new_id)
     return [found[row[key] if key_processor is None else key_processor(row[key])] for row in rows]
 

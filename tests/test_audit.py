@@ -328,8 +328,10 @@ def test_the_rows_events_converter_gives_plain_values_value() -> None:
                 expected = plain_value(column_type, value)
             except (TypeError, ValueError, AttributeError):
                 continue  # a value the column never receives (text to a date column)
-            assert _plain_converter(column_type)(value) == expected
-            assert type(_plain_converter(column_type)(value)) is type(expected)
+            got = _plain_converter(column_type)(value)
+            # The same value; NaN (the text "nan" to a float column) is the same as itself.
+            assert got == expected or (got != got and expected != expected)
+            assert type(got) is type(expected)
 
     same()
 

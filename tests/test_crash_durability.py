@@ -1,7 +1,8 @@
 """Durability (issue 14): ``alstrial serve --workers 2`` is killed with SIGKILL (every
 process of it, no shutdown) while 4 clients save vital signs concurrently; afterwards every
 save the server had acknowledged (303) is in the store, and the audit trail verifies. On
-SQLite (WAL, synchronous=FULL) and PostgreSQL."""
+SQLite (WAL, each commit synced before its answer: ``store/sqlite_durability.py``) and
+PostgreSQL."""
 
 from __future__ import annotations
 
@@ -58,10 +59,16 @@ def _cookies(set_cookies: list[str], jar: dict[str, str]) -> str:
     return "; ".join(f"{k}={v}" for k, v in jar.items())
 
 
-def _client(port: int, subject: str, acknowledged: list[str], stop: threading.Event) -> None:
+def _client(
+    port: int,
+    subject: str,
+    acknowledged: list[str],
+    logged_in: threading.Event,
+    stop: threading.Event,
+) -> None:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
-        _save_until_stopped(connection, subject, acknowledged, stop)
+        _save_until_stopped(connection, subject, acknowledged, logged_in, stop)
     finally:
         connection.close()
 
@@ -70,6 +77,7 @@ def _save_until_stopped(
     connection: http.client.HTTPConnection,
     subject: str,
     acknowledged: list[str],
+    logged_in: threading.Event,
     stop: threading.Event,
 ) -> None:
     jar: dict[str, str] = {}
@@ -87,6 +95,7 @@ def _save_until_stopped(
     cookie = _cookies(headers, jar)
     _, _, page = _request(connection, "GET", "/password", cookie=cookie)
     csrf = page.split('name="csrf" value="')[1].split('"')[0]
+    logged_in.set()
     n = 0
     while not stop.is_set():
         moment = datetime.combine(DAY0, clock(8)) + timedelta(minutes=n)
@@ -141,15 +150,22 @@ def test_every_acknowledged_save_survives_sigkill(engine: Engine, tmp_path: Path
         start_new_session=True,  # its own process group, so that every worker is killed
     )
     saved: dict[str, list[str]] = {f"K{n}": [] for n in range(CLIENTS)}
+    logged_in = {code: threading.Event() for code in saved}
     stop = threading.Event()
     try:
         wait_until_served(server, port)
         threads = [
-            threading.Thread(target=_client, args=(port, code, saved[code], stop), daemon=True)
+            threading.Thread(
+                target=_client, args=(port, code, saved[code], logged_in[code], stop), daemon=True
+            )
             for code in saved
         ]
         for thread in threads:
             thread.start()
+        # Every client logged in before the count starts: the others' saves could otherwise
+        # reach it while one still logs in, and the kill would break its login, not a save.
+        for event in logged_in.values():
+            assert event.wait(timeout=30), "a client could not log in"
         deadline = time.monotonic() + 20
         while sum(map(len, saved.values())) < 40 and time.monotonic() < deadline:
             time.sleep(0.05)

@@ -10,7 +10,7 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
 from alstrial.exceptions import ConfigurationError
-from alstrial.store.sqlite_writer import writer_locked_connection
+from alstrial.store.sqlite_writer import syncs_its_commits, writer_locked_connection
 
 __all__ = ["SQLITE_BUSY_TIMEOUT_MS", "make_engine", "make_session_factory", "normalise_url"]
 
@@ -37,11 +37,14 @@ def normalise_url(url: str) -> str:
 def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA journal_mode=WAL")
+    (mode,) = cursor.execute("PRAGMA journal_mode=WAL").fetchone()
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-    # FULL: every commit reaches the disk before the save is acknowledged. With WAL, NORMAL
-    # keeps the file consistent but can lose the last commits at a power loss (issue 14).
-    cursor.execute("PRAGMA synchronous=FULL")
+    # Every commit reaches the disk before the save is acknowledged (issue 14). A connection
+    # that syncs its commits itself, after giving the writer lock back, needs SQLite's own
+    # fsync no longer (alstrial.store.sqlite_durability); any other gets FULL. With WAL,
+    # NORMAL alone keeps the file consistent but can lose the last commits at a power loss.
+    syncs_itself = mode == "wal" and syncs_its_commits(dbapi_connection)
+    cursor.execute(f"PRAGMA synchronous={'NORMAL' if syncs_itself else 'FULL'}")
     cursor.close()
 
 

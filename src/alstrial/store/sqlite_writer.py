@@ -41,12 +41,14 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
+from alstrial.store.sqlite_durability import sync_after_commit
+
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows: SQLite's busy handler alone
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["WRITER_SUFFIX", "writer_locked_connection"]
+__all__ = ["WRITER_SUFFIX", "syncs_its_commits", "writer_locked_connection"]
 
 #: The lock file's name is the database's with this added.
 WRITER_SUFFIX = "-writer"
@@ -107,6 +109,11 @@ class _WriterLockConnection(sqlite3.Connection):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.holds_writer_lock = False
+        # The file names SQLite itself uses (its write-ahead log is the database's with
+        # "-wal" added), for the fsync after a commit (alstrial.store.sqlite_durability).
+        self._database = str(super().execute("PRAGMA database_list").fetchone()[2])
+        self._log = self._database + "-wal"
+        self._rolling_back = False
         try:
             self._lock_fd: int | None = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError:
@@ -161,9 +168,12 @@ class _WriterLockConnection(sqlite3.Connection):
                 return
 
     def give_back_if_done(self) -> None:
-        """Give the writer lock back if the transaction that took it has ended."""
+        """Give the writer lock back if the transaction that took it has ended; then, unless
+        it was rolled back, make its commit durable (:func:`sync_after_commit`)."""
         if self.holds_writer_lock and not self.in_transaction:
             self._give_back()
+            if not self._rolling_back:
+                sync_after_commit(self._log, self._database)
 
     def _give_back(self) -> None:
         self.holds_writer_lock = False
@@ -177,10 +187,12 @@ class _WriterLockConnection(sqlite3.Connection):
             self.give_back_if_done()
 
     def rollback(self) -> None:
+        self._rolling_back = True  # nothing of it to make durable
         try:
             super().rollback()
         finally:
             self.give_back_if_done()
+            self._rolling_back = False
 
     def __exit__(
         self,
@@ -203,6 +215,13 @@ class _WriterLockConnection(sqlite3.Connection):
                 os.close(self._lock_fd)  # closing the file gives the lock back
                 self._lock_fd = None
                 self.holds_writer_lock = False
+
+
+def syncs_its_commits(connection: object) -> bool:
+    """Whether ``connection`` makes its commits durable itself, after giving the writer lock
+    back (:mod:`alstrial.store.sqlite_durability`): it may then run with
+    ``synchronous=NORMAL`` in WAL mode."""
+    return isinstance(connection, _WriterLockConnection)
 
 
 def writer_locked_connection(database: str, timeout_ms: int) -> type[sqlite3.Connection] | None:

@@ -35,7 +35,7 @@ from collections.abc import Coroutine
 from datetime import date, datetime, timedelta
 from datetime import time as clock
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 from urllib.parse import urlencode
 
 import httpx2
@@ -57,6 +57,9 @@ from alstrial.store.audit import AuditEvent
 from alstrial.store.migrate import upgrade_to_head
 from alstrial.store.models import FormInstance, ItemValue, VitalSigns
 from alstrial.vocabulary import DiagnosticCategory, OnsetRegion, Sex
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.machine import cpu_model, machine_times, process_tree_cpu
 
 CLIENTS = 16
 _T = TypeVar("_T")
@@ -254,16 +257,33 @@ def _requests(subject: str, session: tuple[str, str], count: int, form: str) -> 
     return requests
 
 
-async def load(
-    port: int, saves: int, warmup: int, form: str = "vitals"
-) -> tuple[list[float], float, float]:
-    """One round: the latencies, the wall time, and the clients' CPU time (s) in it."""
+class Round(NamedTuple):
+    """One round's latencies (ms), wall time (s), the clients' and the server's CPU time (s),
+    and the machine's busy and stolen shares of its cores' time (None off Linux)."""
+
+    latencies: list[float]
+    wall: float
+    clients_cpu: float
+    server_cpu: float | None
+    busy: float | None
+    stolen: float | None
+
+
+async def load(port: int, saves: int, warmup: int, form: str, server: int) -> Round:
+    """One round against the server whose process is ``server``."""
     sessions = [login(f"http://127.0.0.1:{port}") for _ in range(CLIENTS)]
     requests = [_requests(f"B{n:02d}", sessions[n], warmup + saves, form) for n in range(CLIENTS)]
+    machine, server_cpu = machine_times(), process_tree_cpu(server)
     started, cpu = time.perf_counter(), time.process_time()
     results = await asyncio.gather(*(client(port, r, warmup) for r in requests))
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu
-    return [x for r in results for x in r], wall, cpu
+    machine_after, server_after = machine_times(), process_tree_cpu(server)
+    busy = stolen = None
+    if machine is not None and machine_after is not None:
+        spent = [after - before for before, after in zip(machine, machine_after, strict=True)]
+        busy, stolen = spent[0] / sum(spent), spent[2] / sum(spent)
+    used = None if server_cpu is None or server_after is None else server_after - server_cpu
+    return Round([x for r in results for x in r], wall, cpu, used, busy, stolen)
 
 
 def _run(round_: Coroutine[Any, Any, _T]) -> _T:
@@ -289,16 +309,19 @@ def measure(
     figures = []
     try:
         for _ in range(rounds):
-            latencies, wall, cpu = _run(load(port, saves, warmup, form))
+            result = _run(load(port, saves, warmup, form, server.pid))
+            latencies, count = result.latencies, CLIENTS * (saves + warmup)
             # Throughput over the whole round (warm-up included) is the conservative figure.
-            rate = CLIENTS * (saves + warmup) / wall
+            rate = count / result.wall
             p99 = statistics.quantiles(latencies, n=100)[98]
             figures.append((rate, statistics.median(latencies), p99, max(latencies)))
-            client_ms = cpu / (CLIENTS * (saves + warmup)) * 1000
-            print(
-                f"{label:10s} round {len(figures)}: {rate:5.0f} saves/s  p99 {p99:6.1f} ms"
-                f"  (clients' CPU {client_ms:.2f} ms per save)"
-            )
+            usage = f"clients' CPU {result.clients_cpu / count * 1000:.2f} ms per save"
+            if result.server_cpu is not None:
+                usage += f", server's {result.server_cpu / count * 1000:.2f}"
+            if result.busy is not None and result.stolen is not None:
+                usage += f"; cores busy {result.busy:.0%}, stolen {result.stolen:.0%}"
+            print(f"{label:10s} round {len(figures)}: {rate:5.0f} saves/s  p99 {p99:6.1f} ms")
+            print(f"{'':10s}   ({usage})")
     finally:
         server.terminate()
         server.wait(timeout=10)
@@ -339,8 +362,6 @@ def main() -> None:
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--form", choices=["vitals", "dictionary"], default="vitals")
     args = parser.parse_args()
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from bench.machine import cpu_model
 
     print(f"CPU: {cpu_model()}, {os.cpu_count()} cores")
     print(

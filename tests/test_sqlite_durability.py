@@ -1,31 +1,27 @@
-"""A commit on a SQLite file is on disk before it is acknowledged, with the writer lock given
-back first (``alstrial.store.sqlite_durability``, ``alstrial.web.durability``).
+"""A commit on a SQLite file is on disk before it returns, with the writer lock given back
+first (``alstrial.store.sqlite_durability``).
 
 The ``fsync`` calls are observed by wrapping ``os.fsync`` (the real call still runs): which
 file each one synced (by its inode), whether the writer lock was free then, and in which
-thread. A power loss itself cannot be made here; ``tests/test_crash_durability.py`` kills a
-serving process during saves instead.
+thread (the committing one). A power loss itself cannot be made here;
+``tests/test_crash_durability.py`` kills a serving process during saves instead.
 """
 
 from __future__ import annotations
 
-import asyncio
 import fcntl
 import os
 import sqlite3
 import sys
 import threading
-from collections.abc import MutableMapping
 from pathlib import Path
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
 from alstrial.store import make_engine
-from alstrial.store.sqlite_durability import fsync_files, syncs_owed
+from alstrial.store.sqlite_durability import fsync_log
 from alstrial.store.sqlite_writer import WRITER_SUFFIX, writer_locked_connection
-from alstrial.web.durability import DurableAnswers
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="flock exists on POSIX only")
 
@@ -103,29 +99,11 @@ def test_a_commit_is_synced_once_the_lock_is_given_back(db: Path, syncs: _Syncs)
     connection.close()
 
 
-def test_a_commit_in_a_request_owes_its_sync_until_taken(db: Path, syncs: _Syncs) -> None:
-    connection = _connect(db)
-    with syncs_owed() as owed:
-        connection.execute("INSERT INTO t (v) VALUES ('a')")
-        connection.commit()
-        assert syncs.calls == [], "synced in the request instead of owed"
-        assert owed.take() == [(str(db) + "-wal", str(db))]
-        assert owed.take() == [], "owed twice"
-        connection.execute("INSERT INTO t (v) VALUES ('b')")
-        connection.commit()  # after the answer started: synced at once
-        assert [inode for inode, _, _ in syncs.calls] == [syncs.inode()]
-    syncs.calls.clear()
-    connection.execute("INSERT INTO t (v) VALUES ('c')")
-    connection.commit()  # outside any request: synced at once
-    assert [inode for inode, _, _ in syncs.calls] == [syncs.inode()]
-    connection.close()
-
-
 def test_a_log_gone_is_replaced_by_its_database(db: Path, syncs: _Syncs) -> None:
-    fsync_files([(str(db) + "-wal", str(db))])
+    fsync_log(str(db) + "-wal", str(db))
     assert [inode for inode, _, _ in syncs.calls] == [syncs.inode("")]
-    with pytest.raises(FileNotFoundError):
-        fsync_files([(str(db) + "-wal", str(db) + "-missing")])
+    with pytest.raises(FileNotFoundError):  # neither exists: an error, not a silent pass
+        fsync_log(str(db) + "-wal", str(db) + "-missing")
 
 
 def test_synchronous_normal_only_where_the_connection_syncs_itself(tmp_path: Path) -> None:
@@ -140,68 +118,7 @@ def test_synchronous_normal_only_where_the_connection_syncs_itself(tmp_path: Pat
     in_memory.dispose()
 
 
-def _saving_app(db: Path, fail: bool = False) -> Any:
-    """An ASGI application that commits a row, then answers (or fails)."""
-
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        connection = _connect(db)
-        connection.execute("INSERT INTO t (v) VALUES ('saved')")
-        connection.commit()
-        connection.close()
-        if fail:
-            raise RuntimeError("after the commit")
-        await send({"type": "http.response.start", "status": 303, "headers": []})
-        await send({"type": "http.response.body", "body": b""})
-
-    return app
-
-
-async def _receive() -> dict[str, Any]:
-    return {"type": "http.request", "body": b"", "more_body": False}
-
-
-def test_an_answer_waits_for_its_fsync_made_off_the_event_loop(
-    db: Path, syncs: _Syncs, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    events: list[str] = []
-    observed = os.fsync  # the fixture's observer, which calls the real fsync
-
-    def noted(fd: int) -> None:
-        events.append("fsync")
-        observed(fd)
-
-    monkeypatch.setattr(os, "fsync", noted)
-    # A reader keeps the log: the application's connection, the last to close, would
-    # otherwise checkpoint and remove it (the fsync then falls to the database, tested above).
-    reader = sqlite3.connect(db)
-    reader.execute("PRAGMA journal_mode=WAL")
-    reader.execute("SELECT count(*) FROM t").fetchall()  # it now holds the log open
-
-    async def send(message: MutableMapping[str, Any]) -> None:
-        events.append(message["type"])
-
-    async def request(app: Any, scope_type: str = "http") -> int:
-        await DurableAnswers(app)({"type": scope_type, "path": "/"}, _receive, send)
-        return threading.get_ident()
-
-    loop_thread = asyncio.run(request(_saving_app(db)))
-    assert events == ["fsync", "http.response.start", "http.response.body"]
-    ((inode, lock_free, thread),) = syncs.calls
-    assert (inode, lock_free) == (syncs.inode(), True)
-    assert thread != loop_thread, "the fsync blocked the event loop"
-    events.clear()
-    with pytest.raises(RuntimeError, match="after the commit"):
-        asyncio.run(request(_saving_app(db, fail=True)))
-    assert events == ["fsync"], "a request that failed after its commit left it unsynced"
-    events.clear()
-    # Outside HTTP (the lifespan) nothing is owed: the commit is synced at once.
-    asyncio.run(request(_saving_app(db), "lifespan"))
-    assert events == ["fsync", "http.response.start", "http.response.body"]
-    assert reader.execute("SELECT count(*) FROM t").fetchone() == (3,)
-    reader.close()
-
-
-def test_an_engine_commit_through_the_orm_is_synced(tmp_path: Path, syncs: _Syncs) -> None:
+def test_an_engine_commit_is_synced(syncs: _Syncs) -> None:
     engine = make_engine(f"sqlite:///{syncs.db}")
     with engine.begin() as connection:
         connection.execute(sa.text("INSERT INTO t (v) VALUES ('x')"))

@@ -17,6 +17,9 @@ takes the lock within half a millisecond of its release: measured on the same ma
 hour, 309-321 saves/s with a p99 of 99-104 ms against 253-260 saves/s and 135-147 ms without
 it (docs/architecture.md).
 
+A commit's ``fsync`` is made after the lock is given back, before the commit returns
+(:mod:`alstrial.store.sqlite_durability`): the next writer does not wait for the disk.
+
 The writer lock only orders alstrial's writers; SQLite's own locking is unchanged and still
 guarantees the data. A writer that does not take it (the ``sqlite3`` shell, another program)
 still waits in the busy handler as before, and a statement counted as a read that in fact
@@ -41,7 +44,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
-from alstrial.store.sqlite_durability import sync_after_commit
+from alstrial.store.sqlite_durability import fsync_log
 
 try:
     import fcntl
@@ -169,11 +172,11 @@ class _WriterLockConnection(sqlite3.Connection):
 
     def give_back_if_done(self) -> None:
         """Give the writer lock back if the transaction that took it has ended; then, unless
-        it was rolled back, make its commit durable (:func:`sync_after_commit`)."""
+        it was rolled back, make its commit durable (:mod:`.sqlite_durability`)."""
         if self.holds_writer_lock and not self.in_transaction:
             self._give_back()
             if not self._rolling_back:
-                sync_after_commit(self._log, self._database)
+                fsync_log(self._log, self._database)
 
     def _give_back(self) -> None:
         self.holds_writer_lock = False

@@ -25,7 +25,6 @@ from alstrial.exceptions import (
 )
 from alstrial.store import make_session_factory
 from alstrial.web.deps import PasswordChangeRequiredError, http_status, page
-from alstrial.web.durability import DurableAnswers
 from alstrial.web.routes import (
     account,
     admin,
@@ -138,7 +137,6 @@ def create_app(
         upload_paths=_is_upload,
         hsts=secure_cookies,
     )
-    app.add_middleware(DurableAnswers)  # outermost of ours: an answer waits for its fsync
     static = {
         name: resources.files("alstrial.web").joinpath("static", name).read_bytes()
         for name in _STATIC

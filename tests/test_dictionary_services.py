@@ -837,3 +837,30 @@ def test_the_history_of_a_removed_item_still_holds_its_insert(study: Session) ->
     }
     assert {line.action for line in history} == {"insert", "delete"}
     assert verify_audit_trail(study).ok
+
+
+def test_two_saves_taking_one_instance_number_at_once_conflict(
+    study: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two saves that read the same next instance number at the same moment: the second's
+    insert breaks the instance's unique key, on SQLite through the driver's own statements
+    (``store/sqlite_statements.py``) as on PostgreSQL; the user is told to retry, nothing of
+    the second save is written, and the chain still verifies."""
+    import alstrial.services.dictionary_forms as dictionary_forms
+
+    def save() -> object:
+        return save_form_instance(
+            study,
+            actor=ACTOR,
+            subject_code="S01",
+            form="study_medication",
+            entered={"drug": "riluzole", "daily_dose_mg": "100"},
+        )
+
+    save()
+    # The second save read the number before the first committed: 1, as the first did.
+    monkeypatch.setattr(dictionary_forms, "_next_instance", lambda *args: 1)
+    error = refused(study, ConflictError, save)
+    assert "at the same time" in error.message
+    assert [i.instance for i in form_instances(study, "S01", "study_medication")] == [1]
+    assert verify_audit_trail(study).ok

@@ -75,6 +75,7 @@ from sqlalchemy.orm import (
 from sqlalchemy.types import JSON, TypeEngine
 
 from alstrial.exceptions import IntegrityError, ValidationError
+from alstrial.store import sqlite_statements
 from alstrial.store.base import Audited, Base, UTCDateTime, utc_now
 
 __all__ = [
@@ -635,11 +636,14 @@ def _append(
     """Append one transaction's events to the chain (the head row is locked meanwhile); with
     an audit key, each event carries the MAC of its hash."""
     sqlite = connection.dialect.name == "sqlite"
-    # On SQLite the head is read and moved by plain statements: this runs under the write
-    # lock, where SQLAlchemy's work per statement was a sixth of the commit (py-spy).
+    # On SQLite the head is read and moved by plain statements on the driver: this runs
+    # under the write lock, where SQLAlchemy's work per statement was a sixth of the commit
+    # (py-spy; alstrial.store.sqlite_statements).
     head = (
-        connection.exec_driver_sql(_SQLITE_HEAD) if sqlite else connection.execute(_HEAD)
-    ).first()
+        sqlite_statements.run(connection, _SQLITE_HEAD).fetchone()
+        if sqlite
+        else connection.execute(_HEAD).first()
+    )
     if head is None:
         raise IntegrityError("the audit head row is missing; run `alstrial init` to migrate")
     seq, prev_hash = head
@@ -660,7 +664,7 @@ def _append(
         return
     if sqlite:
         _append_sqlite(connection, rows, now)
-        connection.exec_driver_sql(_SQLITE_MOVE_HEAD, (seq, prev_hash))
+        sqlite_statements.run(connection, _SQLITE_MOVE_HEAD, (seq, prev_hash))
         return
     names = [name for name, _ in _PG_COLUMNS]
     connection.execute(_INSERT, [dict(zip(names, row, strict=True)) for row in rows])
@@ -680,7 +684,8 @@ def _append_sqlite(connection: Connection, rows: Sequence[tuple[Any, ...]], now:
     moment = stored_at(now) if stored_at else now
     for start in range(0, len(rows), _SQLITE_EVENTS_PER_STATEMENT):
         chunk = rows[start : start + _SQLITE_EVENTS_PER_STATEMENT]
-        connection.exec_driver_sql(
+        sqlite_statements.run(
+            connection,
             _SQLITE_APPEND + ", ".join(_SQLITE_SLOT for _ in chunk),
             tuple(value for row in chunk for value in (row[0], moment, *row[2:])),
         )

@@ -31,6 +31,7 @@ from sqlalchemy import Table, event, insert, inspect
 from sqlalchemy.orm import Session, SessionTransaction
 
 from alstrial.exceptions import ValidationError
+from alstrial.store import sqlite_statements
 from alstrial.store.audit import queue_insert_events, require_actor
 from alstrial.store.base import Audited
 from alstrial.store.models.forms import FormInstance, ItemValue
@@ -208,7 +209,8 @@ _SQLITE_PARAMETERS = 999
 def _insert_sqlite(
     session: Session, table: Table, rows: Sequence[Mapping[str, Any]], key: str | None
 ) -> list[int]:
-    """The rows as multi-row ``INSERT ... RETURNING id, key`` statements given to the driver,
+    """The rows as multi-row ``INSERT ... RETURNING id, key`` statements given to the driver
+    (:mod:`.sqlite_statements`),
     each value converted once by its column type's own bind processor; without ``key``, the
     one row's ``INSERT ... RETURNING id`` (a form instance: the ORM's insert took twice the
     time, and it runs under the write lock).
@@ -232,7 +234,8 @@ def _insert_sqlite(
 
     if key is None:  # one row: its id is the one returned
         statement = f'INSERT INTO "{table.name}" ({columns}) VALUES {slot} RETURNING "id"'
-        return [int(connection.exec_driver_sql(statement, bound(rows)).scalar_one())]
+        ((new_id,),) = sqlite_statements.run(connection, statement, bound(rows)).fetchall()
+        return [int(new_id)]
     key_processor = processors[names.index(key)]
     found: dict[object, int] = {}
     per_statement = max(1, _SQLITE_PARAMETERS // len(names))
@@ -243,7 +246,7 @@ def _insert_sqlite(
             + ", ".join(slot for _ in chunk)
             + f' RETURNING "id", "{key}"'
         )
-        for new_id, value in connection.exec_driver_sql(statement, bound(chunk)):
+        for new_id, value in sqlite_statements.run(connection, statement, bound(chunk)):
             found[value] = int(new_id)
     return [found[row[key] if key_processor is None else key_processor(row[key])] for row in rows]
 

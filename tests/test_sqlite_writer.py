@@ -318,6 +318,10 @@ def test_a_commit_is_synced_once_the_lock_is_given_back(db: Path, syncs: _Syncs)
     with connection:  # the context manager's commit, made in C, is synced too
         connection.execute("INSERT INTO t (v) VALUES ('c')")
     assert [inode for inode, _, _ in syncs.calls] == [syncs.inode()]
+    syncs.calls.clear()
+    with pytest.raises(ZeroDivisionError):
+        _insert_then_fail(connection)  # the context manager's rollback, in C: not synced
+    assert syncs.calls == []
     connection.close()
 
 

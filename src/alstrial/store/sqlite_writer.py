@@ -116,7 +116,6 @@ class _WriterLockConnection(sqlite3.Connection):
         # "-wal" added), for the fsync after a commit (alstrial.store.sqlite_durability).
         self._database = str(super().execute("PRAGMA database_list").fetchone()[2])
         self._log = self._database + "-wal"
-        self._rolling_back = False
         try:
             self._lock_fd: int | None = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError:
@@ -170,12 +169,13 @@ class _WriterLockConnection(sqlite3.Connection):
                 self.holds_writer_lock = True
                 return
 
-    def give_back_if_done(self) -> None:
-        """Give the writer lock back if the transaction that took it has ended; then, unless
-        it was rolled back, make its commit durable (:mod:`.sqlite_durability`)."""
+    def give_back_if_done(self, *, committed: bool = True) -> None:
+        """Give the writer lock back if the transaction that took it has ended; then, if it
+        may have committed (not a rollback), make its commit durable
+        (:mod:`.sqlite_durability`)."""
         if self.holds_writer_lock and not self.in_transaction:
             self._give_back()
-            if not self._rolling_back:
+            if committed:
                 fsync_log(self._log, self._database)
 
     def _give_back(self) -> None:
@@ -190,12 +190,10 @@ class _WriterLockConnection(sqlite3.Connection):
             self.give_back_if_done()
 
     def rollback(self) -> None:
-        self._rolling_back = True  # nothing of it to make durable
         try:
             super().rollback()
         finally:
-            self.give_back_if_done()
-            self._rolling_back = False
+            self.give_back_if_done(committed=False)  # nothing of it to make durable
 
     def __exit__(
         self,
@@ -208,7 +206,7 @@ class _WriterLockConnection(sqlite3.Connection):
         try:
             return super().__exit__(kind, error, trace)
         finally:
-            self.give_back_if_done()
+            self.give_back_if_done(committed=kind is None)  # an error rolled it back
 
     def close(self) -> None:
         try:
